@@ -1,0 +1,108 @@
+"""Events of the assessment service (topic ``assessment.events``).
+
+Attempt events are keyed by the student, so one student's history stays in order on
+one partition. Question events carry the milestone, so content's ``questions``
+projection can be upserted in any order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .envelope import Event
+
+QuestionType = Literal["MULTIPLE_CHOICE", "TRUE_FALSE", "SHORT_ANSWER", "FILL_IN_THE_BLANK", "MATCHING", "ORDERING"]
+QuestionStatus = Literal["DRAFT", "PENDING_REVIEW", "APPROVED", "REJECTED", "ARCHIVED"]
+
+
+class GeneratedQuestion(BaseModel):
+    """One question of a generation run."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    question_id: UUID = Field(description="The generated question.")
+    milestone_id: UUID | None = Field(description="The milestone it is attached to.")
+    type: QuestionType = Field(description="The question type.")
+    status: QuestionStatus = Field(description="Its status after generation (normally PENDING_REVIEW).")
+
+
+class QuestionsGenerated(Event):
+    """An AI generation job finished and its questions await review. Key: job_id."""
+
+    event_type = "assessment.questions.generated.v1"
+    key_field = "job_id"
+    job_id: UUID = Field(description="The generation job.")
+    lesson_id: UUID = Field(description="The lesson the questions are for.")
+    video_id: UUID | None = Field(default=None, description="The video, when the job covered one video.")
+    provider: str = Field(description="The AI provider that drafted them, e.g. `OPENAI` or `OFFLINE`.")
+    model: str = Field(description="The provider's model name.")
+    questions: list[GeneratedQuestion] = Field(description="The questions created, in milestone order.")
+
+
+class QuestionApproved(Event):
+    """A teacher approved a question: it now reaches students. Key: question_id."""
+
+    event_type = "assessment.question.approved.v1"
+    key_field = "question_id"
+    question_id: UUID = Field(description="The approved question.")
+    milestone_id: UUID | None = Field(description="The milestone it is attached to.")
+    lesson_id: UUID = Field(description="The lesson of the milestone.")
+    type: QuestionType = Field(description="The question type.")
+    points: Decimal = Field(ge=0, description="Points for a fully correct answer.")
+
+
+class QuestionRejected(Event):
+    """A teacher rejected a question. Key: question_id."""
+
+    event_type = "assessment.question.rejected.v1"
+    key_field = "question_id"
+    question_id: UUID = Field(description="The rejected question.")
+    milestone_id: UUID | None = Field(description="The milestone it was attached to.")
+    lesson_id: UUID = Field(description="The lesson of the milestone.")
+    reason: str | None = Field(default=None, description="The reviewer's reason, if given.")
+
+
+class AttemptGraded(Event):
+    """A student's answer was graded. Key: student_id (one student's attempts stay in order)."""
+
+    event_type = "assessment.attempt.graded.v1"
+    key_field = "student_id"
+    attempt_id: UUID = Field(description="The attempt.")
+    student_id: UUID = Field(description="The student who answered.")
+    question_id: UUID = Field(description="The question answered.")
+    milestone_id: UUID | None = Field(description="The milestone of the question.")
+    video_id: UUID | None = Field(default=None, description="The video of the milestone.")
+    lesson_id: UUID = Field(description="The lesson of the question.")
+    attempt_number: int = Field(ge=1, description="1 for the first attempt.")
+    max_attempts: int = Field(ge=1, description="How many attempts the question allows.")
+    is_correct: bool = Field(description="Whether the answer earned full credit.")
+    score: Decimal = Field(ge=0, description="Points earned, after partial credit and retry penalty.")
+    max_score: Decimal = Field(ge=0, description="Points of a fully correct first attempt.")
+    milestone_answered: bool = Field(
+        description="True when this attempt settles the question (correct, or no attempts left)."
+    )
+    selected_options: list[str] = Field(default_factory=list, description="Option ids chosen, for item analysis.")
+    answered_at: datetime = Field(description="When the student submitted the answer.")
+
+
+class AIUsageRecorded(Event):
+    """One request to an AI provider finished (successfully or not). Key: usage_log_id."""
+
+    event_type = "assessment.ai_usage.recorded.v1"
+    key_field = "usage_log_id"
+    usage_log_id: UUID = Field(description="The ai_usage_logs row.")
+    request_type: str = Field(description="What the request was for, e.g. `QUESTION_GENERATION`.")
+    provider: str = Field(description="The provider, e.g. `OPENAI`.")
+    model: str = Field(description="The model name.")
+    tokens_in: int = Field(ge=0, description="Prompt tokens.")
+    tokens_out: int = Field(ge=0, description="Completion tokens.")
+    tokens_used: int = Field(ge=0, description="tokens_in + tokens_out.")
+    cost: Decimal = Field(ge=0, description="Cost in USD from the configuration's prices.")
+    response_time: int = Field(ge=0, description="Milliseconds from request to response.")
+    success: bool = Field(description="Whether a valid response came back.")
+    error: str | None = Field(default=None, description="The error, when not successful.")

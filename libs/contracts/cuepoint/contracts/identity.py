@@ -1,0 +1,130 @@
+"""Events of the identity service (topic ``identity.events`` unless stated).
+
+Domain events carry ids only. Personal data travels on the compacted
+``identity.user-profiles`` topic, which an erasure empties with a tombstone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from .envelope import Event
+from .topics import SYSTEM_CONFIGS, USER_PROFILES
+
+Role = Literal["STUDENT", "TEACHER", "ADMIN"]
+
+
+class TenantCreated(Event):
+    """A platform admin created a tenant. Key: tenant_id."""
+
+    event_type = "identity.tenant.created.v1"
+    key_field = "tenant_id"
+    tenant_id: UUID = Field(description="The new tenant.")
+    slug: str = Field(description="The tenant's URL-safe identifier, used at login.")
+
+
+class TenantSuspended(Event):
+    """A platform admin suspended a tenant: its users can no longer log in. Key: tenant_id."""
+
+    event_type = "identity.tenant.suspended.v1"
+    key_field = "tenant_id"
+    tenant_id: UUID = Field(description="The suspended tenant.")
+
+
+class TenantReactivated(Event):
+    """A suspended tenant was reactivated. Key: tenant_id."""
+
+    event_type = "identity.tenant.reactivated.v1"
+    key_field = "tenant_id"
+    tenant_id: UUID = Field(description="The reactivated tenant.")
+
+
+class UserRegistered(Event):
+    """A user account was created, by self-registration or accepted invitation. Key: user_id."""
+
+    event_type = "identity.user.registered.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The new user.")
+    role: Role = Field(description="The role the account starts with.")
+    invited_by_id: UUID | None = Field(default=None, description="The admin or teacher who invited the user, if any.")
+
+
+class UserVerified(Event):
+    """A user confirmed their email address. Key: user_id."""
+
+    event_type = "identity.user.verified.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The verified user.")
+
+
+class UserRoleChanged(Event):
+    """An admin changed a user's role. Key: user_id."""
+
+    event_type = "identity.user.role_changed.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The user whose role changed.")
+    old_role: Role = Field(description="The role before the change.")
+    new_role: Role = Field(description="The role after the change.")
+
+
+class UserDeactivated(Event):
+    """An admin deactivated a user: their sessions end and login is refused. Key: user_id."""
+
+    event_type = "identity.user.deactivated.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The deactivated user.")
+
+
+class UserReactivated(Event):
+    """An admin reactivated a deactivated user. Key: user_id."""
+
+    event_type = "identity.user.reactivated.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The reactivated user.")
+
+
+class UserErased(Event):
+    """A user's personal data was erased (GDPR); every projection drops it. Key: user_id."""
+
+    event_type = "identity.user.erased.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The erased user; the id may remain as a pseudonym.")
+
+
+class PreferencesUpdated(Event):
+    """A user changed their preferences. Key: user_id."""
+
+    event_type = "identity.preferences.updated.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The user whose preferences changed.")
+    preferences: dict[str, Any] = Field(description="The full preferences document after the change (no personal data).")
+
+
+class SystemConfigChanged(Event):
+    """An admin set a system config (e.g. ``video.maxFileSize``). Key: key. Topic: identity.system-configs (compacted)."""
+
+    event_type = "identity.system_config.changed.v1"
+    key_field = "key"
+    topic = SYSTEM_CONFIGS.name
+    key: str = Field(description="The config key, e.g. `grading.passingThreshold`.")
+    value: Any = Field(description="The new value (JSON).")
+    scope_tenant_id: UUID | None = Field(default=None, description="The tenant it applies to; null for platform-wide.")
+
+
+class UserProfile(Event):
+    """The current personal data of a user, for dashboards that show names. Key: user_id.
+
+    Topic: identity.user-profiles (compacted). Erasure publishes a tombstone (null value)
+    for the key, so compaction removes every earlier profile of that user.
+    """
+
+    event_type = "identity.user_profile.snapshot.v1"
+    key_field = "user_id"
+    topic = USER_PROFILES.name
+    user_id: UUID = Field(description="The user.")
+    email: str = Field(description="The user's email address.")
+    display_name: str = Field(description="The name shown to teachers and classmates.")
+    role: Role = Field(description="The user's current role.")

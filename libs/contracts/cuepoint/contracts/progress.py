@@ -1,0 +1,51 @@
+"""Events of the progress service (topic ``progress.events``), keyed by student."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from .envelope import Event
+
+ProgressStatus = Literal["NOT_STARTED", "IN_PROGRESS", "COMPLETED"]
+
+
+class VideoCompleted(Event):
+    """A student watched enough of a video and answered its required milestones. Key: student_id."""
+
+    event_type = "progress.video.completed.v1"
+    key_field = "student_id"
+    student_id: UUID = Field(description="The student.")
+    video_id: UUID = Field(description="The completed video.")
+    lesson_id: UUID = Field(description="The lesson of the video.")
+    completed_at: datetime = Field(description="When completion was reached.")
+
+
+class LessonProgressed(Event):
+    """A student's lesson progress changed (throttled). Key: student_id."""
+
+    event_type = "progress.lesson.progressed.v1"
+    key_field = "student_id"
+    student_id: UUID = Field(description="The student.")
+    lesson_id: UUID = Field(description="The lesson.")
+    completion_percent: Decimal = Field(ge=0, le=100, description="Watched coverage and required milestones, 0–100.")
+    average_score: Decimal | None = Field(default=None, description="Average score over answered questions, 0–100.")
+    total_time_spent: int = Field(ge=0, description="Seconds of playback and answering.")
+    status: ProgressStatus = Field(description="The lesson status for the student.")
+
+
+class LessonCompleted(Event):
+    """A student completed a lesson. Key: student_id."""
+
+    event_type = "progress.lesson.completed.v1"
+    key_field = "student_id"
+    student_id: UUID = Field(description="The student.")
+    lesson_id: UUID = Field(description="The completed lesson.")
+    completion_percent: Decimal = Field(ge=0, le=100, description="Completion at the time (100 unless rules allow less).")
+    average_score: Decimal | None = Field(default=None, description="Average score, 0–100.")
+    total_time_spent: int = Field(ge=0, description="Seconds spent on the lesson.")
+    completed_at: datetime = Field(description="When the lesson was completed.")

@@ -1,0 +1,92 @@
+"""Every Kafka topic of the platform: name, partitions, retention and cleanup policy.
+
+``deploy`` creates them from this registry (``python -m cuepoint.runtime.topics``),
+and each consumer group gets a dead-letter topic ``<topic>.dlt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SERVICES: tuple[str, ...] = ("identity", "content", "assessment", "progress", "analytics")
+"""The five services; each owns a PostgreSQL schema of the same name."""
+
+DAY_MS = 24 * 60 * 60 * 1000
+FOREVER = -1
+DEAD_LETTER_RETENTION_MS = 14 * DAY_MS
+DEAD_LETTER_SUFFIX = ".dlt"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    producer: str
+    description: str
+    partitions: int = 6
+    retention_ms: int = FOREVER
+    cleanup_policy: Literal["delete", "compact"] = "delete"
+
+    @property
+    def dead_letter(self) -> "Topic":
+        return Topic(
+            name=self.name + DEAD_LETTER_SUFFIX,
+            producer=self.producer,
+            description=f"Messages of {self.name} that a consumer could not decode, validate or handle.",
+            partitions=1,
+            retention_ms=DEAD_LETTER_RETENTION_MS,
+        )
+
+    def config(self) -> dict[str, str]:
+        """Broker-side topic configuration."""
+        config = {"cleanup.policy": self.cleanup_policy}
+        if self.cleanup_policy == "delete":
+            config["retention.ms"] = str(self.retention_ms)
+        else:
+            # Compacted topics keep the latest value per key forever; tombstones
+            # (erasure) are removed a day after compaction.
+            config["delete.retention.ms"] = str(DAY_MS)
+            config["min.compaction.lag.ms"] = "0"
+        return config
+
+
+IDENTITY_EVENTS = Topic("identity.events", "identity", "Tenants, users, roles, preferences, configs (ids only, no personal data).")
+CONTENT_EVENTS = Topic("content.events", "content", "Lessons, chapters, videos, transcripts and milestones.")
+ASSESSMENT_EVENTS = Topic("assessment.events", "assessment", "Questions, their review, attempts and grades, AI usage.")
+PROGRESS_EVENTS = Topic("progress.events", "progress", "Video and lesson completion and progress.")
+CLIENT_EVENTS = Topic(
+    "analytics.client-events",
+    "analytics",
+    "Raw client telemetry accepted by the ingest API (playback, interactions, navigation, errors).",
+    partitions=12,
+    retention_ms=30 * DAY_MS,
+)
+USER_PROFILES = Topic(
+    "identity.user-profiles",
+    "identity",
+    "Personal data (names, email) keyed by user id; erased with a tombstone.",
+    cleanup_policy="compact",
+)
+SYSTEM_CONFIGS = Topic(
+    "identity.system-configs", "identity", "The current value of each system config, keyed by config key.", cleanup_policy="compact"
+)
+
+TOPICS: tuple[Topic, ...] = (
+    IDENTITY_EVENTS,
+    CONTENT_EVENTS,
+    ASSESSMENT_EVENTS,
+    PROGRESS_EVENTS,
+    CLIENT_EVENTS,
+    USER_PROFILES,
+    SYSTEM_CONFIGS,
+)
+TOPICS_BY_NAME = {topic.name: topic for topic in TOPICS}
+
+
+def all_topics() -> list[Topic]:
+    """Every topic to create, dead-letter topics included."""
+    return [*TOPICS, *(topic.dead_letter for topic in TOPICS)]
+
+
+def dead_letter_topic(topic: str) -> str:
+    return topic + DEAD_LETTER_SUFFIX
