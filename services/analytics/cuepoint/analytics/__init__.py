@@ -1,0 +1,1 @@
+"""Cuepoint analytics service: Client event ingest, analytics and audit projections, dashboards."""

@@ -1,0 +1,1 @@
+"""Cuepoint assessment service: AI question generation and review, attempts and grading."""

@@ -1,0 +1,1 @@
+"""Cuepoint content service: Lessons, chapters, videos on object storage, milestones and transcripts."""

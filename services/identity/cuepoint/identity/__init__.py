@@ -1,0 +1,1 @@
+"""Cuepoint identity service: Tenants, users, roles, sessions, preferences and system configuration."""

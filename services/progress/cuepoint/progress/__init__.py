@@ -1,0 +1,1 @@
+"""Cuepoint progress service: Cross-device sessions, resume and lesson progress (projections of events)."""

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Local infrastructure without Docker: PostgreSQL (Debian's packages) and Apache Kafka
+# (jars from Maven Central, one KRaft node under Java 17). Data and logs under .local/.
+#
+#   deploy/local/infra.sh up        install what is missing, start both, create DB roles/schemas and topics
+#   deploy/local/infra.sh down      stop both
+#   deploy/local/infra.sh status    say what runs
+#   deploy/local/infra.sh kafka-start | kafka-stop | kafka-kill   (the broker alone; tests use these)
+#
+# Ports: CUEPOINT_PG_PORT (5432), CUEPOINT_KAFKA_PORT (9092), CUEPOINT_KAFKA_CONTROLLER_PORT (port+1).
+# Every step is idempotent; a failed one exits non-zero naming the step and the log to read.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOCAL="${CUEPOINT_LOCAL_DIR:-$ROOT/.local}"
+LOGS="$LOCAL/logs"
+RUN="$LOCAL/run"
+PG_PORT="${CUEPOINT_PG_PORT:-5432}"
+KAFKA_PORT="${CUEPOINT_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${CUEPOINT_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+PG_SUPERUSER_PASSWORD="${CUEPOINT_PG_SUPERUSER_PASSWORD:-cuepoint-admin}"
+DB_PASSWORD="${CUEPOINT_DB_PASSWORD:-cuepoint-local}"
+PG_DATABASE="${CUEPOINT_PG_DATABASE:-cuepoint}"
+KAFKA_DIR="$LOCAL/kafka"
+KAFKA_LIBS="$KAFKA_DIR/libs"
+PY="$ROOT/.venv/bin/python"
+
+mkdir -p "$LOGS" "$RUN"
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
+fail() { # fail STEP LOGFILE
+  printf '\033[31mFAILED:\033[0m %s\n' "$1" >&2
+  if [ -n "${2:-}" ] && [ -f "$2" ]; then
+    printf '    log: %s (last lines below)\n' "$2" >&2
+    tail -n 20 "$2" | sed 's/^/    | /' >&2
+  fi
+  exit 1
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { # wait_port PORT SECONDS
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do port_open "$1" && return 0; sleep 0.1; done
+  return 1
+}
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+APT_UPDATED=0
+apt_install() { # apt_install PACKAGE...
+  local log="$LOGS/install.log"
+  if [ "$(id -u)" != 0 ]; then fail "installing $* needs root (apt-get); install them and run again" ""; fi
+  if [ "$APT_UPDATED" = 0 ]; then
+    say "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update >>"$log" 2>&1 || fail "apt-get update" "$log"
+    APT_UPDATED=1
+  fi
+  say "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$log" 2>&1 || fail "apt-get install $*" "$log"
+}
+
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+ensure_tools() {
+  local missing=()
+  [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || missing+=(postgresql postgresql-contrib)
+  command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])' || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+  [ -x "$PY" ] || fail "the Python environment is missing: run 'make deps' (uv sync) first" ""
+}
+
+# --- PostgreSQL ------------------------------------------------------------------------
+
+pg_data_dir() {
+  # PostgreSQL refuses to run as root, and the postgres user must reach its data
+  # directory. If this checkout sits where postgres cannot reach (e.g. under /root),
+  # the data lives under /var/lib/postgresql and .local/pg links to it.
+  local dir="$LOCAL/pg"
+  if [ -L "$dir" ] || { [ -d "$dir" ] && runuser -u postgres -- test -w "$dir" 2>/dev/null; }; then
+    echo "$dir"; return
+  fi
+  mkdir -p "$dir"; chown postgres:postgres "$dir"
+  if runuser -u postgres -- test -w "$dir" 2>/dev/null; then echo "$dir"; return; fi
+  rmdir "$dir"
+  local elsewhere="/var/lib/postgresql/cuepoint-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+  mkdir -p "$elsewhere"; chown postgres:postgres "$elsewhere"
+  ln -s "$elsewhere" "$dir"
+  echo "$dir"
+}
+
+pg_ctl_() { runuser -u postgres -- "$(pg_bindir)/pg_ctl" "$@"; }
+
+pg_running() { local data; data="$(readlink -f "$LOCAL/pg")/data"; [ -f "$data/postmaster.pid" ] && pg_ctl_ -D "$data" status >/dev/null 2>&1; }
+
+pg_start() {
+  local base data log="$LOGS/postgres.log"
+  base="$(readlink -f "$(pg_data_dir)")"; data="$base/data"
+  touch "$log"; chown postgres:postgres "$log"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    say "initialising PostgreSQL cluster in $data"
+    local pwfile="$base/.pwfile"
+    printf '%s\n' "$PG_SUPERUSER_PASSWORD" >"$pwfile"; chown postgres:postgres "$pwfile"; chmod 600 "$pwfile"
+    runuser -u postgres -- "$(pg_bindir)/initdb" -D "$data" --username=postgres --pwfile="$pwfile" \
+      --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >>"$log" 2>&1 \
+      || fail "initdb" "$log"
+    rm -f "$pwfile"
+  fi
+  if pg_running; then ok "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return; fi
+  if port_open "$PG_PORT"; then
+    fail "port $PG_PORT is taken by another process (see: ss -ltnp 'sport = :$PG_PORT'); set CUEPOINT_PG_PORT" ""
+  fi
+  mkdir -p "$base/run"; chown postgres:postgres "$base/run"
+  say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  pg_ctl_ -D "$data" -l "$log" -w -t 60 start \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $base/run -c max_connections=300 -c shared_buffers=256MB -c fsync=${CUEPOINT_PG_FSYNC:-on}" \
+    >>"$log" 2>&1 || fail "starting PostgreSQL" "$log"
+  ok "PostgreSQL running on 127.0.0.1:$PG_PORT (log: $log)"
+}
+
+pg_stop() {
+  if pg_running; then
+    say "stopping PostgreSQL"
+    pg_ctl_ -D "$(readlink -f "$LOCAL/pg")/data" -m fast -w stop >>"$LOGS/postgres.log" 2>&1 || fail "stopping PostgreSQL" "$LOGS/postgres.log"
+  fi
+}
+
+pg_provision() {
+  local log="$LOGS/provision.log"
+  say "creating database $PG_DATABASE, schemas and roles"
+  "$PY" -m cuepoint.runtime.provision \
+    --admin-url "postgresql://postgres:$PG_SUPERUSER_PASSWORD@127.0.0.1:$PG_PORT/postgres" \
+    --database "$PG_DATABASE" --password "$DB_PASSWORD" >>"$log" 2>&1 || fail "provisioning the database" "$log"
+  ok "$(tail -n 1 "$log")"
+}
+
+# --- Kafka -----------------------------------------------------------------------------
+
+kafka_jars() {
+  local log="$LOGS/maven.log" pom="$ROOT/deploy/local/kafka/pom.xml" stamp="$KAFKA_LIBS/.pom.sha256"
+  local want; want="$(sha256sum "$pom" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  say "resolving Kafka jars from Maven Central (deploy/local/kafka/pom.xml)"
+  rm -rf "$KAFKA_LIBS"; mkdir -p "$KAFKA_LIBS"
+  mvn -B -q -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >"$log" 2>&1 \
+    || fail "resolving Kafka jars with Maven" "$log"
+  echo "$want" >"$stamp"
+  ok "$(ls "$KAFKA_LIBS" | grep -c '\.jar$') jars in $KAFKA_LIBS"
+}
+
+kafka_config() {
+  mkdir -p "$KAFKA_DIR/data"
+  sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+    "$ROOT/deploy/local/kafka/server.properties" >"$KAFKA_DIR/server.properties"
+}
+
+kafka_tool() { # kafka_tool MAIN_CLASS ARGS...: a Kafka command-line tool from the same jars
+  java -Xmx256m -Dlog4j2.configurationFile="$ROOT/deploy/local/kafka/log4j2.yaml" -cp "$KAFKA_LIBS/*" "$@"
+}
+
+kafka_start() {
+  local log="$LOGS/kafka.log" pidfile="$RUN/kafka.pid"
+  kafka_jars
+  kafka_config
+  if pid_alive "$pidfile" && port_open "$KAFKA_PORT"; then ok "Kafka already running on 127.0.0.1:$KAFKA_PORT"; return; fi
+  if pid_alive "$pidfile"; then
+    say "Kafka process $(cat "$pidfile") is starting; waiting"
+  else
+    for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+      port_open "$port" && fail "port $port is taken by another process (see: ss -ltnp 'sport = :$port'); set CUEPOINT_KAFKA_PORT" ""
+    done
+    if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+      say "formatting Kafka storage (KRaft, single node)"
+      local cluster_id; cluster_id="$(kafka_tool kafka.tools.StorageTool random-uuid 2>>"$log")" || fail "kafka-storage random-uuid" "$log"
+      kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" --standalone >>"$log" 2>&1 \
+        || fail "formatting Kafka storage" "$log"
+    fi
+    say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
+    nohup java -Xms256m -Xmx"${CUEPOINT_KAFKA_HEAP:-768m}" -XX:+UseG1GC -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$ROOT/deploy/local/kafka/log4j2.yaml" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" >>"$log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+  fi
+  if ! wait_port "$KAFKA_PORT" 90; then fail "starting Kafka (port $KAFKA_PORT never opened)" "$log"; fi
+  # The port opens before the broker serves metadata; wait until it does.
+  local i
+  for ((i = 0; i < 60; i++)); do
+    "$PY" -c "import asyncio,sys; from cuepoint.runtime.kafka import kafka_reachable; sys.exit(0 if asyncio.run(kafka_reachable('127.0.0.1:$KAFKA_PORT')) else 1)" 2>/dev/null && break
+    sleep 1
+  done
+  ((i < 60)) || fail "Kafka started but does not answer metadata requests" "$log"
+  ok "Kafka running on 127.0.0.1:$KAFKA_PORT (pid $(cat "$pidfile"), log: $log)"
+}
+
+kafka_stop() { # kafka_stop [SIGNAL]
+  local pidfile="$RUN/kafka.pid" signal="${1:-TERM}" i
+  if ! pid_alive "$pidfile"; then rm -f "$pidfile"; return; fi
+  say "stopping Kafka (SIG$signal)"
+  kill "-$signal" "$(cat "$pidfile")" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do pid_alive "$pidfile" || break; sleep 0.1; done
+  if pid_alive "$pidfile"; then kill -KILL "$(cat "$pidfile")" 2>/dev/null || true; sleep 0.5; fi
+  rm -f "$pidfile"
+}
+
+kafka_topics() {
+  local log="$LOGS/topics.log"
+  "$PY" -m cuepoint.runtime.kafka ensure-topics --bootstrap "127.0.0.1:$KAFKA_PORT" >"$log" 2>&1 || fail "creating Kafka topics" "$log"
+  ok "$(tail -n 1 "$log")"
+}
+
+status() {
+  if pg_running; then echo "postgres  running  127.0.0.1:$PG_PORT  data: $(readlink -f "$LOCAL/pg")/data"; else echo "postgres  stopped"; fi
+  if pid_alive "$RUN/kafka.pid" && port_open "$KAFKA_PORT"; then echo "kafka     running  127.0.0.1:$KAFKA_PORT  pid $(cat "$RUN/kafka.pid")"; else echo "kafka     stopped"; fi
+}
+
+case "${1:-}" in
+  up)
+    ensure_tools
+    pg_start
+    pg_provision
+    kafka_start
+    kafka_topics
+    ;;
+  down) kafka_stop; pg_stop; ok "infrastructure stopped" ;;
+  status) status ;;
+  kafka-start) kafka_start ;;
+  kafka-stop) kafka_stop TERM ;;
+  kafka-kill) kafka_stop KILL ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,361 @@
+"""Idempotent Kafka consumers on FastStream, with dead-letter topics.
+
+For each message: the handler's writes and an ``inbox`` row ``(consumer_group,
+event_id)`` commit in one transaction, so a redelivered event is skipped; only then
+is the offset committed (FastStream ``AckPolicy.MANUAL``, never auto-commit).
+
+Failures never stall a partition:
+- a value that is not a valid envelope, or whose payload fails its contract, goes
+  straight to ``<topic>.dlt``;
+- a handler error is retried with exponential backoff, and after ``max_tries`` the
+  message goes to ``<topic>.dlt``;
+- an infrastructure error (database unreachable, serialization failure) is retried
+  without limit: dead-lettering an event because PostgreSQL restarted would lose it.
+Dead letters keep the original key, value and headers, plus ``dlt.*`` headers naming
+the reason, the error, the consumer group and the original topic/partition/offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from prometheus_client import Counter
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cuepoint.contracts.envelope import Envelope
+from cuepoint.contracts.registry import UnknownEventType, model_for
+from cuepoint.contracts.topics import dead_letter_topic
+
+from .db import set_tenant
+from .kafka import relay_producer
+from .logging import correlation_id
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[Envelope[Any]]], Awaitable[None]]
+
+PROCESSED = Counter("cuepoint_consumer_events_total", "Events by outcome", ["group", "outcome"])
+
+
+class Record(Protocol):
+    """What is used of an aiokafka ``ConsumerRecord``."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+class DeadLetters:
+    """Publishes failed messages to ``<topic>.dlt`` and waits for the broker's ack."""
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def send(self, record: Record, *, group: str, reason: str, error: BaseException) -> None:
+        async with self._lock:
+            if self._producer is None:
+                producer = relay_producer(self._bootstrap, client_id=self._client_id)
+                await producer.start()
+                self._producer = producer
+        headers = [(k, v) for k, v in record.headers if not k.startswith("dlt.")]
+        headers += [
+            ("dlt.reason", reason.encode()),
+            ("dlt.error.class", type(error).__name__.encode()),
+            ("dlt.error.message", str(error)[:4000].encode()),
+            ("dlt.group", group.encode()),
+            ("dlt.topic", record.topic.encode()),
+            ("dlt.partition", str(record.partition).encode()),
+            ("dlt.offset", str(record.offset).encode()),
+            ("dlt.failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        await self._producer.send_and_wait(
+            dead_letter_topic(record.topic), value=record.value, key=record.key, headers=headers
+        )
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors of the infrastructure rather than of the message: retry, never dead-letter."""
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (ConnectionError, TimeoutError, OSError))
+
+
+def _header(record: Record, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode(errors="replace")
+    return None
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, error: BaseException) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
+
+
+class _ConsumerBase:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        schema: str,
+        group_id: str,
+        event_types: Iterable[str],
+        dead_letters: DeadLetters,
+        max_tries: int = 5,
+        backoff: float = 0.2,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.sessions = sessions
+        self.schema = schema
+        self.group_id = group_id
+        self.event_types = frozenset(event_types)
+        self.dead_letters = dead_letters
+        self.max_tries = max_tries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._claim_sql = text(
+            f'INSERT INTO "{schema}".inbox (consumer_group, event_id, topic, partition, "offset") '
+            "SELECT :group, * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), "
+            "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[])) "
+            "ON CONFLICT DO NOTHING RETURNING event_id"
+        )
+
+    def _decode(self, record: Record) -> Envelope[Any] | None:
+        """The validated envelope; None for events this consumer does not handle.
+
+        Raises ``_Rejected`` for messages that can never be processed.
+        """
+        header_type = _header(record, "event_type")
+        if header_type is not None and header_type not in self.event_types:
+            return None  # routed on the header, without parsing the value
+        if record.value is None:
+            return None  # a tombstone on a compacted topic
+        try:
+            header = Envelope[dict].model_validate_json(record.value)  # type: ignore[type-var]
+        except ValidationError as error:
+            raise _Rejected("invalid-envelope", error) from error
+        if header.event_type not in self.event_types:
+            return None
+        try:
+            model = model_for(header.event_type)
+            return Envelope[model].model_validate_json(record.value)  # type: ignore[valid-type]
+        except (ValidationError, UnknownEventType) as error:
+            raise _Rejected("invalid-payload", error) from error
+
+    async def _claim(self, session: AsyncSession, pairs: Sequence[tuple[Record, Envelope[Any]]]) -> set[Any]:
+        """Inserts inbox rows; returns the event ids not processed before."""
+        result = await session.execute(
+            self._claim_sql,
+            {
+                "group": self.group_id,
+                "ids": [envelope.event_id for _, envelope in pairs],
+                "topics": [record.topic for record, _ in pairs],
+                "partitions": [record.partition for record, _ in pairs],
+                "offsets": [record.offset for record, _ in pairs],
+            },
+        )
+        return set(result.scalars())
+
+    async def _dead_letter(self, record: Record, reason: str, error: BaseException) -> None:
+        log.error(
+            "message sent to dead-letter topic",
+            extra={"group": self.group_id, "reason": reason, "error": repr(error), "topic": record.topic,
+                   "partition": record.partition, "offset": record.offset},
+        )
+        await self.dead_letters.send(record, group=self.group_id, reason=reason, error=error)
+        PROCESSED.labels(self.group_id, "dead-lettered").inc()
+
+    def _delay(self, attempt: int) -> float:
+        return min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+
+    async def _with_retries(self, work: Callable[[], Awaitable[None]], record: Record, *, on_give_up: Any) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await work()
+                return
+            except Exception as error:
+                if is_transient(error):
+                    log.warning("transient failure, retrying", extra={"group": self.group_id, "error": repr(error)})
+                    await asyncio.sleep(self._delay(min(attempt, 8)))
+                    continue
+                if attempt >= self.max_tries:
+                    await on_give_up(error)
+                    return
+                log.warning(
+                    "handler failed, retrying",
+                    extra={"group": self.group_id, "attempt": attempt, "error": repr(error), "offset": record.offset},
+                )
+                await asyncio.sleep(self._delay(attempt))
+
+
+class IdempotentConsumer(_ConsumerBase):
+    """One transaction per event, dispatched on ``event_type``."""
+
+    def __init__(self, *, handlers: dict[str, Handler], **kwargs: Any) -> None:
+        super().__init__(event_types=handlers.keys(), **kwargs)
+        self.handlers = handlers
+
+    async def handle_record(self, record: Record) -> None:
+        try:
+            envelope = self._decode(record)
+        except _Rejected as rejected:
+            await self._dead_letter(record, rejected.reason, rejected.error)
+            return
+        if envelope is None:
+            PROCESSED.labels(self.group_id, "skipped").inc()
+            return
+        await self._apply(record, envelope)
+
+    async def _apply(self, record: Record, envelope: Envelope[Any]) -> None:
+        handler = self.handlers[envelope.event_type]
+
+        async def work() -> None:
+            token = correlation_id.set(envelope.correlation_id)
+            try:
+                async with self.sessions() as session, session.begin():
+                    await set_tenant(session, envelope.tenant_id)
+                    if await self._claim(session, [(record, envelope)]):
+                        await handler(session, envelope)
+                        PROCESSED.labels(self.group_id, "processed").inc()
+                    else:
+                        PROCESSED.labels(self.group_id, "duplicate").inc()
+            finally:
+                correlation_id.reset(token)
+
+        async def give_up(error: BaseException) -> None:
+            await self._dead_letter(record, "handler-failed", error)
+
+        await self._with_retries(work, record, on_give_up=give_up)
+
+    def subscribe(self, broker: KafkaBroker, topic: str, **options: Any) -> None:
+        @broker.subscriber(
+            topic,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            **options,
+        )
+        async def consume(message: KafkaMessage) -> None:
+            await self.handle_record(message.raw_message)
+            await message.ack()
+
+
+class BatchConsumer(_ConsumerBase):
+    """For high-volume projections: one transaction per polled batch.
+
+    The handler receives a tenant's new (not yet processed) events of the batch and
+    should write them with COPY or one executemany. If a batch keeps failing, it is
+    replayed one event per transaction so that only the poison events are dead-lettered.
+    """
+
+    def __init__(self, *, handler: BatchHandler, event_types: Iterable[str], **kwargs: Any) -> None:
+        super().__init__(event_types=event_types, **kwargs)
+        self.handler = handler
+
+    async def handle_batch(self, records: Sequence[Record]) -> None:
+        pairs: list[tuple[Record, Envelope[Any]]] = []
+        for record in records:
+            try:
+                envelope = self._decode(record)
+            except _Rejected as rejected:
+                await self._dead_letter(record, rejected.reason, rejected.error)
+                continue
+            if envelope is None:
+                PROCESSED.labels(self.group_id, "skipped").inc()
+            else:
+                pairs.append((record, envelope))
+        if not pairs:
+            return
+        by_tenant: dict[Any, list[tuple[Record, Envelope[Any]]]] = defaultdict(list)
+        for pair in pairs:
+            by_tenant[pair[1].tenant_id].append(pair)
+
+        async def work() -> None:
+            async with self.sessions() as session, session.begin():
+                fresh_total = 0
+                for tenant_id, tenant_pairs in by_tenant.items():
+                    await set_tenant(session, tenant_id)
+                    fresh = await self._claim(session, tenant_pairs)
+                    envelopes = [envelope for _, envelope in tenant_pairs if envelope.event_id in fresh]
+                    if envelopes:
+                        await self.handler(session, envelopes)
+                    fresh_total += len(envelopes)
+            PROCESSED.labels(self.group_id, "processed").inc(fresh_total)
+            PROCESSED.labels(self.group_id, "duplicate").inc(len(pairs) - fresh_total)
+
+        async def one_by_one(error: BaseException) -> None:
+            log.warning("batch failed, isolating the poison events", extra={"group": self.group_id, "error": repr(error)})
+            for record, envelope in pairs:
+                await self._apply_one(record, envelope)
+
+        await self._with_retries(work, pairs[0][0], on_give_up=one_by_one)
+
+    async def _apply_one(self, record: Record, envelope: Envelope[Any]) -> None:
+        async def work() -> None:
+            async with self.sessions() as session, session.begin():
+                await set_tenant(session, envelope.tenant_id)
+                if await self._claim(session, [(record, envelope)]):
+                    await self.handler(session, [envelope])
+                    PROCESSED.labels(self.group_id, "processed").inc()
+
+        async def give_up(error: BaseException) -> None:
+            await self._dead_letter(record, "handler-failed", error)
+
+        await self._with_retries(work, record, on_give_up=give_up)
+
+    def subscribe(self, broker: KafkaBroker, topic: str, *, max_records: int = 2000, **options: Any) -> None:
+        @broker.subscriber(
+            topic,
+            group_id=self.group_id,
+            batch=True,
+            max_records=max_records,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            **options,
+        )
+        async def consume_batch(message: KafkaMessage) -> None:
+            raw = message.raw_message
+            await self.handle_batch(raw if isinstance(raw, tuple) else (raw,))
+            await message.ack()
+
+
+async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY rows into ``table`` on the session's own connection (same transaction)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    column_list = ", ".join(f'"{column}"' for column in columns)
+    async with driver.cursor() as cursor:
+        async with cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                await copy.write_row(row)

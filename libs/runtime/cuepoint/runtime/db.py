@@ -1,0 +1,52 @@
+"""Async SQLAlchemy engine on psycopg 3, and the tenant transaction.
+
+Row-level security reads the tenant from ``app.tenant_id``. It is set per transaction
+with ``set_config(..., true)`` (transaction-local) from a bound parameter, so a pooled
+connection never carries one tenant's setting into another's request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
+
+
+def create_engine(url: str, *, pool_size: int = 10, application_name: str = "cuepoint") -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"application_name": application_name},
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def set_tenant(session: AsyncSession, tenant_id: UUID | str) -> None:
+    """Scopes the rest of the current transaction to one tenant (RLS)."""
+    await session.execute(SET_TENANT, {"tenant_id": str(tenant_id)})
+
+
+@asynccontextmanager
+async def tenant_transaction(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: UUID | str
+) -> AsyncIterator[AsyncSession]:
+    """One transaction in which only ``tenant_id``'s rows are visible and writable."""
+    async with sessions() as session, session.begin():
+        await set_tenant(session, tenant_id)
+        yield session
+
+
+def libpq_dsn(url: str) -> str:
+    """``postgresql+psycopg://…`` → ``postgresql://…`` for plain psycopg connections."""
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest if scheme.startswith("postgresql") else url

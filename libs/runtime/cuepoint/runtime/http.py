@@ -1,0 +1,179 @@
+"""The FastAPI app every service starts from.
+
+- errors are RFC 9457 ``application/problem+json`` (validation errors list each field);
+- ``/healthz`` (the process is alive), ``/readyz`` (database and Kafka answer),
+  ``/metrics`` (Prometheus);
+- a request id (``X-Request-ID``, generated when absent) becomes the correlation id of
+  the logs and of every event the request causes, and is echoed in the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .logging import correlation_id
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+REQUEST_ID_HEADER = "X-Request-ID"
+
+HTTP_REQUESTS = Counter("cuepoint_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "cuepoint_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+class Problem(Exception):
+    """Raise from a route or use case to answer a problem+json response."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, *, type_: str = "about:blank",
+                 **extensions: Any) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_
+        self.extensions = extensions
+
+
+def problem_response(status: int, title: str, detail: str | None = None, *, type_: str = "about:blank",
+                     instance: str | None = None, headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if (request_id := correlation_id.get()) is not None:
+        body["request_id"] = request_id
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+@dataclass
+class ServiceHttp:
+    """What a service plugs into the factory."""
+
+    service: str
+    version: str = "0.1.0"
+    routers: Sequence[Any] = ()
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None
+    description: str = ""
+
+
+def create_app(spec: ServiceHttp) -> FastAPI:
+    app = FastAPI(
+        title=f"Cuepoint {spec.service}",
+        version=spec.version,
+        description=spec.description,
+        lifespan=spec.lifespan,
+        openapi_url="/openapi.json",
+        root_path_in_servers=False,
+    )
+    _install_problem_handlers(app)
+    _install_request_context(app)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": spec.service}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: the database and Kafka answer")
+    async def readyz() -> Response:
+        names = list(spec.readiness)
+        results = await asyncio.gather(*(_run_check(spec.readiness[name]) for name in names))
+        checks = {name: ("ok" if ok else "unavailable") for name, ok in zip(names, results, strict=True)}
+        if all(results):
+            return JSONResponse({"status": "ready", "service": spec.service, "checks": checks})
+        failing = ", ".join(name for name, ok in zip(names, results, strict=True) if not ok)
+        return problem_response(503, "Not ready", f"unavailable: {failing}", checks=checks)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+async def _run_check(check: ReadinessCheck) -> bool:
+    try:
+        return bool(await asyncio.wait_for(check(), timeout=3))
+    except Exception as error:
+        log.warning("readiness check failed", extra={"error": repr(error)})
+        return False
+
+
+def _install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, error: Problem) -> JSONResponse:
+        return problem_response(error.status, error.title, error.detail, type_=error.type,
+                                instance=request.url.path, **error.extensions)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}.get(
+            error.status_code, "HTTP error")
+        detail = error.detail if isinstance(error.detail, str) else None
+        return problem_response(error.status_code, title, detail, instance=request.url.path,
+                                headers=getattr(error, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": ".".join(str(part) for part in item.get("loc", ())), "message": item.get("msg", ""),
+             "type": item.get("type", "")}
+            for item in error.errors()
+        ]
+        summary = "; ".join(f"{item['location']}: {item['message']}" for item in errors[:5])
+        return problem_response(422, "Invalid request", summary, instance=request.url.path, errors=errors)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(500, "Internal server error",
+                                "The error was logged with this request's id.", instance=request.url.path)
+
+
+def _install_request_context(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get(REQUEST_ID_HEADER) or request.headers.get("X-Correlation-ID")
+        if not request_id or len(request_id) > 200:
+            request_id = str(uuid.uuid4())
+        token = correlation_id.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers[REQUEST_ID_HEADER] = request_id
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(request.method, path, str(status)).inc()
+            HTTP_LATENCY.labels(request.method, path).observe(elapsed)
+            if path not in ("/healthz", "/readyz", "/metrics"):
+                log.info("request", extra={"method": request.method, "path": request.url.path, "status": status,
+                                           "duration_ms": round(elapsed * 1000, 2)})
+            correlation_id.reset(token)

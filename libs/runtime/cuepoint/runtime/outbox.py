@@ -1,0 +1,282 @@
+"""The transactional outbox: events are written with the state change, then relayed.
+
+Writing (:class:`Outbox`): an event row is inserted into ``<schema>.outbox`` inside the
+caller's transaction, so it exists if and only if the state change committed. Before
+inserting, the writer takes a transaction-level advisory lock on the event's key:
+two transactions emitting events for the same key are serialised, so for one key the
+outbox ids are assigned in commit order and the relay, publishing in id order,
+publishes each key's events in the order their transactions committed.
+
+Relaying (:class:`OutboxRelay`): one relay per service holds a session advisory lock
+(others wait as hot standbys, so several relay processes never double-publish in the
+normal case). It is woken by LISTEN/NOTIFY on commit, with a polling fallback, reads
+unpublished rows in id order, publishes them with an idempotent producer and
+``acks=all``, and marks a row published only after the broker acknowledged it. A broker
+outage stalls the relay; nothing is lost or reordered (see ``_publish_batch``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cuepoint.contracts.envelope import Envelope, Event
+from cuepoint.contracts.registry import model_for
+
+from .kafka import relay_producer
+from .logging import correlation_id
+from .migrations import outbox_channel
+
+log = logging.getLogger(__name__)
+
+MAX_EVENT_BYTES = 900_000
+"""Below the broker's default 1 MiB message limit: an event that cannot be published is
+refused when written, with the state change, rather than stalling the relay later."""
+
+EVENTS_PUBLISHED = Counter("cuepoint_outbox_published_total", "Events the relay published", ["service"])
+RELAY_BACKLOG = Gauge("cuepoint_outbox_backlog", "Unpublished outbox rows seen by the relay", ["service"])
+RELAY_FAILURES = Counter("cuepoint_outbox_publish_failures_total", "Failed publish rounds", ["service"])
+
+
+class EventTooLarge(ValueError):
+    pass
+
+
+class Outbox:
+    """Writes events into a service's outbox inside the caller's transaction."""
+
+    def __init__(self, schema: str, producer: str) -> None:
+        self.schema = schema
+        self.producer = producer
+        self._insert = text(
+            f'INSERT INTO "{schema}".outbox (event_id, event_type, topic, key, value, headers) '
+            "VALUES (:event_id, :event_type, :topic, :key, :value, CAST(:headers AS jsonb))"
+        )
+
+    async def add(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
+        value = envelope.model_dump_json()
+        if len(value.encode()) > MAX_EVENT_BYTES:
+            raise EventTooLarge(f"{envelope.event_type} is {len(value)} bytes; events are limited to {MAX_EVENT_BYTES}")
+        topic = model_for(envelope.event_type).topic
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))"),
+            {"lock": f"outbox:{self.schema}:{topic}:{envelope.key}"},
+        )
+        await session.execute(
+            self._insert,
+            {
+                "event_id": envelope.event_id,
+                "event_type": envelope.event_type,
+                "topic": topic,
+                "key": envelope.key,
+                "value": value,
+                "headers": json.dumps(envelope.headers()),
+            },
+        )
+
+    async def emit(
+        self,
+        session: AsyncSession,
+        data: Event,
+        *,
+        tenant_id: Any,
+        actor_id: Any = None,
+        causation_id: Any = None,
+    ) -> Envelope[Any]:
+        """Wraps ``data`` in an envelope (correlation id from the current request) and adds it."""
+        from cuepoint.contracts.envelope import new_envelope
+
+        envelope = new_envelope(
+            data,
+            tenant_id=tenant_id,
+            producer=self.producer,
+            correlation_id=correlation_id.get(),
+            causation_id=causation_id,
+            actor_id=actor_id,
+        )
+        await self.add(session, envelope)
+        return envelope
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    topic: str
+    key: str
+    value: str
+    headers: dict[str, str]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        schema: str,
+        bootstrap_servers: str,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        retry_backoff: float = 1.0,
+        purge_after: str = "1 day",
+        producer_factory: Any = None,
+    ) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.bootstrap_servers = bootstrap_servers
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.retry_backoff = retry_backoff
+        self.purge_after = purge_after
+        self._producer_factory = producer_factory or (lambda: relay_producer(bootstrap_servers, client_id=f"{schema}-relay"))
+        self._lock_key = f"outbox-relay:{schema}"
+        self._channel = outbox_channel(schema)
+        self.is_leader = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relays until ``stop`` is set, surviving database and broker outages."""
+        while not stop.is_set():
+            try:
+                await self._run_connected(stop)
+            except (psycopg.OperationalError, OSError) as error:
+                self.is_leader.clear()
+                log.warning("relay lost its database connection, reconnecting", extra={"error": str(error)})
+                await _sleep_or_stop(stop, self.retry_backoff)
+        self.is_leader.clear()
+
+    async def _run_connected(self, stop: asyncio.Event) -> None:
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as control, \
+                await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as work:
+            while not stop.is_set():
+                cursor = await control.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (self._lock_key,))
+                if (await cursor.fetchone())[0]:
+                    break
+                await _sleep_or_stop(stop, self.poll_interval)
+            if stop.is_set():
+                return
+            log.info("relay is the leader for this schema", extra={"schema": self.schema})
+            self.is_leader.set()
+            await control.execute(f'LISTEN "{self._channel}"')
+            await self._relay_as_leader(stop, control, work)
+
+    async def _relay_as_leader(self, stop: asyncio.Event, control: psycopg.AsyncConnection, work: psycopg.AsyncConnection) -> None:
+        producer: AIOKafkaProducer | None = None
+        purge_due = 0.0
+        try:
+            while not stop.is_set():
+                if producer is None:
+                    producer = await self._start_producer(stop)
+                    if producer is None:
+                        return
+                rows = await self._fetch(work)
+                RELAY_BACKLOG.labels(self.schema).set(len(rows))
+                published = await self._publish_batch(producer, rows, work) if rows else 0
+                if published < len(rows):
+                    # The broker refused or timed out: start afresh from the first
+                    # unpublished row with a new producer (new producer id/sequence).
+                    RELAY_FAILURES.labels(self.schema).inc()
+                    await _stop_quietly(producer)
+                    producer = None
+                    await _sleep_or_stop(stop, self.retry_backoff)
+                    continue
+                loop_time = asyncio.get_running_loop().time()
+                if loop_time >= purge_due:
+                    await work.execute(
+                        f'DELETE FROM "{self.schema}".outbox WHERE published_at < now() - %s::interval',
+                        (self.purge_after,),
+                    )
+                    purge_due = loop_time + 300
+                if len(rows) < self.batch_size:
+                    await self._wait_for_notify(control, stop)
+        finally:
+            if producer is not None:
+                await _stop_quietly(producer)
+            self.is_leader.clear()
+
+    async def _start_producer(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
+        while not stop.is_set():
+            producer = self._producer_factory()
+            try:
+                await producer.start()
+                return producer
+            except Exception as error:  # broker unreachable: keep the backlog, retry
+                await _stop_quietly(producer)
+                log.warning("relay cannot reach Kafka, retrying", extra={"error": repr(error)})
+                await _sleep_or_stop(stop, self.retry_backoff)
+        return None
+
+    async def _fetch(self, work: psycopg.AsyncConnection) -> list[_Row]:
+        cursor = await work.execute(
+            f'SELECT id, topic, key, value, headers FROM "{self.schema}".outbox '
+            "WHERE published_at IS NULL ORDER BY id LIMIT %s",
+            (self.batch_size,),
+        )
+        return [_Row(*row) for row in await cursor.fetchall()]
+
+    async def _publish_batch(self, producer: AIOKafkaProducer, rows: list[_Row], work: psycopg.AsyncConnection) -> int:
+        """Publishes rows in id order; marks and returns the count of the acknowledged prefix.
+
+        With idempotence on, aiokafka retries retriable errors without expiring the
+        batch and keeps one batch in flight per partition, so a broker outage only
+        delays the futures. If a batch does fail, the broker rejects the later
+        batches of that partition (sequence gap), so no later event of a key overtakes
+        an earlier one; the relay resumes from the first failed row.
+        """
+        futures = []
+        try:
+            for row in rows:
+                futures.append(
+                    await producer.send(
+                        row.topic,
+                        value=row.value.encode(),
+                        key=row.key.encode(),
+                        headers=[(name, str(value).encode()) for name, value in row.headers.items()],
+                    )
+                )
+        except Exception as error:
+            log.warning("relay could not enqueue an event", extra={"error": repr(error)})
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        acknowledged = 0
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("broker did not acknowledge an event", extra={"error": repr(result)})
+                break
+            acknowledged += 1
+        if acknowledged:
+            await work.execute(
+                f'UPDATE "{self.schema}".outbox SET published_at = now() WHERE id = ANY(%s)',
+                ([row.id for row in rows[:acknowledged]],),
+            )
+            EVENTS_PUBLISHED.labels(self.schema).inc(acknowledged)
+        return acknowledged
+
+    async def _wait_for_notify(self, control: psycopg.AsyncConnection, stop: asyncio.Event) -> None:
+        # Any commit into the outbox NOTIFYs; the timeout is the polling fallback
+        # (a notification can be missed while reconnecting).
+        async for _ in control.notifies(timeout=self.poll_interval, stop_after=1):
+            pass
+        # Drain notifications of the same burst so one wake-up reads them all.
+        async for _ in control.notifies(timeout=0.001):
+            pass
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def _stop_quietly(producer: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), timeout=10)
+    except Exception as error:
+        log.debug("producer stop failed", extra={"error": repr(error)})

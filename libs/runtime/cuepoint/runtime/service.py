@@ -1,0 +1,209 @@
+"""What a service is made of, and its command line: ``python -m cuepoint.<service> …``.
+
+Each service's ``bootstrap.py`` (its one composition root) describes itself with a
+:class:`ServiceSpec`; :func:`main` turns that into the ``api``, ``worker``, ``relay``
+and ``migrate`` commands. Nothing connects at import time: engines, brokers and
+producers are created when a command starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from . import db
+from .consumer import DeadLetters
+from .http import ServiceHttp, create_app
+from .kafka import PRODUCER_SETTINGS, kafka_reachable
+from .logging import configure_logging
+from .migrations import current_heads, upgrade
+from .outbox import Outbox, OutboxRelay
+from .settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceContext:
+    """The shared resources of one running process, created on first use."""
+
+    def __init__(self, name: str, settings: RuntimeSettings) -> None:
+        self.name = name
+        self.settings = settings
+
+    @cached_property
+    def engine(self) -> AsyncEngine:
+        return db.create_engine(
+            self.settings.runtime_database_url, pool_size=self.settings.db_pool_size, application_name=f"cuepoint-{self.name}"
+        )
+
+    @cached_property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return db.session_factory(self.engine)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(schema=self.name, producer=self.name)
+
+    async def database_ready(self) -> bool:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+
+    async def kafka_ready(self) -> bool:
+        return await kafka_reachable(self.settings.bootstrap_servers)
+
+    async def close(self) -> None:
+        if "engine" in self.__dict__:
+            await self.engine.dispose()
+
+
+RouterFactory = Callable[[ServiceContext], list[APIRouter]]
+ConsumerFactory = Callable[[ServiceContext, KafkaBroker, DeadLetters], None]
+Command = Callable[[ServiceContext, argparse.Namespace], int]
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    description: str
+    settings: Callable[[], RuntimeSettings]
+    migrations: Path
+    routers: RouterFactory = lambda context: []
+    consumers: ConsumerFactory = lambda context, broker, dead_letters: None
+    commands: dict[str, tuple[str, Command]] = field(default_factory=dict)
+
+
+def build_app(spec: ServiceSpec, context: ServiceContext) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("api started", extra={"port": context.settings.http_port})
+        yield
+        await context.close()
+
+    return create_app(
+        ServiceHttp(
+            service=spec.name,
+            description=spec.description,
+            routers=spec.routers(context),
+            readiness={"database": context.database_ready, "kafka": context.kafka_ready},
+            lifespan=lifespan,
+        )
+    )
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_worker(spec: ServiceSpec, context: ServiceContext, stop: asyncio.Event | None = None) -> None:
+    settings = context.settings
+    broker = KafkaBroker(
+        settings.bootstrap_servers, client_id=f"{spec.name}-worker", acks="all", enable_idempotence=True,
+        request_timeout_ms=PRODUCER_SETTINGS["request_timeout_ms"],
+    )
+    dead_letters = DeadLetters(settings.bootstrap_servers, client_id=f"{spec.name}-dead-letters")
+    spec.consumers(context, broker, dead_letters)
+    stop = stop or _stop_on_signals()
+    await broker.start()
+    log.info("worker started", extra={"subscribers": len(broker.subscribers)})
+    try:
+        await stop.wait()
+    finally:
+        await broker.stop()
+        await dead_letters.close()
+        await context.close()
+
+
+async def run_relay(spec: ServiceSpec, context: ServiceContext, stop: asyncio.Event | None = None) -> None:
+    settings = context.settings
+    relay = OutboxRelay(
+        dsn=db.libpq_dsn(settings.runtime_database_url),
+        schema=spec.name,
+        bootstrap_servers=settings.bootstrap_servers,
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval,
+    )
+    log.info("relay started")
+    await relay.run(stop or _stop_on_signals())
+
+
+def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m cuepoint.{spec.name}",
+        description=f"Cuepoint {spec.name} service. {spec.description}",
+        epilog="Configuration comes from CUEPOINT_* environment variables (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    api = commands.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--host", help="bind address (default: CUEPOINT_HTTP_HOST)")
+    api.add_argument("--port", type=int, help="port (default: CUEPOINT_HTTP_PORT)")
+    commands.add_parser("worker", help="run the Kafka consumers")
+    commands.add_parser("relay", help="publish the outbox to Kafka")
+    migrate = commands.add_parser("migrate", help="apply database migrations (as the owner role)")
+    migrate.add_argument("--revision", default="head", help="target revision (default: %(default)s)")
+    migrate.add_argument("--check", action="store_true", help="exit 1 if migrations are pending, change nothing")
+    for name, (help_text, _) in spec.commands.items():
+        commands.add_parser(name, help=help_text)
+    args = parser.parse_args(argv)
+
+    settings = spec.settings()
+    configure_logging(spec.name, settings.log_level)
+    context = ServiceContext(spec.name, settings)
+
+    if args.command == "api":
+        import uvicorn
+
+        uvicorn.run(build_app(spec, context), host=args.host or settings.http_host, port=args.port or settings.http_port,
+                    log_config=None, access_log=False, proxy_headers=True)
+        return 0
+    if args.command == "worker":
+        asyncio.run(run_worker(spec, context))
+        return 0
+    if args.command == "relay":
+        asyncio.run(run_relay(spec, context))
+        return 0
+    if args.command == "migrate":
+        return _migrate(spec, settings, args)
+    return spec.commands[args.command][1](context, args)
+
+
+def _migrate(spec: ServiceSpec, settings: RuntimeSettings, args: Any) -> int:
+    url = settings.owner_database_url
+    if args.check:
+        from alembic.script import ScriptDirectory
+
+        from .migrations import alembic_config
+
+        heads = set(ScriptDirectory.from_config(alembic_config(spec.migrations, schema=spec.name, url=url)).get_heads())
+        applied = current_heads(spec.migrations, schema=spec.name, url=url)
+        if applied != heads:
+            print(f"{spec.name}: migrations pending (database at {sorted(applied) or 'nothing'}, code at {sorted(heads)})")
+            return 1
+        print(f"{spec.name}: database is up to date")
+        return 0
+    upgrade(spec.migrations, schema=spec.name, url=url, revision=args.revision)
+    print(f"{spec.name}: migrated to {args.revision}")
+    return 0
+
+
+def entry(spec_factory: Callable[[], ServiceSpec]) -> None:
+    """``__main__`` of a service."""
+    sys.exit(main(spec_factory()))

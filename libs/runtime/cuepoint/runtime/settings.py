@@ -1,0 +1,58 @@
+"""Settings every service shares, read from ``CUEPOINT_*`` environment variables.
+
+Local defaults match ``make infra``; production sets the URLs and passwords.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RuntimeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CUEPOINT_", extra="ignore")
+
+    service: str = Field(description="The service name; also its schema and DB role suffix.")
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_database: str = "cuepoint"
+    db_password: SecretStr = SecretStr("cuepoint-local")
+    database_url: str | None = Field(default=None, description="Runtime URL; overrides the pg_* parts.")
+    migration_database_url: str | None = Field(default=None, description="Owner URL for migrations.")
+    db_pool_size: int = 10
+
+    kafka_port: int = 9092
+    kafka_bootstrap: str | None = Field(default=None, description="host:port[,host:port]; default 127.0.0.1:<kafka_port>.")
+    kafka_replication_factor: int = 1
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+
+    consumer_max_tries: int = 5
+    relay_batch_size: int = 500
+    relay_poll_interval: float = 1.0
+
+    @property
+    def runtime_role(self) -> str:
+        return f"cuepoint_{self.service}"
+
+    @property
+    def owner_role(self) -> str:
+        return f"cuepoint_{self.service}_owner"
+
+    def _url(self, role: str) -> str:
+        password = self.db_password.get_secret_value()
+        return f"postgresql+psycopg://{role}:{password}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    @property
+    def runtime_database_url(self) -> str:
+        return self.database_url or self._url(self.runtime_role)
+
+    @property
+    def owner_database_url(self) -> str:
+        return self.migration_database_url or self._url(self.owner_role)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"

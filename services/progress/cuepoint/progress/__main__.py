@@ -1,0 +1,5 @@
+from cuepoint.runtime.service import entry
+
+from .bootstrap import spec
+
+entry(spec)

@@ -1,0 +1,3 @@
+from cuepoint.runtime.migrations import run_env
+
+run_env()
