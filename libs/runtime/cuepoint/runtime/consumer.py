@@ -349,13 +349,26 @@ class BatchConsumer(_ConsumerBase):
             await message.ack()
 
 
-async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """COPY rows into ``table`` on the session's own connection (same transaction)."""
+async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Bulk-inserts rows into ``table`` within the session's transaction; returns the count.
+
+    PostgreSQL refuses ``COPY FROM`` into a table with row-level security, so the rows are
+    COPied into a transaction-local staging table and moved with one ``INSERT … SELECT``,
+    which the table's RLS policy checks like any insert.
+    """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     column_list = ", ".join(f'"{column}"' for column in columns)
+    staging = '"_copy_' + table.replace('"', "").replace(".", "_") + '"'
     async with driver.cursor() as cursor:
-        async with cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+        await cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DROP AS SELECT {column_list} FROM {table} WITH NO DATA"
+        )
+        async with cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
             for row in rows:
                 await copy.write_row(row)
+        await cursor.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging}")
+        inserted = cursor.rowcount
+        await cursor.execute(f"TRUNCATE {staging}")
+    return inserted

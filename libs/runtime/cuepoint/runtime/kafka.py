@@ -7,6 +7,7 @@ aiokafka defaults to ``acks=1`` and no idempotence; every producer here sets
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import logging
 import sys
@@ -32,6 +33,10 @@ PRODUCER_SETTINGS = {
 
 def relay_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, client_id=client_id, **PRODUCER_SETTINGS)
+
+
+def prefixed(topics: list[Topic], prefix: str) -> list[Topic]:
+    return [dataclasses.replace(topic, name=prefix + topic.name) for topic in topics]
 
 
 async def ensure_topics(
@@ -80,13 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["ensure-topics", "list"])
     parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="host:port of the broker (default: %(default)s)")
     parser.add_argument("--replication-factor", type=int, default=1)
+    parser.add_argument("--prefix", default="", help="topic name prefix (CUEPOINT_TOPIC_PREFIX)")
     args = parser.parse_args(argv)
     if args.command == "list":
         for topic in all_topics():
             print(f"{topic.name:32} partitions={topic.partitions:<3} {topic.config()}")
         return 0
-    created = asyncio.run(ensure_topics(args.bootstrap, all_topics(), replication_factor=args.replication_factor))
-    print(f"topics: {len(all_topics())} in the registry, {len(created)} created" + (f": {', '.join(created)}" if created else ""))
+    topics = prefixed(all_topics(), args.prefix)
+    created = asyncio.run(ensure_topics(args.bootstrap, topics, replication_factor=args.replication_factor))
+    print(f"topics: {len(topics)} in the registry, {len(created)} created" + (f": {', '.join(created)}" if created else ""))
     return 0
 
 

@@ -54,9 +54,10 @@ class EventTooLarge(ValueError):
 class Outbox:
     """Writes events into a service's outbox inside the caller's transaction."""
 
-    def __init__(self, schema: str, producer: str) -> None:
+    def __init__(self, schema: str, producer: str, *, topic_prefix: str = "") -> None:
         self.schema = schema
         self.producer = producer
+        self.topic_prefix = topic_prefix
         self._insert = text(
             f'INSERT INTO "{schema}".outbox (event_id, event_type, topic, key, value, headers) '
             "VALUES (:event_id, :event_type, :topic, :key, :value, CAST(:headers AS jsonb))"
@@ -66,7 +67,7 @@ class Outbox:
         value = envelope.model_dump_json()
         if len(value.encode()) > MAX_EVENT_BYTES:
             raise EventTooLarge(f"{envelope.event_type} is {len(value)} bytes; events are limited to {MAX_EVENT_BYTES}")
-        topic = model_for(envelope.event_type).topic
+        topic = self.topic_prefix + model_for(envelope.event_type).topic
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))"),
             {"lock": f"outbox:{self.schema}:{topic}:{envelope.key}"},

@@ -46,7 +46,8 @@ def provision(admin_url: str, database: str, password: str, schemas: Iterable[st
             ensure_role(admin, owner, password)
             ensure_role(admin, runtime, password)
             for role in (owner, runtime):
-                admin.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), sql.Identifier(role)))
+                # TEMPORARY: bulk loads COPY into a staging table (COPY cannot target RLS tables).
+                admin.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(sql.Identifier(database), sql.Identifier(role)))
                 admin.execute(
                     sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path = {}, public").format(
                         sql.Identifier(role), sql.Identifier(database), sql.Identifier(schema)

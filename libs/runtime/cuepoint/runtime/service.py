@@ -56,7 +56,11 @@ class ServiceContext:
 
     @cached_property
     def outbox(self) -> Outbox:
-        return Outbox(schema=self.name, producer=self.name)
+        return Outbox(schema=self.name, producer=self.name, topic_prefix=self.settings.topic_prefix)
+
+    def topic(self, name: str) -> str:
+        """The topic to subscribe to, with this environment's prefix."""
+        return self.settings.topic_prefix + name
 
     async def database_ready(self) -> bool:
         async with self.engine.connect() as connection:

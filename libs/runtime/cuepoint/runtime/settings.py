@@ -24,6 +24,7 @@ class RuntimeSettings(BaseSettings):
     kafka_port: int = 9092
     kafka_bootstrap: str | None = Field(default=None, description="host:port[,host:port]; default 127.0.0.1:<kafka_port>.")
     kafka_replication_factor: int = 1
+    topic_prefix: str = Field(default="", description="Prepended to every topic name: environments or test runs sharing one cluster.")
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -1,0 +1,2 @@
+# Fixtures for real PostgreSQL and Kafka, shared by every test folder.
+pytest_plugins = ["tests.support.platform"]

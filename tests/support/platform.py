@@ -1,0 +1,165 @@
+"""Real PostgreSQL and Kafka for integration tests (a pytest plugin, see conftest.py).
+
+With a Docker engine, testcontainers starts them; without one, the local platform of
+``deploy/local/infra.sh`` (``make infra``) is used and started if it is not running.
+The tests are the same either way; they never swap in an in-memory stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cuepoint.contracts.topics import SERVICES, all_topics
+from cuepoint.runtime.kafka import ensure_topics, kafka_reachable, prefixed
+from cuepoint.runtime.provision import provision
+from cuepoint.runtime.settings import RuntimeSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "deploy" / "local" / "infra.sh"
+TEST_DATABASE = "cuepoint_test"
+ROLE_PASSWORD = "cuepoint-local"
+
+
+@dataclass
+class Infra:
+    """Where the real PostgreSQL and Kafka of this test run are, and how to disturb Kafka."""
+
+    pg_host: str
+    pg_port: int
+    admin_url: str  # superuser, database "postgres"
+    bootstrap_servers: str
+    stop_kafka: Callable[[], None]
+    start_kafka: Callable[[], None]
+    topic_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}.")
+
+    def settings(self, service: str, **overrides: object) -> RuntimeSettings:
+        values: dict[str, object] = {
+            "service": service,
+            "pg_host": self.pg_host,
+            "pg_port": self.pg_port,
+            "pg_database": TEST_DATABASE,
+            "db_password": ROLE_PASSWORD,
+            "kafka_bootstrap": self.bootstrap_servers,
+            "topic_prefix": self.topic_prefix,
+        }
+        values.update(overrides)
+        return RuntimeSettings(**values)
+
+    def admin_database_url(self, database: str = TEST_DATABASE) -> str:
+        return self.admin_url.rsplit("/", 1)[0] + "/" + database
+
+
+def docker_engine_available() -> bool:
+    if os.environ.get("CUEPOINT_TESTS_USE_LOCAL") == "1":
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+def _local_infra() -> Infra:
+    pg_port = int(os.environ.get("CUEPOINT_PG_PORT", "5432"))
+    kafka_port = int(os.environ.get("CUEPOINT_KAFKA_PORT", "9092"))
+    password = os.environ.get("CUEPOINT_PG_SUPERUSER_PASSWORD", "cuepoint-admin")
+    result = subprocess.run([str(INFRA), "up"], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.exit(f"the local platform did not start (make infra):\n{result.stdout}\n{result.stderr}", returncode=3)
+
+    def run(command: str) -> None:
+        done = subprocess.run([str(INFRA), command], capture_output=True, text=True)
+        assert done.returncode == 0, f"infra.sh {command} failed:\n{done.stdout}\n{done.stderr}"
+
+    return Infra(
+        pg_host="127.0.0.1",
+        pg_port=pg_port,
+        admin_url=f"postgresql://postgres:{password}@127.0.0.1:{pg_port}/postgres",
+        bootstrap_servers=f"127.0.0.1:{kafka_port}",
+        stop_kafka=lambda: run("kafka-kill"),
+        start_kafka=lambda: run("kafka-start"),
+    )
+
+
+def _container_infra(stack: list) -> Infra:  # pragma: no cover - needs a Docker engine
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    postgres = PostgresContainer("postgres:15", username="postgres", password="cuepoint-admin", dbname="postgres")
+    kafka = KafkaContainer("apache/kafka:4.1.0").with_kraft()
+    postgres.start()
+    stack.append(postgres)
+    kafka.start()
+    stack.append(kafka)
+    wrapped = kafka.get_wrapped_container()
+    return Infra(
+        pg_host=postgres.get_container_host_ip(),
+        pg_port=int(postgres.get_exposed_port(5432)),
+        admin_url=postgres.get_connection_url(driver=None),
+        bootstrap_servers=kafka.get_bootstrap_server(),
+        # A paused container is an unreachable broker; unpausing keeps the port mapping.
+        stop_kafka=wrapped.pause,
+        start_kafka=wrapped.unpause,
+    )
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    stack: list = []
+    found = _container_infra(stack) if docker_engine_available() else _local_infra()
+    try:
+        yield found
+    finally:
+        for container in reversed(stack):
+            container.stop()
+
+
+@pytest.fixture(scope="session")
+def test_database(infra: Infra) -> str:
+    """``cuepoint_test``, provisioned like production and migrated to head for every service."""
+    import importlib
+
+    from cuepoint.runtime.migrations import upgrade
+
+    provision(infra.admin_url, TEST_DATABASE, ROLE_PASSWORD, SERVICES)
+    for service in SERVICES:
+        spec = importlib.import_module(f"cuepoint.{service}.bootstrap").spec()
+        upgrade(spec.migrations, schema=service, url=infra.settings(service).owner_database_url)
+    return TEST_DATABASE
+
+
+@pytest.fixture(scope="session")
+def topics(infra: Infra) -> list[str]:
+    """Every registry topic (and .dlt) under this run's prefix."""
+    wanted = prefixed(all_topics(), infra.topic_prefix)
+    asyncio.run(ensure_topics(infra.bootstrap_servers, wanted))
+    return [topic.name for topic in wanted]
+
+
+async def wait_for_kafka(bootstrap_servers: str, timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await kafka_reachable(bootstrap_servers):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"Kafka at {bootstrap_servers} did not come back within {timeout}s")
+        await asyncio.sleep(0.5)
+
+
+async def eventually(condition: Callable[[], object], *, timeout: float = 60, interval: float = 0.2, message: str = "") -> None:
+    """Waits until the async ``condition()`` is truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if await condition():  # type: ignore[misc]
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not within {timeout}s: {message}")
+        await asyncio.sleep(interval)
