@@ -146,12 +146,6 @@ def _install_problem_handlers(app: FastAPI) -> None:
         summary = "; ".join(f"{item['location']}: {item['message']}" for item in errors[:5])
         return problem_response(422, "Invalid request", summary, instance=request.url.path, errors=errors)
 
-    @app.exception_handler(Exception)
-    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(500, "Internal server error",
-                                "The error was logged with this request's id.", instance=request.url.path)
-
 
 def _install_request_context(app: FastAPI) -> None:
     @app.middleware("http")
@@ -163,7 +157,14 @@ def _install_request_context(app: FastAPI) -> None:
         started = time.perf_counter()
         status = 500
         try:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:
+                # Handled here rather than by an Exception handler (which Starlette runs
+                # outermost, after this context is gone) so the answer carries the id.
+                log.exception("unhandled error", extra={"path": request.url.path})
+                response = problem_response(500, "Internal server error",
+                                            "The error was logged with this request's id.", instance=request.url.path)
             status = response.status_code
             response.headers[REQUEST_ID_HEADER] = request_id
             return response

@@ -260,10 +260,15 @@ class OutboxRelay:
         return acknowledged
 
     async def _wait_for_notify(self, control: psycopg.AsyncConnection, stop: asyncio.Event) -> None:
-        # Any commit into the outbox NOTIFYs; the timeout is the polling fallback
-        # (a notification can be missed while reconnecting).
-        async for _ in control.notifies(timeout=self.poll_interval, stop_after=1):
-            pass
+        # Any commit into the outbox NOTIFYs; the poll interval is the fallback (a
+        # notification can be missed while reconnecting). Waiting in short slices keeps
+        # the relay responsive to ``stop``.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.poll_interval
+        woken = False
+        while not woken and not stop.is_set() and (remaining := deadline - loop.time()) > 0:
+            async for _ in control.notifies(timeout=min(remaining, 0.5), stop_after=1):
+                woken = True
         # Drain notifications of the same burst so one wake-up reads them all.
         async for _ in control.notifies(timeout=0.001):
             pass

@@ -1,0 +1,133 @@
+"""Poison messages end in ``<topic>.dlt`` with error headers; consumption goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+
+from cuepoint.contracts.envelope import new_envelope
+from cuepoint.contracts.progress import LessonProgressed
+from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer, copy_rows
+from tests.support.platform import Infra, eventually
+
+from .workload import SINK
+
+pytestmark = pytest.mark.integration
+
+PROGRESSED = "progress.lesson.progressed.v1"
+POISON_SECONDS = 666  # a LessonProgressed whose handler always fails
+
+
+def _progressed(tenant: uuid.UUID, seconds: int) -> bytes:
+    data = LessonProgressed(student_id=uuid.uuid4(), lesson_id=uuid.uuid4(), completion_percent=Decimal(10),
+                            total_time_spent=seconds, status="IN_PROGRESS")
+    return new_envelope(data, tenant_id=tenant, producer="progress").model_dump_json().encode()
+
+
+def _poison_messages(tenant: uuid.UUID) -> list[tuple[str, bytes]]:
+    invalid_payload = json.loads(_progressed(tenant, 1))
+    invalid_payload["data"]["completion_percent"] = "150"  # above the contract's maximum
+    return [
+        ("invalid-envelope", b"\x00 this is not JSON"),
+        ("invalid-envelope", json.dumps({"event_type": PROGRESSED, "data": {}}).encode()),
+        ("invalid-payload", json.dumps(invalid_payload).encode()),
+        ("handler-failed", _progressed(tenant, POISON_SECONDS)),
+    ]
+
+
+async def _dead_letters(infra: Infra, topic: str, expected: int) -> list:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=infra.bootstrap_servers, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    found: list = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(found) < expected and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                found.extend(records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def _recorded(admin, consumer: str) -> list[int]:
+    return [row[0] for row in admin.execute(
+        f"SELECT seq FROM {SINK}.received WHERE consumer = %s ORDER BY received_order", (consumer,)).fetchall()]
+
+
+@pytest.mark.parametrize("mode", ["single", "batch"])
+async def test_poison_messages_are_dead_lettered_and_the_rest_processed(
+    mode: str, infra: Infra, sink_sessions, admin_connection, topic_prefix: str
+) -> None:
+    topic = topic_prefix + "progress.events"
+    group = f"poison-{mode}"
+    tenant = uuid.uuid4()
+
+    async def record(session, envelope) -> None:
+        if envelope.data.total_time_spent == POISON_SECONDS:
+            raise RuntimeError("this handler always fails on this event")
+        await session.execute(
+            text(f"INSERT INTO {SINK}.received (consumer, tenant_id, key, seq, event_id) VALUES (:c, :t, :k, :s, :e)"),
+            {"c": group, "t": envelope.tenant_id, "k": envelope.key, "s": envelope.data.total_time_spent,
+             "e": envelope.event_id},
+        )
+
+    async def record_batch(session, envelopes) -> None:
+        if any(e.data.total_time_spent == POISON_SECONDS for e in envelopes):
+            raise RuntimeError("this handler always fails on this event")
+        await copy_rows(session, f"{SINK}.received", ["consumer", "tenant_id", "key", "seq", "event_id"],
+                        [(group, e.tenant_id, e.key, e.data.total_time_spent, e.event_id) for e in envelopes])
+
+    dead_letters = DeadLetters(infra.bootstrap_servers, client_id="test-dlt")
+    common = dict(sessions=sink_sessions, schema=SINK, group_id=group, dead_letters=dead_letters, max_tries=3,
+                  backoff=0.01)
+    broker = KafkaBroker(infra.bootstrap_servers, acks="all", enable_idempotence=True)
+    if mode == "single":
+        IdempotentConsumer(handlers={PROGRESSED: record}, **common).subscribe(broker, topic)
+    else:
+        BatchConsumer(handler=record_batch, event_types={PROGRESSED}, **common).subscribe(broker, topic)
+
+    # All on one key (one partition): the valid events come *after* the poison ones.
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all", enable_idempotence=True)
+    await producer.start()
+    poison = _poison_messages(tenant)
+    try:
+        for _, value in poison:
+            await producer.send_and_wait(topic, value=value, key=b"same-key")
+        for seconds in range(1, 21):
+            await producer.send_and_wait(topic, value=_progressed(tenant, seconds), key=b"same-key",
+                                         headers=[("event_type", PROGRESSED.encode())])
+    finally:
+        await producer.stop()
+
+    await broker.start()
+    try:
+        await eventually(lambda: _ready(len(_recorded(admin_connection, group)) >= 20), timeout=90,
+                         message="valid events behind the poison ones were not processed")
+    finally:
+        await broker.stop()
+        await dead_letters.close()
+
+    assert _recorded(admin_connection, group) == list(range(1, 21))
+    letters = await _dead_letters(infra, topic + ".dlt", expected=len(poison))
+    mine = [r for r in letters if dict(r.headers).get("dlt.group") == group.encode()]
+    assert sorted(dict(r.headers)["dlt.reason"].decode() for r in mine) == sorted(reason for reason, _ in poison)
+    for letter in mine:
+        headers = {k: v.decode() for k, v in letter.headers}
+        assert headers["dlt.topic"] == topic
+        assert headers["dlt.partition"].isdigit() and headers["dlt.offset"].isdigit()
+        assert headers["dlt.error.class"] and headers["dlt.error.message"]
+        assert letter.key == b"same-key"
+    assert {r.value for r in mine} == {value for _, value in poison}, "dead letters must keep the original value"
+
+
+async def _ready(value: object) -> object:
+    return value
