@@ -1,0 +1,55 @@
+# Cuepoint: `make up` runs the platform, `make test` runs the whole suite.
+# Both work on a fresh machine: they install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= python3.11
+PYTHON := .venv/bin/python
+PYTEST := $(PYTHON) -m pytest
+
+.PHONY: help deps infra up down status migrate schemas test test-unit test-integration bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+deps: .venv/.synced ## install the Python workspace (uv, Python 3.11)
+.venv/.synced: uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+	@command -v uv >/dev/null || { echo "==> installing uv from PyPI"; python3 -m pip install -q uv; }
+	@echo "==> uv sync"
+	@uv sync --frozen --quiet || { echo "FAILED: uv sync (run it again to see the error)"; exit 1; }
+	@touch $@
+
+infra: deps ## start PostgreSQL and Kafka (installs them if missing)
+	@deploy/local/infra.sh up
+
+up: infra ## the whole platform: infrastructure, migrations, every service
+	@deploy/local/services.sh up
+	@echo
+	@echo "Cuepoint is up. APIs: identity :8001, content :8002, assessment :8003, progress :8004, analytics :8005"
+	@echo "  (each has /docs, /healthz, /readyz, /metrics). Logs: .local/logs/. Stop: make down."
+
+down: ## stop the services and the infrastructure
+	@deploy/local/services.sh down
+	@deploy/local/infra.sh down
+
+status: ## what runs
+	@deploy/local/infra.sh status
+	@deploy/local/services.sh status
+
+migrate: infra ## apply every service's migrations
+	@for s in identity content assessment progress analytics; do $(PYTHON) -m cuepoint.$$s migrate || exit 1; done
+
+schemas: deps ## regenerate the JSON Schema snapshots of the events (refuses breaking changes)
+	@$(PYTHON) -m cuepoint.contracts.snapshots write
+
+test: infra ## the whole suite on real PostgreSQL and Kafka
+	@$(PYTEST) -p no:cacheprovider
+
+test-unit: deps ## only the tests without I/O
+	@$(PYTEST) -p no:cacheprovider -m unit
+
+test-integration: infra ## only the tests on real PostgreSQL and Kafka
+	@$(PYTEST) -p no:cacheprovider -m integration
+
+clean: down ## stop everything and delete local data (.local/)
+	@rm -rf .local

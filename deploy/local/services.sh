@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The five Cuepoint services on the local infrastructure: for each, its migrations,
+# then its api, worker and relay processes. Logs under .local/logs/, pids under .local/run/.
+#
+#   deploy/local/services.sh up       migrate and start every process that is not running
+#   deploy/local/services.sh down     stop them
+#   deploy/local/services.sh status   say what runs
+#
+# API ports: identity 8001, content 8002, assessment 8003, progress 8004, analytics 8005
+# (override with CUEPOINT_<SERVICE>_PORT). A failed step stops what this run started.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOCAL="${CUEPOINT_LOCAL_DIR:-$ROOT/.local}"
+LOGS="$LOCAL/logs"
+RUN="$LOCAL/run"
+PY="$ROOT/.venv/bin/python"
+SERVICES=(identity content assessment progress analytics)
+PROCESSES=(api worker relay)
+declare -A DEFAULT_PORT=([identity]=8001 [content]=8002 [assessment]=8003 [progress]=8004 [analytics]=8005)
+mkdir -p "$LOGS" "$RUN"
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
+port_of() { local var="CUEPOINT_${1^^}_PORT"; echo "${!var:-${DEFAULT_PORT[$1]}}"; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+STARTED=()
+fail() { # fail STEP LOGFILE: report, stop what this run started, exit 1
+  printf '\033[31mFAILED:\033[0m %s\n' "$1" >&2
+  if [ -n "${2:-}" ] && [ -f "$2" ]; then
+    printf '    log: %s (last lines below)\n' "$2" >&2
+    tail -n 20 "$2" | sed 's/^/    | /' >&2
+  fi
+  for pidfile in "${STARTED[@]}"; do stop_pidfile "$pidfile"; done
+  exit 1
+}
+
+stop_pidfile() {
+  local pidfile="$1" i
+  if pid_alive "$pidfile"; then
+    kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do pid_alive "$pidfile" || break; sleep 0.1; done
+    pid_alive "$pidfile" && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+start_process() { # start_process SERVICE PROCESS
+  local service="$1" process="$2" pidfile="$RUN/$1-$2.pid" log="$LOGS/$1-$2.log"
+  if pid_alive "$pidfile"; then return; fi
+  local args=("$process")
+  if [ "$process" = api ]; then
+    local port; port="$(port_of "$service")"
+    port_open "$port" && fail "port $port for the $service API is taken by another process (set CUEPOINT_${service^^}_PORT)" ""
+    args+=(--port "$port")
+  fi
+  nohup "$PY" -m "cuepoint.$service" "${args[@]}" >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  STARTED+=("$pidfile")
+}
+
+wait_ready() { # wait_ready SERVICE
+  local service="$1" port i
+  port="$(port_of "$service")"
+  for ((i = 0; i < 300; i++)); do
+    if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then return 0; fi
+    pid_alive "$RUN/$service-api.pid" || fail "the $service API exited" "$LOGS/$service-api.log"
+    sleep 0.1
+  done
+  fail "the $service API did not become ready on port $port" "$LOGS/$service-api.log"
+}
+
+up() {
+  [ -x "$PY" ] || fail "the Python environment is missing: run 'make deps'" ""
+  say "migrating databases"
+  local pids=() service
+  for service in "${SERVICES[@]}"; do  # in parallel: each is its own schema and lock
+    "$PY" -m "cuepoint.$service" migrate >"$LOGS/migrate-$service.log" 2>&1 &
+    pids+=($!)
+  done
+  local i
+  for i in "${!SERVICES[@]}"; do
+    wait "${pids[$i]}" || fail "migrating ${SERVICES[$i]}" "$LOGS/migrate-${SERVICES[$i]}.log"
+  done
+  ok "${SERVICES[*]} at head"
+  say "starting services"
+  for service in "${SERVICES[@]}"; do
+    for process in "${PROCESSES[@]}"; do start_process "$service" "$process"; done
+  done
+  for service in "${SERVICES[@]}"; do
+    wait_ready "$service"
+    for process in worker relay; do
+      pid_alive "$RUN/$service-$process.pid" || fail "the $service $process exited" "$LOGS/$service-$process.log"
+    done
+    ok "$service: api http://127.0.0.1:$(port_of "$service") (docs /docs), worker, relay"
+  done
+}
+
+down() {
+  local any=0
+  for pidfile in "$RUN"/*-api.pid "$RUN"/*-worker.pid "$RUN"/*-relay.pid; do
+    [ -e "$pidfile" ] || continue
+    any=1
+    stop_pidfile "$pidfile"
+  done
+  [ "$any" = 1 ] && ok "services stopped" || true
+}
+
+status() {
+  for service in "${SERVICES[@]}"; do
+    local line="$service"
+    for process in "${PROCESSES[@]}"; do
+      if pid_alive "$RUN/$service-$process.pid"; then line+="  $process:up"; else line+="  $process:down"; fi
+    done
+    printf '%-60s http://127.0.0.1:%s\n' "$line" "$(port_of "$service")"
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
