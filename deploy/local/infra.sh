@@ -88,20 +88,23 @@ pg_data_dir() {
   echo "$dir"
 }
 
-pg_ctl_() { runuser -u postgres -- "$(pg_bindir)/pg_ctl" "$@"; }
+pg_ctl_() { (cd / && runuser -u postgres -- "$(pg_bindir)/pg_ctl" "$@"); }
 
 pg_running() { local data; data="$(readlink -f "$LOCAL/pg")/data"; [ -f "$data/postmaster.pid" ] && pg_ctl_ -D "$data" status >/dev/null 2>&1; }
 
 pg_start() {
-  local base data log="$LOGS/postgres.log"
+  local base data log="$LOGS/postgres.log" server_log
   base="$(readlink -f "$(pg_data_dir)")"; data="$base/data"
-  touch "$log"; chown postgres:postgres "$log"
+  # The server writes its log as postgres, so it lives beside the data; .local/logs links to it.
+  server_log="$base/server.log"
+  touch "$server_log"; chown postgres:postgres "$server_log"
+  ln -sfn "$server_log" "$log"
   if [ ! -f "$data/PG_VERSION" ]; then
     say "initialising PostgreSQL cluster in $data"
     local pwfile="$base/.pwfile"
     printf '%s\n' "$PG_SUPERUSER_PASSWORD" >"$pwfile"; chown postgres:postgres "$pwfile"; chmod 600 "$pwfile"
-    runuser -u postgres -- "$(pg_bindir)/initdb" -D "$data" --username=postgres --pwfile="$pwfile" \
-      --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >>"$log" 2>&1 \
+    (cd / && runuser -u postgres -- "$(pg_bindir)/initdb" -D "$data" --username=postgres --pwfile="$pwfile" \
+      --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8) >>"$log" 2>&1 \
       || fail "initdb" "$log"
     rm -f "$pwfile"
   fi
@@ -111,7 +114,7 @@ pg_start() {
   fi
   mkdir -p "$base/run"; chown postgres:postgres "$base/run"
   say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-  pg_ctl_ -D "$data" -l "$log" -w -t 60 start \
+  pg_ctl_ -D "$data" -l "$server_log" -w -t 60 start \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $base/run -c max_connections=300 -c shared_buffers=256MB -c fsync=${CUEPOINT_PG_FSYNC:-on}" \
     >>"$log" 2>&1 || fail "starting PostgreSQL" "$log"
   ok "PostgreSQL running on 127.0.0.1:$PG_PORT (log: $log)"
