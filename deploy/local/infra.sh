@@ -65,7 +65,15 @@ ensure_tools() {
   [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || missing+=(postgresql postgresql-contrib)
   command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])' || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
-  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
+    # Debian's package may start its own default cluster on 5432; Cuepoint runs its own.
+    if command -v pg_lsclusters >/dev/null; then
+      pg_lsclusters -h 2>/dev/null | awk '$4 == "online" {print $1, $2}' | while read -r version cluster; do
+        pg_ctlcluster "$version" "$cluster" stop >>"$LOGS/install.log" 2>&1 || true
+      done
+    fi
+  fi
   [ -x "$PY" ] || fail "the Python environment is missing: run 'make deps' (uv sync) first" ""
 }
 
