@@ -121,5 +121,10 @@ def inbox_sql(schema: str) -> list[str]:
     ]
 
 
-def plumbing_sql(schema: str) -> list[str]:
+def plumbing_v1_sql(schema: str) -> list[str]:
+    """Outbox and inbox as every service's migration 0001 creates them.
+
+    Frozen: applied migrations must keep meaning what they did. A change to these tables
+    is a ``plumbing_v2_sql`` and a new migration in each service, never an edit here.
+    """
     return [*outbox_sql(schema), *inbox_sql(schema)]

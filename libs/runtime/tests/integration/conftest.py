@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from cuepoint.runtime import db
-from cuepoint.runtime.migrations import plumbing_sql, tenant_rls_sql
+from cuepoint.runtime.migrations import plumbing_v1_sql, tenant_rls_sql
 from cuepoint.runtime.provision import provision
 from cuepoint.runtime.settings import RuntimeSettings
 from tests.support.platform import ROLE_PASSWORD, TEST_DATABASE, Infra
@@ -23,7 +23,7 @@ def _recreate(infra: Infra, schema: str, tables: list[str]) -> None:
     provision(infra.admin_url, TEST_DATABASE, ROLE_PASSWORD, [schema])
     owner_url = db.libpq_dsn(infra.settings(schema).owner_database_url)
     with psycopg.connect(owner_url, autocommit=True) as owner:
-        for statement in [*plumbing_sql(schema), *tables]:
+        for statement in [*plumbing_v1_sql(schema), *tables]:
             owner.execute(statement)
 
 

@@ -6,7 +6,7 @@ Revises:
 
 from alembic import op
 
-from cuepoint.runtime.migrations import plumbing_sql
+from cuepoint.runtime.migrations import plumbing_v1_sql
 
 revision = "0001"
 down_revision = None
@@ -15,5 +15,5 @@ depends_on = None
 
 
 def upgrade(schema: str) -> None:
-    for statement in plumbing_sql(schema):
+    for statement in plumbing_v1_sql(schema):
         op.execute(statement)
