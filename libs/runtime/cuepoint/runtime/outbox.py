@@ -29,7 +29,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cuepoint.contracts.envelope import Envelope, Event
+from cuepoint.contracts.envelope import Envelope, Event, new_envelope
 from cuepoint.contracts.registry import model_for
 
 from .kafka import relay_producer
@@ -94,8 +94,6 @@ class Outbox:
         causation_id: Any = None,
     ) -> Envelope[Any]:
         """Wraps ``data`` in an envelope (correlation id from the current request) and adds it."""
-        from cuepoint.contracts.envelope import new_envelope
-
         envelope = new_envelope(
             data,
             tenant_id=tenant_id,

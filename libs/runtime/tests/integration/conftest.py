@@ -11,7 +11,6 @@ import pytest
 from cuepoint.runtime import db
 from cuepoint.runtime.migrations import plumbing_v1_sql, tenant_rls_sql
 from cuepoint.runtime.provision import provision
-from cuepoint.runtime.settings import RuntimeSettings
 from tests.support.platform import ROLE_PASSWORD, TEST_DATABASE, Infra
 
 SOURCE, SINK = "probe_source", "probe_sink"
@@ -40,10 +39,6 @@ def probe_schemas(infra: Infra, test_database: str) -> tuple[str, str]:
         *tenant_rls_sql(SINK, "received"),
     ])
     return SOURCE, SINK
-
-
-def settings_for(infra: Infra, schema: str) -> RuntimeSettings:
-    return infra.settings(schema)
 
 
 @pytest.fixture
