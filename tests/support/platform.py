@@ -131,6 +131,11 @@ def test_database(infra: Infra) -> str:
 
     from cuepoint.runtime.migrations import upgrade
 
+    import psycopg
+
+    # A fresh database each run: every test starts from what migrations create, nothing left over.
+    with psycopg.connect(infra.admin_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)")
     provision(infra.admin_url, TEST_DATABASE, ROLE_PASSWORD, SERVICES)
     for service in SERVICES:
         spec = importlib.import_module(f"cuepoint.{service}.bootstrap").spec()

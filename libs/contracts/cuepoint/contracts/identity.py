@@ -104,14 +104,20 @@ class PreferencesUpdated(Event):
 
 
 class SystemConfigChanged(Event):
-    """An admin set a system config (e.g. ``video.maxFileSize``). Key: key. Topic: identity.system-configs (compacted)."""
+    """A system config's effective value changed (set, or reset to its default). Key: config_id.
+
+    Topic: identity.system-configs (compacted). The key combines scope and config key, so
+    compaction keeps the latest value of every (tenant, key) and of every platform default.
+    """
 
     event_type = "identity.system_config.changed.v1"
-    key_field = "key"
+    key_field = "config_id"
     topic = SYSTEM_CONFIGS.name
+    config_id: str = Field(description="`platform:<key>` or `<tenant id>:<key>`: the compaction key.")
     key: str = Field(description="The config key, e.g. `grading.passingThreshold`.")
-    value: Any = Field(description="The new value (JSON).")
+    value: Any = Field(description="The effective value after the change (JSON).")
     scope_tenant_id: UUID | None = Field(default=None, description="The tenant it applies to; null for platform-wide.")
+    is_default: bool = Field(default=False, description="True when the value is the built-in default (override removed).")
 
 
 class UserProfile(Event):

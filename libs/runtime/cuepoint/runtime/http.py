@@ -21,9 +21,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .errors import DomainError, TooManyRequests, Unauthenticated
 from .logging import correlation_id
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,9 @@ class Problem(Exception):
     """Raise from a route or use case to answer a problem+json response."""
 
     def __init__(self, status: int, title: str, detail: str | None = None, *, type_: str = "about:blank",
-                 **extensions: Any) -> None:
+                 headers: dict[str, str] | None = None, **extensions: Any) -> None:
         super().__init__(detail or title)
+        self.headers = headers
         self.status = status
         self.title = title
         self.detail = detail
@@ -126,7 +129,15 @@ def _install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(request: Request, error: Problem) -> JSONResponse:
         return problem_response(error.status, error.title, error.detail, type_=error.type,
-                                instance=request.url.path, **error.extensions)
+                                instance=request.url.path, headers=error.headers, **error.extensions)
+
+    @app.exception_handler(DomainError)
+    async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+        if isinstance(error, Unauthenticated):
+            headers = {"WWW-Authenticate": "Bearer"}
+        return problem_response(error.status, error.title, error.detail, type_=f"/problems/{error.slug}",
+                                instance=request.url.path, headers=headers, **error.extensions)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -137,9 +148,12 @@ def _install_problem_handlers(app: FastAPI) -> None:
                                 headers=getattr(error, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    @app.exception_handler(ValidationError)
+    async def on_invalid(request: Request, error: RequestValidationError | ValidationError) -> JSONResponse:
+        # A pydantic ValidationError from a use case is about the request body it was given.
+        prefix = () if isinstance(error, RequestValidationError) else ("body",)
         errors = [
-            {"location": ".".join(str(part) for part in item.get("loc", ())), "message": item.get("msg", ""),
+            {"location": ".".join(str(part) for part in (*prefix, *item.get("loc", ()))), "message": item.get("msg", ""),
              "type": item.get("type", "")}
             for item in error.errors()
         ]

@@ -92,7 +92,7 @@ def outbox_sql(schema: str) -> list[str]:
             event_type text NOT NULL,
             topic text NOT NULL,
             key text NOT NULL,
-            value text NOT NULL,
+            value text,  -- NULL: a tombstone (erasure on a compacted topic)
             headers jsonb NOT NULL DEFAULT '{{}}',
             created_at timestamptz NOT NULL DEFAULT now(),
             published_at timestamptz

@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid6 import uuid7
 
 from cuepoint.contracts.envelope import Envelope, Event, new_envelope
 from cuepoint.contracts.registry import model_for
@@ -84,6 +85,19 @@ class Outbox:
             },
         )
 
+    async def tombstone(self, session: AsyncSession, topic: str, key: str, *, tenant_id: Any) -> None:
+        """Publishes a null value for ``key`` on a compacted topic: compaction then erases
+        every earlier record of that key (e.g. a user's profile on erasure)."""
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))"),
+            {"lock": f"outbox:{self.schema}:{self.topic_prefix + topic}:{key}"},
+        )
+        await session.execute(
+            self._insert,
+            {"event_id": uuid7(), "event_type": "tombstone", "topic": self.topic_prefix + topic, "key": key,
+             "value": None, "headers": json.dumps({"tenant_id": str(tenant_id), "tombstone": "true"})},
+        )
+
     async def emit(
         self,
         session: AsyncSession,
@@ -111,7 +125,7 @@ class _Row:
     id: int
     topic: str
     key: str
-    value: str
+    value: str | None
     headers: dict[str, str]
 
 
@@ -235,7 +249,7 @@ class OutboxRelay:
                 futures.append(
                     await producer.send(
                         row.topic,
-                        value=row.value.encode(),
+                        value=None if row.value is None else row.value.encode(),
                         key=row.key.encode(),
                         headers=[(name, str(value).encode()) for name, value in row.headers.items()],
                     )

@@ -20,9 +20,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from aiokafka.errors import KafkaConnectionError
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from . import db
@@ -77,7 +80,15 @@ class ServiceContext:
 
 RouterFactory = Callable[[ServiceContext], list[APIRouter]]
 ConsumerFactory = Callable[[ServiceContext, KafkaBroker, DeadLetters], None]
-Command = Callable[[ServiceContext, argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A service-specific sub-command (``python -m cuepoint.<service> NAME``)."""
+
+    help: str
+    run: Callable[[ServiceContext, argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
 
 
 @dataclass
@@ -88,7 +99,7 @@ class ServiceSpec:
     migrations: Path
     routers: RouterFactory = lambda context: []
     consumers: ConsumerFactory = lambda context, broker, dead_letters: None
-    commands: dict[str, tuple[str, Command]] = field(default_factory=dict)
+    commands: dict[str, Command] = field(default_factory=dict)
 
 
 def build_app(spec: ServiceSpec, context: ServiceContext) -> FastAPI:
@@ -164,8 +175,8 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     migrate = commands.add_parser("migrate", help="apply database migrations (as the owner role)")
     migrate.add_argument("--revision", default="head", help="target revision (default: %(default)s)")
     migrate.add_argument("--check", action="store_true", help="exit 1 if migrations are pending, change nothing")
-    for name, (help_text, _) in spec.commands.items():
-        commands.add_parser(name, help=help_text)
+    for name, command in spec.commands.items():
+        command.arguments(commands.add_parser(name, help=command.help, description=command.help))
     args = parser.parse_args(argv)
 
     settings = spec.settings()
@@ -186,7 +197,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         return _migrate(spec, settings, args)
-    return spec.commands[args.command][1](context, args)
+    return spec.commands[args.command].run(context, args)
 
 
 def _migrate(spec: ServiceSpec, settings: RuntimeSettings, args: Any) -> int:
@@ -209,5 +220,17 @@ def _migrate(spec: ServiceSpec, settings: RuntimeSettings, args: Any) -> int:
 
 
 def entry(spec_factory: Callable[[], ServiceSpec]) -> None:
-    """``__main__`` of a service."""
-    sys.exit(main(spec_factory()))
+    """``__main__`` of a service: infrastructure failures end with one clear line, not a traceback."""
+    spec = spec_factory()
+    try:
+        sys.exit(main(spec))
+    except (OperationalError, psycopg.OperationalError) as error:
+        settings = spec.settings()
+        reason = str(getattr(error, "orig", error)).splitlines()[0]
+        print(f"cuepoint.{spec.name}: cannot use PostgreSQL at {settings.pg_host}:{settings.pg_port} "
+              f"({reason}). Is it running? Try `make infra`.", file=sys.stderr)
+        sys.exit(1)
+    except KafkaConnectionError as error:
+        print(f"cuepoint.{spec.name}: cannot reach Kafka at {spec.settings().bootstrap_servers} ({error}). "
+              "Is it running? Try `make infra`.", file=sys.stderr)
+        sys.exit(1)

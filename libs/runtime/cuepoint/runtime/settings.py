@@ -26,6 +26,9 @@ class RuntimeSettings(BaseSettings):
     kafka_replication_factor: int = 1
     topic_prefix: str = Field(default="", description="Prepended to every topic name: environments or test runs sharing one cluster.")
 
+    jwks_url: str = Field(default="http://127.0.0.1:8001/.well-known/jwks.json", description="identity's JWKS.")
+    jwt_audience: str = "cuepoint"
+
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"

@@ -1,6 +1,28 @@
+from pydantic import Field, SecretStr
+
+from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY
 from cuepoint.runtime.settings import RuntimeSettings
 
 
 class IdentitySettings(RuntimeSettings):
     service: str = "identity"
     http_port: int = 8001
+
+    secret_key: SecretStr = Field(default=SecretStr(LOCAL_DEVELOPMENT_KEY),
+                                  description="Master key encrypting signing keys at rest (32 bytes, base64).")
+    jwt_issuer: str = "cuepoint-identity"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=900, description="At most 15 minutes.")
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    signing_key_rotation_days: int = Field(default=30, ge=1)
+    verification_token_ttl_hours: int = Field(default=24, ge=1)
+    verification_resend_per_hour: int = Field(default=3, ge=1)
+    invitation_ttl_days: int = Field(default=7, ge=1)
+    public_base_url: str = Field(default="http://127.0.0.1:8080", description="Where links in emails point.")
+
+    smtp_host: str | None = Field(default=None, description="Unset: emails are written to the service log.")
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "Cuepoint <no-reply@cuepoint.local>"

@@ -1,0 +1,184 @@
+"""Access-token verification for every service, against identity's cached JWKS.
+
+Tokens are EdDSA (Ed25519) JWTs with ``kid``; only allow-listed algorithms are accepted
+(so ``alg=none`` and HS256-with-the-public-key are refused), and ``aud``, ``exp``,
+``iat``, ``sub``, ``tid``, ``role`` and ``jti`` are required. An unknown ``kid`` triggers
+one JWKS refresh (rate-limited), which is how rotated keys are picked up.
+
+FastAPI: ``Depends(authenticated)`` gives the :class:`CurrentUser`; ``require_role(…)``
+guards a route. Failures answer 401 problem+json with ``WWW-Authenticate: Bearer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from jwt import PyJWK
+
+from .http import Problem
+
+ALLOWED_ALGORITHMS = ("EdDSA",)
+REQUIRED_CLAIMS = ("sub", "tid", "role", "aud", "exp", "iat", "jti")
+
+
+class Role(enum.IntEnum):
+    """Ordered: a higher role has every permission of the lower ones."""
+
+    STUDENT = 1
+    TEACHER = 2
+    ADMIN = 3
+
+    @classmethod
+    def parse(cls, value: str) -> "Role":
+        try:
+            return cls[value.upper()]
+        except KeyError:
+            raise ValueError(f"unknown role {value!r}") from None
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: UUID
+    tenant_id: UUID
+    role: Role
+    session_id: UUID | None = None
+    platform_admin: bool = False
+    token_id: str = ""
+
+    def at_least(self, role: Role) -> bool:
+        return self.role >= role
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class KeySource(Protocol):
+    async def key(self, kid: str) -> PyJWK | None: ...
+
+
+class JwksCache:
+    """Public keys fetched from a JWKS URL, refreshed every ``ttl`` seconds or on an unknown kid."""
+
+    def __init__(self, url: str, *, ttl: float = 300, min_refresh_interval: float = 10,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.url = url
+        self.ttl = ttl
+        self.min_refresh_interval = min_refresh_interval
+        self._client = client
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str) -> PyJWK | None:
+        now = time.monotonic()
+        if kid not in self._keys or now - self._fetched_at > self.ttl:
+            async with self._lock:
+                if (kid not in self._keys and now - self._fetched_at > self.min_refresh_interval) or \
+                        now - self._fetched_at > self.ttl:
+                    await self._refresh()
+        return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        client = self._client or httpx.AsyncClient(timeout=5)
+        try:
+            response = await client.get(self.url)
+            response.raise_for_status()
+            self._keys = keys_from_jwks(response.json())
+            self._fetched_at = time.monotonic()
+        finally:
+            if self._client is None:
+                await client.aclose()
+
+
+def keys_from_jwks(document: dict[str, Any]) -> dict[str, PyJWK]:
+    keys = {}
+    for entry in document.get("keys", []):
+        if entry.get("kid") and entry.get("alg") in ALLOWED_ALGORITHMS:
+            keys[entry["kid"]] = PyJWK(entry)
+    return keys
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeySource, *, audience: str, leeway: float = 5) -> None:
+        self.keys = keys
+        self.audience = audience
+        self.leeway = leeway
+
+    async def verify(self, token: str) -> CurrentUser:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise InvalidToken("malformed token") from error
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken("token has no key id")
+        try:
+            key = await self.keys.key(kid)
+        except httpx.HTTPError as error:
+            raise InvalidToken("signing keys are unavailable") from error
+        if key is None:
+            raise InvalidToken("unknown signing key")
+        try:
+            claims = jwt.decode(token, key=key, algorithms=list(ALLOWED_ALGORITHMS), audience=self.audience,
+                                leeway=self.leeway, options={"require": list(REQUIRED_CLAIMS)})
+            return CurrentUser(
+                id=UUID(claims["sub"]), tenant_id=UUID(claims["tid"]), role=Role.parse(claims["role"]),
+                session_id=UUID(claims["sid"]) if claims.get("sid") else None,
+                platform_admin=bool(claims.get("platform_admin", False)), token_id=str(claims["jti"]),
+            )
+        except jwt.ExpiredSignatureError as error:
+            raise InvalidToken("token expired") from error
+        except (jwt.PyJWTError, ValueError, KeyError) as error:
+            raise InvalidToken(str(error) or "invalid token") from error
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, type_="/problems/unauthorized",
+                   headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{detail}"'})
+
+
+def authentication(verifier_of: Callable[[Request], TokenVerifier]) -> Callable[[Request], Awaitable[CurrentUser]]:
+    """A FastAPI dependency resolving the bearer token of the request to its user."""
+
+    async def authenticated(request: Request) -> CurrentUser:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(401, "Unauthorized", "a bearer access token is required", type_="/problems/unauthorized",
+                          headers={"WWW-Authenticate": "Bearer"})
+        try:
+            return await verifier_of(request).verify(token.strip())
+        except InvalidToken as error:
+            raise _unauthorized(str(error)) from error
+
+    return authenticated
+
+
+def require_role(authenticated: Callable[..., Awaitable[CurrentUser]], role: Role) -> Callable[..., Awaitable[CurrentUser]]:
+    async def guard(user: CurrentUser = Depends(authenticated)) -> CurrentUser:
+        if not user.at_least(role):
+            raise Problem(403, "Forbidden", f"this needs the {role.name.lower()} role", type_="/problems/forbidden")
+        return user
+
+    return guard
+
+
+def require_platform_admin(authenticated: Callable[..., Awaitable[CurrentUser]]) -> Callable[..., Awaitable[CurrentUser]]:
+    async def guard(user: CurrentUser = Depends(authenticated)) -> CurrentUser:
+        if not user.platform_admin:
+            raise Problem(403, "Forbidden", "this needs a platform admin", type_="/problems/forbidden")
+        return user
+
+    return guard

@@ -1,0 +1,104 @@
+"""Every service's local, cached view of the system configuration.
+
+Reads the compacted ``identity.system-configs`` topic from the beginning (no consumer
+group: every process wants all of it), then follows it. ``get`` resolves a key for a
+tenant as tenant override → platform override → the default of ``contracts.configs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from uuid import UUID
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from cuepoint.contracts.configs import CONFIG_KEYS, resolve
+from cuepoint.contracts.envelope import Envelope
+from cuepoint.contracts.identity import SystemConfigChanged
+from cuepoint.contracts.topics import SYSTEM_CONFIGS
+
+log = logging.getLogger(__name__)
+
+
+class SystemConfigView:
+    def __init__(self, bootstrap_servers: str, *, topic_prefix: str = "") -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic_prefix + SYSTEM_CONFIGS.name
+        self._overrides: dict[tuple[str, str], Any] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.loaded = asyncio.Event()
+
+    def get(self, key: str, tenant_id: UUID | str | None = None) -> Any:
+        if key not in CONFIG_KEYS:
+            raise KeyError(f"unknown config key {key!r}")
+        tenant_value = self._overrides.get((str(tenant_id), key)) if tenant_id else None
+        return resolve(key, tenant_value, self._overrides.get(("platform", key)))
+
+    def apply(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            change = Envelope[SystemConfigChanged].model_validate_json(value).data
+        except ValidationError as error:
+            log.error("ignoring an invalid system-config record", extra={"error": str(error)})
+            return
+        scope = str(change.scope_tenant_id) if change.scope_tenant_id else "platform"
+        if change.is_default or change.value is None:
+            self._overrides.pop((scope, change.key), None)
+        elif change.key in CONFIG_KEYS:
+            self._overrides[(scope, change.key)] = CONFIG_KEYS[change.key].validate(change.value)
+
+    async def start(self, timeout: float = 30) -> None:
+        """Loads the whole topic, then keeps following it in the background."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, group_id=None)
+        await consumer.start()
+        self._consumer = consumer
+        partitions = [TopicPartition(self.topic, p) for p in sorted(await self._partitions(consumer))]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(await consumer.position(tp) < end[tp] for tp in partitions):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"could not load {self.topic} within {timeout}s")
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    self.apply(record.value)
+        self.loaded.set()
+        self._task = asyncio.create_task(self._follow(), name="system-config-view")
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> set[int]:
+        await consumer.topics()  # fetches metadata of every topic
+        for _ in range(50):
+            partitions = consumer.partitions_for_topic(self.topic)
+            if partitions:
+                return partitions
+            await asyncio.sleep(0.1)
+        raise LookupError(f"topic {self.topic} does not exist (run make infra)")
+
+    async def _follow(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                for records in (await self._consumer.getmany(timeout_ms=1000)).values():
+                    for record in records:
+                        self.apply(record.value)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # keep following through broker restarts
+                log.warning("system-config view lost Kafka, retrying", extra={"error": repr(error)})
+                await asyncio.sleep(1)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._consumer is not None:
+            await self._consumer.stop()

@@ -1,0 +1,1 @@
+"""identity's rules, free of frameworks and I/O."""

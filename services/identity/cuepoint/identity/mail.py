@@ -1,0 +1,64 @@
+"""Outgoing email: SMTP when configured, otherwise the service log (local development)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+import aiosmtplib
+
+from .settings import IdentitySettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+
+
+class Mailer(Protocol):
+    async def send(self, email: Email) -> None: ...
+
+
+class LogMailer:
+    """No SMTP server configured: the message, and so its link, goes to the log."""
+
+    async def send(self, email: Email) -> None:
+        log.info("email not sent (no SMTP configured); its content follows",
+                 extra={"to": email.to, "subject": email.subject, "body": email.text})
+
+
+class SmtpMailer:
+    def __init__(self, settings: IdentitySettings) -> None:
+        self.settings = settings
+
+    async def send(self, email: Email) -> None:
+        message = EmailMessage()
+        message["From"] = self.settings.mail_from
+        message["To"] = email.to
+        message["Subject"] = email.subject
+        message.set_content(email.text)
+        password = self.settings.smtp_password.get_secret_value() if self.settings.smtp_password else None
+        await aiosmtplib.send(
+            message, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
+            start_tls=self.settings.smtp_starttls and not self.settings.smtp_tls, use_tls=self.settings.smtp_tls,
+            username=self.settings.smtp_username, password=password, timeout=15,
+        )
+        log.info("email sent", extra={"subject": email.subject})
+
+
+def mailer_for(settings: IdentitySettings) -> Mailer:
+    return SmtpMailer(settings) if settings.smtp_host else LogMailer()
+
+
+async def send_quietly(mailer: Mailer, email: Email) -> None:
+    """Sends after the transaction committed; a failure is logged, the user can ask again."""
+    try:
+        await mailer.send(email)
+    except Exception as error:
+        log.error("email could not be sent", extra={"subject": email.subject, "error": repr(error)})
