@@ -35,6 +35,7 @@ class Page(BaseModel, Generic[T]):
 class TenantIn(Strict):
     slug: Slug
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    admin_email: EmailStr | None = Field(default=None, description="Invite this person as the tenant's first admin.")
 
 
 class TenantOut(BaseModel):
@@ -175,7 +176,7 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
 
     @tenants.post("", status_code=201, response_model=TenantOut)
     async def create_tenant(body: TenantIn, actor: Annotated[CurrentUser, Depends(platform_admin)]) -> Any:
-        return (await identity.create_tenant(actor, slug=body.slug, name=body.name))._mapping
+        return (await identity.create_tenant(actor, slug=body.slug, name=body.name, admin_email=body.admin_email))._mapping
 
     @tenants.get("", response_model=Page[TenantOut])
     async def list_tenants(_: Annotated[CurrentUser, Depends(platform_admin)], limit: int = limit_q,

@@ -74,8 +74,11 @@ class Identity:
 
     # --- tenants (platform admin) ---------------------------------------------------------
 
-    async def create_tenant(self, actor: CurrentUser | None, *, slug: str, name: str, is_platform: bool = False) -> Any:
+    async def create_tenant(self, actor: CurrentUser | None, *, slug: str, name: str, is_platform: bool = False,
+                            admin_email: str | None = None) -> Any:
+        """A new tenant; with ``admin_email``, its first admin is invited by email."""
         tenant_id = uuid.uuid4()
+        invitation: Email | None = None
         async with tenant_transaction(self.sessions, tenant_id) as session:
             try:
                 await session.execute(orm.tenants.insert().values(
@@ -86,7 +89,13 @@ class Identity:
                 raise Conflict(f"a tenant with slug {slug!r} already exists") from error
             await self.outbox.emit(session, events.TenantCreated(tenant_id=tenant_id, slug=slug), tenant_id=tenant_id,
                                    actor_id=actor.id if actor else None)
-            return (await session.execute(select(orm.tenants).where(orm.tenants.c.id == tenant_id))).one()
+            tenant = (await session.execute(select(orm.tenants).where(orm.tenants.c.id == tenant_id))).one()
+            if admin_email and actor is not None:
+                _, invitation = await self._create_invitation(session, tenant, normalize_email(admin_email), Role.ADMIN,
+                                                              actor.id)
+        if invitation:
+            await send_quietly(self.mailer, invitation)
+        return tenant
 
     async def list_tenants(self, *, limit: int, offset: int) -> tuple[list[Any], int]:
         async with self.sessions() as session:
@@ -175,26 +184,31 @@ class Identity:
         if not may_invite(actor.role, invitee):
             raise Forbidden(f"a {actor.role.name.lower()} cannot invite a {invitee.name.lower()}")
         email = normalize_email(email)
-        token, token_hash = new_token(actor.tenant_id)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             existing = (await session.execute(select(orm.users.c.id).where(
                 func.lower(orm.users.c.email) == email))).first()
             if existing:
                 raise Conflict("an account with this email already exists in this organisation")
             tenant = (await session.execute(select(orm.tenants).where(orm.tenants.c.id == actor.tenant_id))).one()
-            invitation_id = uuid.uuid4()
-            await session.execute(orm.invitations.insert().values(
-                id=invitation_id, tenant_id=actor.tenant_id, email=email, role=invitee.name, invited_by_id=actor.id,
-                token_hash=token_hash, expires_at=_now() + timedelta(days=self.settings.invitation_ttl_days),
-                created_at=_now()))
-            invitation = (await session.execute(select(orm.invitations).where(orm.invitations.c.id == invitation_id))).one()
-        link = f"{self.settings.public_base_url}/accept-invitation?tenant={tenant.slug}&token={token}"
-        await send_quietly(self.mailer, Email(
-            to=email, subject=f"You are invited to {tenant.name} on Cuepoint",
-            text=f"You have been invited to join {tenant.name} as a {invitee.name.lower()}.\n\n"
-                 f"Accept the invitation and choose a password:\n{link}\n\nInvitation token: {token}\n"
-                 f"The link expires in {self.settings.invitation_ttl_days} days.\n"))
+            invitation, message = await self._create_invitation(session, tenant, email, invitee, actor.id)
+        await send_quietly(self.mailer, message)
         return invitation
+
+    async def _create_invitation(self, session: AsyncSession, tenant: Any, email: str, role: Role,
+                                 invited_by: uuid.UUID) -> tuple[Any, Email]:
+        token, token_hash = new_token(tenant.id)
+        invitation_id = uuid.uuid4()
+        await session.execute(orm.invitations.insert().values(
+            id=invitation_id, tenant_id=tenant.id, email=email, role=role.name, invited_by_id=invited_by,
+            token_hash=token_hash, expires_at=_now() + timedelta(days=self.settings.invitation_ttl_days),
+            created_at=_now()))
+        invitation = (await session.execute(select(orm.invitations).where(orm.invitations.c.id == invitation_id))).one()
+        link = f"{self.settings.public_base_url}/accept-invitation?tenant={tenant.slug}&token={token}"
+        return invitation, Email(
+            to=email, subject=f"You are invited to {tenant.name} on Cuepoint",
+            text=f"You have been invited to join {tenant.name} as a {role.name.lower()}.\n\n"
+                 f"Accept the invitation and choose a password:\n{link}\n\nInvitation token: {token}\n"
+                 f"The link expires in {self.settings.invitation_ttl_days} days.\n")
 
     async def _open_invitation(self, session: AsyncSession, tenant_id: uuid.UUID, token: str) -> Any:
         try:

@@ -1,0 +1,124 @@
+"""identity on the real PostgreSQL and Kafka, with a real SMTP server in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import random
+import re
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from cuepoint.identity.bootstrap import build_identity, seed_demo, spec
+from cuepoint.identity.handlers import Identity
+from cuepoint.identity.settings import IdentitySettings
+from cuepoint.runtime.service import ServiceContext, build_app
+from tests.support.platform import Infra
+
+PASSWORD = "Demo123!"
+
+
+@dataclass
+class Mailbox:
+    messages: list[email.message.Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd handler hook
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    async def token_for(self, address: str, timeout: float = 10) -> str:
+        """The token in the newest email to ``address``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            for message in reversed(self.messages):
+                if message["To"] == address:
+                    found = re.search(r"token: (\S+)", message.get_payload())
+                    assert found, message.get_payload()
+                    return found.group(1)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no email to {address}")
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Mailbox:
+    box = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    box.port = port  # type: ignore[attr-defined]
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def identity_settings(infra: Infra, test_database: str, mailbox: Mailbox) -> IdentitySettings:
+    base = infra.settings("identity").model_dump()
+    return IdentitySettings(**{**base, "smtp_host": "127.0.0.1", "smtp_port": mailbox.port, "smtp_starttls": False,
+                               "public_base_url": "http://cuepoint.test"})
+
+
+@pytest.fixture
+async def context(identity_settings: IdentitySettings) -> AsyncIterator[ServiceContext]:
+    ctx = ServiceContext("identity", identity_settings)
+    yield ctx
+    await ctx.close()
+
+
+@pytest.fixture
+async def identity(context: ServiceContext) -> Identity:
+    service = build_identity(context)
+    await seed_demo(service)
+    return service
+
+
+def client_for(app, address: str | None = None) -> httpx.AsyncClient:
+    address = address or f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://identity")
+
+
+@pytest.fixture
+async def app(context: ServiceContext, identity: Identity):
+    return build_app(spec(), context)
+
+
+@pytest.fixture
+async def api(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as client:
+        yield client
+
+
+async def login(api: httpx.AsyncClient, email_address: str, password: str = PASSWORD, tenant: str = "demo",
+                device_id: str | None = None) -> dict:
+    response = await api.post("/v1/auth/login", json={"tenant": tenant, "email": email_address,
+                                                      "password": password, "device_id": device_id})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def bearer(tokens: dict) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def new_tenant(api: httpx.AsyncClient, mailbox: Mailbox, slug: str) -> tuple[dict, dict]:
+    """A tenant created by the platform admin, and the tokens of its first admin (who
+    accepted the emailed invitation)."""
+    platform = await login(api, "platform-admin@example.com", tenant="platform")
+    admin_email = f"admin@{slug}.example"
+    response = await api.post("/v1/tenants", json={"slug": slug, "name": slug.title(), "admin_email": admin_email},
+                              headers=bearer(platform))
+    assert response.status_code == 201, response.text
+    token = await mailbox.token_for(admin_email)
+    registered = await api.post("/v1/auth/register", json={
+        "tenant": slug, "email": admin_email, "password": "correct horse battery", "display_name": f"{slug} admin",
+        "invitation_token": token})
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["role"] == "ADMIN"
+    return response.json(), await login(api, admin_email, "correct horse battery", tenant=slug)
