@@ -37,11 +37,16 @@ class Mailbox:
         while asyncio.get_running_loop().time() < deadline:
             for message in reversed(self.messages):
                 if message["To"] == address:
-                    found = re.search(r"token: (\S+)", message.get_payload())
-                    assert found, message.get_payload()
+                    found = re.search(r"token: (\S+)", body(message))
+                    assert found, body(message)
                     return found.group(1)
             await asyncio.sleep(0.05)
         raise AssertionError(f"no email to {address}")
+
+
+def body(message: email.message.Message) -> str:
+    """The decoded text (long lines arrive quoted-printable)."""
+    return message.get_payload(decode=True).decode()
 
 
 @pytest.fixture(scope="session")
