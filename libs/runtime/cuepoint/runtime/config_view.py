@@ -12,7 +12,7 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from cuepoint.contracts.configs import CONFIG_KEYS, resolve
@@ -54,31 +54,27 @@ class SystemConfigView:
 
     async def start(self, timeout: float = 30) -> None:
         """Loads the whole topic, then keeps following it in the background."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, group_id=None)
+        # Without a group, aiokafka assigns every partition of the subscribed topic.
+        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False,
+                                    group_id=None, auto_offset_reset="earliest")
         await consumer.start()
         self._consumer = consumer
-        partitions = [TopicPartition(self.topic, p) for p in sorted(await self._partitions(consumer))]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not consumer.assignment():
+            if loop.time() > deadline:
+                raise LookupError(f"topic {self.topic} has no partitions (does it exist? run make infra)")
+            await asyncio.sleep(0.05)
+        partitions = sorted(consumer.assignment())
         end = await consumer.end_offsets(partitions)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while any(await consumer.position(tp) < end[tp] for tp in partitions):
-            if asyncio.get_running_loop().time() > deadline:
+        while any([await consumer.position(tp) < end[tp] for tp in partitions]):
+            if loop.time() > deadline:
                 raise TimeoutError(f"could not load {self.topic} within {timeout}s")
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for record in records:
                     self.apply(record.value)
         self.loaded.set()
         self._task = asyncio.create_task(self._follow(), name="system-config-view")
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> set[int]:
-        await consumer.topics()  # fetches metadata of every topic
-        for _ in range(50):
-            partitions = consumer.partitions_for_topic(self.topic)
-            if partitions:
-                return partitions
-            await asyncio.sleep(0.1)
-        raise LookupError(f"topic {self.topic} does not exist (run make infra)")
 
     async def _follow(self) -> None:
         assert self._consumer is not None

@@ -63,7 +63,7 @@ def mailbox() -> Mailbox:
 
 
 @pytest.fixture(scope="session")
-def identity_settings(infra: Infra, test_database: str, mailbox: Mailbox) -> IdentitySettings:
+def identity_settings(infra: Infra, test_database: str, topics: list[str], mailbox: Mailbox) -> IdentitySettings:
     base = infra.settings("identity").model_dump()
     return IdentitySettings(**{**base, "smtp_host": "127.0.0.1", "smtp_port": mailbox.port, "smtp_starttls": False,
                                "public_base_url": "http://cuepoint.test"})
@@ -127,3 +127,11 @@ async def new_tenant(api: httpx.AsyncClient, mailbox: Mailbox, slug: str) -> tup
     assert registered.status_code == 201, registered.text
     assert registered.json()["role"] == "ADMIN"
     return response.json(), await login(api, admin_email, "correct horse battery", tenant=slug)
+
+
+@pytest.fixture
+def admin_connection(infra: Infra, test_database: str):
+    import psycopg
+
+    with psycopg.connect(infra.admin_database_url(), autocommit=True) as connection:
+        yield connection

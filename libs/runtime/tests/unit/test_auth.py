@@ -1,0 +1,84 @@
+"""Token verification against a JWKS: allow-listed algorithm, required claims, key refresh."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cuepoint.runtime.auth import InvalidToken, JwksCache, Role, TokenVerifier
+
+pytestmark = pytest.mark.unit
+
+
+def _jwk(key: Ed25519PrivateKey, kid: str) -> dict:
+    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
+    return {**jwk, "kid": kid, "alg": "EdDSA", "use": "sig"}
+
+
+def _claims(**changes: object) -> dict:
+    now = int(time.time())
+    claims = {"sub": str(uuid.uuid4()), "tid": str(uuid.uuid4()), "role": "teacher", "aud": "cuepoint",
+              "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex}
+    claims.update(changes)
+    return claims
+
+
+class JwksServer:
+    """A JWKS endpoint whose published keys the test controls, counting fetches."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict] = []
+        self.fetches = 0
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.fetches += 1
+        return httpx.Response(200, json={"keys": self.keys})
+
+
+async def test_verifies_and_picks_up_a_rotated_key_once() -> None:
+    server = JwksServer()
+    first, second = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    server.keys = [_jwk(first, "k1")]
+    client = httpx.AsyncClient(transport=httpx.MockTransport(server.handler))
+    verifier = TokenVerifier(JwksCache("http://identity/.well-known/jwks.json", client=client, min_refresh_interval=0),
+                             audience="cuepoint")
+    user = await verifier.verify(jwt.encode(_claims(), first, algorithm="EdDSA", headers={"kid": "k1"}))
+    assert user.role is Role.TEACHER
+    assert server.fetches == 1
+    await verifier.verify(jwt.encode(_claims(), first, algorithm="EdDSA", headers={"kid": "k1"}))
+    assert server.fetches == 1, "keys are cached"
+
+    server.keys.append(_jwk(second, "k2"))
+    await verifier.verify(jwt.encode(_claims(), second, algorithm="EdDSA", headers={"kid": "k2"}))
+    assert server.fetches == 2, "an unknown kid refreshes the keys"
+    with pytest.raises(InvalidToken, match="unknown signing key"):
+        await verifier.verify(jwt.encode(_claims(), second, algorithm="EdDSA", headers={"kid": "k3"}))
+
+
+async def test_rejects_what_it_must() -> None:
+    server = JwksServer()
+    key = Ed25519PrivateKey.generate()
+    server.keys = [_jwk(key, "k1")]
+    verifier = TokenVerifier(JwksCache("http://identity/jwks", client=httpx.AsyncClient(
+        transport=httpx.MockTransport(server.handler))), audience="cuepoint")
+    now = int(time.time())
+    cases = {
+        "wrong audience": jwt.encode(_claims(aud="other"), key, algorithm="EdDSA", headers={"kid": "k1"}),
+        "expired": jwt.encode(_claims(exp=now - 100, iat=now - 700), key, algorithm="EdDSA", headers={"kid": "k1"}),
+        "missing tid": jwt.encode({k: v for k, v in _claims().items() if k != "tid"}, key, algorithm="EdDSA",
+                                  headers={"kid": "k1"}),
+        "unknown role": jwt.encode(_claims(role="owner"), key, algorithm="EdDSA", headers={"kid": "k1"}),
+        "HS256": jwt.encode(_claims(), server.keys[0]["x"], algorithm="HS256", headers={"kid": "k1"}),
+        "no kid": jwt.encode(_claims(), key, algorithm="EdDSA"),
+        "garbage": "a.b.c",
+    }
+    for label, token in cases.items():
+        with pytest.raises(InvalidToken):
+            await verifier.verify(token)
+        assert label
