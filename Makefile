@@ -7,7 +7,7 @@ export UV_PYTHON ?= python3.11
 PYTHON := .venv/bin/python
 PYTEST := $(PYTHON) -m pytest
 
-.PHONY: help deps infra up down status migrate schemas test test-unit test-integration bench clean
+.PHONY: help deps infra up down status migrate seed schemas test test-unit test-integration clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -22,11 +22,13 @@ deps: .venv/.synced ## install the Python workspace (uv, Python 3.11)
 infra: deps ## start PostgreSQL and Kafka (installs them if missing)
 	@deploy/local/infra.sh up
 
-up: infra ## the whole platform: infrastructure, migrations, every service
+up: infra ## the whole platform: infrastructure, migrations, every service, demo data
 	@deploy/local/services.sh up
+	@$(MAKE) --no-print-directory seed
 	@echo
 	@echo "Cuepoint is up. APIs: identity :8001, content :8002, assessment :8003, progress :8004, analytics :8005"
 	@echo "  (each has /docs, /healthz, /readyz, /metrics). Logs: .local/logs/. Stop: make down."
+	@echo "  Demo logins (tenant 'demo', password Demo123!): admin@example.com, teacher@example.com, student@example.com"
 
 down: ## stop the services and the infrastructure
 	@deploy/local/services.sh down
@@ -38,6 +40,10 @@ status: ## what runs
 
 migrate: infra ## apply every service's migrations
 	@for s in identity content assessment progress analytics; do $(PYTHON) -m cuepoint.$$s migrate || exit 1; done
+
+seed: ## the demo tenant and users (idempotent; needs make up)
+	@echo "==> demo data"
+	@set -o pipefail; $(PYTHON) -m cuepoint.identity seed-demo 2>>.local/logs/seed.log | sed 's/^/    /' || { echo "FAILED: seeding (log: .local/logs/seed.log)"; exit 1; }
 
 schemas: deps ## regenerate the JSON Schema snapshots of the events (refuses breaking changes)
 	@$(PYTHON) -m cuepoint.contracts.snapshots write

@@ -1,4 +1,4 @@
-"""JSON logs on stdout, each line carrying the service and the current correlation id."""
+"""JSON logs on stderr, each line carrying the service and the current correlation id."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(sys.stderr)  # stdout stays for command output
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

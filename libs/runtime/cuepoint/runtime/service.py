@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from . import db
+from .auth import JwksCache, TokenVerifier
 from .consumer import DeadLetters
 from .http import ServiceHttp, create_app
 from .kafka import PRODUCER_SETTINGS, kafka_reachable
@@ -64,6 +65,11 @@ class ServiceContext:
     def topic(self, name: str) -> str:
         """The topic to subscribe to, with this environment's prefix."""
         return self.settings.topic_prefix + name
+
+    @cached_property
+    def verifier(self) -> TokenVerifier:
+        """Verifies access tokens against identity's JWKS (cached, refreshed on an unknown kid)."""
+        return TokenVerifier(JwksCache(self.settings.jwks_url), audience=self.settings.jwt_audience)
 
     async def database_ready(self) -> bool:
         async with self.engine.connect() as connection:
