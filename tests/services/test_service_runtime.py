@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 async def test_service_is_healthy_and_ready_on_real_postgres_and_kafka(service: str, infra: Infra,
                                                                        test_database: str) -> None:
     spec = importlib.import_module(f"cuepoint.{service}.bootstrap").spec()
-    context = ServiceContext(service, infra.settings(service))
+    context = ServiceContext(service, infra.settings(service, spec.settings))
     app = build_app(spec, context)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
@@ -38,7 +38,7 @@ async def test_service_is_healthy_and_ready_on_real_postgres_and_kafka(service: 
 
 async def test_readiness_fails_clearly_when_the_database_is_unreachable(infra: Infra) -> None:
     spec = importlib.import_module("cuepoint.content.bootstrap").spec()
-    context = ServiceContext("content", infra.settings("content", pg_port=1))
+    context = ServiceContext("content", infra.settings("content", spec.settings, pg_port=1))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(spec, context)),
                                      base_url="http://t") as client:

@@ -40,7 +40,7 @@ class Infra:
     start_kafka: Callable[[], None]
     topic_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}.")
 
-    def settings(self, service: str, **overrides: object) -> RuntimeSettings:
+    def settings(self, service: str, cls: type[RuntimeSettings] = RuntimeSettings, **overrides: object) -> RuntimeSettings:
         values: dict[str, object] = {
             "service": service,
             "pg_host": self.pg_host,
@@ -51,7 +51,7 @@ class Infra:
             "topic_prefix": self.topic_prefix,
         }
         values.update(overrides)
-        return RuntimeSettings(**values)
+        return cls(**values)
 
     def admin_database_url(self, database: str = TEST_DATABASE) -> str:
         return self.admin_url.rsplit("/", 1)[0] + "/" + database

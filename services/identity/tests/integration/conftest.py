@@ -64,9 +64,8 @@ def mailbox() -> Mailbox:
 
 @pytest.fixture(scope="session")
 def identity_settings(infra: Infra, test_database: str, topics: list[str], mailbox: Mailbox) -> IdentitySettings:
-    base = infra.settings("identity").model_dump()
-    return IdentitySettings(**{**base, "smtp_host": "127.0.0.1", "smtp_port": mailbox.port, "smtp_starttls": False,
-                               "public_base_url": "http://cuepoint.test"})
+    return infra.settings("identity", IdentitySettings, smtp_host="127.0.0.1", smtp_port=mailbox.port,
+                          smtp_starttls=False, public_base_url="http://cuepoint.test")
 
 
 @pytest.fixture
