@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Local infrastructure without Docker: PostgreSQL (Debian's packages) and Apache Kafka
-# (jars from Maven Central, one KRaft node under Java 17). Data and logs under .local/.
+# Local infrastructure without Docker: PostgreSQL (Debian's packages), Apache Kafka
+# (jars from Maven Central, one KRaft node under Java 17) and a Google Cloud Storage
+# emulator (PyPI's gcp-storage-emulator). Data and logs under .local/.
 #
 #   deploy/local/infra.sh up        install what is missing, start both, create DB roles/schemas and topics
 #   deploy/local/infra.sh down      stop both
 #   deploy/local/infra.sh status    say what runs
 #   deploy/local/infra.sh kafka-start | kafka-stop | kafka-kill   (the broker alone; tests use these)
 #
-# Ports: CUEPOINT_PG_PORT (5432), CUEPOINT_KAFKA_PORT (9092), CUEPOINT_KAFKA_CONTROLLER_PORT (port+1).
+# Ports: CUEPOINT_PG_PORT (5432), CUEPOINT_KAFKA_PORT (9092), CUEPOINT_KAFKA_CONTROLLER_PORT (port+1),
+#        CUEPOINT_STORAGE_PORT (9023).
 # Every step is idempotent; a failed one exits non-zero naming the step and the log to read.
 set -euo pipefail
 
@@ -21,6 +23,7 @@ KAFKA_CONTROLLER_PORT="${CUEPOINT_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 PG_SUPERUSER_PASSWORD="${CUEPOINT_PG_SUPERUSER_PASSWORD:-cuepoint-admin}"
 DB_PASSWORD="${CUEPOINT_DB_PASSWORD:-cuepoint-local}"
 PG_DATABASE="${CUEPOINT_PG_DATABASE:-cuepoint}"
+STORAGE_PORT="${CUEPOINT_STORAGE_PORT:-9023}"
 KAFKA_DIR="$LOCAL/kafka"
 KAFKA_LIBS="$KAFKA_DIR/libs"
 PY="$ROOT/.venv/bin/python"
@@ -218,9 +221,38 @@ kafka_topics() {
   ok "$(tail -n 1 "$log")"
 }
 
+# --- Object storage (GCS emulator from PyPI; production uses real GCS) -----------------
+
+storage_start() {
+  local log="$LOGS/storage.log" pidfile="$RUN/storage.pid" i
+  if pid_alive "$pidfile" && port_open "$STORAGE_PORT"; then ok "storage emulator already running on 127.0.0.1:$STORAGE_PORT"; return; fi
+  port_open "$STORAGE_PORT" && fail "port $STORAGE_PORT is taken by another process; set CUEPOINT_STORAGE_PORT" ""
+  mkdir -p "$LOCAL/gcs"
+  say "starting the storage emulator on 127.0.0.1:$STORAGE_PORT"
+  (
+    cd "$LOCAL/gcs" || exit 1  # the emulator keeps its data in the working directory
+    nohup "$ROOT/.venv/bin/gcp-storage-emulator" start --host=127.0.0.1 --port="$STORAGE_PORT" \
+      --default-bucket=cuepoint-media >>"$log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+  )
+  wait_port "$STORAGE_PORT" 30 || fail "starting the storage emulator" "$log"
+  ok "storage emulator running on 127.0.0.1:$STORAGE_PORT (bucket cuepoint-media, data .local/gcs)"
+}
+
+storage_stop() {
+  local pidfile="$RUN/storage.pid" i
+  pid_alive "$pidfile" || { rm -f "$pidfile"; return; }
+  say "stopping the storage emulator"
+  kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do pid_alive "$pidfile" || break; sleep 0.1; done
+  pid_alive "$pidfile" && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
 status() {
   if pg_running; then echo "postgres  running  127.0.0.1:$PG_PORT  data: $(readlink -f "$LOCAL/pg")/data"; else echo "postgres  stopped"; fi
   if pid_alive "$RUN/kafka.pid" && port_open "$KAFKA_PORT"; then echo "kafka     running  127.0.0.1:$KAFKA_PORT  pid $(cat "$RUN/kafka.pid")"; else echo "kafka     stopped"; fi
+  if pid_alive "$RUN/storage.pid" && port_open "$STORAGE_PORT"; then echo "storage   running  127.0.0.1:$STORAGE_PORT  (GCS emulator)"; else echo "storage   stopped"; fi
 }
 
 case "${1:-}" in
@@ -230,8 +262,9 @@ case "${1:-}" in
     pg_provision
     kafka_start
     kafka_topics
+    storage_start
     ;;
-  down) kafka_stop; pg_stop; ok "infrastructure stopped" ;;
+  down) storage_stop; kafka_stop; pg_stop; ok "infrastructure stopped" ;;
   status) status ;;
   kafka-start) kafka_start ;;
   kafka-stop) kafka_stop TERM ;;
