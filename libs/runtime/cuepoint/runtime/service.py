@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from . import db
 from .auth import JwksCache, TokenVerifier
+from .config_view import SystemConfigView
 from .consumer import DeadLetters
 from .http import ServiceHttp, create_app
 from .kafka import PRODUCER_SETTINGS, kafka_reachable
@@ -47,6 +48,18 @@ class ServiceContext:
     def __init__(self, name: str, settings: RuntimeSettings) -> None:
         self.name = name
         self.settings = settings
+        self._configs: SystemConfigView | None = None
+        self._configs_lock = asyncio.Lock()
+
+    async def config(self, key: str, tenant_id: Any) -> Any:
+        """A system config as this tenant sees it, from the live local view (started on first use)."""
+        if self._configs is None:
+            async with self._configs_lock:
+                if self._configs is None:
+                    view = SystemConfigView(self.settings.bootstrap_servers, topic_prefix=self.settings.topic_prefix)
+                    await view.start()
+                    self._configs = view
+        return self._configs.get(key, tenant_id)
 
     @cached_property
     def engine(self) -> AsyncEngine:
@@ -80,6 +93,9 @@ class ServiceContext:
         return await kafka_reachable(self.settings.bootstrap_servers)
 
     async def close(self) -> None:
+        if self._configs is not None:
+            await self._configs.stop()
+            self._configs = None
         if "engine" in self.__dict__:
             await self.engine.dispose()
 

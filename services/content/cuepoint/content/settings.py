@@ -1,6 +1,17 @@
+from pydantic import Field
+
 from cuepoint.runtime.settings import RuntimeSettings
 
 
 class ContentSettings(RuntimeSettings):
     service: str = "content"
     http_port: int = 8002
+
+    storage_bucket: str = Field(default="cuepoint-media", description="The GCS bucket holding videos.")
+    storage_project: str = "cuepoint"
+    storage_emulator_host: str | None = Field(
+        default=None, validation_alias="STORAGE_EMULATOR_HOST",
+        description="The GCS emulator (local, tests); unset in production to use real GCS credentials.")
+    upload_session_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    playback_url_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    allowed_video_types: tuple[str, ...] = ("video/mp4", "video/webm", "video/quicktime")

@@ -1,0 +1,1 @@
+"""content's rules, free of frameworks and I/O."""

@@ -1,0 +1,81 @@
+"""WebVTT and SRT transcripts parsed into timed segments; errors name the line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TIME = r"(?:(\d{1,2}):)?(\d{2}):(\d{2})[.,](\d{3})"
+_CUE = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
+MAX_SEGMENTS = 20_000
+MAX_TEXT = 2_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+class TranscriptError(ValueError):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+def _seconds(hours: str | None, minutes: str, seconds: str, millis: str) -> float:
+    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + int(millis) / 1000
+
+
+def parse(text: str, format: str) -> list[Segment]:
+    """Segments of a ``vtt`` or ``srt`` transcript, in time order."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if format == "vtt":
+        if not lines or not lines[0].lstrip("\ufeff").startswith("WEBVTT"):
+            raise TranscriptError(1, "a WebVTT file starts with 'WEBVTT'")
+    elif format != "srt":
+        raise TranscriptError(1, f"unknown format {format!r}; use vtt or srt")
+    segments: list[Segment] = []
+    index = 1 if format == "vtt" else 0
+    while index < len(lines):
+        line = lines[index].strip()
+        if not line or (format == "vtt" and line.startswith(("NOTE", "STYLE", "REGION"))):
+            index = _skip_block(lines, index) if line else index + 1
+            continue
+        if format == "srt" and line.isdigit():
+            index += 1
+            line = lines[index].strip() if index < len(lines) else ""
+        elif format == "vtt" and "-->" not in line and index + 1 < len(lines) and "-->" in lines[index + 1]:
+            index += 1  # a cue identifier
+            line = lines[index].strip()
+        match = _CUE.match(line)
+        if match is None:
+            raise TranscriptError(index + 1, f"expected a timing line like '00:00:01.000 --> 00:00:04.000', got {line[:60]!r}")
+        start, end = _seconds(*match.groups()[:4]), _seconds(*match.groups()[4:])
+        if end <= start:
+            raise TranscriptError(index + 1, "a cue must end after it starts")
+        if segments and start < segments[-1].start:
+            raise TranscriptError(index + 1, "cues must be in time order")
+        index += 1
+        body: list[str] = []
+        while index < len(lines) and lines[index].strip():
+            body.append(re.sub(r"<[^>]+>", "", lines[index].strip()))
+            index += 1
+        if not body:
+            raise TranscriptError(index, "a cue has no text")
+        text_value = " ".join(body)
+        if len(text_value) > MAX_TEXT:
+            raise TranscriptError(index, f"a cue's text is longer than {MAX_TEXT} characters")
+        segments.append(Segment(round(start, 3), round(end, 3), text_value))
+        if len(segments) > MAX_SEGMENTS:
+            raise TranscriptError(index, f"more than {MAX_SEGMENTS} cues")
+    if not segments:
+        raise TranscriptError(len(lines), "no cues found")
+    return segments
+
+
+def _skip_block(lines: list[str], index: int) -> int:
+    while index < len(lines) and lines[index].strip():
+        index += 1
+    return index + 1

@@ -1,0 +1,539 @@
+"""content's use cases: authoring, publishing (frozen versions), uploads, milestones,
+transcripts. One tenant-scoped transaction each, events through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cuepoint.contracts import content as events
+from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.db import tenant_transaction
+from cuepoint.runtime.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from cuepoint.runtime.outbox import Outbox
+
+from . import orm
+from .domain.milestones import timestamp_problem
+from .domain.transcripts import TranscriptError, parse
+from .settings import ContentSettings
+from .storage import VideoStorage, object_name, tenant_prefix
+
+# The seed's "Video Milestone Lookup", verbatim but for the GROUP BY PostgreSQL requires.
+MILESTONE_LOOKUP = text("""
+SELECT
+    m.id,
+    m.timestamp,
+    m.title,
+    m.is_required,
+    COUNT(q.id) as question_count
+FROM milestones m
+LEFT JOIN questions q ON m.id = q.milestone_id
+  AND q.status = 'APPROVED'
+WHERE m.video_id = :video_id
+GROUP BY m.id
+ORDER BY m.timestamp ASC
+""")
+
+ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Content:
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, storage: VideoStorage,
+                 settings: ContentSettings, config: ConfigLookup) -> None:
+        self.sessions = sessions
+        self.outbox = outbox
+        self.storage = storage
+        self.settings = settings
+        self.config = config
+
+    # --- access --------------------------------------------------------------------------------
+
+    async def _lesson(self, session: AsyncSession, lesson_id: uuid.UUID, *, lock: bool = False) -> Any:
+        query = select(orm.lessons).where(orm.lessons.c.id == lesson_id)
+        lesson = (await session.execute(query.with_for_update() if lock else query)).first()
+        if lesson is None:
+            raise NotFound(f"no lesson {lesson_id}")
+        return lesson
+
+    async def _editable(self, session: AsyncSession, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
+        lesson = await self._lesson(session, lesson_id, lock=True)
+        if not actor.at_least(Role.TEACHER):
+            raise NotFound(f"no lesson {lesson_id}")
+        if lesson.created_by_id != actor.id and not actor.at_least(Role.ADMIN):
+            raise Forbidden("only the lesson's author or an admin can change it")
+        if lesson.status == "ARCHIVED":
+            raise Conflict("this lesson is archived")
+        return lesson
+
+    async def _touch(self, session: AsyncSession, lesson_id: uuid.UUID) -> None:
+        await session.execute(update(orm.lessons).where(orm.lessons.c.id == lesson_id)
+                              .values(has_unpublished_changes=True, updated_at=_now()))
+
+    async def _video(self, session: AsyncSession, video_id: uuid.UUID, *, lock: bool = False) -> Any:
+        query = select(orm.videos).where(orm.videos.c.id == video_id)
+        video = (await session.execute(query.with_for_update() if lock else query)).first()
+        if video is None:
+            raise NotFound(f"no video {video_id}")
+        return video
+
+    async def _published_snapshot(self, session: AsyncSession, lesson_id: uuid.UUID) -> dict[str, Any]:
+        row = (await session.execute(
+            select(orm.lesson_versions.c.snapshot).join(orm.lessons, and_(
+                orm.lessons.c.id == orm.lesson_versions.c.lesson_id,
+                orm.lessons.c.version == orm.lesson_versions.c.version))
+            .where(orm.lessons.c.id == lesson_id, orm.lessons.c.status == "PUBLISHED"))).first()
+        if row is None:
+            raise NotFound(f"no lesson {lesson_id}")
+        return row.snapshot
+
+    # --- lessons ----------------------------------------------------------------------------------
+
+    async def create_lesson(self, actor: CurrentUser, fields: dict[str, Any]) -> dict[str, Any]:
+        lesson_id = uuid.uuid4()
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await session.execute(orm.lessons.insert().values(
+                id=lesson_id, tenant_id=actor.tenant_id, created_by_id=actor.id, status="DRAFT", version=0,
+                has_unpublished_changes=True, created_at=_now(), updated_at=_now(), **fields))
+            lesson = await self._lesson(session, lesson_id)
+            await self.outbox.emit(session, events.LessonCreated(
+                lesson_id=lesson_id, title=lesson.title, thumbnail=lesson.thumbnail, created_by_id=actor.id,
+                seek_policy=lesson.seek_policy), tenant_id=actor.tenant_id, actor_id=actor.id)
+            return await self._draft_view(session, lesson)
+
+    async def update_lesson(self, actor: CurrentUser, lesson_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._editable(session, actor, lesson_id)
+            if fields:
+                await session.execute(update(orm.lessons).where(orm.lessons.c.id == lesson_id)
+                                      .values(**fields, has_unpublished_changes=True, updated_at=_now()))
+            lesson = await self._lesson(session, lesson_id)
+            await self.outbox.emit(session, events.LessonUpdated(
+                lesson_id=lesson_id, title=lesson.title, thumbnail=lesson.thumbnail, seek_policy=lesson.seek_policy,
+                auto_generate_questions=lesson.auto_generate_questions), tenant_id=actor.tenant_id, actor_id=actor.id)
+            return await self._draft_view(session, lesson)
+
+    async def get_lesson(self, actor: CurrentUser, lesson_id: uuid.UUID) -> dict[str, Any]:
+        """Teachers and admins see the working draft; students the published version."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            if actor.at_least(Role.TEACHER):
+                return await self._draft_view(session, await self._lesson(session, lesson_id))
+            return await self._published_snapshot(session, lesson_id)
+
+    async def list_lessons(self, actor: CurrentUser, *, query: str | None, status: str | None, limit: int,
+                           offset: int) -> tuple[list[dict[str, Any]], int]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await session.execute(text("SET LOCAL pg_trgm.similarity_threshold = 0.2"))
+            if actor.at_least(Role.TEACHER):
+                haystack = (func.lower(orm.lessons.c.title) + " " + func.lower(orm.lessons.c.description)).self_group()
+                base = select(orm.lessons)
+                conditions = [orm.lessons.c.status == status] if status else []
+            else:
+                snapshot = orm.lesson_versions.c.snapshot
+                haystack = (func.lower(snapshot["title"].astext) + " "
+                            + func.lower(snapshot["description"].astext)).self_group()
+                base = select(orm.lessons, snapshot.label("snapshot")).join(orm.lesson_versions, and_(
+                    orm.lesson_versions.c.lesson_id == orm.lessons.c.id,
+                    orm.lesson_versions.c.version == orm.lessons.c.version))
+                conditions = [orm.lessons.c.status == "PUBLISHED"]
+            order: list[Any] = [orm.lessons.c.updated_at.desc(), orm.lessons.c.id]
+            if query:
+                needle = query.strip().lower()
+                conditions.append(haystack.op("%", is_comparison=True)(needle) | haystack.contains(needle))
+                order = [func.similarity(haystack, needle).desc(), orm.lessons.c.id]
+            total = (await session.execute(select(func.count()).select_from(base.where(*conditions).subquery()))
+                     ).scalar_one()
+            rows = (await session.execute(base.where(*conditions).order_by(*order).limit(limit).offset(offset))).all()
+        if actor.at_least(Role.TEACHER):
+            return [_lesson_summary(row) for row in rows], total
+        return [{**_summary_of_snapshot(row.snapshot)} for row in rows], total
+
+    async def _draft_view(self, session: AsyncSession, lesson: Any) -> dict[str, Any]:
+        groups = (await session.execute(select(orm.video_groups).where(orm.video_groups.c.lesson_id == lesson.id)
+                                        .order_by(orm.video_groups.c.position, orm.video_groups.c.created_at))).all()
+        videos = (await session.execute(select(orm.videos).where(orm.videos.c.lesson_id == lesson.id)
+                                        .order_by(orm.videos.c.position, orm.videos.c.created_at))).all()
+        milestones = (await session.execute(select(orm.milestones).where(orm.milestones.c.lesson_id == lesson.id)
+                                            .order_by(orm.milestones.c.timestamp))).all()
+        by_video: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        for milestone in milestones:
+            by_video.setdefault(milestone.video_id, []).append(_milestone(milestone))
+        return {
+            **_lesson_summary(lesson),
+            "video_groups": [{"id": g.id, "title": g.title, "position": g.position} for g in groups],
+            "videos": [{**_video(v), "milestones": by_video.get(v.id, [])} for v in videos],
+        }
+
+    async def publish(self, actor: CurrentUser, lesson_id: uuid.UUID) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            lesson = await self._editable(session, actor, lesson_id)
+            view = await self._draft_view(session, lesson)
+            if not view["videos"]:
+                raise Conflict("a lesson needs at least one video before it is published")
+            pending = [v["title"] for v in view["videos"] if v["status"] not in ("UPLOADED", "READY")]
+            if pending:
+                raise Conflict(f"these videos are not uploaded yet: {', '.join(pending)}")
+            version = lesson.version + 1
+            snapshot = json.loads(json.dumps({**view, "status": "PUBLISHED", "version": version,
+                                              "published_at": _now()}, default=str))
+            snapshot.pop("has_unpublished_changes", None)
+            await session.execute(orm.lesson_versions.insert().values(
+                lesson_id=lesson_id, version=version, tenant_id=actor.tenant_id, snapshot=snapshot,
+                published_by_id=actor.id, published_at=_now()))
+            await session.execute(update(orm.lessons).where(orm.lessons.c.id == lesson_id).values(
+                status="PUBLISHED", version=version, has_unpublished_changes=False, published_at=_now(),
+                updated_at=_now()))
+            await self.outbox.emit(session, events.LessonPublished(
+                lesson_id=lesson_id, version=version, title=lesson.title, thumbnail=lesson.thumbnail,
+                created_by_id=lesson.created_by_id, video_ids=[v["id"] for v in view["videos"]]),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
+            return snapshot
+
+    async def archive(self, actor: CurrentUser, lesson_id: uuid.UUID) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._editable(session, actor, lesson_id)
+            await session.execute(update(orm.lessons).where(orm.lessons.c.id == lesson_id).values(
+                status="ARCHIVED", archived_at=_now(), updated_at=_now()))
+            await self.outbox.emit(session, events.LessonArchived(lesson_id=lesson_id), tenant_id=actor.tenant_id,
+                                   actor_id=actor.id)
+            return await self._draft_view(session, await self._lesson(session, lesson_id))
+
+    # --- chapters ------------------------------------------------------------------------------------
+
+    async def create_group(self, actor: CurrentUser, lesson_id: uuid.UUID, *, title: str,
+                           position: int | None) -> dict[str, Any]:
+        group_id = uuid.uuid4()
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._editable(session, actor, lesson_id)
+            if position is None:
+                position = (await session.execute(select(func.count()).select_from(orm.video_groups).where(
+                    orm.video_groups.c.lesson_id == lesson_id))).scalar_one()
+            await session.execute(orm.video_groups.insert().values(
+                id=group_id, tenant_id=actor.tenant_id, lesson_id=lesson_id, title=title, position=position,
+                created_at=_now(), updated_at=_now()))
+            await self._touch(session, lesson_id)
+            await self.outbox.emit(session, events.VideoGroupCreated(
+                video_group_id=group_id, lesson_id=lesson_id, title=title, position=position),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
+            return {"id": group_id, "lesson_id": lesson_id, "title": title, "position": position}
+
+    async def update_group(self, actor: CurrentUser, group_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            group = await self._group(session, group_id)
+            await self._editable(session, actor, group.lesson_id)
+            if fields:
+                await session.execute(update(orm.video_groups).where(orm.video_groups.c.id == group_id)
+                                      .values(**fields, updated_at=_now()))
+            group = await self._group(session, group_id)
+            await self._touch(session, group.lesson_id)
+            await self.outbox.emit(session, events.VideoGroupUpdated(
+                video_group_id=group_id, lesson_id=group.lesson_id, title=group.title, position=group.position),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
+            return {"id": group.id, "lesson_id": group.lesson_id, "title": group.title, "position": group.position}
+
+    async def delete_group(self, actor: CurrentUser, group_id: uuid.UUID) -> None:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            group = await self._group(session, group_id)
+            await self._editable(session, actor, group.lesson_id)
+            await session.execute(orm.video_groups.delete().where(orm.video_groups.c.id == group_id))
+            await self._touch(session, group.lesson_id)
+            await self.outbox.emit(session, events.VideoGroupDeleted(video_group_id=group_id, lesson_id=group.lesson_id),
+                                   tenant_id=actor.tenant_id, actor_id=actor.id)
+
+    async def _group(self, session: AsyncSession, group_id: uuid.UUID) -> Any:
+        group = (await session.execute(select(orm.video_groups).where(orm.video_groups.c.id == group_id))).first()
+        if group is None:
+            raise NotFound(f"no chapter {group_id}")
+        return group
+
+    # --- videos and uploads ---------------------------------------------------------------------------
+
+    async def create_upload(self, actor: CurrentUser, lesson_id: uuid.UUID, *, title: str, content_type: str,
+                            size_bytes: int, video_group_id: uuid.UUID | None, position: int | None,
+                            duration: float | None = None) -> dict[str, Any]:
+        if content_type not in self.settings.allowed_video_types:
+            raise Invalid(f"content type {content_type!r} is not accepted; use one of "
+                          f"{', '.join(self.settings.allowed_video_types)}")
+        cap = int(await self.config("video.maxFileSize", actor.tenant_id))
+        if size_bytes > cap:
+            raise Invalid(f"the file is {size_bytes} bytes; this organisation accepts at most {cap} bytes "
+                          "(system config video.maxFileSize)")
+        video_id = uuid.uuid4()
+        name = object_name(actor.tenant_id, video_id)
+        expires_at = _now() + timedelta(minutes=self.settings.upload_session_minutes)
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._editable(session, actor, lesson_id)
+            if video_group_id is not None:
+                group = await self._group(session, video_group_id)
+                if group.lesson_id != lesson_id:
+                    raise Invalid("the chapter belongs to another lesson")
+            if position is None:
+                position = (await session.execute(select(func.count()).select_from(orm.videos).where(
+                    orm.videos.c.lesson_id == lesson_id))).scalar_one()
+            await session.execute(orm.videos.insert().values(
+                id=video_id, tenant_id=actor.tenant_id, lesson_id=lesson_id, video_group_id=video_group_id,
+                title=title, position=position, duration=duration, storage_path=self.storage.gs_prefix + name,
+                status="UPLOADING",
+                content_type=content_type, expected_size=size_bytes, upload_expires_at=expires_at, metadata={},
+                created_at=_now(), updated_at=_now()))
+            await self._touch(session, lesson_id)
+            upload_url = await self.storage.create_upload(name, content_type=content_type, size=size_bytes)
+        return {"video_id": video_id, "upload_url": upload_url, "method": "PUT", "content_type": content_type,
+                "size_bytes": size_bytes, "expires_at": expires_at}
+
+    async def complete_upload(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
+        """Checks the stored object and, once, publishes VideoUploaded."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id, lock=True)
+            await self._editable(session, actor, video.lesson_id)
+            if video.status in ("UPLOADED", "READY"):
+                return _video(video)  # already completed: nothing happens twice
+            if video.status == "FAILED":
+                raise Conflict("this upload failed; start a new one")
+            name = video.storage_path.removeprefix(self.storage.gs_prefix)
+            if not name.startswith(tenant_prefix(actor.tenant_id)):
+                raise Forbidden("the object is outside this organisation's storage")
+            if video.upload_expires_at < _now():
+                await self._fail(session, video, "upload session expired")
+                await self.storage.delete(name)
+                failure: Exception | None = Gone("the upload session expired; start a new upload")
+            else:
+                stored = await self.storage.stat(name)
+                if stored is None:
+                    raise Conflict("nothing was uploaded for this video yet")
+                failure = _upload_problem(video, stored, int(await self.config("video.maxFileSize", actor.tenant_id)))
+                if failure is not None:
+                    await self._fail(session, video, str(failure))
+                    await self.storage.delete(name)
+        if failure is not None:
+            raise failure
+        probe = await self._probe(name)
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id, lock=True)
+            if video.status in ("UPLOADED", "READY"):
+                return _video(video)  # a concurrent complete won
+            metadata = {"size": stored.size, "content_type": stored.content_type, "checksum": stored.crc32c,
+                        "md5": stored.md5, **{k: v for k, v in probe.items() if k != "duration"}}
+            await session.execute(update(orm.videos).where(orm.videos.c.id == video_id).values(
+                status="READY" if probe else "UPLOADED", duration=probe.get("duration", video.duration),
+                metadata=metadata,
+                upload_expires_at=None, updated_at=_now()))
+            await self._touch(session, video.lesson_id)
+            video = await self._video(session, video_id)
+            await self.outbox.emit(session, events.VideoUploaded(
+                video_id=video_id, lesson_id=video.lesson_id, video_group_id=video.video_group_id, title=video.title,
+                position=video.position, storage_path=video.storage_path, content_type=stored.content_type or "",
+                size_bytes=stored.size, checksum=stored.crc32c or "", duration_seconds=video.duration,
+                width=probe.get("width"), height=probe.get("height")), tenant_id=actor.tenant_id, actor_id=actor.id)
+            return _video(video)
+
+    async def _fail(self, session: AsyncSession, video: Any, reason: str) -> None:
+        await session.execute(update(orm.videos).where(orm.videos.c.id == video.id).values(
+            status="FAILED", metadata={**(video.metadata or {}), "failure": reason}, updated_at=_now()))
+
+    async def _probe(self, name: str) -> dict[str, Any]:
+        """Duration and resolution from ffprobe, when it is installed."""
+        if shutil.which("ffprobe") is None:
+            return {}
+        url = await self.storage.read_url(name, 5)
+        process = await asyncio.create_subprocess_exec(
+            "ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name,width,height",
+            "-of", "json", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+        except TimeoutError:
+            process.kill()
+            return {}
+        try:
+            found = json.loads(output or b"{}")
+        except ValueError:
+            return {}
+        video = next((s for s in found.get("streams", []) if s.get("codec_type") == "video"), {})
+        result: dict[str, Any] = {}
+        if "duration" in found.get("format", {}):
+            result["duration"] = round(float(found["format"]["duration"]), 3)
+        for key in ("width", "height"):
+            if video.get(key):
+                result[key] = int(video[key])
+        if video.get("codec_name"):
+            result["codec"] = video["codec_name"]
+        return result
+
+    async def playback(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
+        """A short-lived read URL and the milestones where playback pauses."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id)
+            if actor.at_least(Role.TEACHER):
+                milestones = [dict(row._mapping) for row in await session.execute(MILESTONE_LOOKUP,
+                                                                                   {"video_id": video_id})]
+            else:
+                snapshot = await self._published_snapshot(session, video.lesson_id)
+                published = next((v for v in snapshot["videos"] if v["id"] == str(video_id)), None)
+                if published is None:
+                    raise NotFound(f"no video {video_id}")
+                milestones = await self._with_question_counts(session, published["milestones"])
+            if video.status not in ("UPLOADED", "READY"):
+                raise Conflict("this video has not been uploaded yet")
+        minutes = self.settings.playback_url_minutes
+        url = await self.storage.read_url(video.storage_path.removeprefix(self.storage.gs_prefix), minutes)
+        return {"video_id": video_id, "url": url, "expires_at": _now() + timedelta(minutes=minutes),
+                "duration": video.duration, "milestones": milestones}
+
+    async def _with_question_counts(self, session: AsyncSession, milestones: list[dict[str, Any]]) -> list[dict]:
+        ids = [uuid.UUID(m["id"]) for m in milestones]
+        counts = dict((await session.execute(
+            select(orm.questions.c.milestone_id, func.count()).where(
+                orm.questions.c.milestone_id.in_(ids), orm.questions.c.status == "APPROVED")
+            .group_by(orm.questions.c.milestone_id))).all()) if ids else {}
+        return [{"id": m["id"], "timestamp": m["timestamp"], "title": m["title"], "is_required": m["is_required"],
+                 "question_count": counts.get(uuid.UUID(m["id"]), 0)} for m in milestones]
+
+    # --- milestones -------------------------------------------------------------------------------------
+
+    async def create_milestone(self, actor: CurrentUser, video_id: uuid.UUID, *, timestamp: float, title: str,
+                               is_required: bool) -> dict[str, Any]:
+        milestone_id = uuid.uuid4()
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id)
+            await self._editable(session, actor, video.lesson_id)
+            if (problem := timestamp_problem(timestamp, video.duration)) is not None:
+                raise Invalid(problem)
+            try:
+                async with session.begin_nested():
+                    await session.execute(orm.milestones.insert().values(
+                        id=milestone_id, tenant_id=actor.tenant_id, video_id=video_id, lesson_id=video.lesson_id,
+                        timestamp=timestamp, title=title, is_required=is_required, created_at=_now(),
+                        updated_at=_now()))
+            except IntegrityError as error:
+                raise Conflict(f"a milestone already stands at {timestamp} s in this video") from error
+            await self._touch(session, video.lesson_id)
+            await self.outbox.emit(session, events.MilestoneCreated(
+                milestone_id=milestone_id, video_id=video_id, lesson_id=video.lesson_id, timestamp=timestamp,
+                title=title, is_required=is_required), tenant_id=actor.tenant_id, actor_id=actor.id)
+            return _milestone(await self._milestone(session, milestone_id))
+
+    async def update_milestone(self, actor: CurrentUser, milestone_id: uuid.UUID, fields: dict[str, Any]) -> dict:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            milestone = await self._milestone(session, milestone_id)
+            video = await self._video(session, milestone.video_id)
+            await self._editable(session, actor, video.lesson_id)
+            if "timestamp" in fields and (problem := timestamp_problem(fields["timestamp"], video.duration)):
+                raise Invalid(problem)
+            try:
+                async with session.begin_nested():
+                    await session.execute(update(orm.milestones).where(orm.milestones.c.id == milestone_id)
+                                          .values(**fields, updated_at=_now()))
+            except IntegrityError as error:
+                raise Conflict(f"a milestone already stands at {fields.get('timestamp')} s in this video") from error
+            milestone = await self._milestone(session, milestone_id)
+            await self._touch(session, video.lesson_id)
+            await self.outbox.emit(session, events.MilestoneUpdated(
+                milestone_id=milestone_id, video_id=video.id, lesson_id=video.lesson_id,
+                timestamp=milestone.timestamp, title=milestone.title, is_required=milestone.is_required),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
+            return _milestone(milestone)
+
+    async def delete_milestone(self, actor: CurrentUser, milestone_id: uuid.UUID) -> None:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            milestone = await self._milestone(session, milestone_id)
+            await self._editable(session, actor, milestone.lesson_id)
+            await session.execute(orm.milestones.delete().where(orm.milestones.c.id == milestone_id))
+            await self._touch(session, milestone.lesson_id)
+            await self.outbox.emit(session, events.MilestoneDeleted(
+                milestone_id=milestone_id, video_id=milestone.video_id, lesson_id=milestone.lesson_id),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
+
+    async def _milestone(self, session: AsyncSession, milestone_id: uuid.UUID) -> Any:
+        row = (await session.execute(select(orm.milestones).where(orm.milestones.c.id == milestone_id))).first()
+        if row is None:
+            raise NotFound(f"no milestone {milestone_id}")
+        return row
+
+    async def milestones(self, actor: CurrentUser, video_id: uuid.UUID) -> list[dict[str, Any]]:
+        return (await self.playback(actor, video_id))["milestones"]
+
+    # --- transcripts -----------------------------------------------------------------------------------
+
+    async def upload_transcript(self, actor: CurrentUser, video_id: uuid.UUID, *, language: str, format: str,
+                                content: str) -> dict[str, Any]:
+        try:
+            segments = parse(content, format)
+        except TranscriptError as error:
+            raise Invalid(f"the transcript is malformed at {error}", line=error.line) from error
+        transcript_id = uuid.uuid4()
+        document = [{"start": s.start, "end": s.end, "text": s.text} for s in segments]
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id)
+            await self._editable(session, actor, video.lesson_id)
+            if video.duration is not None and segments[-1].start > video.duration:
+                raise Invalid(f"the transcript runs past the end of the {video.duration:.3f} s video")
+            await session.execute(orm.transcripts.delete().where(orm.transcripts.c.video_id == video_id,
+                                                                 orm.transcripts.c.language == language))
+            await session.execute(orm.transcripts.insert().values(
+                id=transcript_id, tenant_id=actor.tenant_id, video_id=video_id, language=language, format=format,
+                segments=document, segment_count=len(segments), created_at=_now()))
+            await self.outbox.emit(session, events.TranscriptReady(
+                transcript_id=transcript_id, video_id=video_id, lesson_id=video.lesson_id, language=language,
+                segment_count=len(segments), segments_url=f"/v1/videos/{video_id}/transcripts/{language}"),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
+        return {"id": transcript_id, "video_id": video_id, "language": language, "segment_count": len(segments)}
+
+    async def transcript(self, actor: CurrentUser, video_id: uuid.UUID, language: str) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id)
+            if not actor.at_least(Role.TEACHER):
+                await self._published_snapshot(session, video.lesson_id)
+            row = (await session.execute(select(orm.transcripts).where(
+                orm.transcripts.c.video_id == video_id, orm.transcripts.c.language == language))).first()
+            if row is None:
+                raise NotFound(f"no {language} transcript for this video")
+            return {"id": row.id, "video_id": video_id, "language": language, "format": row.format,
+                    "segments": row.segments}
+
+
+def _upload_problem(video: Any, stored: Any, cap: int) -> Exception | None:
+    if stored.size > cap:
+        return Invalid(f"the uploaded file is {stored.size} bytes, over the {cap}-byte limit")
+    if stored.size != video.expected_size:
+        return Invalid(f"the uploaded file is {stored.size} bytes, not the {video.expected_size} announced")
+    if stored.content_type != video.content_type:
+        return Invalid(f"the uploaded file is {stored.content_type!r}, not the {video.content_type!r} announced")
+    return None
+
+
+def _lesson_summary(lesson: Any) -> dict[str, Any]:
+    return {"id": lesson.id, "title": lesson.title, "description": lesson.description, "thumbnail": lesson.thumbnail,
+            "status": lesson.status, "version": lesson.version, "created_by_id": lesson.created_by_id,
+            "tags": list(lesson.tags or []), "metadata": lesson.metadata or {}, "seek_policy": lesson.seek_policy,
+            "auto_generate_questions": lesson.auto_generate_questions,
+            "has_unpublished_changes": lesson.has_unpublished_changes, "published_at": lesson.published_at,
+            "updated_at": lesson.updated_at}
+
+
+def _summary_of_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {key: snapshot.get(key) for key in ("id", "title", "description", "thumbnail", "status", "version",
+                                               "created_by_id", "tags", "metadata", "seek_policy",
+                                               "auto_generate_questions", "published_at", "updated_at")}
+
+
+def _video(video: Any) -> dict[str, Any]:
+    return {"id": video.id, "lesson_id": video.lesson_id, "video_group_id": video.video_group_id, "title": video.title,
+            "position": video.position, "duration": video.duration, "status": video.status,
+            "storage_path": video.storage_path, "metadata": video.metadata or {}}
+
+
+def _milestone(milestone: Any) -> dict[str, Any]:
+    return {"id": milestone.id, "video_id": milestone.video_id, "timestamp": milestone.timestamp,
+            "title": milestone.title, "is_required": milestone.is_required}

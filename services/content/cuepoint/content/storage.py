@@ -1,0 +1,104 @@
+"""Videos on Google Cloud Storage, through the real google-cloud-storage client.
+
+Against the emulator (``STORAGE_EMULATOR_HOST``) the client is anonymous and signed URLs
+are signed with a throwaway local key (the emulator does not check signatures); in
+production the service account's credentials sign them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from google.api_core.exceptions import Conflict, NotFound
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from .settings import ContentSettings
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    name: str
+    size: int
+    content_type: str | None
+    crc32c: str | None
+    md5: str | None
+
+
+def object_name(tenant_id: UUID, video_id: UUID) -> str:
+    """Chosen by the server, always under the tenant's prefix."""
+    return f"tenants/{tenant_id}/videos/{video_id}/original"
+
+
+def tenant_prefix(tenant_id: UUID) -> str:
+    return f"tenants/{tenant_id}/"
+
+
+class VideoStorage:
+    def __init__(self, settings: ContentSettings) -> None:
+        self.settings = settings
+        self.emulated = bool(settings.storage_emulator_host)
+        if self.emulated:
+            self.client = storage.Client(project=settings.storage_project, credentials=AnonymousCredentials(),
+                                         client_options={"api_endpoint": settings.storage_emulator_host})
+            self._signer: Any = _local_signer()
+        else:
+            self.client = storage.Client(project=settings.storage_project)
+            self._signer = None  # the client's own service-account credentials
+        self.bucket = self.client.bucket(settings.storage_bucket)
+
+    @property
+    def gs_prefix(self) -> str:
+        return f"gs://{self.settings.storage_bucket}/"
+
+    async def ensure_bucket(self) -> None:
+        def create() -> None:
+            try:
+                self.client.create_bucket(self.settings.storage_bucket)
+            except Conflict:
+                pass
+        await asyncio.to_thread(create)
+
+    async def create_upload(self, name: str, *, content_type: str, size: int) -> str:
+        """A resumable upload session bound to the content type and exact size."""
+        blob = self.bucket.blob(name)
+        return await asyncio.to_thread(blob.create_resumable_upload_session, content_type=content_type, size=size)
+
+    async def stat(self, name: str) -> StoredObject | None:
+        blob = await asyncio.to_thread(self.bucket.get_blob, name)
+        if blob is None:
+            return None
+        return StoredObject(name=name, size=int(blob.size or 0), content_type=blob.content_type, crc32c=blob.crc32c,
+                            md5=blob.md5_hash)
+
+    async def delete(self, name: str) -> None:
+        def remove() -> None:
+            try:
+                self.bucket.blob(name).delete()
+            except NotFound:
+                pass
+        await asyncio.to_thread(remove)
+
+    async def read_url(self, name: str, minutes: int) -> str:
+        blob = self.bucket.blob(name)
+        options: dict[str, Any] = {"version": "v4", "expiration": timedelta(minutes=minutes), "method": "GET"}
+        if self.emulated:
+            options.update(credentials=self._signer, api_access_endpoint=self.settings.storage_emulator_host)
+        return await asyncio.to_thread(blob.generate_signed_url, **options)
+
+
+def _local_signer() -> Any:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from google.oauth2 import service_account
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return service_account.Credentials.from_service_account_info({
+        "type": "service_account", "client_email": "local-signer@cuepoint.local", "private_key": pem,
+        "token_uri": "https://oauth2.googleapis.com/token", "project_id": "cuepoint-local"})

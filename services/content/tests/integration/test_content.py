@@ -1,0 +1,287 @@
+"""Authoring, uploads through the real GCS client, publishing, isolation, the seed's lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import psycopg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+from cuepoint.content.bootstrap import consumers
+from cuepoint.contracts.assessment import GeneratedQuestion, QuestionApproved, QuestionsGenerated
+from cuepoint.contracts.envelope import new_envelope
+from cuepoint.runtime import db
+from cuepoint.runtime.consumer import DeadLetters
+from cuepoint.runtime.outbox import OutboxRelay
+from tests.support.accounts import Accounts
+from tests.support.platform import Infra, eventually
+
+pytestmark = pytest.mark.integration
+
+VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"cuepoint test video " * 50
+VTT = """WEBVTT
+
+00:00:01.000 --> 00:00:04.000
+Photosynthesis turns light into chemical energy.
+
+intro-2
+00:00:04.500 --> 00:00:09.000
+It happens in the <b>chloroplasts</b>.
+"""
+
+
+async def _lesson(api, headers, title: str = "Photosynthesis") -> dict:
+    response = await api.post("/v1/lessons", json={"title": title, "description": "How plants eat light",
+                                                   "tags": ["biology"]}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _upload(api, headers, lesson_id, *, body: bytes = VIDEO, declared: int | None = None,
+                  sent_type: str = "video/mp4", duration: float | None = 120.0) -> dict:
+    started = await api.post(f"/v1/lessons/{lesson_id}/videos", headers=headers, json={
+        "title": "Chapter 1", "content_type": "video/mp4", "size_bytes": declared or len(body),
+        "duration_seconds": duration})
+    assert started.status_code == 201, started.text
+    session = started.json()
+    async with httpx.AsyncClient() as storage:  # straight to storage, as a browser would
+        put = await storage.put(session["upload_url"], content=body, headers={"Content-Type": sent_type})
+    assert put.status_code in (200, 201), put.text
+    return session
+
+
+async def test_upload_flow_and_every_rejection(api, accounts: Accounts, admin_connection) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher)
+
+    session = await _upload(api, teacher, lesson["id"])
+    assert session["upload_url"].startswith("http://127.0.0.1:")
+    completed = await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    assert completed.status_code == 200, completed.text
+    video = completed.json()
+    assert video["status"] in ("UPLOADED", "READY") and video["metadata"]["size"] == len(VIDEO)
+    assert video["metadata"]["checksum"] and video["metadata"]["content_type"] == "video/mp4"
+    assert video["storage_path"].endswith(f"/videos/{session['video_id']}/original")
+    assert (await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)).json() == video
+
+    playback = (await api.get(f"/v1/videos/{session['video_id']}/playback", headers=teacher)).json()
+    async with httpx.AsyncClient() as storage:
+        assert (await storage.get(playback["url"])).content == VIDEO
+
+    def start(**changes):
+        return api.post(f"/v1/lessons/{lesson['id']}/videos", headers=teacher, json={
+            "title": "x", "content_type": "video/mp4", "size_bytes": 100, **changes})
+    wrong_type = await start(content_type="application/x-msdownload")
+    assert wrong_type.status_code == 422 and "not accepted" in wrong_type.json()["detail"]
+    too_big = await start(size_bytes=3 * 1024**3)
+    assert too_big.status_code == 422 and "video.maxFileSize" in too_big.json()["detail"]
+    elsewhere = await start(object_name="tenants/someone-else/videos/x/original")
+    assert elsewhere.status_code == 422, "the client cannot choose where the object goes"
+
+    nothing = await api.post(f"/v1/lessons/{lesson['id']}/videos", headers=teacher, json={
+        "title": "never sent", "content_type": "video/mp4", "size_bytes": 10})
+    missing = await api.post(f"/v1/videos/{nothing.json()['video_id']}/complete", headers=teacher)
+    assert missing.status_code == 409
+
+    mismatch = await _upload(api, teacher, lesson["id"], declared=len(VIDEO) + 5)
+    wrong_size = await api.post(f"/v1/videos/{mismatch['video_id']}/complete", headers=teacher)
+    assert wrong_size.status_code == 422 and "announced" in wrong_size.json()["detail"]
+    retry = await api.post(f"/v1/videos/{mismatch['video_id']}/complete", headers=teacher)
+    assert retry.status_code == 409, "a failed upload stays failed"
+
+    # The session is bound to the announced type: another header on the upload changes nothing.
+    disguised = await _upload(api, teacher, lesson["id"], sent_type="application/octet-stream")
+    bound = await api.post(f"/v1/videos/{disguised['video_id']}/complete", headers=teacher)
+    assert bound.status_code == 200 and bound.json()["metadata"]["content_type"] == "video/mp4"
+
+    late = await _upload(api, teacher, lesson["id"])
+    admin_connection.execute("UPDATE content.videos SET upload_expires_at = now() - interval '1 second' WHERE id = %s",
+                             (late["video_id"],))
+    expired = await api.post(f"/v1/videos/{late['video_id']}/complete", headers=teacher)
+    assert expired.status_code == 410
+    statuses = dict(admin_connection.execute("SELECT id::text, status FROM content.videos WHERE lesson_id = %s",
+                                             (lesson["id"],)).fetchall())
+    assert statuses[mismatch["video_id"]] == statuses[late["video_id"]] == "FAILED"
+
+    student = await accounts.login("student@example.com")
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/videos", headers=student, json={
+        "title": "x", "content_type": "video/mp4", "size_bytes": 10})).status_code == 403
+
+
+async def test_milestones_and_transcripts_validate(api, accounts: Accounts) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher)
+    session = await _upload(api, teacher, lesson["id"], duration=60.0)
+    await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    path = f"/v1/videos/{session['video_id']}/milestones"
+    first = await api.post(path, headers=teacher, json={"timestamp": 12.5, "title": "Check 1"})
+    assert first.status_code == 201
+    assert (await api.post(path, headers=teacher, json={"timestamp": 12.5, "title": "Same time"})).status_code == 409
+    after_end = await api.post(path, headers=teacher, json={"timestamp": 61, "title": "Too late"})
+    assert after_end.status_code == 422 and "after its end" in after_end.json()["detail"]
+    moved = await api.patch(f"/v1/milestones/{first.json()['id']}", headers=teacher, json={"timestamp": 30})
+    assert moved.json()["timestamp"] == 30
+
+    url = f"/v1/videos/{session['video_id']}/transcripts/en"
+    stored = await api.put(url, headers=teacher, json={"format": "vtt", "content": VTT})
+    assert stored.status_code == 201 and stored.json()["segment_count"] == 2
+    segments = (await api.get(url, headers=teacher)).json()["segments"]
+    assert segments[1] == {"start": 4.5, "end": 9.0, "text": "It happens in the chloroplasts."}
+    broken = await api.put(url, headers=teacher, json={"format": "vtt", "content": VTT.replace("00:00:04.500", "4.5s")})
+    assert broken.status_code == 422 and broken.json()["line"] == 7 and "line 7" in broken.json()["detail"]
+    srt = await api.put(f"/v1/videos/{session['video_id']}/transcripts/pt-BR", headers=teacher, json={
+        "format": "srt", "content": "1\n00:00:01,000 --> 00:00:02,000\nOlá\n"})
+    assert srt.status_code == 201
+
+
+async def test_publishing_freezes_what_students_see(api, accounts: Accounts) -> None:
+    teacher, student = await accounts.login("teacher@example.com"), await accounts.login("student@example.com")
+    lesson = await _lesson(api, teacher, "Cell division")
+    assert (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).status_code == 404, "drafts are hidden"
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 409
+    session = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher, json={"timestamp": 5, "title": "M1"})
+    published = await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)
+    assert published.status_code == 200 and published.json()["version"] == 1
+
+    await api.patch(f"/v1/lessons/{lesson['id']}", headers=teacher, json={"title": "Cell division (draft 2)"})
+    await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher, json={"timestamp": 9, "title": "M2"})
+    seen = (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).json()
+    assert seen["title"] == "Cell division" and seen["version"] == 1
+    assert [m["title"] for m in seen["videos"][0]["milestones"]] == ["M1"]
+    playback = (await api.get(f"/v1/videos/{session['video_id']}/playback", headers=student)).json()
+    assert [m["title"] for m in playback["milestones"]] == ["M1"]
+    draft = (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()
+    assert draft["title"] == "Cell division (draft 2)" and draft["has_unpublished_changes"] is True
+    found = (await api.get("/v1/lessons", params={"q": "cel divison"}, headers=student)).json()
+    assert [item["title"] for item in found["items"]] == ["Cell division"]
+
+    await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)
+    seen = (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).json()
+    assert seen["version"] == 2 and seen["title"] == "Cell division (draft 2)"
+    await api.post(f"/v1/lessons/{lesson['id']}/archive", headers=teacher)
+    assert (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).status_code == 404
+    assert (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()["status"] == "ARCHIVED"
+
+
+async def test_another_tenant_sees_nothing(api, accounts: Accounts) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Tenant A only")
+    session = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)
+    other = await accounts.tenant_with_users("other-school")
+    for role in ("student", "teacher", "admin"):
+        headers = other[role]
+        assert (await api.get(f"/v1/lessons/{lesson['id']}", headers=headers)).status_code == 404
+        assert (await api.get(f"/v1/videos/{session['video_id']}/playback", headers=headers)).status_code == 404
+        assert (await api.get(f"/v1/videos/{session['video_id']}/milestones", headers=headers)).status_code == 404
+        assert (await api.get("/v1/lessons", params={"q": "Tenant A"}, headers=headers)).json()["total"] == 0
+    admin = other["admin"]
+    assert (await api.patch(f"/v1/lessons/{lesson['id']}", headers=admin, json={"title": "x"})).status_code == 404
+    assert (await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=admin,
+                           json={"timestamp": 1, "title": "x"})).status_code == 404
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=admin)).status_code == 404
+    another_teacher = await accounts.login("admin@example.com")
+    assert (await api.get(f"/v1/lessons/{lesson['id']}", headers=another_teacher)).status_code == 200
+
+
+async def test_video_uploaded_once_and_the_seed_lookup_with_the_projection(
+    api, accounts: Accounts, content_context, infra: Infra, admin_connection
+) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Kafka for biologists")
+    session = await _upload(api, teacher, lesson["id"])
+    for _ in range(3):
+        await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    video_id = session["video_id"]
+    milestones = [(await api.post(f"/v1/videos/{video_id}/milestones", headers=teacher,
+                                  json={"timestamp": t, "title": f"At {t}"})).json() for t in (30, 10, 20)]
+    tenant_id = admin_connection.execute("SELECT tenant_id FROM content.lessons WHERE id = %s",
+                                         (lesson["id"],)).fetchone()[0]
+
+    # Assessment's events, as assessment publishes them, through content's real consumer.
+    questions = [uuid.uuid4() for _ in range(4)]
+    by_milestone = [milestones[0]["id"], milestones[0]["id"], milestones[1]["id"], milestones[2]["id"]]
+    generated = QuestionsGenerated(job_id=uuid.uuid4(), lesson_id=lesson["id"], provider="OFFLINE", model="rules",
+                                   questions=[GeneratedQuestion(question_id=q, milestone_id=m, type="TRUE_FALSE",
+                                                                status="PENDING_REVIEW")
+                                              for q, m in zip(questions, by_milestone, strict=True)])
+    approvals = [QuestionApproved(question_id=q, milestone_id=m, lesson_id=lesson["id"], type="TRUE_FALSE", points=1)
+                 for q, m in zip(questions[:3], by_milestone[:3], strict=True)]
+    topic = infra.topic_prefix + "assessment.events"
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for event in [*approvals, generated]:  # approvals first: order must not matter
+            envelope = new_envelope(event, tenant_id=tenant_id, producer="assessment")
+            await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=envelope.key.encode(),
+                                         headers=[(k, v.encode()) for k, v in envelope.headers().items()])
+    finally:
+        await producer.stop()
+
+    stop = asyncio.Event()
+    relay = OutboxRelay(dsn=db.libpq_dsn(content_context.settings.runtime_database_url), schema="content",
+                        bootstrap_servers=infra.bootstrap_servers, poll_interval=0.3)
+    relay_task = asyncio.create_task(relay.run(stop))
+    broker = KafkaBroker(infra.bootstrap_servers, acks="all", enable_idempotence=True)
+    dead_letters = DeadLetters(infra.bootstrap_servers, client_id="content-test")
+    consumers(content_context, broker, dead_letters)
+    await broker.start()
+    try:
+        await eventually(lambda: _ready(admin_connection.execute(
+            "SELECT count(*) FROM content.questions WHERE id = ANY(%s)", (questions,)).fetchone()[0] == 4),
+            timeout=60, message="the questions projection was not fed")
+        await eventually(lambda: _ready(admin_connection.execute(
+            "SELECT count(*) FROM content.outbox WHERE published_at IS NULL").fetchone()[0] == 0), timeout=30,
+            message="content's outbox was not relayed")
+    finally:
+        await broker.stop()
+        await dead_letters.close()
+        stop.set()
+        await relay_task
+
+    # The seed's query, verbatim (plus GROUP BY), as the content service's own role.
+    seed_query = """
+SELECT
+    m.id,
+    m.timestamp,
+    m.title,
+    m.is_required,
+    COUNT(q.id) as question_count
+FROM milestones m
+LEFT JOIN questions q ON m.id = q.milestone_id
+  AND q.status = 'APPROVED'
+WHERE m.video_id = $1
+GROUP BY m.id
+ORDER BY m.timestamp ASC;
+"""
+    with psycopg.connect(db.libpq_dsn(content_context.settings.runtime_database_url)) as connection:
+        connection.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_id),))
+        rows = connection.execute(seed_query.replace("$1", "%s"), (video_id,)).fetchall()
+    assert [(r[1], r[2], r[4]) for r in rows] == [(10.0, "At 10", 1), (20.0, "At 20", 0), (30.0, "At 30", 2)]
+    assert (await api.get(f"/v1/videos/{video_id}/milestones", headers=teacher)).json()[0]["question_count"] == 1
+
+    consumer = AIOKafkaConsumer(infra.topic_prefix + "content.events", bootstrap_servers=infra.bootstrap_servers,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    uploaded = []
+    try:
+        for _ in range(20):
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                uploaded += [json.loads(r.value) for r in records if dict(r.headers)["event_type"] ==
+                             b"content.video.uploaded.v1" and r.key == video_id.encode()]
+    finally:
+        await consumer.stop()
+    assert len(uploaded) == 1, f"VideoUploaded published {len(uploaded)} times for three completes"
+    assert uploaded[0]["data"]["size_bytes"] == len(VIDEO) and uploaded[0]["data"]["lesson_id"] == lesson["id"]
+
+
+async def _ready(value: object) -> object:
+    return value
