@@ -7,7 +7,7 @@ export UV_PYTHON ?= python3.11
 PYTHON := .venv/bin/python
 PYTEST := $(PYTHON) -m pytest
 
-.PHONY: help deps infra up down status migrate seed schemas test test-unit test-integration clean
+.PHONY: help deps infra up down status migrate seed schemas test test-unit test-integration bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ test-unit: deps ## only the tests without I/O
 
 test-integration: infra ## only the tests on real PostgreSQL and Kafka
 	@$(PYTEST) -p no:cacheprovider -m integration
+
+bench: ## benchmarks against the running platform (make up): milestone lookup p99
+	@$(PYTHON) bench/milestone_lookup.py
 
 clean: down ## stop everything and delete local data (.local/)
 	@rm -rf .local

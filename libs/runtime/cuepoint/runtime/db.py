@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
@@ -50,3 +51,33 @@ def libpq_dsn(url: str) -> str:
     """``postgresql+psycopg://…`` → ``postgresql://…`` for plain psycopg connections."""
     scheme, rest = url.split("://", 1)
     return "postgresql://" + rest if scheme.startswith("postgresql") else url
+
+
+class ReadPool:
+    """Plain psycopg connections for hot read paths (e.g. playback lookups).
+
+    No ORM and no greenlet hops: the tenant is set and the query runs on one pooled
+    connection, in one transaction that the pool commits on return. RLS applies as
+    everywhere (the same runtime role, the same transaction-local ``app.tenant_id``).
+    """
+
+    def __init__(self, url: str, *, max_size: int = 10, application_name: str = "cuepoint") -> None:
+        from psycopg_pool import AsyncConnectionPool
+
+        self._pool = AsyncConnectionPool(libpq_dsn(url), min_size=1, max_size=max_size, open=False,
+                                         kwargs={"application_name": application_name})
+        self._opened = False
+
+    @asynccontextmanager
+    async def tenant(self, tenant_id: UUID | str) -> AsyncIterator[Any]:
+        if not self._opened:
+            await self._pool.open()
+            self._opened = True
+        async with self._pool.connection() as connection:
+            await connection.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_id),))
+            yield connection
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+            self._opened = False

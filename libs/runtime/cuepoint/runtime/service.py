@@ -72,6 +72,12 @@ class ServiceContext:
         return db.session_factory(self.engine)
 
     @cached_property
+    def reads(self) -> db.ReadPool:
+        """Plain psycopg connections for hot read paths."""
+        return db.ReadPool(self.settings.runtime_database_url, max_size=self.settings.db_pool_size,
+                           application_name=f"cuepoint-{self.name}-reads")
+
+    @cached_property
     def outbox(self) -> Outbox:
         return Outbox(schema=self.name, producer=self.name, topic_prefix=self.settings.topic_prefix)
 
@@ -96,6 +102,8 @@ class ServiceContext:
         if self._configs is not None:
             await self._configs.stop()
             self._configs = None
+        if "reads" in self.__dict__:
+            await self.reads.close()
         if "engine" in self.__dict__:
             await self.engine.dispose()
 

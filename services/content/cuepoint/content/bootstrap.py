@@ -20,7 +20,7 @@ def build_content(context: ServiceContext) -> Content:
     settings = context.settings
     assert isinstance(settings, ContentSettings)
     return Content(sessions=context.sessions, outbox=context.outbox, storage=VideoStorage(settings), settings=settings,
-                   config=context.config)
+                   config=context.config, reads=context.reads)
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.contracts import content as events
 from cuepoint.runtime.auth import CurrentUser, Role
-from cuepoint.runtime.db import tenant_transaction
+from psycopg.rows import dict_row
+
+from cuepoint.runtime.db import ReadPool, tenant_transaction
 from cuepoint.runtime.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from cuepoint.runtime.outbox import Outbox
 
@@ -28,7 +30,7 @@ from .settings import ContentSettings
 from .storage import VideoStorage, object_name, tenant_prefix
 
 # The seed's "Video Milestone Lookup", verbatim but for the GROUP BY PostgreSQL requires.
-MILESTONE_LOOKUP = text("""
+MILESTONE_LOOKUP_SQL = """
 SELECT
     m.id,
     m.timestamp,
@@ -38,10 +40,32 @@ SELECT
 FROM milestones m
 LEFT JOIN questions q ON m.id = q.milestone_id
   AND q.status = 'APPROVED'
-WHERE m.video_id = :video_id
+WHERE m.video_id = %(video_id)s
 GROUP BY m.id
 ORDER BY m.timestamp ASC
-""")
+"""
+MILESTONE_LOOKUP = text(MILESTONE_LOOKUP_SQL.replace("%(video_id)s", ":video_id"))
+
+# The same lookup for students: milestones of the *published* version, approved counts live.
+PUBLISHED_MILESTONE_LOOKUP_SQL = """
+SELECT (ms->>'id')::uuid AS id, (ms->>'timestamp')::float AS timestamp, ms->>'title' AS title,
+       (ms->>'is_required')::boolean AS is_required,
+       (SELECT COUNT(*) FROM questions q WHERE q.milestone_id = (ms->>'id')::uuid AND q.status = 'APPROVED')
+           AS question_count
+FROM videos vid
+JOIN lessons l ON l.id = vid.lesson_id AND l.status = 'PUBLISHED'
+JOIN lesson_versions lv ON lv.lesson_id = l.id AND lv.version = l.version
+CROSS JOIN LATERAL jsonb_array_elements(lv.snapshot->'videos') v
+CROSS JOIN LATERAL jsonb_array_elements(v->'milestones') ms
+WHERE vid.id = %(video_id)s AND v->>'id' = %(video_id)s::text
+ORDER BY 2
+"""
+PUBLISHED_VIDEO_SQL = """
+SELECT 1 FROM videos vid
+JOIN lessons l ON l.id = vid.lesson_id AND l.status = 'PUBLISHED'
+JOIN lesson_versions lv ON lv.lesson_id = l.id AND lv.version = l.version
+WHERE vid.id = %(video_id)s AND lv.snapshot->'videos' @> jsonb_build_array(jsonb_build_object('id', %(video_id)s::text))
+"""
 
 ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
 
@@ -52,8 +76,9 @@ def _now() -> datetime:
 
 class Content:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, storage: VideoStorage,
-                 settings: ContentSettings, config: ConfigLookup) -> None:
+                 settings: ContentSettings, config: ConfigLookup, reads: ReadPool) -> None:
         self.sessions = sessions
+        self.reads = reads
         self.outbox = outbox
         self.storage = storage
         self.settings = settings
@@ -375,21 +400,36 @@ class Content:
         """A short-lived read URL and the milestones where playback pauses."""
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             video = await self._video(session, video_id)
-            if actor.at_least(Role.TEACHER):
-                milestones = [dict(row._mapping) for row in await session.execute(MILESTONE_LOOKUP,
-                                                                                   {"video_id": video_id})]
-            else:
-                snapshot = await self._published_snapshot(session, video.lesson_id)
-                published = next((v for v in snapshot["videos"] if v["id"] == str(video_id)), None)
-                if published is None:
-                    raise NotFound(f"no video {video_id}")
-                milestones = await self._with_question_counts(session, published["milestones"])
+            milestones = await self._playback_milestones(session, actor, video)
             if video.status not in ("UPLOADED", "READY"):
                 raise Conflict("this video has not been uploaded yet")
         minutes = self.settings.playback_url_minutes
         url = await self.storage.read_url(video.storage_path.removeprefix(self.storage.gs_prefix), minutes)
         return {"video_id": video_id, "url": url, "expires_at": _now() + timedelta(minutes=minutes),
                 "duration": video.duration, "milestones": milestones}
+
+    async def milestones(self, actor: CurrentUser, video_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The playback lookup alone (no URL signing): it runs while a video plays, so authors
+        get the seed's query on a plain connection; students read the published version."""
+        author = actor.at_least(Role.TEACHER)
+        lookup, exists = ((MILESTONE_LOOKUP_SQL, "SELECT 1 FROM videos WHERE id = %(video_id)s") if author
+                          else (PUBLISHED_MILESTONE_LOOKUP_SQL, PUBLISHED_VIDEO_SQL))
+        async with self.reads.tenant(actor.tenant_id) as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            rows = await (await cursor.execute(lookup, {"video_id": video_id})).fetchall()
+            if not rows and await (await connection.execute(exists, {"video_id": video_id})).fetchone() is None:
+                raise NotFound(f"no video {video_id}")
+        return rows
+
+    async def _playback_milestones(self, session: AsyncSession, actor: CurrentUser, video: Any) -> list[dict]:
+        """Authors preview the working draft (the seed's lookup); students get the published version."""
+        if actor.at_least(Role.TEACHER):
+            return [dict(row._mapping) for row in await session.execute(MILESTONE_LOOKUP, {"video_id": video.id})]
+        snapshot = await self._published_snapshot(session, video.lesson_id)
+        published = next((v for v in snapshot["videos"] if v["id"] == str(video.id)), None)
+        if published is None:
+            raise NotFound(f"no video {video.id}")
+        return await self._with_question_counts(session, published["milestones"])
 
     async def _with_question_counts(self, session: AsyncSession, milestones: list[dict[str, Any]]) -> list[dict]:
         ids = [uuid.UUID(m["id"]) for m in milestones]
@@ -460,9 +500,6 @@ class Content:
         if row is None:
             raise NotFound(f"no milestone {milestone_id}")
         return row
-
-    async def milestones(self, actor: CurrentUser, video_id: uuid.UUID) -> list[dict[str, Any]]:
-        return (await self.playback(actor, video_id))["milestones"]
 
     # --- transcripts -----------------------------------------------------------------------------------
 

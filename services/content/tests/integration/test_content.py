@@ -218,9 +218,10 @@ async def test_video_uploaded_once_and_the_seed_lookup_with_the_projection(
     topic = infra.topic_prefix + "assessment.events"
     producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all", enable_idempotence=True)
     await producer.start()
+    # Generated before approved (as in life), but delivered the other way round: order must not matter.
+    envelopes = [new_envelope(event, tenant_id=tenant_id, producer="assessment") for event in [generated, *approvals]]
     try:
-        for event in [*approvals, generated]:  # approvals first: order must not matter
-            envelope = new_envelope(event, tenant_id=tenant_id, producer="assessment")
+        for envelope in [*envelopes[1:], envelopes[0]]:
             await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=envelope.key.encode(),
                                          headers=[(k, v.encode()) for k, v in envelope.headers().items()])
     finally:

@@ -57,13 +57,14 @@ def parse(text: str, format: str) -> list[Segment]:
             raise TranscriptError(index + 1, "a cue must end after it starts")
         if segments and start < segments[-1].start:
             raise TranscriptError(index + 1, "cues must be in time order")
+        cue_line = index + 1
         index += 1
         body: list[str] = []
         while index < len(lines) and lines[index].strip():
             body.append(re.sub(r"<[^>]+>", "", lines[index].strip()))
             index += 1
         if not body:
-            raise TranscriptError(index, "a cue has no text")
+            raise TranscriptError(cue_line, "the cue starting here has no text")
         text_value = " ".join(body)
         if len(text_value) > MAX_TEXT:
             raise TranscriptError(index, f"a cue's text is longer than {MAX_TEXT} characters")
