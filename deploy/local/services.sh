@@ -21,6 +21,7 @@ declare -A DEFAULT_PORT=([identity]=8001 [content]=8002 [assessment]=8003 [progr
 mkdir -p "$LOGS" "$RUN"
 # Where the services find each other locally.
 export STORAGE_EMULATOR_HOST="${STORAGE_EMULATOR_HOST:-http://127.0.0.1:${CUEPOINT_STORAGE_PORT:-9023}}"
+export NO_GCE_CHECK="${NO_GCE_CHECK:-True}"  # local runs are never on GCE: no metadata-server probe
 export CUEPOINT_JWKS_URL="${CUEPOINT_JWKS_URL:-http://127.0.0.1:${CUEPOINT_IDENTITY_PORT:-8001}/.well-known/jwks.json}"
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }

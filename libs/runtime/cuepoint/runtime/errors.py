@@ -50,3 +50,7 @@ class TooManyRequests(DomainError):
     def __init__(self, detail: str, *, retry_after: int, **extensions: Any) -> None:
         super().__init__(detail, retry_after=retry_after, **extensions)
         self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    status, title, slug = 503, "Service unavailable", "unavailable"

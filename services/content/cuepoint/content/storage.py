@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from google.api_core.exceptions import Conflict, NotFound
 from google.auth.credentials import AnonymousCredentials
+from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import storage
+
+from cuepoint.runtime.errors import Unavailable
 
 from .settings import ContentSettings
 
@@ -42,14 +46,28 @@ class VideoStorage:
     def __init__(self, settings: ContentSettings) -> None:
         self.settings = settings
         self.emulated = bool(settings.storage_emulator_host)
+
+    # Created on first use, not at start-up: the API answers health checks (and says what
+    # is wrong) even where storage credentials are missing.
+    @cached_property
+    def client(self) -> storage.Client:
         if self.emulated:
-            self.client = storage.Client(project=settings.storage_project, credentials=AnonymousCredentials(),
-                                         client_options={"api_endpoint": settings.storage_emulator_host})
-            self._signer: Any = _local_signer()
-        else:
-            self.client = storage.Client(project=settings.storage_project)
-            self._signer = None  # the client's own service-account credentials
-        self.bucket = self.client.bucket(settings.storage_bucket)
+            return storage.Client(project=self.settings.storage_project, credentials=AnonymousCredentials(),
+                                  client_options={"api_endpoint": self.settings.storage_emulator_host})
+        try:
+            return storage.Client(project=self.settings.storage_project)
+        except DefaultCredentialsError as error:
+            raise Unavailable("object storage is not configured: set Google Cloud credentials, or "
+                              "STORAGE_EMULATOR_HOST for the local emulator") from error
+
+    @cached_property
+    def _signer(self) -> Any:
+        # Against the emulator a throwaway key signs; otherwise the service account does.
+        return _local_signer() if self.emulated else None
+
+    @cached_property
+    def bucket(self) -> storage.Bucket:
+        return self.client.bucket(self.settings.storage_bucket)
 
     @property
     def gs_prefix(self) -> str:

@@ -286,3 +286,28 @@ ORDER BY m.timestamp ASC;
 
 async def _ready(value: object) -> object:
     return value
+
+
+async def test_missing_storage_configuration_is_a_clear_503(content_settings, accounts: Accounts, monkeypatch) -> None:
+    from cuepoint.content.bootstrap import spec
+    from cuepoint.runtime.service import ServiceContext, build_app
+
+    import os
+
+    assert os.environ["NO_GCE_CHECK"] == "True", "google-auth must not probe the GCE metadata server"
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    settings = content_settings.model_copy(update={"storage_emulator_host": None})
+    context = ServiceContext("content", settings)
+    context.__dict__["verifier"] = accounts.verifier()
+    teacher = await accounts.login("teacher@example.com")
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(spec(), context)),
+                                     base_url="http://content") as api:
+            assert (await api.get("/healthz")).status_code == 200
+            lesson = await _lesson(api, teacher, "No storage")
+            response = await api.post(f"/v1/lessons/{lesson['id']}/videos", headers=teacher, json={
+                "title": "x", "content_type": "video/mp4", "size_bytes": 10})
+    finally:
+        await context.close()
+    assert response.status_code == 503, response.text
+    assert "STORAGE_EMULATOR_HOST" in response.json()["detail"]
