@@ -68,6 +68,8 @@ ensure_tools() {
   [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || missing+=(postgresql postgresql-contrib)
   command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])' || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
+  # ffprobe reads a video's duration and resolution on upload (and ffmpeg makes the demo video).
+  command -v ffprobe >/dev/null || missing+=(ffmpeg)
   if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
     # Debian's package may start its own default cluster on 5432; Cuepoint runs its own.

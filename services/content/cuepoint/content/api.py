@@ -57,6 +57,8 @@ class UploadIn(Strict):
     position: int | None = Field(default=None, ge=0, le=10_000)
     duration_seconds: float | None = Field(default=None, gt=0, le=24 * 3600,
                                            description="As the browser reads it; ffprobe's value wins when available.")
+    checksum_crc32c: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{6}==$",
+                                        description="CRC32C of the file, base64 as GCS reports it; checked on complete.")
 
 
 class MilestoneIn(Strict):
@@ -123,7 +125,8 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
     async def create_upload(lesson_id: uuid.UUID, body: UploadIn, actor: Author) -> Any:
         return await content.create_upload(actor, lesson_id, title=body.title, content_type=body.content_type,
                                            size_bytes=body.size_bytes, video_group_id=body.video_group_id,
-                                           position=body.position, duration=body.duration_seconds)
+                                           position=body.position, duration=body.duration_seconds,
+                                           checksum=body.checksum_crc32c)
 
     groups = APIRouter(prefix="/v1/video-groups", tags=["lessons"])
 

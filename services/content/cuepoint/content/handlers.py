@@ -287,7 +287,7 @@ class Content:
 
     async def create_upload(self, actor: CurrentUser, lesson_id: uuid.UUID, *, title: str, content_type: str,
                             size_bytes: int, video_group_id: uuid.UUID | None, position: int | None,
-                            duration: float | None = None) -> dict[str, Any]:
+                            duration: float | None = None, checksum: str | None = None) -> dict[str, Any]:
         if content_type not in self.settings.allowed_video_types:
             raise Invalid(f"content type {content_type!r} is not accepted; use one of "
                           f"{', '.join(self.settings.allowed_video_types)}")
@@ -311,7 +311,8 @@ class Content:
                 id=video_id, tenant_id=actor.tenant_id, lesson_id=lesson_id, video_group_id=video_group_id,
                 title=title, position=position, duration=duration, storage_path=self.storage.gs_prefix + name,
                 status="UPLOADING",
-                content_type=content_type, expected_size=size_bytes, upload_expires_at=expires_at, metadata={},
+                content_type=content_type, expected_size=size_bytes, upload_expires_at=expires_at,
+                metadata={"expected_checksum": checksum} if checksum else {},
                 created_at=_now(), updated_at=_now()))
             await self._touch(session, lesson_id)
             upload_url = await self.storage.create_upload(name, content_type=content_type, size=size_bytes)
@@ -547,6 +548,10 @@ def _upload_problem(video: Any, stored: Any, cap: int) -> Exception | None:
         return Invalid(f"the uploaded file is {stored.size} bytes, not the {video.expected_size} announced")
     if stored.content_type != video.content_type:
         return Invalid(f"the uploaded file is {stored.content_type!r}, not the {video.content_type!r} announced")
+    expected = (video.metadata or {}).get("expected_checksum")
+    if expected and stored.crc32c != expected:
+        return Invalid(f"the uploaded file's CRC32C is {stored.crc32c}, not the {expected} announced: it was "
+                       "corrupted or replaced in transit")
     return None
 
 

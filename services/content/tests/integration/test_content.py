@@ -311,3 +311,46 @@ async def test_missing_storage_configuration_is_a_clear_503(content_settings, ac
         await context.close()
     assert response.status_code == 503, response.text
     assert "STORAGE_EMULATOR_HOST" in response.json()["detail"]
+
+
+def _crc32c(data: bytes) -> str:
+    import base64
+
+    import google_crc32c
+
+    return base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
+
+
+async def test_a_checksum_mismatch_fails_the_upload(api, accounts: Accounts) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Checksums")
+    for announced, expected_status in ((_crc32c(VIDEO), 200), (_crc32c(VIDEO + b"!"), 422)):
+        started = await api.post(f"/v1/lessons/{lesson['id']}/videos", headers=teacher, json={
+            "title": "x", "content_type": "video/mp4", "size_bytes": len(VIDEO), "checksum_crc32c": announced})
+        async with httpx.AsyncClient() as storage:
+            await storage.put(started.json()["upload_url"], content=VIDEO, headers={"Content-Type": "video/mp4"})
+        completed = await api.post(f"/v1/videos/{started.json()['video_id']}/complete", headers=teacher)
+        assert completed.status_code == expected_status, completed.text
+    assert "CRC32C" in completed.json()["detail"]
+
+
+async def test_ffprobe_reads_duration_and_resolution(api, accounts: Accounts, tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    assert shutil.which("ffmpeg") and shutil.which("ffprobe"), "make infra installs Debian's ffmpeg"
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=320x240:rate=10",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True, timeout=60)
+    body = clip.read_bytes()
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Probed")
+    session = await _upload(api, teacher, lesson["id"], body=body, duration=None)
+    video = (await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)).json()
+    assert video["status"] == "READY"
+    assert abs(video["duration"] - 2.0) < 0.2
+    assert (video["metadata"]["width"], video["metadata"]["height"]) == (320, 240)
+    assert video["metadata"]["codec"]
+    late = await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher,
+                          json={"timestamp": 3, "title": "After the end"})
+    assert late.status_code == 422
