@@ -47,6 +47,15 @@ wait_port() { # wait_port PORT SECONDS
   return 1
 }
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+stop_process() { # stop_process PIDFILE SIGNAL TENTHS: signal, wait up to TENTHS/10 s, then SIGKILL
+  local pidfile="$1" i
+  if pid_alive "$pidfile"; then
+    kill "-$2" "$(cat "$pidfile")" 2>/dev/null || true
+    for ((i = 0; i < $3; i++)); do pid_alive "$pidfile" || break; sleep 0.1; done
+    if pid_alive "$pidfile"; then kill -KILL "$(cat "$pidfile")" 2>/dev/null || true; sleep 0.5; fi
+  fi
+  rm -f "$pidfile"
+}
 
 APT_UPDATED=0
 apt_install() { # apt_install PACKAGE...
@@ -208,13 +217,8 @@ kafka_start() {
 }
 
 kafka_stop() { # kafka_stop [SIGNAL]
-  local pidfile="$RUN/kafka.pid" signal="${1:-TERM}" i
-  if ! pid_alive "$pidfile"; then rm -f "$pidfile"; return; fi
-  say "stopping Kafka (SIG$signal)"
-  kill "-$signal" "$(cat "$pidfile")" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do pid_alive "$pidfile" || break; sleep 0.1; done
-  if pid_alive "$pidfile"; then kill -KILL "$(cat "$pidfile")" 2>/dev/null || true; sleep 0.5; fi
-  rm -f "$pidfile"
+  pid_alive "$RUN/kafka.pid" && say "stopping Kafka (SIG${1:-TERM})"
+  stop_process "$RUN/kafka.pid" "${1:-TERM}" 300
 }
 
 kafka_topics() {
@@ -242,13 +246,8 @@ storage_start() {
 }
 
 storage_stop() {
-  local pidfile="$RUN/storage.pid" i
-  pid_alive "$pidfile" || { rm -f "$pidfile"; return; }
-  say "stopping the storage emulator"
-  kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do pid_alive "$pidfile" || break; sleep 0.1; done
-  pid_alive "$pidfile" && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
-  rm -f "$pidfile"
+  pid_alive "$RUN/storage.pid" && say "stopping the storage emulator"
+  stop_process "$RUN/storage.pid" TERM 50
 }
 
 status() {

@@ -86,12 +86,17 @@ class Content:
 
     # --- access --------------------------------------------------------------------------------
 
+    @staticmethod
+    async def _one(session: AsyncSession, table: Any, row_id: uuid.UUID, noun: str, *, lock: bool = False) -> Any:
+        """The row with this id (row-level security: of this tenant), or 404."""
+        query = select(table).where(table.c.id == row_id)
+        row = (await session.execute(query.with_for_update() if lock else query)).first()
+        if row is None:
+            raise NotFound(f"no {noun} {row_id}")
+        return row
+
     async def _lesson(self, session: AsyncSession, lesson_id: uuid.UUID, *, lock: bool = False) -> Any:
-        query = select(orm.lessons).where(orm.lessons.c.id == lesson_id)
-        lesson = (await session.execute(query.with_for_update() if lock else query)).first()
-        if lesson is None:
-            raise NotFound(f"no lesson {lesson_id}")
-        return lesson
+        return await self._one(session, orm.lessons, lesson_id, "lesson", lock=lock)
 
     async def _editable(self, session: AsyncSession, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
         lesson = await self._lesson(session, lesson_id, lock=True)
@@ -108,11 +113,7 @@ class Content:
                               .values(has_unpublished_changes=True, updated_at=_now()))
 
     async def _video(self, session: AsyncSession, video_id: uuid.UUID, *, lock: bool = False) -> Any:
-        query = select(orm.videos).where(orm.videos.c.id == video_id)
-        video = (await session.execute(query.with_for_update() if lock else query)).first()
-        if video is None:
-            raise NotFound(f"no video {video_id}")
-        return video
+        return await self._one(session, orm.videos, video_id, "video", lock=lock)
 
     async def _published_snapshot(self, session: AsyncSession, lesson_id: uuid.UUID) -> dict[str, Any]:
         row = (await session.execute(
@@ -278,10 +279,7 @@ class Content:
                                    tenant_id=actor.tenant_id, actor_id=actor.id)
 
     async def _group(self, session: AsyncSession, group_id: uuid.UUID) -> Any:
-        group = (await session.execute(select(orm.video_groups).where(orm.video_groups.c.id == group_id))).first()
-        if group is None:
-            raise NotFound(f"no chapter {group_id}")
-        return group
+        return await self._one(session, orm.video_groups, group_id, "chapter")
 
     # --- videos and uploads ---------------------------------------------------------------------------
 
@@ -497,10 +495,7 @@ class Content:
                 tenant_id=actor.tenant_id, actor_id=actor.id)
 
     async def _milestone(self, session: AsyncSession, milestone_id: uuid.UUID) -> Any:
-        row = (await session.execute(select(orm.milestones).where(orm.milestones.c.id == milestone_id))).first()
-        if row is None:
-            raise NotFound(f"no milestone {milestone_id}")
-        return row
+        return await self._one(session, orm.milestones, milestone_id, "milestone")
 
     # --- transcripts -----------------------------------------------------------------------------------
 
