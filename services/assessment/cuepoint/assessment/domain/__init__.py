@@ -1,0 +1,1 @@
+"""assessment's rules, free of frameworks and I/O."""

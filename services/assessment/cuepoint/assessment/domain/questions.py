@@ -1,0 +1,160 @@
+"""The six question types: content and answer key (one model per type, discriminated
+by ``type``), and the answer a student submits for each."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Id = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+Text = Annotated[str, Field(min_length=1, max_length=1000)]
+BLANK = re.compile(r"\{\{([A-Za-z0-9_-]+)\}\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Model):
+    id: Id
+    text: Text
+
+
+class MultipleChoice(_Model):
+    """One or several correct options; several means per-option partial credit."""
+
+    type: Literal["MULTIPLE_CHOICE"] = "MULTIPLE_CHOICE"
+    options: list[Option] = Field(min_length=2, max_length=10)
+    correct_option_ids: list[Id] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _key_is_among_options(self) -> "MultipleChoice":
+        ids = [o.id for o in self.options]
+        if len(set(ids)) != len(ids):
+            raise ValueError("option ids must be unique")
+        if len(set(self.correct_option_ids)) != len(self.correct_option_ids):
+            raise ValueError("correct_option_ids repeats an option")
+        if unknown := set(self.correct_option_ids) - set(ids):
+            raise ValueError(f"correct_option_ids names unknown options: {sorted(unknown)}")
+        return self
+
+    @property
+    def multiple(self) -> bool:
+        return len(self.correct_option_ids) > 1
+
+
+class TrueFalse(_Model):
+    type: Literal["TRUE_FALSE"] = "TRUE_FALSE"
+    correct: bool
+
+
+class ShortAnswer(_Model):
+    """Compared after normalising case, spacing and punctuation; ``tolerance`` allows that
+    many character edits (typos) and still counts as correct."""
+
+    type: Literal["SHORT_ANSWER"] = "SHORT_ANSWER"
+    accepted_answers: list[Text] = Field(min_length=1, max_length=20)
+    tolerance: int = Field(default=0, ge=0, le=3)
+
+
+class Blank(_Model):
+    id: Id
+    accepted: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=10)
+
+
+class FillInTheBlank(_Model):
+    """``template`` marks each blank as ``{{id}}``; each blank has accepted alternatives."""
+
+    type: Literal["FILL_IN_THE_BLANK"] = "FILL_IN_THE_BLANK"
+    template: Annotated[str, Field(min_length=1, max_length=4000)]
+    blanks: list[Blank] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _blanks_match_template(self) -> "FillInTheBlank":
+        in_template = BLANK.findall(self.template)
+        declared = [b.id for b in self.blanks]
+        if sorted(in_template) != sorted(declared) or len(set(declared)) != len(declared):
+            raise ValueError(f"the template's blanks {in_template} and the declared blanks {declared} differ")
+        return self
+
+
+class Pair(_Model):
+    left_id: Id
+    left: Text
+    right_id: Id
+    right: Text
+
+
+class Matching(_Model):
+    """Match each left item to its right item; per-pair partial credit."""
+
+    type: Literal["MATCHING"] = "MATCHING"
+    pairs: list[Pair] = Field(min_length=2, max_length=12)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Matching":
+        for side in ("left_id", "right_id"):
+            ids = [getattr(p, side) for p in self.pairs]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"{side} values must be unique")
+        return self
+
+
+class Item(_Model):
+    id: Id
+    text: Text
+
+
+class Ordering(_Model):
+    """Put the items in order; credit for the longest correctly ordered subsequence."""
+
+    type: Literal["ORDERING"] = "ORDERING"
+    items: list[Item] = Field(min_length=2, max_length=12)
+    correct_order: list[Id]
+
+    @model_validator(mode="after")
+    def _permutation(self) -> "Ordering":
+        ids = [i.id for i in self.items]
+        if len(set(ids)) != len(ids) or sorted(ids) != sorted(self.correct_order):
+            raise ValueError("correct_order must list every item id exactly once")
+        return self
+
+
+QuestionContent = Annotated[MultipleChoice | TrueFalse | ShortAnswer | FillInTheBlank | Matching | Ordering,
+                            Field(discriminator="type")]
+
+
+class ChoiceAnswer(_Model):
+    type: Literal["MULTIPLE_CHOICE"] = "MULTIPLE_CHOICE"
+    option_ids: list[Id] = Field(min_length=1, max_length=10)
+
+
+class TrueFalseAnswer(_Model):
+    type: Literal["TRUE_FALSE"] = "TRUE_FALSE"
+    value: bool
+
+
+class ShortAnswerAnswer(_Model):
+    type: Literal["SHORT_ANSWER"] = "SHORT_ANSWER"
+    text: Annotated[str, Field(max_length=1000)]
+
+
+class FillInTheBlankAnswer(_Model):
+    type: Literal["FILL_IN_THE_BLANK"] = "FILL_IN_THE_BLANK"
+    blanks: dict[Id, Annotated[str, Field(max_length=200)]]
+
+
+class MatchingAnswer(_Model):
+    type: Literal["MATCHING"] = "MATCHING"
+    matches: dict[Id, Id]
+
+
+class OrderingAnswer(_Model):
+    type: Literal["ORDERING"] = "ORDERING"
+    order: list[Id] = Field(max_length=12)
+
+
+Answer = Annotated[ChoiceAnswer | TrueFalseAnswer | ShortAnswerAnswer | FillInTheBlankAnswer | MatchingAnswer
+                   | OrderingAnswer, Field(discriminator="type")]
