@@ -193,6 +193,28 @@ class _ConsumerBase:
         await self.dead_letters.send(record, group=self.group_id, reason=reason, error=error)
         PROCESSED.labels(self.group_id, "dead-lettered").inc()
 
+    async def _apply_one(self, record: Record, envelope: Envelope[Any],
+                         call: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        """One event in its own transaction with its inbox row; dead-lettered after ``max_tries``."""
+
+        async def work() -> None:
+            token = correlation_id.set(envelope.correlation_id)
+            try:
+                async with self.sessions() as session, session.begin():
+                    await set_tenant(session, envelope.tenant_id)
+                    if await self._claim(session, [(record, envelope)]):
+                        await call(session)
+                        PROCESSED.labels(self.group_id, "processed").inc()
+                    else:
+                        PROCESSED.labels(self.group_id, "duplicate").inc()
+            finally:
+                correlation_id.reset(token)
+
+        async def give_up(error: BaseException) -> None:
+            await self._dead_letter(record, "handler-failed", error)
+
+        await self._with_retries(work, record, on_give_up=give_up)
+
     def _delay(self, attempt: int) -> float:
         return min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
 
@@ -238,24 +260,7 @@ class IdempotentConsumer(_ConsumerBase):
 
     async def _apply(self, record: Record, envelope: Envelope[Any]) -> None:
         handler = self.handlers[envelope.event_type]
-
-        async def work() -> None:
-            token = correlation_id.set(envelope.correlation_id)
-            try:
-                async with self.sessions() as session, session.begin():
-                    await set_tenant(session, envelope.tenant_id)
-                    if await self._claim(session, [(record, envelope)]):
-                        await handler(session, envelope)
-                        PROCESSED.labels(self.group_id, "processed").inc()
-                    else:
-                        PROCESSED.labels(self.group_id, "duplicate").inc()
-            finally:
-                correlation_id.reset(token)
-
-        async def give_up(error: BaseException) -> None:
-            await self._dead_letter(record, "handler-failed", error)
-
-        await self._with_retries(work, record, on_give_up=give_up)
+        await self._apply_one(record, envelope, lambda session: handler(session, envelope))
 
     def subscribe(self, broker: KafkaBroker, topic: str, **options: Any) -> None:
         @broker.subscriber(
@@ -316,22 +321,9 @@ class BatchConsumer(_ConsumerBase):
         async def one_by_one(error: BaseException) -> None:
             log.warning("batch failed, isolating the poison events", extra={"group": self.group_id, "error": repr(error)})
             for record, envelope in pairs:
-                await self._apply_one(record, envelope)
+                await self._apply_one(record, envelope, lambda session, e=envelope: self.handler(session, [e]))
 
         await self._with_retries(work, pairs[0][0], on_give_up=one_by_one)
-
-    async def _apply_one(self, record: Record, envelope: Envelope[Any]) -> None:
-        async def work() -> None:
-            async with self.sessions() as session, session.begin():
-                await set_tenant(session, envelope.tenant_id)
-                if await self._claim(session, [(record, envelope)]):
-                    await self.handler(session, [envelope])
-                    PROCESSED.labels(self.group_id, "processed").inc()
-
-        async def give_up(error: BaseException) -> None:
-            await self._dead_letter(record, "handler-failed", error)
-
-        await self._with_retries(work, record, on_give_up=give_up)
 
     def subscribe(self, broker: KafkaBroker, topic: str, *, max_records: int = 2000, **options: Any) -> None:
         @broker.subscriber(
