@@ -7,6 +7,7 @@ connection never carries one tenant's setting into another's request.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -67,12 +68,15 @@ class ReadPool:
         self._pool = AsyncConnectionPool(libpq_dsn(url), min_size=1, max_size=max_size, open=False,
                                          kwargs={"application_name": application_name})
         self._opened = False
+        self._opening = asyncio.Lock()
 
     @asynccontextmanager
     async def tenant(self, tenant_id: UUID | str) -> AsyncIterator[Any]:
         if not self._opened:
-            await self._pool.open()
-            self._opened = True
+            async with self._opening:  # concurrent first requests open it once
+                if not self._opened:
+                    await self._pool.open()
+                    self._opened = True
         async with self._pool.connection() as connection:
             await connection.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_id),))
             yield connection

@@ -80,6 +80,7 @@ class SigningKeys:
         self.cache_seconds = cache_seconds
         self._current: SigningKey | None = None
         self._jwks: dict[str, Any] | None = None
+        self._verification_keys: dict[str, PyJWK] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
 
@@ -100,12 +101,11 @@ class SigningKeys:
 
     async def key(self, kid: str) -> PyJWK | None:
         """A verification key by id (the in-process key source of identity's own verifier)."""
-        keys = keys_from_jwks(await self.jwks())
-        if kid not in keys:
+        await self.jwks()  # reloads when the cache is stale
+        if kid not in self._verification_keys:
             async with self._lock:
                 await self._load(create_if_stale=False)
-            keys = keys_from_jwks(self._jwks or {})
-        return keys.get(kid)
+        return self._verification_keys.get(kid)
 
     async def rotate(self) -> str:
         async with self._lock:
@@ -136,6 +136,7 @@ class SigningKeys:
         horizon = datetime.now(UTC) - self.rotation - self.publish_grace
         published = [row.public_jwk for row in rows if row is newest or row.created_at > horizon]
         self._jwks = {"keys": published}
+        self._verification_keys = keys_from_jwks(self._jwks)  # parsed once per load, not per request
         self._loaded_at = time.monotonic()
 
     async def _create(self, session: AsyncSession) -> str:
