@@ -44,6 +44,19 @@ class QuestionsGenerated(Event):
     questions: list[GeneratedQuestion] = Field(description="The questions created, in milestone order.")
 
 
+class GenerationFailed(Event):
+    """An AI generation job gave up; no questions were created. Key: job_id."""
+
+    event_type = "assessment.generation.failed.v1"
+    key_field = "job_id"
+    job_id: UUID = Field(description="The generation job.")
+    lesson_id: UUID = Field(description="The lesson the questions were for.")
+    video_id: UUID | None = Field(default=None, description="The video, when the job covered one video.")
+    provider: str = Field(description="The AI provider that was asked.")
+    model: str = Field(description="The provider's model name.")
+    reason: str = Field(description="Why it failed, for the teacher and the data team.")
+
+
 class QuestionApproved(Event):
     """A teacher approved a question: it now reaches students. Key: question_id."""
 
@@ -86,6 +99,8 @@ class AttemptGraded(Event):
     milestone_answered: bool = Field(
         description="True when this attempt settles the question (correct, or no attempts left)."
     )
+    attempts_left: int | None = Field(default=None, ge=0, description="Attempts still allowed after this one.")
+    time_taken_ms: int | None = Field(default=None, ge=0, description="How long the student took, as the client measured it.")
     selected_options: list[str] = Field(default_factory=list, description="Option ids chosen, for item analysis.")
     answered_at: datetime = Field(description="When the student submitted the answer.")
 

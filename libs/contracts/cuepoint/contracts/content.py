@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .envelope import Event
 
@@ -28,6 +28,7 @@ class LessonCreated(Event):
     thumbnail: str | None = Field(default=None, description="Thumbnail URL or storage path.")
     created_by_id: UUID = Field(description="The teacher who owns the lesson.")
     seek_policy: SeekPolicy = Field(default="FREE", description="Whether students may skip ahead of what they watched.")
+    auto_generate_questions: bool = Field(default=False, description="Generate questions when a transcript is ready.")
 
 
 class LessonUpdated(Event):
@@ -113,6 +114,16 @@ class VideoUploaded(Event):
     height: int | None = Field(default=None, ge=1, description="Frame height in pixels, if known.")
 
 
+class TranscriptSegment(BaseModel):
+    """One timed cue of a transcript."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    start: float = Field(ge=0, description="Seconds into the video where the cue starts.")
+    end: float = Field(ge=0, description="Seconds into the video where the cue ends.")
+    text: str = Field(description="The cue's text, markup removed.")
+
+
 class TranscriptReady(Event):
     """A transcript was uploaded and parsed into timed segments. Key: video_id."""
 
@@ -124,6 +135,9 @@ class TranscriptReady(Event):
     language: str = Field(description="BCP 47 language tag, e.g. `en`.")
     segment_count: int = Field(ge=0, description="How many timed segments it has.")
     segments_url: str = Field(description="Where the parsed segments can be fetched (content API path).")
+    segments: list[TranscriptSegment] | None = Field(
+        default=None, description="The timed segments themselves, so consumers need not call content "
+        "(content caps a transcript's text at 512 KiB to keep the event well under Kafka's message limit).")
 
 
 class MilestoneCreated(Event):

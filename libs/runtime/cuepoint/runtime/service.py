@@ -13,7 +13,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -110,6 +110,8 @@ class ServiceContext:
 
 RouterFactory = Callable[[ServiceContext], list[APIRouter]]
 ConsumerFactory = Callable[[ServiceContext, KafkaBroker, DeadLetters], None]
+BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+"""A loop the worker runs beside its consumers (e.g. a job queue); it returns once the event is set."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class ServiceSpec:
     migrations: Path
     routers: RouterFactory = lambda context: []
     consumers: ConsumerFactory = lambda context, broker, dead_letters: None
+    background: Callable[[ServiceContext], list[BackgroundTask]] = lambda context: []
     commands: dict[str, Command] = field(default_factory=dict)
 
 
@@ -168,10 +171,12 @@ async def run_worker(spec: ServiceSpec, context: ServiceContext, stop: asyncio.E
     spec.consumers(context, broker, dead_letters)
     stop = stop or _stop_on_signals()
     await broker.start()
-    log.info("worker started", extra={"subscribers": len(broker.subscribers)})
+    tasks = [asyncio.create_task(task(stop)) for task in spec.background(context)]
+    log.info("worker started", extra={"subscribers": len(broker.subscribers), "background_tasks": len(tasks)})
     try:
         await stop.wait()
     finally:
+        await asyncio.gather(*tasks, return_exceptions=True)
         await broker.stop()
         await dead_letters.close()
         await context.close()

@@ -1,10 +1,62 @@
 """The composition root of the assessment service: everything it runs is assembled here."""
 
+import logging
 from pathlib import Path
 
-from cuepoint.runtime.service import ServiceSpec
+from fastapi import APIRouter
+from faststream.kafka import KafkaBroker
 
+from cuepoint.contracts.topics import CONTENT_EVENTS
+from cuepoint.runtime.consumer import DeadLetters, IdempotentConsumer
+from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, SecretBox
+from cuepoint.runtime.service import BackgroundTask, ServiceContext, ServiceSpec
+
+from . import api
+from .consumers import handlers
+from .generation import Generation
+from .handlers import Assessment
 from .settings import AssessmentSettings
+
+log = logging.getLogger(__name__)
+
+
+def _settings(context: ServiceContext) -> AssessmentSettings:
+    settings = context.settings
+    assert isinstance(settings, AssessmentSettings)
+    return settings
+
+
+def _box(settings: AssessmentSettings) -> SecretBox:
+    if settings.secret_key.get_secret_value() == LOCAL_DEVELOPMENT_KEY:
+        log.warning("CUEPOINT_SECRET_KEY is the local development key: set a real one in production")
+    return SecretBox(settings.secret_key.get_secret_value())
+
+
+def build_generation(context: ServiceContext) -> Generation:
+    settings = _settings(context)
+    return Generation(sessions=context.sessions, outbox=context.outbox, box=_box(settings), settings=settings,
+                      config=context.config)
+
+
+def build_assessment(context: ServiceContext) -> Assessment:
+    generation = build_generation(context)
+    return Assessment(sessions=context.sessions, outbox=context.outbox, box=generation.box, generation=generation,
+                      config=context.config)
+
+
+def routers(context: ServiceContext) -> list[APIRouter]:
+    return api.routers(build_assessment(context), context.verifier)
+
+
+def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
+    projection = handlers(build_generation(context), auto_generate_count=_settings(context).auto_generate_count)
+    IdempotentConsumer(sessions=context.sessions, schema="assessment", group_id="assessment.content-projection",
+                       handlers=projection, dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries,
+                       ).subscribe(broker, context.topic(CONTENT_EVENTS.name))
+
+
+def background(context: ServiceContext) -> list[BackgroundTask]:
+    return [build_generation(context).run]
 
 
 def spec() -> ServiceSpec:
@@ -13,4 +65,7 @@ def spec() -> ServiceSpec:
         description="AI question generation and review, attempts and grading.",
         settings=AssessmentSettings,
         migrations=Path(__file__).parent / "migrations",
+        routers=routers,
+        consumers=consumers,
+        background=background,
     )

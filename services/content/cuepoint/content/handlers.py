@@ -67,6 +67,9 @@ JOIN lesson_versions lv ON lv.lesson_id = l.id AND lv.version = l.version
 WHERE vid.id = %(video_id)s AND lv.snapshot->'videos' @> jsonb_build_array(jsonb_build_object('id', %(video_id)s::text))
 """
 
+# The segments travel in TranscriptReady; this keeps that event far below Kafka's 1 MB.
+TRANSCRIPT_TEXT_LIMIT = 512 * 1024
+
 ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
 
 
@@ -136,7 +139,8 @@ class Content:
             lesson = await self._lesson(session, lesson_id)
             await self.outbox.emit(session, events.LessonCreated(
                 lesson_id=lesson_id, title=lesson.title, thumbnail=lesson.thumbnail, created_by_id=actor.id,
-                seek_policy=lesson.seek_policy), tenant_id=actor.tenant_id, actor_id=actor.id)
+                seek_policy=lesson.seek_policy, auto_generate_questions=lesson.auto_generate_questions),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
             return await self._draft_view(session, lesson)
 
     async def update_lesson(self, actor: CurrentUser, lesson_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any]:
@@ -505,6 +509,10 @@ class Content:
             segments = parse(content, format)
         except TranscriptError as error:
             raise Invalid(f"the transcript is malformed at {error}", line=error.line) from error
+        text_bytes = sum(len(s.text.encode()) for s in segments)
+        if text_bytes > TRANSCRIPT_TEXT_LIMIT:
+            raise Invalid(f"the transcript's text is {text_bytes} bytes, over the {TRANSCRIPT_TEXT_LIMIT}-byte limit "
+                          "(about nine hours of speech); split the video")
         transcript_id = uuid.uuid4()
         document = [{"start": s.start, "end": s.end, "text": s.text} for s in segments]
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
@@ -519,7 +527,8 @@ class Content:
                 segments=document, segment_count=len(segments), created_at=_now()))
             await self.outbox.emit(session, events.TranscriptReady(
                 transcript_id=transcript_id, video_id=video_id, lesson_id=video.lesson_id, language=language,
-                segment_count=len(segments), segments_url=f"/v1/videos/{video_id}/transcripts/{language}"),
+                segment_count=len(segments), segments_url=f"/v1/videos/{video_id}/transcripts/{language}",
+                segments=document),
                 tenant_id=actor.tenant_id, actor_id=actor.id)
         return {"id": transcript_id, "video_id": video_id, "language": language, "segment_count": len(segments)}
 

@@ -3,6 +3,7 @@ by ``type``), and the answer a student submits for each."""
 
 from __future__ import annotations
 
+import random
 import re
 from typing import Annotated, Literal
 
@@ -158,3 +159,56 @@ class OrderingAnswer(_Model):
 
 Answer = Annotated[ChoiceAnswer | TrueFalseAnswer | ShortAnswerAnswer | FillInTheBlankAnswer | MatchingAnswer
                    | OrderingAnswer, Field(discriminator="type")]
+
+
+def student_view(content: MultipleChoice | TrueFalse | ShortAnswer | FillInTheBlank | Matching | Ordering,
+                 *, seed: str) -> dict[str, object]:
+    """What a student may see of a question before it is settled: never the answer key.
+
+    Items whose given order would reveal the answer (ordering items, matching's right
+    column) are shuffled, deterministically per ``seed`` so a reload shows the same order.
+    """
+    rng = random.Random(seed)
+    match content:
+        case MultipleChoice():
+            return {"type": content.type, "options": [o.model_dump() for o in content.options],
+                    "multiple_answers": content.multiple, "answers_expected": len(content.correct_option_ids)}
+        case TrueFalse() | ShortAnswer():
+            return {"type": content.type}
+        case FillInTheBlank():
+            return {"type": content.type, "template": content.template, "blank_ids": [b.id for b in content.blanks]}
+        case Matching():
+            rights = [{"id": p.right_id, "text": p.right} for p in content.pairs]
+            rng.shuffle(rights)
+            return {"type": content.type, "left": [{"id": p.left_id, "text": p.left} for p in content.pairs],
+                    "right": rights}
+        case Ordering():
+            items = [i.model_dump() for i in content.items]
+            while len(items) > 1 and [i["id"] for i in items] == content.correct_order:
+                rng.shuffle(items)
+            return {"type": content.type, "items": items}
+    raise TypeError(f"unknown question content {type(content).__name__}")  # pragma: no cover
+
+
+def answer_key(content: MultipleChoice | TrueFalse | ShortAnswer | FillInTheBlank | Matching | Ordering
+               ) -> dict[str, object]:
+    """The correct answer, shown with the explanation once a question is settled."""
+    match content:
+        case MultipleChoice():
+            return {"option_ids": list(content.correct_option_ids)}
+        case TrueFalse():
+            return {"value": content.correct}
+        case ShortAnswer():
+            return {"accepted_answers": list(content.accepted_answers)}
+        case FillInTheBlank():
+            return {"blanks": {b.id: list(b.accepted) for b in content.blanks}}
+        case Matching():
+            return {"matches": {p.left_id: p.right_id for p in content.pairs}}
+        case Ordering():
+            return {"order": list(content.correct_order)}
+    raise TypeError(f"unknown question content {type(content).__name__}")  # pragma: no cover
+
+
+def selected_options(answer: object) -> list[str]:
+    """The option ids an answer chose, for item analysis (choice questions only)."""
+    return list(answer.option_ids) if isinstance(answer, ChoiceAnswer) else []

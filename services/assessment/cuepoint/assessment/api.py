@@ -1,0 +1,222 @@
+"""assessment's HTTP API: routes parse, call a use case, and answer."""
+
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
+
+from .domain.offline_generator import QUESTION_TYPES
+from .domain.questions import QuestionContent
+from .handlers import Assessment
+
+QuestionType = Literal["MULTIPLE_CHOICE", "TRUE_FALSE", "SHORT_ANSWER", "FILL_IN_THE_BLANK", "MATCHING", "ORDERING"]
+Status = Literal["DRAFT", "PENDING_REVIEW", "APPROVED", "REJECTED", "ARCHIVED"]
+Difficulty = Literal["EASY", "MEDIUM", "HARD"]
+Price = Annotated[Decimal, Field(ge=0, le=1000, max_digits=12, decimal_places=6)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PolicyFields(Strict):
+    max_attempts: int | None = Field(default=None, ge=1, le=20,
+                                     description="Default: the milestone's, else grading.defaultMaxAttempts.")
+    retry_penalty: Decimal | None = Field(default=None, ge=0, le=1, decimal_places=3,
+                                          description="Share of the points lost per extra attempt.")
+    partial_credit: bool | None = Field(default=None, description="Default: on.")
+
+
+class QuestionIn(PolicyFields):
+    lesson_id: uuid.UUID
+    milestone_id: uuid.UUID | None = None
+    prompt: str = Field(min_length=1, max_length=2000)
+    explanation: str = Field(default="", max_length=4000)
+    points: Decimal = Field(default=Decimal(1), gt=0, le=1000, decimal_places=2)
+    difficulty: Difficulty = "MEDIUM"
+    content: QuestionContent
+    approve: bool = Field(default=False, description="Approve at once (it reaches students when the lesson is published).")
+
+
+class QuestionPatch(PolicyFields):
+    milestone_id: uuid.UUID | None = None
+    prompt: str | None = Field(default=None, min_length=1, max_length=2000)
+    explanation: str | None = Field(default=None, max_length=4000)
+    points: Decimal | None = Field(default=None, gt=0, le=1000, decimal_places=2)
+    difficulty: Difficulty | None = None
+    content: QuestionContent | None = None
+
+
+class RejectIn(Strict):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class BulkApproveIn(Strict):
+    question_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
+
+
+class GenerationIn(Strict):
+    lesson_id: uuid.UUID
+    video_id: uuid.UUID | None = Field(default=None, description="Only this video's milestones.")
+    milestone_ids: list[uuid.UUID] | None = Field(default=None, max_length=100, description="Only these milestones.")
+    count_per_milestone: int = Field(default=3, ge=1, le=10)
+    types: list[QuestionType] | None = Field(default=None, description=f"Default: all of {', '.join(QUESTION_TYPES)}.")
+    configuration_id: uuid.UUID | None = None
+    provider: Literal["OPENAI", "OFFLINE"] | None = Field(default=None, description="Default: ai.defaultProvider.")
+
+
+class ConfigurationIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    provider: Literal["OPENAI", "OFFLINE"]
+    model: str = Field(min_length=1, max_length=100)
+    base_url: HttpUrl | None = Field(default=None, description="Any OpenAI-compatible endpoint; default OpenAI's.")
+    temperature: Decimal = Field(default=Decimal("0.2"), ge=0, le=2, decimal_places=2)
+    max_tokens: int = Field(default=2000, ge=1, le=128000)
+    prompt_template: str | None = Field(default=None, min_length=1, max_length=20000,
+                                        description="Placeholders: {count} {types} {milestone} {start} {end} "
+                                                    "{transcript}. Default: the built-in template.")
+    input_price_per_1k: Price = Decimal(0)
+    output_price_per_1k: Price = Decimal(0)
+    api_key: str | None = Field(default=None, min_length=1, max_length=500, description="Stored encrypted; never returned.")
+    is_active: bool = False
+
+
+class ConfigurationPatch(Strict):
+    model: str | None = Field(default=None, min_length=1, max_length=100)
+    base_url: HttpUrl | None = None
+    temperature: Decimal | None = Field(default=None, ge=0, le=2, decimal_places=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=128000)
+    prompt_template: str | None = Field(default=None, min_length=1, max_length=20000)
+    input_price_per_1k: Price | None = None
+    output_price_per_1k: Price | None = None
+    api_key: str | None = Field(default=None, max_length=500, description="Empty string removes the key.")
+    is_active: bool | None = None
+
+
+class AttemptIn(Strict):
+    answer: dict[str, Any] = Field(description="The answer for the question's type, e.g. `{\"option_ids\": [\"a\"]}`, "
+                                               "`{\"value\": true}`, `{\"text\": \"…\"}`, `{\"blanks\": {…}}`, "
+                                               "`{\"matches\": {…}}`, `{\"order\": […]}`.")
+    time_taken_ms: int | None = Field(default=None, ge=0, le=24 * 3600 * 1000)
+
+
+def _set(model: BaseModel, *, exclude_unset: bool = True) -> dict[str, Any]:
+    values = model.model_dump(exclude_unset=exclude_unset, exclude={"content"})
+    if values.get("base_url") is not None:
+        values["base_url"] = str(values["base_url"])
+    if "content" in model.model_fields_set:
+        values["content"] = model.content  # the validated model, not its dump
+    return values
+
+
+def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
+    authenticated = authentication(lambda request: verifier)
+    User = Annotated[CurrentUser, Depends(authenticated)]
+    Teacher = Annotated[CurrentUser, Depends(require_role(authenticated, Role.TEACHER))]
+    Admin = Annotated[CurrentUser, Depends(require_role(authenticated, Role.ADMIN))]
+    Limit = Annotated[int, Query(ge=1, le=100)]
+    Offset = Annotated[int, Query(ge=0)]
+
+    configurations = APIRouter(prefix="/v1/ai-configurations", tags=["AI"])
+
+    @configurations.post("", status_code=201, summary="Add an AI provider configuration (API key stored encrypted)")
+    async def create_configuration(body: ConfigurationIn, actor: Admin) -> Any:
+        values = _set(body, exclude_unset=False)
+        if values["prompt_template"] is None:
+            del values["prompt_template"]
+        return await assessment.create_configuration(actor, values)
+
+    @configurations.get("", summary="The organisation's AI configurations (keys never shown)")
+    async def list_configurations(actor: Admin) -> Any:
+        return {"items": await assessment.list_configurations(actor)}
+
+    @configurations.patch("/{configuration_id}", summary="Change or (de)activate; one active per provider")
+    async def update_configuration(configuration_id: uuid.UUID, body: ConfigurationPatch, actor: Admin) -> Any:
+        return await assessment.update_configuration(actor, configuration_id, _set(body))
+
+    usage = APIRouter(prefix="/v1/ai-usage", tags=["AI"])
+
+    @usage.get("", summary="AI requests, tokens and cost per month and request type; this month's budget")
+    async def ai_usage(actor: Admin, months: int = Query(default=6, ge=1, le=36)) -> Any:
+        return await assessment.usage(actor, months)
+
+    jobs = APIRouter(prefix="/v1/generation-jobs", tags=["AI"])
+
+    @jobs.post("", status_code=202, summary="Ask the AI for questions (per milestone, video or lesson)")
+    async def request_generation(body: GenerationIn, actor: Teacher) -> Any:
+        return await assessment.request_generation(
+            actor, lesson_id=body.lesson_id, video_id=body.video_id, milestone_ids=body.milestone_ids,
+            count=body.count_per_milestone, types=body.types, configuration_id=body.configuration_id,
+            provider=body.provider)
+
+    @jobs.get("", summary="A lesson's generation jobs, newest first")
+    async def list_jobs(lesson_id: uuid.UUID, actor: Teacher, limit: Limit = 20, offset: Offset = 0) -> Any:
+        return await assessment.list_jobs(actor, lesson_id, limit, offset)
+
+    @jobs.get("/{job_id}", summary="A job's status; a failed job says why")
+    async def get_job(job_id: uuid.UUID, actor: Teacher) -> Any:
+        return await assessment.get_job(actor, job_id)
+
+    questions = APIRouter(prefix="/v1/questions", tags=["questions"])
+
+    @questions.post("", status_code=201, summary="Write a question by hand (a draft unless approve is set)")
+    async def create_question(body: QuestionIn, actor: Teacher) -> Any:
+        fields = body.model_dump(exclude={"approve", "content"}) | {"content": body.content}
+        return await assessment.create_question(actor, fields, approve=body.approve)
+
+    @questions.get("", summary="The review queue: filter by lesson, status, video, milestone")
+    async def review_queue(actor: Teacher, lesson_id: uuid.UUID | None = None, status: Status | None = None,
+                           video_id: uuid.UUID | None = None, milestone_id: uuid.UUID | None = None,
+                           limit: Limit = 50, offset: Offset = 0) -> Any:
+        return await assessment.review_queue(actor, lesson_id=lesson_id, status=status, video_id=video_id,
+                                             milestone_id=milestone_id, limit=limit, offset=offset)
+
+    @questions.post("/approve", summary="Approve several questions at once")
+    async def bulk_approve(body: BulkApproveIn, actor: Teacher) -> Any:
+        return await assessment.bulk_approve(actor, body.question_ids)
+
+    @questions.get("/{question_id}", summary="Teachers see everything; students an approved question, no key")
+    async def get_question(question_id: uuid.UUID, actor: User) -> Any:
+        return await assessment.get_question(actor, question_id)
+
+    @questions.patch("/{question_id}", summary="Edit a question")
+    async def edit_question(question_id: uuid.UUID, body: QuestionPatch, actor: Teacher) -> Any:
+        return await assessment.edit_question(actor, question_id, _set(body))
+
+    @questions.post("/{question_id}/approve", summary="Approve, optionally with edits in the body")
+    async def approve(question_id: uuid.UUID, actor: Teacher, body: QuestionPatch | None = None) -> Any:
+        return await assessment.edit_question(actor, question_id, _set(body) if body else {}, approve=True)
+
+    @questions.post("/{question_id}/reject", summary="Reject, with a reason for the record")
+    async def reject(question_id: uuid.UUID, actor: Teacher, body: RejectIn | None = None) -> Any:
+        return await assessment.reject(actor, question_id, body.reason if body else None)
+
+    @questions.post("/{question_id}/attempts", status_code=201,
+                    summary="Answer a question; graded at once. Send an Idempotency-Key to make retries safe")
+    async def attempt(question_id: uuid.UUID, body: AttemptIn, actor: User,
+                      idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None) -> Any:
+        return await assessment.submit_attempt(actor, question_id, answer=body.answer,
+                                               idempotency_key=idempotency_key, time_taken_ms=body.time_taken_ms)
+
+    milestones = APIRouter(prefix="/v1/milestones", tags=["questions"])
+
+    @milestones.get("/{milestone_id}/questions", summary="A milestone's approved questions as a student sees them")
+    async def milestone_questions(milestone_id: uuid.UUID, actor: User) -> Any:
+        return await assessment.milestone_questions(actor, milestone_id)
+
+    @milestones.put("/{milestone_id}/policy", summary="Attempts, retry penalty and partial credit for a milestone")
+    async def milestone_policy(milestone_id: uuid.UUID, body: PolicyFields, actor: Teacher) -> Any:
+        return await assessment.set_milestone_policy(actor, milestone_id, body.model_dump())
+
+    grades = APIRouter(prefix="/v1/grades", tags=["grades"])
+
+    @grades.get("", summary="Grades per milestone, video and lesson: a student's own, a teacher's lesson's")
+    async def list_grades(lesson_id: uuid.UUID, actor: User, student_id: uuid.UUID | None = None,
+                          limit: Limit = 100, offset: Offset = 0) -> Any:
+        return await assessment.grades(actor, lesson_id=lesson_id, student_id=student_id, limit=limit, offset=offset)
+
+    return [configurations, usage, jobs, questions, milestones, grades]

@@ -1,0 +1,597 @@
+"""assessment's use cases: AI configurations, generation requests, the review queue,
+students' attempts and grades. One tenant-scoped transaction each, events through the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cuepoint.contracts import assessment as events
+from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.db import tenant_transaction
+from cuepoint.runtime.errors import Conflict, Forbidden, Invalid, NotFound
+from cuepoint.runtime.outbox import Outbox
+from cuepoint.runtime.secrets import SecretBox
+
+from . import orm
+from .domain.grading import AnswerMismatch, AttemptLimitReached, Policy, grade
+from .domain.prompting import DEFAULT_PROMPT_TEMPLATE, Prices, TemplateProblem, check_template, validate_types
+from .domain.questions import Answer, QuestionContent, answer_key, selected_options, student_view
+from .generation import Generation, api_key_purpose, ensure_milestones
+
+ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
+CONTENT = TypeAdapter(QuestionContent)
+ANSWER = TypeAdapter(Answer)
+APPROVABLE = ("DRAFT", "PENDING_REVIEW", "REJECTED")
+
+# Each student's best score per approved question in a scope, against all of the scope's points.
+GRADE_SQL = """
+WITH scope_questions AS (
+    SELECT id, points FROM questions WHERE status = 'APPROVED' AND {column} = :scope_id
+), best AS (
+    SELECT a.question_id, MAX(a.score) AS score
+    FROM question_attempts a JOIN scope_questions s ON s.id = a.question_id
+    WHERE a.student_id = :student_id GROUP BY a.question_id
+)
+SELECT COALESCE(SUM(s.points), 0) AS max_score, COALESCE(SUM(b.score), 0) AS score,
+       COUNT(b.question_id) AS answered, COUNT(s.id) AS total
+FROM scope_questions s LEFT JOIN best b ON b.question_id = s.id
+"""
+GRADE_QUERIES = {scope: text(GRADE_SQL.format(column=column))
+                 for scope, column in (("MILESTONE", "milestone_id"), ("VIDEO", "video_id"), ("LESSON", "lesson_id"))}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _content(raw: Any) -> Any:
+    return CONTENT.validate_python(raw)
+
+
+class Assessment:
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, box: SecretBox,
+                 generation: Generation, config: ConfigLookup) -> None:
+        self.sessions = sessions
+        self.outbox = outbox
+        self.box = box
+        self.generation = generation
+        self.config = config
+
+    # --- access --------------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _one(session: AsyncSession, table: Any, row_id: uuid.UUID, noun: str, *, lock: bool = False) -> Any:
+        query = select(table).where(table.c.id == row_id)
+        row = (await session.execute(query.with_for_update() if lock else query)).first()
+        if row is None:
+            raise NotFound(f"no {noun} {row_id}")
+        return row
+
+    async def _authored_lesson(self, session: AsyncSession, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
+        """A lesson the actor may manage questions of: their own, or any for an admin."""
+        lesson = (await session.execute(select(orm.lessons).where(orm.lessons.c.id == lesson_id))).first()
+        if lesson is None or not actor.at_least(Role.TEACHER):
+            raise NotFound(f"no lesson {lesson_id} (a lesson created a moment ago can take a second to appear)")
+        if lesson.created_by_id != actor.id and not actor.at_least(Role.ADMIN):
+            raise Forbidden("only the lesson's author or an admin can manage its questions")
+        return lesson
+
+    async def _managed_question(self, session: AsyncSession, actor: CurrentUser, question_id: uuid.UUID) -> Any:
+        question = await self._one(session, orm.questions, question_id, "question", lock=True)
+        if not actor.at_least(Role.TEACHER):
+            raise NotFound(f"no question {question_id}")
+        await self._authored_lesson(session, actor, question.lesson_id)
+        return question
+
+    async def _milestone_of(self, session: AsyncSession, lesson_id: uuid.UUID, milestone_id: uuid.UUID | None) -> Any:
+        if milestone_id is None:
+            return None
+        milestone = (await session.execute(select(orm.milestones).where(
+            orm.milestones.c.id == milestone_id, ~orm.milestones.c.deleted))).first()
+        if milestone is None or milestone.lesson_id != lesson_id:
+            raise Invalid(f"milestone {milestone_id} is not a milestone of lesson {lesson_id}")
+        return milestone
+
+    # --- AI configurations (admins) ------------------------------------------------------------------
+
+    def _check_configuration(self, fields: dict[str, Any], *, has_key: bool) -> None:
+        try:
+            check_template(fields.get("prompt_template") or DEFAULT_PROMPT_TEMPLATE)
+        except TemplateProblem as error:
+            raise Invalid(str(error)) from error
+        if fields.get("provider") == "OPENAI" and fields.get("is_active") and not has_key:
+            raise Invalid("an active OPENAI configuration needs an api_key")
+
+    async def create_configuration(self, actor: CurrentUser, fields: dict[str, Any]) -> dict[str, Any]:
+        api_key = fields.pop("api_key", None)
+        fields.setdefault("prompt_template", DEFAULT_PROMPT_TEMPLATE)
+        self._check_configuration(fields, has_key=bool(api_key))
+        configuration_id = uuid.uuid4()
+        encrypted = self.box.encrypt(api_key.encode(), purpose=api_key_purpose(configuration_id)) if api_key else None
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            if (await session.execute(select(orm.ai_configurations.c.id).where(
+                    orm.ai_configurations.c.name == fields["name"]))).first():
+                raise Conflict(f"an AI configuration named {fields['name']!r} exists already")
+            if fields.get("is_active"):
+                await self._deactivate_others(session, fields["provider"], configuration_id)
+            await session.execute(orm.ai_configurations.insert().values(
+                id=configuration_id, tenant_id=actor.tenant_id, api_key_encrypted=encrypted, created_at=_now(),
+                updated_at=_now(), **fields))
+            return _configuration(await self._one(session, orm.ai_configurations, configuration_id, "configuration"))
+
+    async def update_configuration(self, actor: CurrentUser, configuration_id: uuid.UUID,
+                                   changes: dict[str, Any]) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            row = await self._one(session, orm.ai_configurations, configuration_id, "AI configuration", lock=True)
+            if "api_key" in changes:
+                api_key = changes.pop("api_key")
+                changes["api_key_encrypted"] = (self.box.encrypt(api_key.encode(),
+                                                                 purpose=api_key_purpose(configuration_id))
+                                                if api_key else None)
+            merged = {**row._asdict(), **changes}
+            self._check_configuration(merged, has_key=bool(merged["api_key_encrypted"]))
+            if merged["is_active"]:
+                await self._deactivate_others(session, merged["provider"], configuration_id)
+            await session.execute(update(orm.ai_configurations).where(orm.ai_configurations.c.id == configuration_id)
+                                  .values(updated_at=_now(), **changes))
+            return _configuration(await self._one(session, orm.ai_configurations, configuration_id, "configuration"))
+
+    @staticmethod
+    async def _deactivate_others(session: AsyncSession, provider: str, keep: uuid.UUID) -> None:
+        """One active configuration per provider, as the seed's lookup expects."""
+        table = orm.ai_configurations
+        await session.execute(update(table).where(table.c.provider == provider, table.c.id != keep, table.c.is_active)
+                              .values(is_active=False, updated_at=_now()))
+
+    async def list_configurations(self, actor: CurrentUser) -> list[dict[str, Any]]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            rows = (await session.execute(select(orm.ai_configurations).order_by(
+                orm.ai_configurations.c.provider, orm.ai_configurations.c.name))).all()
+            return [_configuration(row) for row in rows]
+
+    async def usage(self, actor: CurrentUser, months: int) -> dict[str, Any]:
+        """The seed's "AI Usage Cost Tracking" for this organisation, and this month's budget."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            rows = (await session.execute(text(USAGE_SQL), {"months": months})).mappings().all()
+            spent = (await session.execute(select(func.coalesce(func.sum(orm.ai_usage_logs.c.cost), 0)).where(
+                orm.ai_usage_logs.c.created_at >= func.date_trunc("month", func.now())))).scalar_one()
+        budget = Decimal(str(await self.config("ai.monthlyBudgetUsd", actor.tenant_id)))
+        return {"months": [dict(row) for row in rows],
+                "this_month": {"budget_usd": budget, "spent_usd": spent, "remaining_usd": max(budget - spent, 0)}}
+
+    # --- generation ----------------------------------------------------------------------------------
+
+    async def request_generation(self, actor: CurrentUser, *, lesson_id: uuid.UUID, video_id: uuid.UUID | None,
+                                 milestone_ids: list[uuid.UUID] | None, count: int, types: list[str] | None,
+                                 configuration_id: uuid.UUID | None, provider: str | None) -> dict[str, Any]:
+        try:
+            chosen_types = validate_types(types)
+        except ValueError as error:
+            raise Invalid(str(error)) from error
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._authored_lesson(session, actor, lesson_id)
+            query = select(orm.milestones).where(orm.milestones.c.lesson_id == lesson_id, ~orm.milestones.c.deleted)
+            if video_id is not None:
+                query = query.where(orm.milestones.c.video_id == video_id)
+            if milestone_ids:
+                query = query.where(orm.milestones.c.id.in_(milestone_ids))
+            milestones = (await session.execute(query.order_by(orm.milestones.c.timestamp))).all()
+            if milestone_ids and (unknown := set(milestone_ids) - {m.id for m in milestones}):
+                raise Invalid(f"not milestones of this lesson: {sorted(str(u) for u in unknown)}")
+            with_transcript = set((await session.execute(select(orm.transcripts.c.video_id).where(
+                orm.transcripts.c.video_id.in_({m.video_id for m in milestones})))).scalars())
+            ensure_milestones(milestones, with_transcript)
+            configuration, chosen_provider, model = await self.generation.choose_configuration(
+                session, actor.tenant_id, configuration_id=configuration_id, provider=provider)
+            if configuration is not None:
+                await self.generation.check_budget(session, actor.tenant_id, Prices(
+                    Decimal(configuration.input_price_per_1k), Decimal(configuration.output_price_per_1k)))
+            job_id = await self.generation.enqueue(
+                session, tenant_id=actor.tenant_id, lesson_id=lesson_id, video_id=video_id,
+                milestone_ids=[m.id for m in milestones], count=count, types=chosen_types, trigger="TEACHER",
+                requested_by_id=actor.id, configuration=configuration, provider=chosen_provider, model=model)
+            return _job(await self._one(session, orm.generation_jobs, job_id, "job"))
+
+    async def get_job(self, actor: CurrentUser, job_id: uuid.UUID) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            job = await self._one(session, orm.generation_jobs, job_id, "generation job")
+            await self._authored_lesson(session, actor, job.lesson_id)
+            return _job(job)
+
+    async def list_jobs(self, actor: CurrentUser, lesson_id: uuid.UUID, limit: int, offset: int) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._authored_lesson(session, actor, lesson_id)
+            where = orm.generation_jobs.c.lesson_id == lesson_id
+            total = (await session.execute(select(func.count()).select_from(orm.generation_jobs).where(where))
+                     ).scalar_one()
+            rows = (await session.execute(select(orm.generation_jobs).where(where).order_by(
+                orm.generation_jobs.c.created_at.desc()).limit(limit).offset(offset))).all()
+            return {"items": [_job(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+
+    # --- authoring and review ------------------------------------------------------------------------
+
+    async def create_question(self, actor: CurrentUser, fields: dict[str, Any], *, approve: bool) -> dict[str, Any]:
+        question_id = uuid.uuid4()
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._authored_lesson(session, actor, fields["lesson_id"])
+            milestone = await self._milestone_of(session, fields["lesson_id"], fields.get("milestone_id"))
+            content = fields.pop("content")
+            await session.execute(orm.questions.insert().values(
+                id=question_id, tenant_id=actor.tenant_id, video_id=milestone.video_id if milestone else None,
+                type=content.type, content=content.model_dump(mode="json"), status="DRAFT", source="MANUAL",
+                created_by_id=actor.id, created_at=_now(), updated_at=_now(), **fields))
+            if approve:
+                await self._approve(session, actor, await self._one(session, orm.questions, question_id, "question"))
+            return _teacher_view(await self._one(session, orm.questions, question_id, "question"))
+
+    async def review_queue(self, actor: CurrentUser, *, lesson_id: uuid.UUID | None, status: str | None,
+                           video_id: uuid.UUID | None, milestone_id: uuid.UUID | None, limit: int,
+                           offset: int) -> dict[str, Any]:
+        if not actor.at_least(Role.TEACHER):
+            raise Forbidden("only teachers and admins review questions")
+        q = orm.questions
+        conditions = []
+        if lesson_id is not None:
+            conditions.append(q.c.lesson_id == lesson_id)
+        if status is not None:
+            conditions.append(q.c.status == status)
+        if video_id is not None:
+            conditions.append(q.c.video_id == video_id)
+        if milestone_id is not None:
+            conditions.append(q.c.milestone_id == milestone_id)
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            if lesson_id is not None:
+                await self._authored_lesson(session, actor, lesson_id)
+            elif not actor.at_least(Role.ADMIN):
+                conditions.append(q.c.lesson_id.in_(select(orm.lessons.c.id).where(
+                    orm.lessons.c.created_by_id == actor.id)))
+            base = select(q).outerjoin(orm.milestones, orm.milestones.c.id == q.c.milestone_id).where(and_(*conditions))
+            total = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+            rows = (await session.execute(base.order_by(q.c.lesson_id, orm.milestones.c.timestamp.nulls_last(),
+                                                        q.c.created_at, q.c.id).limit(limit).offset(offset))).all()
+            return {"items": [_teacher_view(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+
+    async def get_question(self, actor: CurrentUser, question_id: uuid.UUID) -> dict[str, Any]:
+        if not actor.at_least(Role.TEACHER):
+            async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+                question = await self._answerable(session, question_id)
+                state = await self._student_state(session, actor.id, [question])
+                return _student_question(question, state.get(question.id), actor.id)
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            question = await self._one(session, orm.questions, question_id, "question")
+            await self._authored_lesson(session, actor, question.lesson_id)
+            return _teacher_view(question)
+
+    async def edit_question(self, actor: CurrentUser, question_id: uuid.UUID, changes: dict[str, Any], *,
+                            approve: bool = False) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            question = await self._managed_question(session, actor, question_id)
+            if question.status == "ARCHIVED":
+                raise Conflict("this question is archived")
+            values = dict(changes)
+            if "content" in values:
+                content = values.pop("content")
+                values.update(type=content.type, content=content.model_dump(mode="json"))
+            if "milestone_id" in values:
+                milestone = await self._milestone_of(session, question.lesson_id, values["milestone_id"])
+                values["video_id"] = milestone.video_id if milestone else None
+            if values:
+                await session.execute(update(orm.questions).where(orm.questions.c.id == question_id).values(
+                    updated_at=_now(), **values))
+            question = await self._one(session, orm.questions, question_id, "question")
+            if approve:
+                if question.status not in APPROVABLE:
+                    raise Conflict(f"a question that is {question.status} cannot be approved")
+                await self._approve(session, actor, question)
+            elif question.status == "APPROVED" and values:
+                # Students see approved questions: an edit is re-announced so projections stay right.
+                await self._emit_approved(session, actor, question)
+            return _teacher_view(await self._one(session, orm.questions, question_id, "question"))
+
+    async def _approve(self, session: AsyncSession, actor: CurrentUser, question: Any) -> None:
+        _content(question.content)  # stored content is validated again before students can see it
+        await session.execute(update(orm.questions).where(orm.questions.c.id == question.id).values(
+            status="APPROVED", rejection_reason=None, reviewed_by_id=actor.id, reviewed_at=_now(), updated_at=_now()))
+        await self._emit_approved(session, actor, question)
+
+    async def _emit_approved(self, session: AsyncSession, actor: CurrentUser, question: Any) -> None:
+        await self.outbox.emit(session, events.QuestionApproved(
+            question_id=question.id, milestone_id=question.milestone_id, lesson_id=question.lesson_id,
+            type=question.type, points=question.points), tenant_id=actor.tenant_id, actor_id=actor.id)
+
+    async def bulk_approve(self, actor: CurrentUser, question_ids: list[uuid.UUID]) -> dict[str, Any]:
+        approved, skipped = [], []
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            for question_id in dict.fromkeys(question_ids):
+                question = (await session.execute(select(orm.questions).where(
+                    orm.questions.c.id == question_id).with_for_update())).first()
+                if question is None:
+                    skipped.append({"id": question_id, "reason": "not found"})
+                    continue
+                try:
+                    await self._authored_lesson(session, actor, question.lesson_id)
+                except (NotFound, Forbidden) as error:
+                    skipped.append({"id": question_id, "reason": error.detail})
+                    continue
+                if question.status not in APPROVABLE:
+                    skipped.append({"id": question_id, "reason": f"it is {question.status}"})
+                    continue
+                await self._approve(session, actor, question)
+                approved.append(question_id)
+        return {"approved": approved, "skipped": skipped}
+
+    async def reject(self, actor: CurrentUser, question_id: uuid.UUID, reason: str | None) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            question = await self._managed_question(session, actor, question_id)
+            if question.status in ("REJECTED", "ARCHIVED"):
+                raise Conflict(f"this question is {question.status} already")
+            await session.execute(update(orm.questions).where(orm.questions.c.id == question_id).values(
+                status="REJECTED", rejection_reason=reason, reviewed_by_id=actor.id, reviewed_at=_now(),
+                updated_at=_now()))
+            await self.outbox.emit(session, events.QuestionRejected(
+                question_id=question_id, milestone_id=question.milestone_id, lesson_id=question.lesson_id,
+                reason=reason), tenant_id=actor.tenant_id, actor_id=actor.id)
+            return _teacher_view(await self._one(session, orm.questions, question_id, "question"))
+
+    async def set_milestone_policy(self, actor: CurrentUser, milestone_id: uuid.UUID,
+                                   policy: dict[str, Any]) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            milestone = await self._one(session, orm.milestones, milestone_id, "milestone")
+            await self._authored_lesson(session, actor, milestone.lesson_id)
+            values = {"max_attempts": None, "retry_penalty": None, "partial_credit": None, **policy}
+            await session.execute(insert(orm.milestone_policies).values(
+                milestone_id=milestone_id, tenant_id=actor.tenant_id, updated_at=_now(), **values)
+                .on_conflict_do_update(index_elements=[orm.milestone_policies.c.milestone_id],
+                                       set_={**values, "updated_at": _now()}))
+            return {"milestone_id": milestone_id, **values}
+
+    # --- students --------------------------------------------------------------------------------------
+
+    async def _answerable(self, session: AsyncSession, question_id: uuid.UUID, *, lock: bool = False) -> Any:
+        """An approved question of a published lesson of this tenant, on a live milestone; else 404."""
+        q, lessons, milestones = orm.questions, orm.lessons, orm.milestones
+        query = (select(q).join(lessons, and_(lessons.c.id == q.c.lesson_id, lessons.c.status == "PUBLISHED"))
+                 .outerjoin(milestones, milestones.c.id == q.c.milestone_id)
+                 .where(q.c.id == question_id, q.c.status == "APPROVED",
+                        or_(q.c.milestone_id.is_(None), ~milestones.c.deleted)))
+        question = (await session.execute(query.with_for_update(of=q) if lock else query)).first()
+        if question is None:
+            raise NotFound(f"no question {question_id}")
+        return question
+
+    async def _policy(self, session: AsyncSession, tenant_id: uuid.UUID, question: Any) -> Policy:
+        milestone_policy = None
+        if question.milestone_id is not None:
+            milestone_policy = (await session.execute(select(orm.milestone_policies).where(
+                orm.milestone_policies.c.milestone_id == question.milestone_id))).first()
+
+        def pick(name: str) -> Any:
+            own = getattr(question, name)
+            if own is not None:
+                return own
+            return getattr(milestone_policy, name) if milestone_policy is not None else None
+
+        max_attempts = pick("max_attempts") or int(await self.config("grading.defaultMaxAttempts", tenant_id))
+        penalty = pick("retry_penalty")
+        partial = pick("partial_credit")
+        return Policy(points=Decimal(question.points), max_attempts=max_attempts,
+                      penalty_per_attempt=Decimal(penalty) if penalty is not None else Decimal(0),
+                      partial_credit=True if partial is None else partial)
+
+    async def _student_state(self, session: AsyncSession, student_id: uuid.UUID,
+                             questions: list[Any]) -> dict[uuid.UUID, dict[str, Any]]:
+        a = orm.question_attempts
+        rows = (await session.execute(select(
+            a.c.question_id, func.count().label("used"), func.max(a.c.score).label("best"),
+            func.bool_or(a.c.is_correct).label("correct"), func.min(a.c.attempts_left).label("left"))
+            .where(a.c.student_id == student_id, a.c.question_id.in_([q.id for q in questions]))
+            .group_by(a.c.question_id))).all()
+        return {row.question_id: {"used": row.used, "best": row.best, "correct": row.correct, "left": row.left}
+                for row in rows}
+
+    async def milestone_questions(self, actor: CurrentUser, milestone_id: uuid.UUID) -> dict[str, Any]:
+        """What a student answers at a milestone: approved questions without their keys."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            q, lessons = orm.questions, orm.lessons
+            milestone = (await session.execute(select(orm.milestones).join(lessons, and_(
+                lessons.c.id == orm.milestones.c.lesson_id, lessons.c.status == "PUBLISHED")).where(
+                orm.milestones.c.id == milestone_id, ~orm.milestones.c.deleted))).first()
+            if milestone is None:
+                raise NotFound(f"no milestone {milestone_id}")
+            questions = (await session.execute(select(q).where(q.c.milestone_id == milestone_id,
+                                                               q.c.status == "APPROVED")
+                                               .order_by(q.c.created_at, q.c.id))).all()
+            state = await self._student_state(session, actor.id, questions)
+            items = []
+            for question in questions:
+                policy = await self._policy(session, actor.tenant_id, question)
+                item = _student_question(question, state.get(question.id), actor.id)
+                item["max_attempts"] = policy.max_attempts
+                item.setdefault("attempts_left", policy.max_attempts)
+                items.append(item)
+            return {"milestone_id": milestone_id, "title": milestone.title, "is_required": milestone.is_required,
+                    "questions": items}
+
+    async def submit_attempt(self, actor: CurrentUser, question_id: uuid.UUID, *, answer: dict[str, Any],
+                             idempotency_key: str | None, time_taken_ms: int | None) -> dict[str, Any]:
+        request_hash = hashlib.sha256(json.dumps({"question": str(question_id), "answer": answer},
+                                                 sort_keys=True).encode()).hexdigest()
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            # One student's attempts at one question are numbered one at a time.
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                                  {"k": f"attempt:{actor.id}:{question_id}"})
+            a = orm.question_attempts
+            if idempotency_key is not None:
+                previous = (await session.execute(select(a).where(
+                    a.c.student_id == actor.id, a.c.idempotency_key == idempotency_key))).first()
+                if previous is not None:
+                    if previous.request_hash != request_hash:
+                        raise Invalid("this Idempotency-Key was already used for a different answer; use a new key "
+                                      "for a new attempt")
+                    question = await self._one(session, orm.questions, previous.question_id, "question")
+                    return _attempt_result(previous, question, replayed=True)
+            question = await self._answerable(session, question_id)
+            try:
+                content = _content(question.content)
+                parsed = ANSWER.validate_python({"type": content.type, **answer})
+            except ValidationError as error:
+                raise Invalid(f"this answer does not fit a {question.type} question: {_problem(error)}") from error
+            policy = await self._policy(session, actor.tenant_id, question)
+            history = (await session.execute(select(a.c.is_correct).where(
+                a.c.student_id == actor.id, a.c.question_id == question_id))).scalars().all()
+            if any(history):
+                raise Conflict("you already answered this question correctly", attempts_used=len(history))
+            try:
+                result = grade(content, parsed, attempt_number=len(history) + 1, policy=policy)
+            except AttemptLimitReached as error:
+                raise Conflict(f"all {error.limit} attempts at this question are used", attempts_used=error.used,
+                               max_attempts=error.limit) from error
+            except AnswerMismatch as error:
+                raise Invalid(f"this answer does not fit the question: {error}") from error
+            attempt_id = uuid.uuid4()
+            answered_at = _now()
+            await session.execute(a.insert().values(
+                id=attempt_id, tenant_id=actor.tenant_id, question_id=question_id, student_id=actor.id,
+                milestone_id=question.milestone_id, video_id=question.video_id, lesson_id=question.lesson_id,
+                attempt_number=result.attempt_number, answer=parsed.model_dump(mode="json"), score=result.score,
+                max_score=result.max_score, is_correct=result.is_correct, attempts_left=result.attempts_left,
+                time_taken_ms=time_taken_ms, idempotency_key=idempotency_key, request_hash=request_hash,
+                created_at=answered_at))
+            await self._update_grades(session, actor, question)
+            await self.outbox.emit(session, events.AttemptGraded(
+                attempt_id=attempt_id, student_id=actor.id, question_id=question_id,
+                milestone_id=question.milestone_id, video_id=question.video_id, lesson_id=question.lesson_id,
+                attempt_number=result.attempt_number, max_attempts=policy.max_attempts, is_correct=result.is_correct,
+                score=result.score, max_score=result.max_score, milestone_answered=result.settled,
+                attempts_left=result.attempts_left, time_taken_ms=time_taken_ms,
+                selected_options=selected_options(parsed), answered_at=answered_at),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
+            stored = (await session.execute(select(a).where(a.c.id == attempt_id))).first()
+            return _attempt_result(stored, question, replayed=False)
+
+    async def _update_grades(self, session: AsyncSession, actor: CurrentUser, question: Any) -> None:
+        threshold = Decimal(str(await self.config("grading.passingThreshold", actor.tenant_id)))
+        scopes = [("MILESTONE", question.milestone_id), ("VIDEO", question.video_id), ("LESSON", question.lesson_id)]
+        for scope, scope_id in scopes:
+            if scope_id is None:
+                continue
+            row = (await session.execute(GRADE_QUERIES[scope], {"scope_id": scope_id, "student_id": actor.id})).one()
+            percent = (Decimal(row.score) * 100 / Decimal(row.max_score)).quantize(Decimal("0.01")) \
+                if row.max_score else Decimal(0)
+            values = {"score": row.score, "max_score": row.max_score, "percent": percent,
+                      "passed": percent >= threshold, "questions_answered": row.answered,
+                      "questions_total": row.total, "updated_at": _now()}
+            await session.execute(insert(orm.grades).values(
+                id=uuid.uuid4(), tenant_id=actor.tenant_id, student_id=actor.id, scope=scope, scope_id=scope_id,
+                lesson_id=question.lesson_id, **values).on_conflict_do_update(
+                index_elements=[orm.grades.c.student_id, orm.grades.c.scope, orm.grades.c.scope_id], set_=values))
+
+    async def grades(self, actor: CurrentUser, *, lesson_id: uuid.UUID, student_id: uuid.UUID | None,
+                     limit: int, offset: int) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            g = orm.grades
+            conditions = [g.c.lesson_id == lesson_id]
+            if actor.at_least(Role.TEACHER):
+                await self._authored_lesson(session, actor, lesson_id)
+                if student_id is not None:
+                    conditions.append(g.c.student_id == student_id)
+            else:
+                if student_id not in (None, actor.id):
+                    raise NotFound(f"no grades of student {student_id}")
+                conditions.append(g.c.student_id == actor.id)
+            total = (await session.execute(select(func.count()).select_from(g).where(*conditions))).scalar_one()
+            rows = (await session.execute(select(g).where(*conditions).order_by(
+                g.c.student_id, g.c.scope.desc(), g.c.scope_id).limit(limit).offset(offset))).all()
+            return {"items": [_grade(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+
+
+USAGE_SQL = """
+SELECT
+    DATE_TRUNC('month', created_at) as month,
+    request_type,
+    COUNT(*) as total_requests,
+    SUM(tokens_used) as total_tokens,
+    SUM(cost) as total_cost,
+    AVG(response_time) as avg_response_time
+FROM ai_usage_logs
+WHERE created_at >= CURRENT_DATE - make_interval(months => :months)
+GROUP BY month, request_type
+ORDER BY month DESC, total_cost DESC
+"""
+
+
+def _problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+
+
+def _configuration(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "provider": row.provider, "model": row.model, "base_url": row.base_url,
+            "temperature": row.temperature, "max_tokens": row.max_tokens, "prompt_template": row.prompt_template,
+            "input_price_per_1k": row.input_price_per_1k, "output_price_per_1k": row.output_price_per_1k,
+            "has_api_key": row.api_key_encrypted is not None, "is_active": row.is_active,
+            "created_at": row.created_at, "updated_at": row.updated_at}
+
+
+def _job(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id, "milestone_ids": row.milestone_ids,
+            "count_per_milestone": row.count_per_milestone, "types": row.types, "provider": row.provider,
+            "model": row.model, "configuration_id": row.configuration_id, "trigger": row.trigger,
+            "status": row.status, "error": row.error, "question_count": row.question_count, "runs": row.runs,
+            "created_at": row.created_at, "started_at": row.started_at, "finished_at": row.finished_at}
+
+
+def _teacher_view(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id, "milestone_id": row.milestone_id,
+            "type": row.type, "prompt": row.prompt, "content": row.content, "explanation": row.explanation,
+            "points": row.points, "difficulty": row.difficulty, "status": row.status, "source": row.source,
+            "ai": {"provider": row.ai_provider, "model": row.ai_model, "prompt_version": row.prompt_version,
+                   "transcript_span": [row.transcript_start, row.transcript_end],
+                   "generation_job_id": row.generation_job_id} if row.source == "AI" else None,
+            "max_attempts": row.max_attempts, "retry_penalty": row.retry_penalty, "partial_credit": row.partial_credit,
+            "rejection_reason": row.rejection_reason, "reviewed_by_id": row.reviewed_by_id,
+            "reviewed_at": row.reviewed_at, "created_at": row.created_at, "updated_at": row.updated_at}
+
+
+def _student_question(row: Any, state: dict[str, Any] | None, student_id: uuid.UUID) -> dict[str, Any]:
+    content = _content(row.content)
+    item: dict[str, Any] = {"id": row.id, "milestone_id": row.milestone_id, "type": row.type, "prompt": row.prompt,
+                            "points": row.points, "difficulty": row.difficulty,
+                            "content": student_view(content, seed=f"{row.id}:{student_id}"),
+                            "attempts_used": 0, "settled": False, "best_score": None}
+    if state:
+        settled = bool(state["correct"]) or state["left"] == 0
+        item.update(attempts_used=state["used"], attempts_left=state["left"], best_score=state["best"],
+                    settled=settled)
+        if settled:
+            item.update(explanation=row.explanation, correct_answer=answer_key(content))
+    return item
+
+
+def _attempt_result(row: Any, question: Any, *, replayed: bool) -> dict[str, Any]:
+    settled = row.is_correct or row.attempts_left == 0
+    result = {"attempt_id": row.id, "question_id": row.question_id, "attempt_number": row.attempt_number,
+              "attempts_left": row.attempts_left, "score": row.score, "max_score": row.max_score,
+              "is_correct": row.is_correct, "settled": settled, "replayed": replayed, "answered_at": row.created_at}
+    if settled:
+        result.update(explanation=question.explanation, correct_answer=answer_key(_content(question.content)))
+    return result
+
+
+def _grade(row: Any) -> dict[str, Any]:
+    return {"student_id": row.student_id, "scope": row.scope, "scope_id": row.scope_id, "lesson_id": row.lesson_id,
+            "score": row.score, "max_score": row.max_score, "percent": row.percent, "passed": row.passed,
+            "questions_answered": row.questions_answered, "questions_total": row.questions_total,
+            "updated_at": row.updated_at}

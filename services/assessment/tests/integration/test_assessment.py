@@ -1,0 +1,476 @@
+"""Generation (offline and through the openai SDK), budgets, review, attempts and grades,
+on the real PostgreSQL and Kafka. Content's side is played by publishing its events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from cuepoint.contracts import content
+from cuepoint.contracts.registry import parse_envelope
+from cuepoint.runtime import db
+from tests.support.accounts import Accounts
+from tests.support.platform import Infra
+from tests.support.streams import claims, publish, read_topic, wait_for_row
+
+pytestmark = pytest.mark.integration
+
+SEGMENTS = [
+    (0, 8, "Photosynthesis happens inside chloroplasts. Chlorophyll absorbs sunlight very efficiently."),
+    (8, 16, "Plants combine carbon dioxide and water. The reaction releases oxygen into the atmosphere."),
+    (16, 25, "Glucose stores the captured energy. Respiration later releases that energy for growth."),
+    (25, 40, "Stomata regulate gas exchange through the leaves. Guard cells open stomata during daylight."),
+    (40, 55, "Xylem carries water upward from roots. Phloem distributes sugars throughout the plant."),
+    (55, 70, "Seasonal changes affect chlorophyll production. Autumn leaves reveal carotenoid pigments."),
+]
+
+
+@dataclass
+class World:
+    tenant_id: uuid.UUID
+    teacher_id: uuid.UUID
+    lesson_id: uuid.UUID
+    video_id: uuid.UUID
+    milestones: list[uuid.UUID]
+
+
+async def _world(infra: Infra, admin_connection: psycopg.Connection, teacher: dict[str, str], *,
+                 publish_lesson: bool = True, auto_generate: bool = False) -> World:
+    """A lesson with one video, two milestones and a transcript, as content announces them."""
+    who = claims(teacher)
+    world = World(tenant_id=uuid.UUID(who["tid"]), teacher_id=uuid.UUID(who["sub"]), lesson_id=uuid.uuid4(),
+                  video_id=uuid.uuid4(), milestones=[uuid.uuid4(), uuid.uuid4()])
+    events = [
+        content.LessonCreated(lesson_id=world.lesson_id, title="Photosynthesis", created_by_id=world.teacher_id,
+                              auto_generate_questions=auto_generate),
+        content.MilestoneCreated(milestone_id=world.milestones[0], video_id=world.video_id, lesson_id=world.lesson_id,
+                                 timestamp=30.0, title="Gas exchange", is_required=True),
+        content.MilestoneCreated(milestone_id=world.milestones[1], video_id=world.video_id, lesson_id=world.lesson_id,
+                                 timestamp=70.0, title="Transport", is_required=False),
+        content.TranscriptReady(transcript_id=uuid.uuid4(), video_id=world.video_id, lesson_id=world.lesson_id,
+                                language="en", segment_count=len(SEGMENTS), segments_url="/v1/…",
+                                segments=[content.TranscriptSegment(start=s, end=e, text=t) for s, e, t in SEGMENTS]),
+    ]
+    if publish_lesson:
+        events.append(content.LessonPublished(lesson_id=world.lesson_id, version=1, title="Photosynthesis",
+                                              created_by_id=world.teacher_id, video_ids=[world.video_id]))
+    await publish(infra, "content.events", events, tenant_id=world.tenant_id, producer="content",
+                  actor_id=world.teacher_id)
+    status = "PUBLISHED" if publish_lesson else "DRAFT"
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM assessment.lessons WHERE id = %s AND status = %s",
+                       (world.lesson_id, status), message="the lessons projection was not fed")
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM assessment.transcripts WHERE video_id = %s",
+                       (world.video_id,), message="the transcripts projection was not fed")
+    await wait_for_row(admin_connection, "SELECT count(*) = 2 FROM assessment.milestones WHERE video_id = %s",
+                       (world.video_id,), message="the milestones projection was not fed")
+    return world
+
+
+async def _run_jobs(generation) -> None:
+    while await generation.run_once():
+        pass
+
+
+async def _generate(api, generation, teacher, world: World, **body) -> dict:
+    response = await api.post("/v1/generation-jobs", headers=teacher,
+                              json={"lesson_id": str(world.lesson_id), **body})
+    assert response.status_code == 202, response.text
+    await _run_jobs(generation)
+    job = await api.get(f"/v1/generation-jobs/{response.json()['id']}", headers=teacher)
+    return job.json()
+
+
+def _events_of(infra, event_type, **match):
+    return lambda e: e["event_type"] == event_type and all(e["data"].get(k) == v for k, v in match.items())
+
+
+async def test_offline_generation_end_to_end(api, generation, worker, accounts: Accounts, infra, admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    world = await _world(infra, admin_connection, teacher)
+
+    job = await _generate(api, generation, teacher, world, count_per_milestone=6)
+    assert job["status"] == "SUCCEEDED" and job["provider"] == "OFFLINE", job
+    assert job["question_count"] == 12
+
+    queue = (await api.get("/v1/questions", headers=teacher, params={"lesson_id": str(world.lesson_id)})).json()
+    assert queue["total"] == 12
+    assert {q["type"] for q in queue["items"]} == {"MULTIPLE_CHOICE", "TRUE_FALSE", "SHORT_ANSWER",
+                                                   "FILL_IN_THE_BLANK", "MATCHING", "ORDERING"}
+    assert {q["status"] for q in queue["items"]} == {"PENDING_REVIEW"}
+    first = queue["items"][0]
+    assert first["milestone_id"] == str(world.milestones[0]) and first["video_id"] == str(world.video_id)
+    assert first["ai"]["provider"] == "OFFLINE" and first["ai"]["prompt_version"] == "offline-v1"
+    span = first["ai"]["transcript_span"]
+    assert 0 <= span[0] < span[1] <= 40  # the window before the 30 s milestone
+
+    published = await read_topic(infra, "assessment.events", _events_of(
+        infra, "assessment.questions.generated.v1", job_id=job["id"]), expect=1)
+    assert len(published) == 1
+    envelope = parse_envelope(json.dumps(published[0]).encode())
+    assert {str(q.question_id) for q in envelope.data.questions} == {q["id"] for q in queue["items"]}
+    assert envelope.tenant_id == world.tenant_id and envelope.actor_id == world.teacher_id
+
+    usage = admin_connection.execute("SELECT count(*), bool_and(success), sum(cost) FROM assessment.ai_usage_logs "
+                                     "WHERE job_id = %s", (uuid.UUID(job["id"]),)).fetchone()
+    assert usage == (2, True, Decimal(0))  # one request per milestone, free
+    recorded = await read_topic(infra, "assessment.events", lambda e: e["event_type"] ==
+                                "assessment.ai_usage.recorded.v1" and e["data"]["provider"] == "OFFLINE", expect=2)
+    assert len(recorded) >= 2
+
+    # Students never see pending questions.
+    student = await accounts.login("student@example.com")
+    seen = await api.get(f"/v1/milestones/{world.milestones[0]}/questions", headers=student)
+    assert seen.status_code == 200 and seen.json()["questions"] == []
+    assert (await api.get(f"/v1/questions/{first['id']}", headers=student)).status_code == 404
+
+
+async def test_generation_runs_on_transcript_ready_when_the_lesson_asks(generation, worker, accounts, infra,
+                                                                        admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    world = await _world(infra, admin_connection, teacher, auto_generate=True)
+    # The transcript and the milestones arrive in any order; every milestone is covered exactly once.
+    await wait_for_row(admin_connection, "SELECT count(DISTINCT m) = 2 FROM assessment.generation_jobs, "
+                       "unnest(milestone_ids) m WHERE lesson_id = %s AND trigger = 'AUTOMATIC'", (world.lesson_id,))
+    await _run_jobs(generation)
+    covered = admin_connection.execute(
+        "SELECT m, count(*) FROM assessment.generation_jobs, unnest(milestone_ids) m WHERE lesson_id = %s "
+        "AND status = 'SUCCEEDED' GROUP BY m", (world.lesson_id,)).fetchall()
+    assert sorted(covered) == sorted((m, 1) for m in world.milestones)
+    assert admin_connection.execute("SELECT count(*) FROM assessment.questions WHERE lesson_id = %s",
+                                    (world.lesson_id,)).fetchone()[0] == 4  # 2 per milestone (the setting)
+    # A milestone added later is covered on its own.
+    late = uuid.uuid4()
+    await publish(infra, "content.events", [content.MilestoneCreated(
+        milestone_id=late, video_id=world.video_id, lesson_id=world.lesson_id, timestamp=60.0, title="Late",
+        is_required=False)], tenant_id=world.tenant_id, producer="content", actor_id=world.teacher_id)
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM assessment.generation_jobs WHERE %s = "
+                       "ANY(milestone_ids) AND milestone_ids = ARRAY[%s]::uuid[]", (late, late))
+
+
+def _openai_output(types=("MULTIPLE_CHOICE", "TRUE_FALSE")) -> str:
+    questions = []
+    if "MULTIPLE_CHOICE" in types:
+        questions.append({"prompt": "Where does photosynthesis happen?", "explanation": "In chloroplasts.",
+                          "difficulty": "EASY", "content": {
+                              "type": "MULTIPLE_CHOICE", "options": [{"id": "a", "text": "Chloroplasts"},
+                                                                     {"id": "b", "text": "Mitochondria"}],
+                              "correct_option_ids": ["a"]}})
+    if "TRUE_FALSE" in types:
+        questions.append({"prompt": "Photosynthesis releases oxygen.", "explanation": "It does.",
+                          "content": {"type": "TRUE_FALSE", "correct": True}})
+    return json.dumps({"questions": questions})
+
+
+async def _openai_configuration(api, admin, fake, **fields) -> dict:
+    response = await api.post("/v1/ai-configurations", headers=admin, json={
+        "name": f"openai-{uuid.uuid4().hex[:6]}", "provider": "OPENAI", "model": "gpt-test", "base_url": fake.url,
+        "api_key": "sk-test-secret", "input_price_per_1k": "0.01", "output_price_per_1k": "0.03", "is_active": True,
+        **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_openai_provider_retries_429_timeouts_and_bad_json(api, generation, worker, accounts, infra,
+                                                                 admin_connection, fake_openai):
+    admin = await accounts.login("admin@example.com")
+    teacher = await accounts.login("teacher@example.com")
+    configuration = await _openai_configuration(api, admin, fake_openai)
+    assert configuration["has_api_key"] and "api_key" not in configuration and "sk-test" not in json.dumps(
+        configuration)
+    stored = admin_connection.execute("SELECT api_key_encrypted FROM assessment.ai_configurations WHERE id = %s",
+                                      (uuid.UUID(configuration["id"]),)).fetchone()[0]
+    assert stored.startswith("v1.") and "sk-test-secret" not in stored
+
+    world = await _world(infra, admin_connection, teacher)
+    fake_openai.script = [("status", 429), ("sleep", 2.0), ("raw", "{not json"), ("ok", _openai_output())]
+    job = await _generate(api, generation, teacher, world, milestone_ids=[str(world.milestones[0])],
+                          count_per_milestone=2, types=["MULTIPLE_CHOICE", "TRUE_FALSE"], provider="OPENAI")
+    assert job["status"] == "SUCCEEDED" and job["question_count"] == 2 and job["provider"] == "OPENAI", job
+    assert len(fake_openai.requests) == 4 and fake_openai.authorization[0] == "Bearer sk-test-secret"
+    sent = fake_openai.requests[-1]
+    assert sent["model"] == "gpt-test" and sent["response_format"]["type"] == "json_schema"
+    assert "Guard cells open stomata" in sent["messages"][1]["content"]  # the window before the milestone
+    assert "Phloem" not in sent["messages"][1]["content"]  # … and nothing after it
+
+    logs = admin_connection.execute(
+        "SELECT success, error, tokens_in, tokens_out, tokens_used, cost, response_time FROM assessment.ai_usage_logs "
+        "WHERE job_id = %s ORDER BY created_at", (uuid.UUID(job["id"]),)).fetchall()
+    assert [row[0] for row in logs] == [False, False, False, True]
+    assert "429" in logs[0][1] and "in time" in logs[1][1] and "JSON" in logs[2][1]
+    assert logs[2][2:5] == (1200, 300, 1500)  # a malformed answer still used (and cost) tokens
+    assert logs[3][5] == Decimal("0.021000")  # 1.2 × 0.01 + 0.3 × 0.03
+    assert logs[1][6] >= 900  # the timeout took the configured second
+
+    questions = (await api.get("/v1/questions", headers=teacher, params={"lesson_id": str(world.lesson_id)})).json()
+    assert {q["ai"]["model"] for q in questions["items"]} == {"gpt-test"}
+
+    # Output that never validates: the job fails visibly, with its reason, after the configured tries.
+    fake_openai.script = [("ok", json.dumps({"questions": [{"prompt": "?", "content": {"type": "ESSAY"}}]}))]
+    failed = await _generate(api, generation, teacher, world, milestone_ids=[str(world.milestones[0])],
+                             provider="OPENAI")
+    assert failed["status"] == "FAILED" and "does not fit the question schema" in failed["error"]
+    assert "after 4 tries" in failed["error"]
+    announced = await read_topic(infra, "assessment.events", _events_of(
+        infra, "assessment.generation.failed.v1", job_id=failed["id"]), expect=1)
+    assert announced[0]["data"]["reason"] == failed["error"]
+
+    # A 401 is not worth retrying.
+    fake_openai.script = [("status", 401)]
+    before = len(fake_openai.requests)
+    refused = await _generate(api, generation, teacher, world, provider="OPENAI")
+    assert refused["status"] == "FAILED" and "401" in refused["error"] and len(fake_openai.requests) == before + 1
+
+    # The seed's "AI Usage Cost Tracking" query runs verbatim in this schema.
+    with psycopg.connect(db.libpq_dsn(generation.settings.runtime_database_url)) as connection:
+        connection.execute("SELECT set_config('app.tenant_id', %s, true)", (str(world.tenant_id),))
+        rows = connection.execute(SEED_USAGE_QUERY).fetchall()
+    assert rows and rows[0][1] == "QUESTION_GENERATION" and rows[0][2] >= 6
+    usage = (await api.get("/v1/ai-usage", headers=admin)).json()
+    assert Decimal(str(usage["this_month"]["spent_usd"])) >= Decimal("0.021")
+
+
+SEED_USAGE_QUERY = """
+SELECT
+    DATE_TRUNC('month', created_at) as month,
+    request_type,
+    COUNT(*) as total_requests,
+    SUM(tokens_used) as total_tokens,
+    SUM(cost) as total_cost,
+    AVG(response_time) as avg_response_time
+FROM ai_usage_logs
+WHERE created_at >= CURRENT_DATE - INTERVAL '6 months'
+GROUP BY month, request_type
+ORDER BY month DESC, total_cost DESC;
+"""
+
+
+async def test_monthly_budget_stops_generation(api, generation, worker, accounts, infra, admin_connection,
+                                               fake_openai):
+    slug = f"budget-{uuid.uuid4().hex[:6]}"
+    users = await accounts.tenant_with_users(slug)
+    # $60 a request against the default $50 budget: the first request is allowed, then no more.
+    await _openai_configuration(api, users["admin"], fake_openai, input_price_per_1k="50", output_price_per_1k="0")
+    world = await _world(infra, admin_connection, users["teacher"])
+    fake_openai.script = [("ok", _openai_output())]
+    job = await _generate(api, generation, users["teacher"], world, provider="OPENAI", count_per_milestone=2)
+    # Milestone one spends $60; milestone two's request is refused before it is made.
+    assert job["status"] == "FAILED" and "monthly AI budget of $50.00 is reached ($60.00" in job["error"], job
+    assert len(fake_openai.requests) == 1
+
+    refused = await api.post("/v1/generation-jobs", headers=users["teacher"],
+                             json={"lesson_id": str(world.lesson_id), "provider": "OPENAI"})
+    assert refused.status_code == 429 and "budget" in refused.json()["detail"]
+    assert int(refused.headers["Retry-After"]) > 0
+    # The free built-in generator still works.
+    offline = await _generate(api, generation, users["teacher"], world, provider="OFFLINE", count_per_milestone=1)
+    assert offline["status"] == "SUCCEEDED"
+
+
+async def test_configuration_validation(api, accounts):
+    admin = await accounts.login("admin@example.com")
+    teacher = await accounts.login("teacher@example.com")
+    base = {"name": "x", "provider": "OPENAI", "model": "m"}
+    cases = [
+        ({**base, "prompt_template": "Questions about {topic}: {transcript}"}, "unknown placeholders"),
+        ({**base, "prompt_template": "No transcript here: {count}"}, "must include {transcript}"),
+        ({**base, "prompt_template": "{transcript"}, "malformed"),
+        ({**base, "is_active": True}, "needs an api_key"),
+        ({**base, "temperature": 5}, "temperature"),
+        ({**base, "provider": "ANTHROPIC"}, "provider"),
+        ({**base, "base_url": "not a url"}, "base_url"),
+    ]
+    for body, expected in cases:
+        response = await api.post("/v1/ai-configurations", headers=admin, json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert expected in json.dumps(response.json()), (expected, response.json())
+    assert (await api.post("/v1/ai-configurations", headers=teacher, json=base)).status_code == 403
+
+
+async def test_review_flow(api, generation, worker, accounts, infra, admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    await _generate(api, generation, teacher, world, count_per_milestone=3,
+                    types=["TRUE_FALSE", "MULTIPLE_CHOICE", "ORDERING"])
+    queue = (await api.get("/v1/questions", headers=teacher, params={
+        "lesson_id": str(world.lesson_id), "milestone_id": str(world.milestones[0])})).json()
+    assert queue["total"] == 3
+    by_type = {q["type"]: q for q in queue["items"]}
+    tf, mc, order = by_type["TRUE_FALSE"], by_type["MULTIPLE_CHOICE"], by_type["ORDERING"]
+
+    edited = await api.post(f"/v1/questions/{tf['id']}/approve", headers=teacher, json={
+        "prompt": "Chloroplasts are where photosynthesis happens.", "content": {"type": "TRUE_FALSE", "correct": True},
+        "points": "2"})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["status"] == "APPROVED" and edited.json()["points"] == "2.00"
+    assert edited.json()["prompt"].startswith("Chloroplasts")
+
+    rejected = await api.post(f"/v1/questions/{order['id']}/reject", headers=teacher, json={"reason": "Too vague"})
+    assert rejected.json()["status"] == "REJECTED" and rejected.json()["rejection_reason"] == "Too vague"
+    again = await api.post(f"/v1/questions/{order['id']}/reject", headers=teacher, json={})
+    assert again.status_code == 409
+
+    bad_edit = await api.patch(f"/v1/questions/{mc['id']}", headers=teacher, json={
+        "content": {"type": "MULTIPLE_CHOICE", "options": [{"id": "a", "text": "x"}], "correct_option_ids": ["z"]}})
+    assert bad_edit.status_code == 422
+
+    rest = (await api.get("/v1/questions", headers=teacher, params={
+        "lesson_id": str(world.lesson_id), "status": "PENDING_REVIEW"})).json()
+    bulk = await api.post("/v1/questions/approve", headers=teacher, json={
+        "question_ids": [q["id"] for q in rest["items"]] + [tf["id"], str(uuid.uuid4())]})
+    assert bulk.status_code == 200
+    assert len(bulk.json()["approved"]) == rest["total"] == 4
+    assert {s["reason"] for s in bulk.json()["skipped"]} == {"it is APPROVED", "not found"}
+
+    approved = await read_topic(infra, "assessment.events", lambda e: e["event_type"] ==
+                                "assessment.question.approved.v1" and e["data"]["lesson_id"] == str(world.lesson_id),
+                                expect=5)
+    assert len(approved) == 5 and {e["data"]["question_id"] for e in approved} >= {tf["id"]}
+    assert [e["data"]["points"] for e in approved if e["data"]["question_id"] == tf["id"]] == ["2.00"]
+    rejections = await read_topic(infra, "assessment.events", _events_of(
+        infra, "assessment.question.rejected.v1", question_id=order["id"]), expect=1)
+    assert rejections[0]["data"]["reason"] == "Too vague"
+
+    # Another teacher of the same organisation cannot touch this lesson's questions; a student cannot review.
+    other = await accounts.tenant_with_users(f"review-{uuid.uuid4().hex[:6]}")
+    assert (await api.post(f"/v1/questions/{mc['id']}/approve", headers=other["teacher"])).status_code == 404
+    student = await accounts.login("student@example.com")
+    assert (await api.get("/v1/questions", headers=student)).status_code == 403
+
+
+async def _approved_question(api, teacher, world: World, content: dict, **fields) -> dict:
+    response = await api.post("/v1/questions", headers=teacher, json={
+        "lesson_id": str(world.lesson_id), "milestone_id": str(world.milestones[0]), "prompt": "Question?",
+        "explanation": "Because.", "content": content, "approve": True, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_attempts_grading_and_once_only_publication(api, worker, accounts, infra, admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    student = await accounts.login("student@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    choice = await _approved_question(api, teacher, world, {
+        "type": "MULTIPLE_CHOICE", "options": [{"id": "a", "text": "Oxygen"}, {"id": "b", "text": "Water"},
+                                               {"id": "c", "text": "Glucose"}, {"id": "d", "text": "Iron"}],
+        "correct_option_ids": ["a", "c"]}, points="4", retry_penalty="0.25")
+    order = await _approved_question(api, teacher, world, {
+        "type": "ORDERING", "items": [{"id": "x", "text": "Roots"}, {"id": "y", "text": "Xylem"},
+                                      {"id": "z", "text": "Leaves"}], "correct_order": ["x", "y", "z"]},
+        max_attempts=1)
+
+    listing = (await api.get(f"/v1/milestones/{world.milestones[0]}/questions", headers=student)).json()
+    shown = {q["id"]: q for q in listing["questions"]}
+    assert set(shown) == {choice["id"], order["id"]}
+    assert "correct_option_ids" not in json.dumps(shown) and "correct_order" not in json.dumps(shown)
+    assert shown[choice["id"]]["content"]["multiple_answers"] is True and shown[choice["id"]]["attempts_left"] == 3
+    assert [i["id"] for i in shown[order["id"]]["content"]["items"]] != ["x", "y", "z"]
+
+    # Partial credit: one right, one wrong of a two-option key → 0; two right of two → 1 (less the retry penalty).
+    key = str(uuid.uuid4())
+    first = await api.post(f"/v1/questions/{choice['id']}/attempts", headers={**student, "Idempotency-Key": key},
+                           json={"answer": {"option_ids": ["a", "b"]}, "time_taken_ms": 5300})
+    assert first.status_code == 201, first.text
+    result = first.json()
+    assert (result["score"], result["is_correct"], result["attempts_left"]) == ("0.00", False, 2)
+    assert "correct_answer" not in result  # not settled: the key stays hidden
+    retried = await api.post(f"/v1/questions/{choice['id']}/attempts", headers={**student, "Idempotency-Key": key},
+                             json={"answer": {"option_ids": ["a", "b"]}, "time_taken_ms": 5300})
+    assert retried.status_code == 201 and retried.json()["replayed"] is True
+    assert retried.json()["attempt_id"] == result["attempt_id"]
+    misuse = await api.post(f"/v1/questions/{choice['id']}/attempts", headers={**student, "Idempotency-Key": key},
+                            json={"answer": {"option_ids": ["c"]}})
+    assert misuse.status_code == 422 and "Idempotency-Key" in misuse.json()["detail"]
+
+    half = await api.post(f"/v1/questions/{choice['id']}/attempts", headers=student,
+                          json={"answer": {"option_ids": ["a"]}})
+    assert half.json()["score"] == "1.50"  # ½ of 4 points × (1 − 0.25)
+    right = await api.post(f"/v1/questions/{choice['id']}/attempts", headers=student,
+                           json={"answer": {"option_ids": ["c", "a"]}})
+    assert right.json()["is_correct"] and right.json()["score"] == "2.00"  # 4 × (1 − 2 × 0.25)
+    assert right.json()["correct_answer"] == {"option_ids": ["a", "c"]} and right.json()["explanation"] == "Because."
+    done = await api.post(f"/v1/questions/{choice['id']}/attempts", headers=student,
+                          json={"answer": {"option_ids": ["a", "c"]}})
+    assert done.status_code == 409
+
+    # Ordering: one try; a wrong type of answer is 422 and does not use it.
+    wrong_shape = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
+                                 json={"answer": {"option_ids": ["x"]}})
+    assert wrong_shape.status_code == 422 and "ORDERING" in wrong_shape.json()["detail"]
+    incomplete = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
+                                json={"answer": {"order": ["x", "y"]}})
+    assert incomplete.status_code == 422 and "every item" in incomplete.json()["detail"]
+    ordered = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
+                             json={"answer": {"order": ["y", "x", "z"]}})
+    assert ordered.json()["score"] == "0.50" and ordered.json()["attempts_left"] == 0
+    assert ordered.json()["correct_answer"] == {"order": ["x", "y", "z"]}  # settled: attempts are used up
+    past = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
+                          json={"answer": {"order": ["x", "y", "z"]}})
+    assert past.status_code == 409 and past.json()["attempts_used"] == 1 and past.json()["max_attempts"] == 1
+
+    # Grades: best score per question against all approved points in scope (4 + 1).
+    grades = (await api.get("/v1/grades", headers=student, params={"lesson_id": str(world.lesson_id)})).json()
+    by_scope = {g["scope"]: g for g in grades["items"]}
+    assert set(by_scope) == {"MILESTONE", "VIDEO", "LESSON"}
+    assert (by_scope["LESSON"]["score"], by_scope["LESSON"]["max_score"]) == ("2.50", "5.00")
+    assert by_scope["LESSON"]["percent"] == "50.00" and by_scope["LESSON"]["passed"] is False
+    teacher_view = (await api.get("/v1/grades", headers=teacher, params={"lesson_id": str(world.lesson_id)})).json()
+    assert teacher_view["total"] == 3
+
+    graded = await read_topic(infra, "assessment.events", lambda e: e["event_type"] ==
+                              "assessment.attempt.graded.v1" and e["data"]["lesson_id"] == str(world.lesson_id),
+                              expect=4)
+    assert len(graded) == 4  # the replayed submission was published once
+    by_attempt = {e["data"]["attempt_id"]: e for e in graded}
+    first_event = by_attempt[result["attempt_id"]]
+    assert first_event["key"] == first_event["data"]["student_id"] == claims(student)["sub"]
+    assert first_event["data"] | {"answered_at": None} == first_event["data"] | {
+        "question_id": choice["id"], "milestone_id": str(world.milestones[0]), "video_id": str(world.video_id),
+        "attempt_number": 1, "max_attempts": 3, "attempts_left": 2, "is_correct": False, "score": "0.00",
+        "max_score": "4.00", "milestone_answered": False, "time_taken_ms": 5300, "selected_options": ["a", "b"],
+        "answered_at": None}
+
+
+async def test_questions_a_student_cannot_reach(api, worker, accounts, infra, admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    student = await accounts.login("student@example.com")
+    draft_lesson = await _world(infra, admin_connection, teacher, publish_lesson=False)
+    unpublished = await _approved_question(api, teacher, draft_lesson, {"type": "TRUE_FALSE", "correct": True})
+    answer = {"answer": {"value": True}}
+    assert (await api.post(f"/v1/questions/{unpublished['id']}/attempts", headers=student,
+                           json=answer)).status_code == 404
+
+    world = await _world(infra, admin_connection, teacher)
+    draft = (await api.post("/v1/questions", headers=teacher, json={
+        "lesson_id": str(world.lesson_id), "prompt": "Draft?", "content": {"type": "TRUE_FALSE", "correct": True}}))
+    assert draft.json()["status"] == "DRAFT"
+    assert (await api.post(f"/v1/questions/{draft.json()['id']}/attempts", headers=student,
+                           json=answer)).status_code == 404
+
+    approved = await _approved_question(api, teacher, world, {"type": "TRUE_FALSE", "correct": True})
+    elsewhere = await accounts.tenant_with_users(f"other-{uuid.uuid4().hex[:6]}")
+    response = await api.post(f"/v1/questions/{approved['id']}/attempts", headers=elsewhere["student"], json=answer)
+    assert response.status_code == 404 and response.headers["content-type"].startswith("application/problem+json")
+    assert (await api.post(f"/v1/questions/{approved['id']}/attempts", headers=student,
+                           json=answer)).status_code == 201
+
+
+async def test_concurrent_retries_of_one_submission_count_once(api, worker, accounts, infra, admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    student = await accounts.login("student@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    question = await _approved_question(api, teacher, world, {"type": "SHORT_ANSWER",
+                                                              "accepted_answers": ["chloroplast"], "tolerance": 1})
+    headers = {**student, "Idempotency-Key": "tap-twice"}
+    responses = await asyncio.gather(*[api.post(f"/v1/questions/{question['id']}/attempts", headers=headers,
+                                                json={"answer": {"text": "Chloroplasts!"}}) for _ in range(5)])
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["attempt_id"] for r in responses}) == 1 and responses[0].json()["is_correct"]
+    assert admin_connection.execute("SELECT count(*) FROM assessment.question_attempts WHERE question_id = %s",
+                                    (uuid.UUID(question["id"]),)).fetchone()[0] == 1
