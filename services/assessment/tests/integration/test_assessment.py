@@ -11,7 +11,9 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from sqlalchemy import text
 
+from cuepoint.assessment.generation import CLAIM
 from cuepoint.contracts import content
 from cuepoint.contracts.registry import parse_envelope
 from cuepoint.runtime import db
@@ -474,3 +476,40 @@ async def test_concurrent_retries_of_one_submission_count_once(api, worker, acco
     assert len({r.json()["attempt_id"] for r in responses}) == 1 and responses[0].json()["is_correct"]
     assert admin_connection.execute("SELECT count(*) FROM assessment.question_attempts WHERE question_id = %s",
                                     (uuid.UUID(question["id"]),)).fetchone()[0] == 1
+
+
+async def test_a_job_whose_worker_died_is_run_again_and_given_up_after_max_runs(api, generation, worker, accounts,
+                                                                                infra, admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    requested = await api.post("/v1/generation-jobs", headers=teacher, json={
+        "lesson_id": str(world.lesson_id), "count_per_milestone": 1, "types": ["TRUE_FALSE"]})
+    job_id = uuid.UUID(requested.json()["id"])
+
+    # A worker claims the job and dies before finishing: its lease holds the job back …
+    async with generation.sessions() as session, session.begin():
+        await session.execute(text("UPDATE generation_queue SET available_at = now() - interval '1 second' "
+                                   "WHERE job_id <> :id"), {"id": job_id})
+        claimed = (await session.execute(CLAIM, {"lease": 3600})).first()
+    assert claimed.job_id == job_id
+    await _run_jobs(generation)
+    assert admin_connection.execute("SELECT status FROM assessment.generation_jobs WHERE id = %s",
+                                    (job_id,)).fetchone()[0] == "QUEUED"
+    # … until it expires; then the job runs again, and completes once.
+    admin_connection.execute("UPDATE assessment.generation_queue SET available_at = now() WHERE job_id = %s",
+                             (job_id,))
+    await _run_jobs(generation)
+    assert admin_connection.execute("SELECT status, runs, question_count FROM assessment.generation_jobs WHERE id = %s",
+                                    (job_id,)).fetchone() == ("SUCCEEDED", 2, 2)
+    assert admin_connection.execute("SELECT count(*) FROM assessment.generation_queue WHERE job_id = %s",
+                                    (job_id,)).fetchone()[0] == 0
+
+    # A job that kept killing its workers is failed for good, with the reason.
+    again = await api.post("/v1/generation-jobs", headers=teacher, json={"lesson_id": str(world.lesson_id)})
+    stuck = uuid.UUID(again.json()["id"])
+    admin_connection.execute("UPDATE assessment.generation_queue SET runs = %s WHERE job_id = %s",
+                             (generation.settings.generation_max_runs, stuck))
+    await _run_jobs(generation)
+    status, error = admin_connection.execute("SELECT status, error FROM assessment.generation_jobs WHERE id = %s",
+                                             (stuck,)).fetchone()
+    assert status == "FAILED" and "gave up after 3 runs" in error

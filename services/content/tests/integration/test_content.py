@@ -237,7 +237,8 @@ async def test_video_uploaded_once_and_the_seed_lookup_with_the_projection(
     await broker.start()
     try:
         await eventually(lambda: _ready(admin_connection.execute(
-            "SELECT count(*) FROM content.questions WHERE id = ANY(%s)", (questions,)).fetchone()[0] == 4),
+            "SELECT count(*), count(*) FILTER (WHERE status = 'APPROVED') FROM content.questions WHERE id = ANY(%s)",
+            (questions,)).fetchone() == (4, 3)),
             timeout=60, message="the questions projection was not fed")
         await eventually(lambda: _ready(admin_connection.execute(
             "SELECT count(*) FROM content.outbox WHERE published_at IS NULL").fetchone()[0] == 0), timeout=30,
