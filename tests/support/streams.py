@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from cuepoint.contracts.envelope import Event, new_envelope
+from cuepoint.contracts.envelope import Envelope, Event, new_envelope
 
 from .platform import Infra, eventually
 
@@ -23,13 +23,18 @@ def claims(headers: dict[str, str]) -> dict[str, Any]:
 
 
 async def publish(infra: Infra, topic: str, events: list[Event], *, tenant_id: uuid.UUID, producer: str,
-                  actor_id: uuid.UUID | None = None) -> None:
-    """Events as their producing service would publish them."""
+                  actor_id: uuid.UUID | None = None) -> list[Envelope[Event]]:
+    """Events as their producing service would publish them; returns the envelopes sent."""
+    envelopes = [new_envelope(event, tenant_id=tenant_id, producer=producer, actor_id=actor_id) for event in events]
+    await publish_envelopes(infra, topic, envelopes)
+    return envelopes
+
+
+async def publish_envelopes(infra: Infra, topic: str, envelopes: list[Envelope[Event]]) -> None:
     kafka = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all", enable_idempotence=True)
     await kafka.start()
     try:
-        for event in events:
-            envelope = new_envelope(event, tenant_id=tenant_id, producer=producer, actor_id=actor_id)
+        for envelope in envelopes:
             await kafka.send_and_wait(infra.topic_prefix + topic, envelope.model_dump_json().encode(),
                                       key=envelope.key.encode(),
                                       headers=[(k, v.encode()) for k, v in envelope.headers().items()])

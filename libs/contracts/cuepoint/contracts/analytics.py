@@ -132,4 +132,5 @@ class ClientEventRecorded(Event):
     client_event_id: UUID = Field(description="Id the client gave the event, for deduplication of retries.")
     client_occurred_at: datetime = Field(description="When the client says it happened.")
     received_at: datetime = Field(description="When the ingest API accepted it.")
+    user_agent: str | None = Field(default=None, max_length=500, description="The client's User-Agent header.")
     event: ClientEvent = Field(description="The typed client event.")

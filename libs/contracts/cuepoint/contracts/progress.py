@@ -49,3 +49,14 @@ class LessonCompleted(Event):
     average_score: Decimal | None = Field(default=None, description="Average score, 0–100.")
     total_time_spent: int = Field(ge=0, description="Seconds spent on the lesson.")
     completed_at: datetime = Field(description="When the lesson was completed.")
+
+
+class SessionEnded(Event):
+    """A student ended one of their device sessions (signed a device out of resume). Key: student_id."""
+
+    event_type = "progress.session.ended.v1"
+    key_field = "student_id"
+    student_id: UUID = Field(description="The student.")
+    session_id: UUID = Field(description="The ended session.")
+    device_id: str = Field(max_length=200, description="The device or browser of the session.")
+    ended_at: datetime = Field(description="When it was ended.")

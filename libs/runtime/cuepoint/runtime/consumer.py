@@ -189,6 +189,7 @@ class _ConsumerBase:
             "message sent to dead-letter topic",
             extra={"group": self.group_id, "reason": reason, "error": repr(error), "topic": record.topic,
                    "partition": record.partition, "offset": record.offset},
+            exc_info=error if reason == "handler-failed" else None,  # a bug: its traceback is worth reading
         )
         await self.dead_letters.send(record, group=self.group_id, reason=reason, error=error)
         PROCESSED.labels(self.group_id, "dead-lettered").inc()

@@ -1,10 +1,83 @@
 """The composition root of the progress service: everything it runs is assembled here."""
 
+import argparse
+import asyncio
+import sys
 from pathlib import Path
+from typing import Any
 
-from cuepoint.runtime.service import ServiceSpec
+from fastapi import APIRouter
+from faststream.kafka import KafkaBroker
 
+from cuepoint.contracts.topics import ASSESSMENT_EVENTS, CLIENT_EVENTS, CONTENT_EVENTS, PROGRESS_EVENTS
+from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer
+from cuepoint.runtime.db import libpq_dsn
+from cuepoint.runtime.service import Command, ServiceContext, ServiceSpec
+
+from . import api
+from .live import LiveHub
+from .projection import Projection
+from .reads import Reads
+from .rebuild import AlreadyDeadLettered, empty_projections, replay
 from .settings import ProgressSettings
+
+
+def input_consumers(context: ServiceContext, dead_letters: Any, *, emit: bool) -> dict[str, Any]:
+    """Topic name (unprefixed) → the consumer that projects it; the worker and `rebuild` share these."""
+    projection = Projection(context.outbox, emit=emit)
+    common = {"sessions": context.sessions, "schema": "progress", "dead_letters": dead_letters,
+              "max_tries": context.settings.consumer_max_tries}
+    return {
+        CONTENT_EVENTS.name: IdempotentConsumer(group_id="progress.content", handlers=projection.catalog_handlers(),
+                                                **common),
+        ASSESSMENT_EVENTS.name: IdempotentConsumer(group_id="progress.assessment",
+                                                   handlers=projection.assessment_handlers(), **common),
+        PROGRESS_EVENTS.name: IdempotentConsumer(group_id="progress.sessions", handlers=projection.own_handlers(),
+                                                 **common),
+        CLIENT_EVENTS.name: BatchConsumer(group_id="progress.playback", handler=projection.playback,
+                                          event_types=["analytics.client_event.recorded.v1"], **common),
+    }
+
+
+def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
+    for topic, consumer in input_consumers(context, dead_letters, emit=True).items():
+        consumer.subscribe(broker, context.topic(topic))
+
+
+def routers(context: ServiceContext) -> list[APIRouter]:
+    reads = Reads(sessions=context.sessions, outbox=context.outbox)
+    hub = LiveHub(libpq_dsn(context.settings.runtime_database_url))  # one LISTEN connection, on the first stream
+    return api.routers(reads, hub, context.verifier)
+
+
+def _rebuild_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def _rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("rebuild empties progress's projections; run it with --yes to confirm", file=sys.stderr)
+            return 2
+        if input("Empty progress's projections and replay all events? Stop the worker first. [y/N] ").lower() != "y":
+            return 1
+    return asyncio.run(rebuild(context))
+
+
+async def rebuild(context: ServiceContext, *, out: Any = sys.stderr) -> int:
+    dead = AlreadyDeadLettered()
+    topics = input_consumers(context, dead, emit=False)
+    groups = [consumer.group_id for consumer in topics.values()]
+    empty_projections(context.settings.owner_database_url, groups)
+    try:
+        count = await replay(context.settings.bootstrap_servers,
+                             {context.topic(name): consumer for name, consumer in topics.items()},
+                             client_topic=context.topic(CLIENT_EVENTS.name), out=out)
+    finally:
+        await context.close()
+    print(f"progress: replayed {count:,} records"
+          + (f" ({dead.count} unreadable, dead-lettered before)" if dead.count else ""), file=out)
+    return 0
 
 
 def spec() -> ServiceSpec:
@@ -13,4 +86,8 @@ def spec() -> ServiceSpec:
         description="Cross-device sessions, resume and lesson progress (projections of events).",
         settings=ProgressSettings,
         migrations=Path(__file__).parent / "migrations",
+        routers=routers,
+        consumers=consumers,
+        commands={"rebuild": Command(help="empty the projections and replay every input topic from offset 0",
+                                     run=_rebuild, arguments=_rebuild_arguments)},
     )

@@ -1,0 +1,1 @@
+"""progress domain: pure, no I/O."""

@@ -1,0 +1,167 @@
+"""progress's read side: sessions, resume, progress, the student dashboard; and ending a session
+(the one thing a user changes here, announced as an event the projection also applies)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cuepoint.contracts import progress as events
+from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.db import tenant_transaction
+from cuepoint.runtime.errors import Conflict, Forbidden, Invalid, NotFound
+from cuepoint.runtime.outbox import Outbox
+
+from . import orm
+from .domain.playback import VideoState, video_completed
+from .projection import Projection, state_of
+
+# The seed's "Student Dashboard Query", verbatim.
+STUDENT_DASHBOARD_SQL = """
+SELECT 
+    l.title,
+    l.thumbnail,
+    sp.completion_percent,
+    sp.average_score,
+    sp.updated_at as last_activity
+FROM student_progress sp
+JOIN lessons l ON sp.lesson_id = l.id
+WHERE sp.student_id = $1 
+  AND sp.completion_percent > 0
+ORDER BY sp.updated_at DESC;
+"""
+STUDENT_DASHBOARD = text(STUDENT_DASHBOARD_SQL.replace("$1", ":student_id").rstrip().rstrip(";"))
+
+
+class Reads:
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
+        self.sessions = sessions
+        self.outbox = outbox
+        self.projection = Projection(outbox, emit=False)  # for its loading and rules only
+
+    async def list_sessions(self, actor: CurrentUser) -> list[dict[str, Any]]:
+        s = orm.student_sessions
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            rows = (await session.execute(select(s).where(s.c.student_id == actor.id)
+                                          .order_by(s.c.last_seen_at.desc()))).all()
+            return [_session(row) for row in rows]
+
+    async def end_session(self, actor: CurrentUser, session_id: uuid.UUID) -> dict[str, Any]:
+        s = orm.student_sessions
+        now = datetime.now(UTC)
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            row = (await session.execute(select(s).where(s.c.id == session_id, s.c.student_id == actor.id)
+                                         .with_for_update())).first()
+            if row is None:
+                raise NotFound(f"no session {session_id}")
+            if row.ended_at is not None:
+                raise Conflict("this session has ended already")
+            await session.execute(s.update().where(s.c.id == session_id).values(ended_at=now))
+            await self.outbox.emit(session, events.SessionEnded(
+                student_id=actor.id, session_id=session_id, device_id=row.device_id, ended_at=now),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
+            return _session((await session.execute(select(s).where(s.c.id == session_id))).one())
+
+    async def resume(self, actor: CurrentUser, *, lesson_id: uuid.UUID | None, video_id: uuid.UUID | None,
+                     student_id: uuid.UUID | None = None) -> dict[str, Any]:
+        """Where to pick up: the latest position on any device, what was watched, what must be answered."""
+        if (lesson_id is None) == (video_id is None):
+            raise Invalid("give exactly one of lesson_id and video_id")
+        student = student_id or actor.id
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            if video_id is not None:
+                video = (await session.execute(select(orm.videos).where(orm.videos.c.id == video_id))).first()
+                if video is None:
+                    raise NotFound(f"no video {video_id}")
+                lesson_id = video.lesson_id
+            world = await self.projection.load(session, lesson_ids={lesson_id}, students={student})
+            lesson = world.lessons.get(lesson_id)
+            if lesson is None or not lesson.videos:
+                raise NotFound(f"no lesson {lesson_id} with videos")
+            await self._may_see(actor, student, lesson.row)
+            vp = orm.video_progress
+            rows = {row.video_id: row for row in (await session.execute(select(vp).where(
+                vp.c.student_id == student, vp.c.video_id.in_([v.id for v in lesson.videos])))).all()}
+            if video_id is None:  # the video last played, on any device; else the first
+                latest = max(rows.values(), key=lambda r: r.updated_at, default=None)
+                video_id = latest.video_id if latest else lesson.videos[0].id
+            row = rows.get(video_id)
+            state = state_of(row) if row else VideoState()
+            rules = world.rules(student, video_id)
+            m = orm.milestones
+            milestones = (await session.execute(select(m).where(m.c.video_id == video_id, ~m.c.deleted)
+                                                .order_by(m.c.timestamp))).all()
+            required = {r.id: r for r in lesson.required.get(video_id, [])}
+            marks = [{"id": ms.id, "timestamp": ms.timestamp, "is_required": ms.is_required,
+                      "answered": ms.id in required and world.settled.get((student, ms.id), 0) >= required[ms.id].questions}
+                     for ms in milestones]
+            gate = next((mark for mark in marks if mark["id"] in required and not mark["answered"]), None)
+            return {"lesson_id": lesson_id, "video_id": video_id, "position": state.last_position,
+                    "device_id": row.last_device_id if row else None, "updated_at": row.updated_at if row else None,
+                    "watched": [list(r) for r in state.watched], "coverage": round(state.coverage(rules.duration), 4),
+                    "duration": rules.duration, "furthest_allowed": state.furthest_allowed(rules),
+                    "seek_policy": rules.seek_policy, "completed": video_completed(state, rules),
+                    "milestones": marks, "next_required_milestone": gate}
+
+    async def _may_see(self, actor: CurrentUser, student_id: uuid.UUID, lesson: Any) -> None:
+        if student_id == actor.id:
+            return
+        if not actor.at_least(Role.TEACHER):
+            raise NotFound(f"no progress of student {student_id}")
+        if lesson.created_by_id != actor.id and not actor.at_least(Role.ADMIN):
+            raise Forbidden("only the lesson's author or an admin sees its students' progress")
+
+    async def lesson_progress(self, actor: CurrentUser, lesson_id: uuid.UUID, *, limit: int,
+                              offset: int) -> dict[str, Any]:
+        """A student's own progress in a lesson; for its teacher, every student's."""
+        sp = orm.student_progress
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            lesson = (await session.execute(select(orm.lessons).where(orm.lessons.c.id == lesson_id))).first()
+            if lesson is None:
+                raise NotFound(f"no lesson {lesson_id}")
+            query = select(sp).where(sp.c.lesson_id == lesson_id)
+            teaches = actor.at_least(Role.ADMIN) or (actor.at_least(Role.TEACHER) and lesson.created_by_id == actor.id)
+            if not teaches:
+                query = query.where(sp.c.student_id == actor.id)
+            total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+            rows = (await session.execute(query.order_by(sp.c.updated_at.desc(), sp.c.student_id)
+                                          .limit(limit).offset(offset))).all()
+            return {"items": [_progress(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+
+    async def progress_of(self, tenant_id: uuid.UUID, student_id: uuid.UUID, lesson_id: uuid.UUID
+                          ) -> dict[str, Any] | None:
+        sp = orm.student_progress
+        async with tenant_transaction(self.sessions, tenant_id) as session:
+            row = (await session.execute(select(sp).where(sp.c.student_id == student_id,
+                                                          sp.c.lesson_id == lesson_id))).first()
+            return _progress(row) if row else None
+
+    async def dashboard(self, actor: CurrentUser) -> list[dict[str, Any]]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            rows = (await session.execute(STUDENT_DASHBOARD, {"student_id": actor.id})).mappings().all()
+            return [dict(row) for row in rows]
+
+    async def lesson_author(self, actor: CurrentUser, lesson_id: uuid.UUID) -> None:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            lesson = (await session.execute(select(orm.lessons).where(orm.lessons.c.id == lesson_id))).first()
+        if lesson is None or not actor.at_least(Role.TEACHER):
+            raise NotFound(f"no lesson {lesson_id}")
+        if lesson.created_by_id != actor.id and not actor.at_least(Role.ADMIN):
+            raise Forbidden("only the lesson's author or an admin follows it live")
+
+
+def _session(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "device_id": row.device_id, "user_agent": row.user_agent, "started_at": row.started_at,
+            "last_seen_at": row.last_seen_at, "current_lesson_id": row.current_lesson_id,
+            "current_video_id": row.current_video_id, "position": row.position, "ended_at": row.ended_at,
+            "active": row.ended_at is None}
+
+
+def _progress(row: Any) -> dict[str, Any]:
+    return {"student_id": row.student_id, "lesson_id": row.lesson_id, "completion_percent": row.completion_percent,
+            "average_score": row.average_score, "total_time_spent": row.total_time_spent, "status": row.status,
+            "started_at": row.started_at, "completed_at": row.completed_at, "updated_at": row.updated_at}

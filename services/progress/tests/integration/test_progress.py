@@ -1,0 +1,366 @@
+"""Resume across devices, server-enforced completion, bad telemetry, the seed's dashboard,
+live streams, rebuild and duplicates — on the real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
+
+from cuepoint.contracts import analytics, assessment, content
+from cuepoint.contracts.envelope import new_envelope
+from cuepoint.progress.bootstrap import rebuild, spec
+from cuepoint.progress.reads import STUDENT_DASHBOARD_SQL
+from cuepoint.runtime import db
+from cuepoint.runtime.service import ServiceContext, build_app
+from tests.support.accounts import Accounts
+from tests.support.platform import Infra, eventually
+from tests.support.streams import claims, publish, publish_envelopes, read_topic, wait_for_row
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+
+@dataclass
+class Lesson:
+    tenant_id: uuid.UUID
+    teacher_id: uuid.UUID
+    lesson_id: uuid.UUID
+    video_id: uuid.UUID
+    milestone_id: uuid.UUID
+    question_id: uuid.UUID
+
+
+async def _lesson(infra: Infra, admin_connection, teacher: dict[str, str], *, seek_policy: str = "NO_SKIP_AHEAD",
+                  title: str = "Photosynthesis") -> Lesson:
+    """A published lesson: one 60 s video with a required milestone at 30 s that has one approved question."""
+    who = claims(teacher)
+    lesson = Lesson(uuid.UUID(who["tid"]), uuid.UUID(who["sub"]), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(),
+                    uuid.uuid4())
+    await publish(infra, "content.events", [
+        content.LessonCreated(lesson_id=lesson.lesson_id, title=title, thumbnail="https://img.example/leaf.png",
+                              created_by_id=lesson.teacher_id, seek_policy=seek_policy),
+        content.VideoUploaded(video_id=lesson.video_id, lesson_id=lesson.lesson_id, title="Light",
+                              storage_path="gs://cuepoint-media/x", content_type="video/mp4", size_bytes=1000,
+                              checksum="AAAAAA==", duration_seconds=60.0),
+        content.MilestoneCreated(milestone_id=lesson.milestone_id, video_id=lesson.video_id,
+                                 lesson_id=lesson.lesson_id, timestamp=30.0, title="Check", is_required=True),
+        content.LessonPublished(lesson_id=lesson.lesson_id, version=1, title=title,
+                                thumbnail="https://img.example/leaf.png", created_by_id=lesson.teacher_id,
+                                video_ids=[lesson.video_id]),
+    ], tenant_id=lesson.tenant_id, producer="content", actor_id=lesson.teacher_id)
+    await publish(infra, "assessment.events", [assessment.QuestionApproved(
+        question_id=lesson.question_id, milestone_id=lesson.milestone_id, lesson_id=lesson.lesson_id,
+        type="TRUE_FALSE", points=1)], tenant_id=lesson.tenant_id, producer="assessment", actor_id=lesson.teacher_id)
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.lessons WHERE id = %s AND status = "
+                       "'PUBLISHED' AND video_ids = ARRAY[%s]::uuid[]", (lesson.lesson_id, lesson.video_id))
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.milestones WHERE id = %s",
+                       (lesson.milestone_id,))
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.questions WHERE id = %s AND approved",
+                       (lesson.question_id,))
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.videos WHERE id = %s AND duration = 60",
+                       (lesson.video_id,))
+    return lesson
+
+
+def _client(student: uuid.UUID, device: str, at: datetime, event) -> analytics.ClientEventRecorded:
+    return analytics.ClientEventRecorded(user_id=student, device_id=device, client_event_id=uuid.uuid4(),
+                                         client_occurred_at=at, received_at=at, user_agent=f"test/{device}",
+                                         event=event)
+
+
+def _heartbeat(lesson: Lesson, student: uuid.UUID, device: str, start: float, end: float, at: datetime,
+               **changes) -> analytics.ClientEventRecorded:
+    event = analytics.VideoHeartbeat(lesson_id=changes.pop("lesson_id", lesson.lesson_id),
+                                     video_id=changes.pop("video_id", lesson.video_id), position=changes.pop("position", end),
+                                     played=[analytics.PlayedRange(start=start, end=end)], **changes)
+    return _client(student, device, at, event)
+
+
+async def _telemetry(infra, lesson: Lesson, events) -> list:
+    return await publish(infra, "analytics.client-events", events, tenant_id=lesson.tenant_id, producer="analytics")
+
+
+async def _attempt(infra, lesson: Lesson, student: uuid.UUID, at: datetime, *, correct: bool) -> None:
+    await publish(infra, "assessment.events", [assessment.AttemptGraded(
+        attempt_id=uuid.uuid4(), student_id=student, question_id=lesson.question_id,
+        milestone_id=lesson.milestone_id, video_id=lesson.video_id, lesson_id=lesson.lesson_id, attempt_number=1,
+        max_attempts=3, is_correct=correct, score=1 if correct else 0, max_score=1, milestone_answered=correct,
+        attempts_left=2, time_taken_ms=4000, answered_at=at)], tenant_id=lesson.tenant_id, producer="assessment",
+        actor_id=student)
+
+
+def _row(admin_connection, sql: str, *params):
+    return admin_connection.execute(sql, params).fetchone()
+
+
+async def test_resume_on_another_device_and_completion_enforced_by_the_server(api, worker, accounts: Accounts,
+                                                                             infra, admin_connection):
+    users = await accounts.tenant_with_users(f"resume-{uuid.uuid4().hex[:6]}")
+    lesson = await _lesson(infra, admin_connection, users["teacher"])
+    student = uuid.UUID(claims(users["student"])["sub"])
+
+    # Device A watches up to the required milestone and a little beyond (which must not count).
+    await _telemetry(infra, lesson, [_heartbeat(lesson, student, "laptop", s, s + 10, T0 + timedelta(seconds=s + 10))
+                                     for s in range(0, 40, 10)])
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.video_progress WHERE student_id = %s "
+                       "AND last_heartbeat_at = %s", (student, T0 + timedelta(seconds=40)))
+
+    # Device B asks where to continue: the same position, segments and the milestone still to answer.
+    resume = (await api.get("/v1/resume", headers=users["student"], params={"lesson_id": str(lesson.lesson_id)})).json()
+    assert resume["video_id"] == str(lesson.video_id) and resume["position"] == 30.0
+    assert resume["watched"] == [[0.0, 30.0]] and resume["device_id"] == "laptop"
+    assert resume["next_required_milestone"]["id"] == str(lesson.milestone_id) and resume["furthest_allowed"] == 30.0
+    assert resume["completed"] is False
+    assert (await api.get("/v1/resume", headers=users["student"],
+                          params={"video_id": str(lesson.video_id)})).json()["position"] == 30.0
+
+    # A forged heartbeat from device B claiming the whole video changes nothing past the milestone.
+    await _telemetry(infra, lesson, [_heartbeat(lesson, student, "phone", 0, 60, T0 + timedelta(seconds=45))])
+    await wait_for_row(admin_connection, "SELECT count(*) = 2 FROM progress.student_sessions WHERE student_id = %s",
+                       (student,))
+    video = _row(admin_connection, "SELECT watched, completed_at, flags FROM progress.video_progress "
+                 "WHERE student_id = %s", student)
+    assert video[0] == [[0.0, 30.0]] and video[1] is None and video[2] > 0
+    progress = _row(admin_connection, "SELECT status, completion_percent FROM progress.student_progress "
+                    "WHERE student_id = %s", student)
+    assert progress[0] == "IN_PROGRESS" and 0 < progress[1] < 100
+
+    # A wrong answer does not unlock; the right one does; then the rest is watched and the lesson completes.
+    await _attempt(infra, lesson, student, T0 + timedelta(seconds=50), correct=False)
+    await _telemetry(infra, lesson, [_heartbeat(lesson, student, "phone", 30, 40, T0 + timedelta(seconds=60))])
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.video_progress WHERE student_id = %s "
+                       "AND last_heartbeat_at = %s", (student, T0 + timedelta(seconds=60)))
+    assert _row(admin_connection, "SELECT watched FROM progress.video_progress WHERE student_id = %s",
+                student)[0] == [[0.0, 30.0]]
+    await _attempt(infra, lesson, student, T0 + timedelta(seconds=70), correct=True)
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.question_results WHERE student_id = %s "
+                       "AND settled", (student,))
+    await _telemetry(infra, lesson, [_heartbeat(lesson, student, "phone", s, s + 10, T0 + timedelta(seconds=s + 50))
+                                     for s in range(30, 60, 10)])
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.student_progress WHERE student_id = %s "
+                       "AND status = 'COMPLETED'", (student,), message="the lesson did not complete")
+    done = _row(admin_connection, "SELECT completion_percent, average_score, total_time_spent, completed_at "
+                "FROM progress.student_progress WHERE student_id = %s", student)
+    # 60 s watched, 7.5 s that the forged heartbeat's 5 s allowed (rewatched), two answers of 4 s
+    assert done[0] == 100 and done[1] == 100 and done[2] == int(30 + 7.5 + 30 + 8)
+    assert done[3] == T0 + timedelta(seconds=100)
+
+    published = await read_topic(infra, "progress.events", lambda e: e["data"]["student_id"] == str(student),
+                                 expect=3)
+    kinds = [e["event_type"] for e in published]
+    assert kinds.count("progress.video.completed.v1") == 1 and kinds.count("progress.lesson.completed.v1") == 1
+    assert "progress.lesson.progressed.v1" in kinds
+    assert all(e["key"] == str(student) for e in published)
+
+    sessions = (await api.get("/v1/sessions", headers=users["student"])).json()["items"]
+    assert [s["device_id"] for s in sessions] == ["phone", "laptop"]
+    assert sessions[0]["user_agent"] == "test/phone" and sessions[0]["position"] == 60.0
+    ended = await api.post(f"/v1/sessions/{sessions[1]['id']}/end", headers=users["student"])
+    assert ended.status_code == 200 and ended.json()["active"] is False
+    assert (await api.post(f"/v1/sessions/{sessions[1]['id']}/end", headers=users["student"])).status_code == 409
+    other_student = (await accounts.tenant_with_users(f"x-{uuid.uuid4().hex[:6]}"))["student"]
+    assert (await api.post(f"/v1/sessions/{sessions[0]['id']}/end", headers=other_student)).status_code == 404
+
+    # The seed's Student Dashboard Query, verbatim, as the service's role; and through the API.
+    with psycopg.connect(db.libpq_dsn(worker.settings.runtime_database_url)) as connection:
+        connection.execute("SELECT set_config('app.tenant_id', %s, true)", (str(lesson.tenant_id),))
+        rows = connection.execute(STUDENT_DASHBOARD_SQL.replace("$1", "%s"), (student,)).fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("Photosynthesis", "https://img.example/leaf.png", 100)]
+    dashboard = (await api.get("/v1/dashboard", headers=users["student"])).json()["items"]
+    assert dashboard[0]["title"] == "Photosynthesis" and float(dashboard[0]["completion_percent"]) == 100
+
+    teacher_view = (await api.get(f"/v1/lessons/{lesson.lesson_id}/progress", headers=users["teacher"])).json()
+    assert teacher_view["total"] == 1 and teacher_view["items"][0]["student_id"] == str(student)
+    assert (await api.get("/v1/resume", headers=users["student"], params={
+        "lesson_id": str(lesson.lesson_id), "student_id": str(lesson.teacher_id)})).status_code == 404
+
+
+def _metric(name: str, reason: str) -> float:
+    return REGISTRY.get_sample_value(name, {"reason": reason}) or 0.0
+
+
+async def test_bad_telemetry_is_dropped_with_a_reason_and_the_rest_is_projected(worker, accounts, infra,
+                                                                                admin_connection):
+    users = await accounts.tenant_with_users(f"bad-{uuid.uuid4().hex[:6]}")
+    lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+    other = await _lesson(infra, admin_connection, (await accounts.tenant_with_users(
+        f"other-{uuid.uuid4().hex[:6]}"))["teacher"])
+    student = uuid.UUID(claims(users["student"])["sub"])
+    metric = "cuepoint_progress_telemetry_dropped_total"
+    before = {r: _metric(metric, r) for r in ("position_outside_video", "unknown_video", "video_not_in_lesson")}
+    at = T0 + timedelta(seconds=10)
+    await _telemetry(infra, lesson, [
+        _heartbeat(lesson, student, "d", 0, 10, at, ),
+        _heartbeat(lesson, student, "d", 10, 20, at + timedelta(seconds=10), position=500),  # outside the video
+        _heartbeat(lesson, student, "d", 10, 20, at + timedelta(seconds=10), video_id=uuid.uuid4()),  # unknown
+        _heartbeat(lesson, student, "d", 10, 20, at + timedelta(seconds=10), video_id=other.video_id,
+                   lesson_id=other.lesson_id),  # another tenant's: invisible here
+        _heartbeat(lesson, student, "d", 10, 20, at + timedelta(seconds=10), lesson_id=other.lesson_id),
+        _heartbeat(lesson, student, "d", 10, 20, at + timedelta(seconds=10)),
+    ])
+    # A range that runs backwards cannot be built with the contract; sent raw, it is dead-lettered.
+    raw = new_envelope(_heartbeat(lesson, student, "d", 20, 30, at + timedelta(seconds=20)),
+                       tenant_id=lesson.tenant_id, producer="analytics")
+    value = json.loads(raw.model_dump_json())
+    value["data"]["event"]["played"] = [{"start": 30, "end": 20}]
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(infra.topic_prefix + "analytics.client-events", json.dumps(value).encode(),
+                                     key=str(student).encode(), headers=[(k, v.encode()) for k, v in
+                                                                         raw.headers().items()])
+    finally:
+        await producer.stop()
+    await _telemetry(infra, lesson, [_heartbeat(lesson, student, "d", 20, 30, at + timedelta(seconds=30))])
+
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.video_progress WHERE student_id = %s "
+                       "AND watched = '[[0.0, 30.0]]'::jsonb", (student,), message="the valid heartbeats were lost")
+    await eventually(lambda: _ready(_metric(metric, "position_outside_video") > before["position_outside_video"]
+                                    and _metric(metric, "unknown_video") >= before["unknown_video"] + 2
+                                    and _metric(metric, "video_not_in_lesson") > before["video_not_in_lesson"]),
+                     timeout=10, message="drops were not counted by reason")
+    dead = await read_topic(infra, "analytics.client-events.dlt", lambda e: e["event_id"] == str(raw.event_id),
+                            expect=1)
+    assert len(dead) == 1
+    assert _row(admin_connection, "SELECT count(*) FROM progress.video_progress WHERE video_id = %s",
+                other.video_id)[0] == 0
+
+
+async def _ready(value):
+    return value
+
+
+PROJECTED_ROWS = """
+SELECT t FROM (
+  SELECT 'l' || l::text AS t FROM progress.lessons l WHERE tenant_id = %(t)s
+  UNION ALL SELECT 'v' || v::text FROM progress.videos v WHERE tenant_id = %(t)s
+  UNION ALL SELECT 'm' || m::text FROM progress.milestones m WHERE tenant_id = %(t)s
+  UNION ALL SELECT 'q' || q::text FROM progress.questions q WHERE tenant_id = %(t)s
+  UNION ALL SELECT 'r' || r::text FROM progress.question_results r WHERE tenant_id = %(t)s
+  UNION ALL SELECT 's' || s::text FROM progress.student_sessions s WHERE tenant_id = %(t)s
+  UNION ALL SELECT 'p' || p::text FROM progress.video_progress p WHERE tenant_id = %(t)s
+  UNION ALL SELECT 'g' || g::text FROM progress.student_progress g WHERE tenant_id = %(t)s
+) rows ORDER BY t
+"""
+
+
+async def test_rebuild_gives_identical_projections_and_duplicates_change_nothing(progress_settings, start_worker,
+                                                                                 accounts, infra, admin_connection,
+                                                                                 api):
+    users = await accounts.tenant_with_users(f"rebuild-{uuid.uuid4().hex[:6]}")
+    student = uuid.UUID(claims(users["student"])["sub"])
+    async with start_worker():
+        lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+        heartbeats = [_heartbeat(lesson, student, "tablet", s, s + 10, T0 + timedelta(seconds=s + 10))
+                      for s in range(0, 30, 10)]
+        sent = await _telemetry(infra, lesson, heartbeats)
+        await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.video_progress WHERE student_id = %s "
+                           "AND watched = '[[0.0, 30.0]]'::jsonb", (student,))
+        await _attempt(infra, lesson, student, T0 + timedelta(seconds=35), correct=True)
+        await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.question_results WHERE student_id = %s",
+                           (student,))
+        await _telemetry(infra, lesson, [_heartbeat(lesson, student, "tablet", 30, 40, T0 + timedelta(seconds=45))])
+        await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.video_progress WHERE student_id = %s "
+                           "AND watched = '[[0.0, 40.0]]'::jsonb", (student,))
+        session = (await api.get("/v1/sessions", headers=users["student"])).json()["items"][0]
+        await api.post(f"/v1/sessions/{session['id']}/end", headers=users["student"])
+        await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.inbox WHERE consumer_group = "
+                           "'progress.sessions' AND event_id IN (SELECT event_id FROM progress.outbox WHERE "
+                           "event_type = 'progress.session.ended.v1' AND key = %s)", (str(student),))
+        live = _checksum(admin_connection, lesson)
+        assert len(live) >= 8
+
+        # The same events delivered again (a producer retry, a replayed partition) change nothing.
+        await publish_envelopes(infra, "analytics.client-events", sent)
+        await wait_for_row(admin_connection, "SELECT count(*) = %s FROM progress.inbox WHERE event_id = ANY(%s)",
+                           (len(sent), [e.event_id for e in sent]))
+        await asyncio.sleep(2)
+        assert _checksum(admin_connection, lesson) == live
+        progress_rows = _row(admin_connection, "SELECT completion_percent, total_time_spent FROM "
+                             "progress.student_progress WHERE student_id = %s", student)
+
+    context = ServiceContext("progress", progress_settings)
+    out = _Capture()
+    assert await rebuild(context, out=out) == 0
+    assert "rebuild [" in out.text and "records" in out.text
+    assert _checksum(admin_connection, lesson) == live
+    assert _row(admin_connection, "SELECT completion_percent, total_time_spent FROM progress.student_progress "
+                "WHERE student_id = %s", student) == progress_rows
+    # Rebuilding is itself repeatable.
+    assert await rebuild(ServiceContext("progress", progress_settings), out=_Capture()) == 0
+    assert _checksum(admin_connection, lesson) == live
+
+
+def _checksum(admin_connection, lesson: Lesson) -> list[str]:
+    """Every projected row of the lesson's tenant, as text (a failing comparison shows the rows that differ)."""
+    return [row[0] for row in admin_connection.execute(PROJECTED_ROWS, {"t": lesson.tenant_id})]
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+async def test_live_streams_for_the_student_and_the_teacher(progress_settings, start_worker, accounts, infra,
+                                                            admin_connection):
+    users = await accounts.tenant_with_users(f"live-{uuid.uuid4().hex[:6]}")
+    student = uuid.UUID(claims(users["student"])["sub"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    context = ServiceContext("progress", progress_settings)
+    context.__dict__["verifier"] = accounts.verifier()
+    server = uvicorn.Server(uvicorn.Config(build_app(spec(), context), host="127.0.0.1", port=port, log_config=None,
+                                           lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with start_worker():
+            lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                await eventually(lambda: _ready(server.started), timeout=10)
+                async with client.stream("GET", "/v1/stream", headers=users["student"]) as mine, \
+                        client.stream("GET", f"/v1/lessons/{lesson.lesson_id}/stream",
+                                      headers=users["teacher"]) as class_view:
+                    assert mine.status_code == 200 and mine.headers["content-type"].startswith("text/event-stream")
+                    assert class_view.status_code == 200
+                    lines, teacher_lines = mine.aiter_lines(), class_view.aiter_lines()
+                    assert (await anext(lines)) == ": connected"
+                    assert (await anext(teacher_lines)) == ": connected"
+                    await _telemetry(infra, lesson, [_heartbeat(lesson, student, "tv", 0, 10,
+                                                                T0 + timedelta(seconds=10))])
+                    data = await asyncio.wait_for(_next_data(lines), timeout=20)
+                    assert data["resume"]["position"] == 10.0 and data["resume"]["watched"] == [[0.0, 10.0]]
+                    assert data["progress"]["status"] == "IN_PROGRESS"
+                    seen = await asyncio.wait_for(_next_data(teacher_lines), timeout=20)
+                    assert seen["student_id"] == str(student) and seen["lesson_id"] == str(lesson.lesson_id)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                student_tries = await client.get(f"/v1/lessons/{lesson.lesson_id}/stream", headers=users["student"])
+                assert student_tries.status_code == 403
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def _next_data(lines) -> dict:
+    async for line in lines:
+        if line.startswith("data: "):
+            return json.loads(line[len("data: "):])
+    raise AssertionError("the stream ended")
