@@ -57,8 +57,9 @@ test-unit: deps ## only the tests without I/O
 test-integration: infra ## only the tests on real PostgreSQL and Kafka
 	@$(PYTEST) -p no:cacheprovider -m integration
 
-bench: ## benchmarks against the running platform (make up): milestone lookup p99
+bench: ## benchmarks against the running platform (make up): milestone lookup p99, playback projection rate
 	@$(PYTHON) bench/milestone_lookup.py
+	@$(PYTHON) bench/progress_playback.py
 
 clean: down ## stop everything and delete local data (.local/)
 	@rm -rf .local

@@ -166,6 +166,7 @@ async def run_worker(spec: ServiceSpec, context: ServiceContext, stop: asyncio.E
     broker = KafkaBroker(
         settings.bootstrap_servers, client_id=f"{spec.name}-worker", acks="all", enable_idempotence=True,
         request_timeout_ms=PRODUCER_SETTINGS["request_timeout_ms"],
+        log_level=logging.DEBUG,  # a "received"/"processed" line per message would drown the worker's log
     )
     dead_letters = DeadLetters(settings.bootstrap_servers, client_id=f"{spec.name}-dead-letters")
     spec.consumers(context, broker, dead_letters)

@@ -45,6 +45,51 @@ PROGRESS_INTERVAL = timedelta(seconds=60)  # … or changed at all after this lo
 Event = Envelope[Any]
 
 
+WRITE_VIDEOS = text("""
+INSERT INTO video_progress (student_id, video_id, tenant_id, lesson_id, watched, watched_seconds, last_position,
+                            last_device_id, last_heartbeat_at, time_spent, flags, completed_at, updated_at)
+SELECT s, v, CAST(:tenant_id AS uuid), l, CAST(w AS jsonb), ws, lp, d, hb, ts, f, c, u
+FROM unnest(CAST(:student_id AS uuid[]), CAST(:video_id AS uuid[]), CAST(:lesson_id AS uuid[]),
+            CAST(:watched AS text[]), CAST(:watched_seconds AS float8[]), CAST(:last_position AS float8[]),
+            CAST(:last_device_id AS text[]), CAST(:last_heartbeat_at AS timestamptz[]),
+            CAST(:time_spent AS float8[]), CAST(:flags AS integer[]), CAST(:completed_at AS timestamptz[]),
+            CAST(:updated_at AS timestamptz[])) AS rows(s, v, l, w, ws, lp, d, hb, ts, f, c, u)
+ON CONFLICT (student_id, video_id) DO UPDATE SET
+    watched = excluded.watched, watched_seconds = excluded.watched_seconds, last_position = excluded.last_position,
+    last_device_id = excluded.last_device_id, last_heartbeat_at = excluded.last_heartbeat_at,
+    time_spent = excluded.time_spent, flags = excluded.flags,
+    completed_at = COALESCE(video_progress.completed_at, excluded.completed_at), updated_at = excluded.updated_at
+""")
+
+
+WRITE_PROGRESS = text("""
+INSERT INTO student_progress (id, tenant_id, student_id, lesson_id, completion_percent, average_score,
+                              total_time_spent, status, started_at, completed_at, updated_at)
+SELECT i, CAST(:tenant_id AS uuid), s, l, c, a, t, st, sa, ca, u
+FROM unnest(CAST(:id AS uuid[]), CAST(:student_id AS uuid[]), CAST(:lesson_id AS uuid[]),
+            CAST(:completion_percent AS numeric[]), CAST(:average_score AS numeric[]),
+            CAST(:total_time_spent AS integer[]), CAST(:status AS text[]), CAST(:started_at AS timestamptz[]),
+            CAST(:completed_at AS timestamptz[]), CAST(:updated_at AS timestamptz[])) AS rows(i, s, l, c, a, t, st, sa, ca, u)
+ON CONFLICT (student_id, lesson_id) DO UPDATE SET
+    completion_percent = excluded.completion_percent, average_score = excluded.average_score,
+    total_time_spent = excluded.total_time_spent, status = excluded.status, started_at = excluded.started_at,
+    completed_at = excluded.completed_at, updated_at = excluded.updated_at
+""")
+WRITE_ANNOUNCEMENTS = text("""
+INSERT INTO lesson_announcements (student_id, lesson_id, tenant_id, completion_percent, status, announced_at)
+SELECT s, l, CAST(:tenant_id AS uuid), c, st, a
+FROM unnest(CAST(:student_id AS uuid[]), CAST(:lesson_id AS uuid[]), CAST(:completion_percent AS numeric[]),
+            CAST(:status AS text[]), CAST(:announced_at AS timestamptz[])) AS rows(s, l, c, st, a)
+ON CONFLICT (student_id, lesson_id) DO UPDATE SET
+    completion_percent = excluded.completion_percent, status = excluded.status, announced_at = excluded.announced_at
+""")
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows as one array per column, for an ``unnest`` insert."""
+    return {key: [row[key] for row in rows] for key in rows[0]}
+
+
 def session_id(student_id: uuid.UUID, device_id: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"session:{student_id}:{device_id}")
 
@@ -206,6 +251,7 @@ class Projection:
         states = await self._video_states(session, {(e.data.user_id, e.data.event.video_id) for e in playback})
         sessions: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
         touched: dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, datetime]] = {}
+        rules_by_key: dict[tuple[uuid.UUID, uuid.UUID], VideoRules] = {}
         for envelope in playback:
             record, event = envelope.data, envelope.data.event
             video = world.videos.get(event.video_id)
@@ -216,7 +262,7 @@ class Projection:
                 DROPPED.labels("video_not_in_lesson").inc()
                 continue
             key = (record.user_id, event.video_id)
-            rules = world.rules(*key)
+            rules = rules_by_key.get(key) or rules_by_key.setdefault(key, world.rules(*key))  # fixed within a batch
             current = states.get(key, (VideoState(), None))[0]
             at = record.received_at
             try:
@@ -257,22 +303,24 @@ class Projection:
 
     async def _write_videos(self, session: AsyncSession, tenant_id: uuid.UUID,
                             states: dict[tuple[uuid.UUID, uuid.UUID], tuple[VideoState, Any]]) -> None:
+        """One statement for the batch (arrays unnested server-side: no per-row SQL to build)."""
         if not states:
             return
-        v = orm.video_progress
-        rows = [{"student_id": student, "video_id": video, "tenant_id": tenant_id, "lesson_id": lesson_id,
-                 "watched": [list(r) for r in state.watched], "watched_seconds": measure(state.watched),
-                 "last_position": state.last_position, "last_device_id": device,
-                 "last_heartbeat_at": state.last_heartbeat_at, "time_spent": state.time_spent, "flags": state.flags,
-                 "completed_at": state.completed_at, "updated_at": at}
-                for (student, video), (state, (device, at, lesson_id)) in states.items()]
-        statement = insert(v).values(rows)
-        columns = ("watched", "watched_seconds", "last_position", "last_device_id", "last_heartbeat_at", "time_spent",
-                   "flags", "updated_at")
-        changes = {c: statement.excluded[c] for c in columns}
-        changes["completed_at"] = func.coalesce(v.c.completed_at, statement.excluded.completed_at)
-        await session.execute(statement.on_conflict_do_update(
-            index_elements=[v.c.student_id, v.c.video_id], set_=changes))
+        columns: dict[str, list[Any]] = defaultdict(list)
+        for (student, video), (state, (device, at, lesson_id)) in states.items():
+            columns["student_id"].append(student)
+            columns["video_id"].append(video)
+            columns["lesson_id"].append(lesson_id)
+            columns["watched"].append(json.dumps([list(r) for r in state.watched]))
+            columns["watched_seconds"].append(measure(state.watched))
+            columns["last_position"].append(state.last_position)
+            columns["last_device_id"].append(device)
+            columns["last_heartbeat_at"].append(state.last_heartbeat_at)
+            columns["time_spent"].append(state.time_spent)
+            columns["flags"].append(state.flags)
+            columns["completed_at"].append(state.completed_at)
+            columns["updated_at"].append(at)
+        await session.execute(WRITE_VIDEOS, {"tenant_id": tenant_id, **columns})
 
     async def _write_sessions(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -362,7 +410,14 @@ class Projection:
         sp = orm.student_progress
         existing = {(row.student_id, row.lesson_id): row for row in (await session.execute(
             select(sp).where(sp.c.student_id.in_(students), sp.c.lesson_id.in_(lesson_ids)).with_for_update())).all()}
-        notices = []
+        announced: dict[tuple[uuid.UUID, uuid.UUID], Any] = {}
+        if self.emit:
+            a = orm.lesson_announcements
+            announced = {(row.student_id, row.lesson_id): row for row in (await session.execute(
+                select(a).where(a.c.student_id.in_(students), a.c.lesson_id.in_(lesson_ids)).with_for_update())).all()}
+        notices: list[str] = []
+        rows: list[dict[str, Any]] = []
+        announcements: list[dict[str, Any]] = []
         for (student, lesson_id), (first, last) in sorted(touched.items(), key=lambda i: (str(i[0][0]), str(i[0][1]))):
             lesson = world.lessons.get(lesson_id)
             if lesson is None:
@@ -400,34 +455,34 @@ class Projection:
             if before is not None and before.status == "COMPLETED" and not all_done:
                 # Completion is never taken back (e.g. a required milestone added after the fact).
                 values.update(status="COMPLETED", completion_percent=Decimal(100), completed_at=before.completed_at)
-            statement = insert(sp).values(id=progress_id(student, lesson_id), tenant_id=tenant_id, student_id=student,
-                                          lesson_id=lesson_id, **values)
-            await session.execute(statement.on_conflict_do_update(
-                index_elements=[sp.c.student_id, sp.c.lesson_id], set_=values))
+            rows.append({"id": progress_id(student, lesson_id), "student_id": student, "lesson_id": lesson_id,
+                         **values})
             if self.emit:
-                await self._announce(session, tenant_id, student, lesson_id, values, before, last)
+                await self._announce(session, tenant_id, student, lesson_id, values, before, last,
+                                     announced.get((student, lesson_id)), announcements)
             notices.append(json.dumps({"tenant_id": str(tenant_id), "student_id": str(student),
                                        "lesson_id": str(lesson_id)}))
+        if rows:
+            await session.execute(WRITE_PROGRESS, {"tenant_id": tenant_id, **_columns(rows)})
+        if announcements:
+            await session.execute(WRITE_ANNOUNCEMENTS, {"tenant_id": tenant_id, **_columns(announcements)})
         if notices:
             await session.execute(text("SELECT pg_notify(:channel, n) FROM unnest(CAST(:notices AS text[])) n"),
                                   {"channel": NOTIFY_CHANNEL, "notices": notices})
 
     async def _announce(self, session: AsyncSession, tenant_id: uuid.UUID, student: uuid.UUID,
-                        lesson_id: uuid.UUID, values: dict[str, Any], before: Any, at: datetime) -> None:
+                        lesson_id: uuid.UUID, values: dict[str, Any], before: Any, at: datetime, last: Any,
+                        announcements: list[dict[str, Any]]) -> None:
         """LessonProgressed, throttled: on a status change, a 5-point move, or any change after a minute;
         LessonCompleted once."""
-        a = orm.lesson_announcements
-        last = (await session.execute(select(a).where(a.c.student_id == student, a.c.lesson_id == lesson_id)
-                                      .with_for_update())).first()
         completion, status = values["completion_percent"], values["status"]
         if last is None or status != last.status or abs(completion - last.completion_percent) >= PROGRESS_STEP or (
                 completion != last.completion_percent and at - last.announced_at >= PROGRESS_INTERVAL):
             await self._publish(session, tenant_id, student, events.LessonProgressed(
                 student_id=student, lesson_id=lesson_id, completion_percent=completion,
                 average_score=values["average_score"], total_time_spent=values["total_time_spent"], status=status))
-            row = {"completion_percent": completion, "status": status, "announced_at": at}
-            await session.execute(insert(a).values(student_id=student, lesson_id=lesson_id, tenant_id=tenant_id, **row)
-                                  .on_conflict_do_update(index_elements=[a.c.student_id, a.c.lesson_id], set_=row))
+            announcements.append({"student_id": student, "lesson_id": lesson_id, "completion_percent": completion,
+                                  "status": status, "announced_at": at})
         if status == "COMPLETED" and (before is None or before.status != "COMPLETED"):
             await self._publish(session, tenant_id, student, events.LessonCompleted(
                 student_id=student, lesson_id=lesson_id, completion_percent=completion,
