@@ -12,13 +12,14 @@ from faststream.kafka import KafkaBroker
 from cuepoint.contracts.topics import ASSESSMENT_EVENTS, CLIENT_EVENTS, CONTENT_EVENTS, PROGRESS_EVENTS
 from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer
 from cuepoint.runtime.db import libpq_dsn
+from cuepoint.runtime.replay import AlreadyDeadLettered, replay
 from cuepoint.runtime.service import Command, ServiceContext, ServiceSpec
 
 from . import api
 from .live import LiveHub
 from .projection import Projection
 from .reads import Reads
-from .rebuild import AlreadyDeadLettered, empty_projections, replay
+from .rebuild import empty_projections
 from .settings import ProgressSettings
 
 

@@ -1,46 +1,15 @@
 """``python -m cuepoint.progress rebuild``: empty the projections and replay every input
-topic from offset 0, through the same consumers the worker runs.
-
-Records are merged across topics and partitions in timestamp order (ties by topic,
-partition, offset), the order the live worker saw them in; progress's own events are not
-emitted again, and poison records are not dead-lettered a second time. Inbox rows are
-rewritten as the replay goes, so a worker started afterwards skips what was replayed.
-Stop the worker while this runs.
+topic from offset 0 (runtime.replay), through the same consumers the worker runs; progress's
+own events are not emitted again. Stop the worker while this runs.
 """
 
 from __future__ import annotations
 
-import heapq
-import logging
-import sys
-import time
-from collections import deque
-from collections.abc import Callable
-from typing import Any, TextIO
-
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from cuepoint.contracts.topics import CLIENT_EVENTS
 from cuepoint.runtime.db import libpq_dsn
 
 from . import orm
-
-log = logging.getLogger(__name__)
-BATCH = 2000
-
-
-class AlreadyDeadLettered:
-    """Stands in for DeadLetters during a replay: the live consumer dead-lettered these already."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    async def send(self, record: Any, *, group: str, reason: str, error: BaseException) -> None:
-        self.count += 1
-
-    async def close(self) -> None:
-        pass
 
 
 def empty_projections(owner_url: str, groups: list[str]) -> None:
@@ -49,89 +18,3 @@ def empty_projections(owner_url: str, groups: list[str]) -> None:
     with psycopg.connect(libpq_dsn(owner_url)) as connection:
         connection.execute(f"TRUNCATE {tables}")
         connection.execute("DELETE FROM progress.inbox WHERE consumer_group = ANY(%s)", (groups,))
-
-
-class Bar:
-    def __init__(self, total: int, out: TextIO) -> None:
-        self.total, self.out, self.done = total, out, 0
-        self.started = self.shown = time.monotonic()
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        if time.monotonic() - self.shown >= 0.5:
-            self.show()
-
-    def show(self, end: str = "") -> None:
-        self.shown = time.monotonic()
-        rate = self.done / max(self.shown - self.started, 1e-6)
-        share = self.done / self.total if self.total else 1.0
-        filled = int(share * 30)
-        self.out.write(f"\rrebuild [{'#' * filled}{'.' * (30 - filled)}] {self.done:,}/{self.total:,} records "
-                       f"({share:.0%}, {rate:,.0f}/s){end}")
-        self.out.flush()
-
-
-async def replay(bootstrap_servers: str, topics: dict[str, Any], *, client_topic: str,
-                 out: TextIO = sys.stderr, on_progress: Callable[[int], None] | None = None) -> int:
-    """Feeds every record of ``topics`` (name → consumer) up to the current end, in timestamp order."""
-    kafka = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None,
-                             max_poll_records=BATCH)
-    await kafka.start()
-    try:
-        partitions = [TopicPartition(topic, p) for topic in topics
-                      for p in sorted(kafka.partitions_for_topic(topic) or await _partitions(kafka, topic))]
-        kafka.assign(partitions)
-        await kafka.seek_to_beginning(*partitions)
-        begin = await kafka.beginning_offsets(partitions)
-        end = await kafka.end_offsets(partitions)
-        live = [tp for tp in partitions if end[tp] > begin[tp]]
-        bar = Bar(sum(end[tp] - begin[tp] for tp in live), out)
-        buffers: dict[TopicPartition, deque[Any]] = {tp: deque() for tp in live}
-        position = dict(begin)
-        heap: list[tuple[int, str, int, int, TopicPartition]] = []
-        pending_batch: list[Any] = []
-
-        async def flush() -> None:
-            if pending_batch:
-                await topics[client_topic].handle_batch(list(pending_batch))
-                bar.advance(len(pending_batch))
-                pending_batch.clear()
-
-        async def fill(tp: TopicPartition) -> None:
-            while not buffers[tp] and position[tp] < end[tp]:
-                fetched = await kafka.getmany(tp, timeout_ms=1000, max_records=BATCH)
-                for record in fetched.get(tp, []):
-                    position[tp] = record.offset + 1
-                    if record.offset < end[tp]:
-                        buffers[tp].append(record)
-            if buffers[tp]:
-                record = buffers[tp][0]
-                heapq.heappush(heap, (record.timestamp, tp.topic, tp.partition, record.offset, tp))
-
-        for tp in live:
-            await fill(tp)
-        while heap:
-            _, _, _, _, tp = heapq.heappop(heap)
-            record = buffers[tp].popleft()
-            if tp.topic == client_topic:
-                pending_batch.append(record)
-                if len(pending_batch) >= BATCH:
-                    await flush()
-            else:
-                await flush()
-                await topics[tp.topic].handle_record(record)
-                bar.advance(1)
-            await fill(tp)
-        await flush()
-        bar.show(end="\n")
-        return bar.done
-    finally:
-        await kafka.stop()
-
-
-async def _partitions(kafka: AIOKafkaConsumer, topic: str) -> set[int]:
-    await kafka._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public "refresh"
-    return kafka.partitions_for_topic(topic) or set()
-
-
-CLIENT_TOPIC = CLIENT_EVENTS.name

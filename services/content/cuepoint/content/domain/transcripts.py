@@ -52,7 +52,8 @@ def parse(text: str, format: str) -> list[Segment]:
         match = _CUE.match(line)
         if match is None:
             raise TranscriptError(index + 1, f"expected a timing line like '00:00:01.000 --> 00:00:04.000', got {line[:60]!r}")
-        start, end = _seconds(*match.groups()[:4]), _seconds(*match.groups()[4:])
+        # Rounded before comparing: 2 + 861/1000 is 2.8609999…, and cues may share a start.
+        start, end = round(_seconds(*match.groups()[:4]), 3), round(_seconds(*match.groups()[4:]), 3)
         if end <= start:
             raise TranscriptError(index + 1, "a cue must end after it starts")
         if segments and start < segments[-1].start:
@@ -68,7 +69,7 @@ def parse(text: str, format: str) -> list[Segment]:
         text_value = " ".join(body)
         if len(text_value) > MAX_TEXT:
             raise TranscriptError(index, f"a cue's text is longer than {MAX_TEXT} characters")
-        segments.append(Segment(round(start, 3), round(end, 3), text_value))
+        segments.append(Segment(start, end, text_value))
         if len(segments) > MAX_SEGMENTS:
             raise TranscriptError(index, f"more than {MAX_SEGMENTS} cues")
     if not segments:
