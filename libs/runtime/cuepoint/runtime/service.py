@@ -50,6 +50,11 @@ class ServiceContext:
         self.settings = settings
         self._configs: SystemConfigView | None = None
         self._configs_lock = asyncio.Lock()
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Something a service opened (a producer, a listener) that must close with the process."""
+        self._closers.append(closer)
 
     async def config(self, key: str, tenant_id: Any) -> Any:
         """A system config as this tenant sees it, from the live local view (started on first use)."""
@@ -99,6 +104,9 @@ class ServiceContext:
         return await kafka_reachable(self.settings.bootstrap_servers)
 
     async def close(self) -> None:
+        for closer in reversed(self._closers):
+            await closer()
+        self._closers.clear()
         if self._configs is not None:
             await self._configs.stop()
             self._configs = None

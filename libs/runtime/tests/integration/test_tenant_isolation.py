@@ -25,9 +25,13 @@ JOIN pg_tables t ON t.schemaname = c.table_schema AND t.tablename = c.table_name
 WHERE c.column_name = 'tenant_id' AND c.table_schema = ANY(%s)
 """
 
-# Work queues a worker claims across tenants (SKIP LOCKED) before it knows whose job it is.
-# They may hold ids and scheduling only: the rows they point to are tenant-protected.
-CROSS_TENANT_QUEUES = {("assessment", "generation_queue"): {"job_id", "tenant_id", "available_at", "runs"}}
+# Tables read across tenants by design — a work queue a worker claims before it knows whose job
+# it is, the list of audit chains `verify` walks. They may hold ids and bookkeeping only: the
+# rows they point to are tenant-protected.
+CROSS_TENANT_QUEUES = {
+    ("assessment", "generation_queue"): {"job_id", "tenant_id", "available_at", "runs"},
+    ("analytics", "audit_heads"): {"tenant_id", "seq", "hash"},
+}
 
 
 def test_every_tenant_table_has_forced_rls_and_a_runtime_role_that_cannot_bypass_it(admin_connection,

@@ -1,10 +1,154 @@
 """The composition root of the analytics service: everything it runs is assembled here."""
 
+import argparse
+import asyncio
+import json
+import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
-from cuepoint.runtime.service import ServiceSpec
+import psycopg
+from fastapi import APIRouter
+from faststream.kafka import KafkaBroker
 
+from cuepoint.contracts.registry import EVENT_TYPES
+from cuepoint.contracts.topics import (
+    ASSESSMENT_EVENTS,
+    CLIENT_EVENTS,
+    CONTENT_EVENTS,
+    IDENTITY_EVENTS,
+    PROGRESS_EVENTS,
+    SYSTEM_CONFIGS,
+)
+from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer
+from cuepoint.runtime.db import libpq_dsn
+from cuepoint.runtime.replay import AlreadyDeadLettered, replay
+from cuepoint.runtime.service import BackgroundTask, Command, ServiceContext, ServiceSpec
+
+from . import api
+from .ingest import Ingest
+from .projection import client_events, domain_event
+from .reads import AuditLog, Dashboards
 from .settings import AnalyticsSettings
+
+DOMAIN_TOPICS = (IDENTITY_EVENTS.name, SYSTEM_CONFIGS.name, CONTENT_EVENTS.name, ASSESSMENT_EVENTS.name,
+                 PROGRESS_EVENTS.name)
+# Tables a rebuild empties. audit_logs is not among them: it is append-only, and its chain
+# records the order events were first seen in.
+REBUILT = ("analytics_events", "lessons", "milestones", "student_progress", "ai_usage_logs", "generation_outcomes",
+           "question_results", "option_picks", "video_buckets", "student_video_buckets", "daily_counts",
+           "daily_users")
+
+
+def input_consumers(context: ServiceContext, dead_letters: Any) -> dict[str, Any]:
+    common = {"sessions": context.sessions, "schema": "analytics", "dead_letters": dead_letters,
+              "max_tries": context.settings.consumer_max_tries}
+    consumers: dict[str, Any] = {CLIENT_EVENTS.name: BatchConsumer(
+        group_id="analytics.client-events", handler=client_events,
+        event_types=["analytics.client_event.recorded.v1"], **common)}
+    for topic in DOMAIN_TOPICS:
+        types = [t for t, model in EVENT_TYPES.items() if model.topic == topic]
+        consumers[topic] = IdempotentConsumer(group_id=f"analytics.{topic}", handlers=dict.fromkeys(types, domain_event),
+                                              **common)
+    return consumers
+
+
+def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
+    for topic, consumer in input_consumers(context, dead_letters).items():
+        consumer.subscribe(broker, context.topic(topic))
+
+
+def ensure_partitions(context: ServiceContext, months_ahead: int = 3) -> int:
+    with psycopg.connect(libpq_dsn(context.settings.runtime_database_url), autocommit=True) as connection:
+        return connection.execute("SELECT ensure_event_partitions(%s)", (months_ahead,)).fetchone()[0]
+
+
+def background(context: ServiceContext) -> list[BackgroundTask]:
+    async def partitions(stop: asyncio.Event) -> None:
+        """Monthly partitions stay three months ahead of now."""
+        while not stop.is_set():
+            await asyncio.to_thread(ensure_partitions, context)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=6 * 3600)
+            except TimeoutError:
+                pass
+
+    return [partitions]
+
+
+def routers(context: ServiceContext) -> list[APIRouter]:
+    ingest = Ingest(context.settings.bootstrap_servers, topic_prefix=context.settings.topic_prefix)
+    context.on_close(ingest.close)
+    return api.routers(ingest, Dashboards(context.sessions), AuditLog(context.sessions), context.verifier)
+
+
+def _rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
+    if not args.yes:
+        print("rebuild empties analytics' projections (not the audit log); run it with --yes to confirm",
+              file=sys.stderr)
+        return 2
+    return asyncio.run(rebuild(context))
+
+
+async def rebuild(context: ServiceContext, *, out: Any = sys.stderr) -> int:
+    dead = AlreadyDeadLettered()
+    topics = input_consumers(context, dead)
+    for consumer in topics.values():
+        if isinstance(consumer, IdempotentConsumer):  # domain events replay into the read models, not the audit log
+            consumer.handlers = dict.fromkeys(consumer.handlers, _without_audit)
+    groups = [consumer.group_id for consumer in topics.values()]
+    with psycopg.connect(libpq_dsn(context.settings.owner_database_url)) as connection:
+        connection.execute("TRUNCATE " + ", ".join(f"analytics.{table}" for table in REBUILT))
+        connection.execute("DELETE FROM analytics.inbox WHERE consumer_group = ANY(%s)", (groups,))
+    try:
+        count = await replay(context.settings.bootstrap_servers,
+                             {context.topic(name): consumer for name, consumer in topics.items()},
+                             client_topic=context.topic(CLIENT_EVENTS.name), out=out)
+    finally:
+        await context.close()
+    print(f"analytics: replayed {count:,} records", file=out)
+    return 0
+
+
+async def _without_audit(session: Any, envelope: Any) -> None:
+    await domain_event(session, envelope, audit=False)
+
+
+def _verify(context: ServiceContext, args: argparse.Namespace) -> int:
+    async def run() -> int:
+        audit = AuditLog(context.sessions)
+        broken = 0
+        try:
+            for tenant_id in args.tenant or await _tenants(context):
+                result = await audit.verify(tenant_id)
+                broken += not result["intact"]
+                print(json.dumps(result, default=str))
+        finally:
+            await context.close()
+        return 1 if broken else 0
+
+    return asyncio.run(run())
+
+
+async def _tenants(context: ServiceContext) -> list[uuid.UUID]:
+    with psycopg.connect(libpq_dsn(context.settings.runtime_database_url)) as connection:
+        return [row[0] for row in connection.execute("SELECT tenant_id FROM audit_heads ORDER BY 1")]
+
+
+def _partitions(context: ServiceContext, args: argparse.Namespace) -> int:
+    created = ensure_partitions(context, args.ahead)
+    print(f"analytics: {created} partition(s) created, {args.ahead} month(s) ahead")
+    if args.detach_before:
+        with psycopg.connect(libpq_dsn(context.settings.owner_database_url), autocommit=True) as connection:
+            for (name,) in connection.execute(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'analytics_events' "
+                    "AND c.relname ~ '^analytics_events_[0-9]{4}_[0-9]{2}$' AND c.relname < %s ORDER BY 1",
+                    ("analytics_events_" + args.detach_before.replace("-", "_"),)).fetchall():
+                connection.execute(f'ALTER TABLE analytics.analytics_events DETACH PARTITION analytics."{name}"')
+                print(f"detached {name} (still a table: archive it, then DROP it)")
+    return 0
 
 
 def spec() -> ServiceSpec:
@@ -13,4 +157,19 @@ def spec() -> ServiceSpec:
         description="Client event ingest, analytics and audit projections, dashboards.",
         settings=AnalyticsSettings,
         migrations=Path(__file__).parent / "migrations",
+        routers=routers,
+        consumers=consumers,
+        background=background,
+        commands={
+            "rebuild": Command(help="empty the projections (not the audit log) and replay every topic from offset 0",
+                               run=_rebuild,
+                               arguments=lambda p: p.add_argument("--yes", action="store_true",
+                                                                  help="do not ask for confirmation")),
+            "verify": Command(help="check the audit chains; exit 1 if an entry was altered or removed", run=_verify,
+                              arguments=lambda p: p.add_argument("--tenant", type=uuid.UUID, action="append",
+                                                                 help="only this tenant (repeatable)")),
+            "partitions": Command(help="create monthly partitions ahead; optionally detach old ones", run=_partitions,
+                                  arguments=lambda p: (p.add_argument("--ahead", type=int, default=3),
+                                                       p.add_argument("--detach-before", metavar="YYYY-MM"))),
+        },
     )

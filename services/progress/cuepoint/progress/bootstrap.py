@@ -48,6 +48,7 @@ def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLe
 def routers(context: ServiceContext) -> list[APIRouter]:
     reads = Reads(sessions=context.sessions, outbox=context.outbox)
     hub = LiveHub(libpq_dsn(context.settings.runtime_database_url))  # one LISTEN connection, on the first stream
+    context.on_close(hub.close)
     return api.routers(reads, hub, context.verifier)
 
 

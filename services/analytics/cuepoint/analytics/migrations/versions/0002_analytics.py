@@ -82,7 +82,8 @@ CREATE TABLE audit_logs (
 CREATE INDEX audit_logs_actor ON audit_logs (tenant_id, actor_id, occurred_at);
 CREATE INDEX audit_logs_target ON audit_logs (tenant_id, target_type, target_id, occurred_at);
 CREATE INDEX audit_logs_action ON audit_logs (tenant_id, action, occurred_at);
--- The newest entry of each tenant's chain: deleting the tail is detectable too.
+-- The newest entry of each tenant's chain: deleting the tail is detectable too. Read across
+-- tenants by `verify` (to know which chains exist), so it holds ids and hashes only.
 CREATE TABLE audit_heads (
     tenant_id uuid PRIMARY KEY,
     seq bigint NOT NULL,
@@ -102,6 +103,17 @@ CREATE TABLE lessons (
     updated_at timestamptz NOT NULL
 );
 CREATE INDEX lessons_author ON lessons (created_by_id);
+
+CREATE TABLE milestones (
+    id uuid PRIMARY KEY,
+    tenant_id uuid NOT NULL,
+    video_id uuid NOT NULL,
+    timestamp double precision NOT NULL,
+    title text NOT NULL,
+    deleted boolean NOT NULL DEFAULT false,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX milestones_video ON milestones (video_id);
 
 CREATE TABLE student_progress (
     student_id uuid NOT NULL,
@@ -195,7 +207,7 @@ CREATE TABLE daily_users (
 );
 """
 
-TENANT_SCOPED = ("analytics_events", "analytics_events_default", "audit_logs", "audit_heads", "lessons", "student_progress", "ai_usage_logs",
+TENANT_SCOPED = ("analytics_events", "analytics_events_default", "audit_logs", "lessons", "milestones", "student_progress", "ai_usage_logs",
                  "generation_outcomes", "question_results", "option_picks", "video_buckets", "student_video_buckets",
                  "daily_counts", "daily_users")
 

@@ -1,0 +1,110 @@
+"""analytics' HTTP API: the client event ingest, dashboards (JSON or CSV) and the audit log."""
+
+import csv
+import io
+import json
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+
+from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
+from cuepoint.runtime.errors import DomainError, Invalid
+
+from .ingest import MAX_BYTES, Ingest
+from .reads import AuditLog, Dashboards
+
+
+class PayloadTooLarge(DomainError):
+    status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+def _table(rows: list[dict[str, Any]], format: str, name: str) -> Any:
+    if format != "csv":
+        return {"items": rows}
+    out = io.StringIO()
+    columns = list(rows[0]) if rows else []
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in jsonable_encoder(rows):
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
+    return Response(out.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def routers(ingest: Ingest, dashboards: Dashboards, audit: AuditLog, verifier: TokenVerifier) -> list[APIRouter]:
+    authenticated = authentication(lambda request: verifier)
+    User = Annotated[CurrentUser, Depends(authenticated)]
+    Teacher = Annotated[CurrentUser, Depends(require_role(authenticated, Role.TEACHER))]
+    Admin = Annotated[CurrentUser, Depends(require_role(authenticated, Role.ADMIN))]
+    Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
+
+    events = APIRouter(prefix="/v1/events", tags=["ingest"])
+
+    @events.post("", status_code=202, summary="A batch of client events (≤ 500, ≤ 1 MB); 202 once the broker has them",
+                 openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
+                     "type": "object", "required": ["device_id", "events"],
+                     "properties": {"device_id": {"type": "string"},
+                                    "events": {"type": "array", "maxItems": 500, "items": {"type": "object"}}}}}}}})
+    async def ingest_events(request: Request, actor: User) -> Any:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BYTES:
+            raise PayloadTooLarge(f"a batch is at most {MAX_BYTES} bytes; this one is {declared}")
+        body = await request.body()
+        if len(body) > MAX_BYTES:
+            raise PayloadTooLarge(f"a batch is at most {MAX_BYTES} bytes; this one is {len(body)}")
+        try:
+            batch = json.loads(body)
+        except ValueError as error:
+            raise Invalid(f"the body is not JSON: {error}") from error
+        if not isinstance(batch, dict):
+            raise Invalid('the body is an object: {"device_id": …, "events": […]}')
+        result = await ingest.accept(actor, batch, user_agent=request.headers.get("user-agent"))
+        return JSONResponse(jsonable_encoder(result), status_code=202)
+
+    boards = APIRouter(prefix="/v1/dashboards", tags=["dashboards"])
+
+    @boards.get("/lessons", summary="Lesson performance (the seed's Teacher Analytics Query)")
+    async def lessons(actor: Teacher, teacher_id: uuid.UUID | None = None, format: Format = "json") -> Any:
+        return _table(await dashboards.lessons(actor, teacher_id), format, "lessons")
+
+    @boards.get("/lessons/{lesson_id}/questions", summary="Item analysis: difficulty, discrimination, option choices")
+    async def questions(lesson_id: uuid.UUID, actor: Teacher, format: Format = "json") -> Any:
+        return _table(await dashboards.questions(actor, lesson_id), format, "questions")
+
+    @boards.get("/videos/{video_id}/engagement", summary="Views, rewatches and drop-off per 5 seconds, milestones marked")
+    async def engagement(video_id: uuid.UUID, actor: Teacher, format: Format = "json") -> Any:
+        result = await dashboards.engagement(actor, video_id)
+        return result if format == "json" else _table(result["buckets"], format, "engagement")
+
+    @boards.get("/rates", summary="Completion and engagement rates, active users and client errors per day")
+    async def rates(actor: Teacher, start: date | None = None, end: date | None = None,
+                    format: Format = "json") -> Any:
+        end = end or date.today()
+        result = await dashboards.rates(actor, start or end - timedelta(days=29), end)
+        return result if format == "json" else _table(result["days"], format, "rates")
+
+    @boards.get("/ai-usage", summary="AI usage and cost by month and request type; generation success (admins)")
+    async def ai_usage(actor: Admin, format: Format = "json") -> Any:
+        result = await dashboards.ai_usage(actor)
+        return result if format == "json" else _table(result["months"], format, "ai-usage")
+
+    audit_routes = APIRouter(prefix="/v1/audit-logs", tags=["audit"])
+
+    @audit_routes.get("", summary="Search the audit log (newest first; page with before_seq)")
+    async def search(actor: Admin, actor_id: uuid.UUID | None = None, target_type: str | None = None,
+                     target_id: str | None = None, action: str | None = None, start: datetime | None = None,
+                     end: datetime | None = None, limit: int = Query(default=50, ge=1, le=500),
+                     before_seq: int | None = Query(default=None, ge=1), format: Format = "json") -> Any:
+        result = await audit.search(actor, actor_id=actor_id, target_type=target_type, target_id=target_id,
+                                    action=action, start=start, end=end, limit=limit, before_seq=before_seq)
+        return result if format == "json" else _table(result["items"], format, "audit-log")
+
+    @audit_routes.get("/verify", summary="Check this organisation's audit chain for altered or missing entries")
+    async def verify(actor: Admin) -> Any:
+        return await audit.verify(actor.tenant_id)
+
+    return [events, boards, audit_routes]

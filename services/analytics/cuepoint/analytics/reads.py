@@ -1,0 +1,216 @@
+"""The dashboards (from read models, never from a scan of events) and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.db import tenant_transaction
+from cuepoint.runtime.errors import Forbidden, Invalid, NotFound
+
+from .projection import BUCKET_SECONDS, audit_entry_from_row, audit_hash
+
+# The seed's "Teacher Analytics Query", verbatim.
+TEACHER_ANALYTICS_SQL = """
+SELECT 
+    l.title,
+    COUNT(DISTINCT sp.student_id) as enrolled_students,
+    AVG(sp.completion_percent) as avg_completion,
+    AVG(sp.average_score) as avg_score,
+    AVG(sp.total_time_spent) as avg_time_spent
+FROM lessons l
+LEFT JOIN student_progress sp ON l.id = sp.lesson_id
+WHERE l.created_by_id = $1
+GROUP BY l.id, l.title
+ORDER BY enrolled_students DESC;
+"""
+# The seed's "AI Usage Cost Tracking", verbatim.
+AI_USAGE_SQL = """
+SELECT 
+    DATE_TRUNC('month', created_at) as month,
+    request_type,
+    COUNT(*) as total_requests,
+    SUM(tokens_used) as total_tokens,
+    SUM(cost) as total_cost,
+    AVG(response_time) as avg_response_time
+FROM ai_usage_logs
+WHERE created_at >= CURRENT_DATE - INTERVAL '6 months'
+GROUP BY month, request_type
+ORDER BY month DESC, total_cost DESC;
+"""
+
+
+def _sql(seed: str) -> Any:
+    return text(seed.replace("$1", ":p1").rstrip().rstrip(";"))
+
+
+TEACHER_ANALYTICS = _sql(TEACHER_ANALYTICS_SQL)
+AI_USAGE = _sql(AI_USAGE_SQL)
+
+ITEM_ANALYSIS = text("""
+WITH totals AS (
+    SELECT student_id, SUM(best_fraction) AS total FROM question_results WHERE lesson_id = :lesson GROUP BY student_id
+)
+SELECT r.question_id, COUNT(*) AS students, AVG(r.first_correct::int) AS difficulty,
+       AVG(r.first_fraction) AS average_first_score, AVG(r.attempts) AS average_attempts,
+       corr(r.first_correct::int, t.total - r.best_fraction) AS discrimination
+FROM question_results r JOIN totals t USING (student_id)
+WHERE r.lesson_id = :lesson
+GROUP BY r.question_id ORDER BY r.question_id
+""")
+
+
+class Dashboards:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def _lesson(self, session: AsyncSession, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
+        lesson = (await session.execute(text("SELECT * FROM lessons WHERE id = :id"), {"id": lesson_id})).first()
+        if lesson is None or not actor.at_least(Role.TEACHER):
+            raise NotFound(f"no lesson {lesson_id}")
+        if lesson.created_by_id != actor.id and not actor.at_least(Role.ADMIN):
+            raise Forbidden("teachers see the analytics of their own lessons")
+        return lesson
+
+    async def lessons(self, actor: CurrentUser, teacher_id: uuid.UUID | None) -> list[dict[str, Any]]:
+        """The seed's teacher query: a teacher's lessons; admins may name any teacher."""
+        if teacher_id not in (None, actor.id) and not actor.at_least(Role.ADMIN):
+            raise Forbidden("teachers see their own lessons")
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            rows = (await session.execute(TEACHER_ANALYTICS, {"p1": teacher_id or actor.id})).mappings().all()
+            return [dict(row) for row in rows]
+
+    async def questions(self, actor: CurrentUser, lesson_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Item analysis: difficulty (share right first time), discrimination (how well the item separates
+        strong from weak students: correlation with the rest of the lesson's score), and option choices."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._lesson(session, actor, lesson_id)
+            items = [dict(row) for row in (await session.execute(ITEM_ANALYSIS, {"lesson": lesson_id})).mappings()]
+            picks = (await session.execute(text(
+                "SELECT question_id, option_id, picks FROM option_picks WHERE question_id = ANY(:q) "
+                "ORDER BY question_id, option_id"), {"q": [i["question_id"] for i in items]})).all()
+        options: dict[uuid.UUID, dict[str, int]] = {}
+        for row in picks:
+            options.setdefault(row.question_id, {})[row.option_id] = row.picks
+        for item in items:
+            item["option_picks"] = options.get(item["question_id"], {})
+        return items
+
+    async def engagement(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
+        """Per 5-second bucket: views (students), rewatches, and drop-off (students whose furthest point it is)."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            if not actor.at_least(Role.TEACHER):
+                raise NotFound(f"no video {video_id}")
+            buckets = (await session.execute(text(
+                "SELECT bucket, views, rewatches FROM video_buckets WHERE video_id = :v ORDER BY bucket"),
+                {"v": video_id})).all()
+            drops = dict((await session.execute(text(
+                "SELECT furthest, count(*) FROM student_video_buckets WHERE video_id = :v GROUP BY furthest"),
+                {"v": video_id})).all())
+            marks = (await session.execute(text(
+                "SELECT id, timestamp, title FROM milestones WHERE video_id = :v AND NOT deleted ORDER BY timestamp"),
+                {"v": video_id})).mappings().all()
+        if not buckets and not marks:
+            raise NotFound(f"no engagement recorded for video {video_id}")
+        return {"video_id": video_id, "bucket_seconds": BUCKET_SECONDS,
+                "buckets": [{"start": b.bucket * BUCKET_SECONDS, "views": b.views, "rewatches": b.rewatches,
+                             "drop_off": drops.get(b.bucket, 0)} for b in buckets],
+                "milestones": [dict(m) for m in marks]}
+
+    async def rates(self, actor: CurrentUser, start: date, end: date) -> dict[str, Any]:
+        """Completion and engagement per lesson, active users and client errors per day."""
+        if end < start or (end - start).days > 366:
+            raise Invalid("the range must run forwards and span at most a year")
+        if not actor.at_least(Role.TEACHER):
+            raise Forbidden("teachers and admins see rates")
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            lessons = (await session.execute(text("""
+                SELECT l.id AS lesson_id, l.title, COUNT(sp.student_id) AS started,
+                       COUNT(*) FILTER (WHERE sp.status = 'COMPLETED') AS completed,
+                       ROUND(100.0 * COUNT(*) FILTER (WHERE sp.status = 'COMPLETED') / NULLIF(COUNT(sp.student_id), 0),
+                             2) AS completion_rate
+                FROM lessons l LEFT JOIN student_progress sp ON sp.lesson_id = l.id
+                WHERE (:all OR l.created_by_id = :me) GROUP BY l.id, l.title ORDER BY l.title"""),
+                {"all": actor.at_least(Role.ADMIN), "me": actor.id})).mappings().all()
+            days = (await session.execute(text("""
+                SELECT d.day, COALESCE(u.users, 0) AS active_users, COALESCE(c.events, 0) AS events,
+                       COALESCE(c.errors, 0) AS client_errors,
+                       ROUND(100.0 * COALESCE(c.errors, 0) / NULLIF(c.events, 0), 3) AS error_rate_percent
+                FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') AS d(day)
+                LEFT JOIN (SELECT day, count(*) AS users FROM daily_users WHERE day BETWEEN :start AND :end
+                           GROUP BY day) u ON u.day = d.day
+                LEFT JOIN (SELECT day, sum(events) AS events, sum(events) FILTER (WHERE event_type = 'error') AS errors
+                           FROM daily_counts WHERE day BETWEEN :start AND :end GROUP BY day) c ON c.day = d.day
+                ORDER BY d.day"""), {"start": start, "end": end})).mappings().all()
+        return {"lessons": [dict(r) for r in lessons], "days": [dict(r) | {"day": r["day"].date()} for r in days]}
+
+    async def ai_usage(self, actor: CurrentUser) -> dict[str, Any]:
+        if not actor.at_least(Role.ADMIN):
+            raise Forbidden("admins see AI usage")
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            months = [dict(r) for r in (await session.execute(AI_USAGE)).mappings()]
+            generation = (await session.execute(text("""
+                SELECT provider, count(*) AS jobs, count(*) FILTER (WHERE succeeded) AS succeeded,
+                       ROUND(100.0 * count(*) FILTER (WHERE succeeded) / count(*), 2) AS success_rate
+                FROM generation_outcomes GROUP BY provider ORDER BY provider"""))).mappings().all()
+        return {"months": months, "generation": [dict(r) for r in generation]}
+
+
+class AuditLog:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def search(self, actor: CurrentUser, *, actor_id: uuid.UUID | None, target_type: str | None,
+                     target_id: str | None, action: str | None, start: datetime | None, end: datetime | None,
+                     limit: int, before_seq: int | None) -> dict[str, Any]:
+        if start and end and end < start:
+            raise Invalid("the time range must run forwards")
+        clauses, params = ["TRUE"], {"limit": limit}
+        for column, value in (("actor_id", actor_id), ("target_type", target_type), ("target_id", target_id),
+                              ("action", action)):
+            if value is not None:
+                clauses.append(f"{column} = :{column}")
+                params[column] = value
+        if start:
+            clauses.append("occurred_at >= :start")
+            params["start"] = start
+        if end:
+            clauses.append("occurred_at < :end")
+            params["end"] = end
+        if before_seq:
+            clauses.append("seq < :before")
+            params["before"] = before_seq
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            rows = (await session.execute(text(
+                f"SELECT seq, event_id, actor_id, action, target_type, target_id, correlation_id, occurred_at, hash "
+                f"FROM audit_logs WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT :limit"), params)).mappings()
+            items = [dict(r) for r in rows]
+        return {"items": items, "next_before_seq": items[-1]["seq"] if len(items) == limit else None}
+
+    async def verify(self, tenant_id: uuid.UUID) -> dict[str, Any]:
+        """Walks the tenant's chain: a changed entry breaks its hash, a removed one leaves a gap (or a head
+        that points past the end)."""
+        problems: list[dict[str, Any]] = []
+        checked, expected_seq, prev = 0, 1, ""
+        async with tenant_transaction(self.sessions, tenant_id) as session:
+            result = await session.stream(text("SELECT * FROM audit_logs ORDER BY seq"))
+            async for row in result:
+                checked += 1
+                if row.seq != expected_seq:
+                    problems.append({"seq": expected_seq, "problem": f"entries {expected_seq}–{row.seq - 1} are missing"})
+                elif row.prev_hash != prev:
+                    problems.append({"seq": row.seq, "problem": "does not follow the previous entry"})
+                if audit_hash(row.prev_hash, audit_entry_from_row(row)) != row.hash:
+                    problems.append({"seq": row.seq, "problem": "altered: its content does not match its hash"})
+                expected_seq, prev = row.seq + 1, row.hash
+            head = (await session.execute(text("SELECT seq, hash FROM audit_heads WHERE tenant_id = :t"),
+                                          {"t": tenant_id})).first()
+        if head is not None and head.seq >= expected_seq:
+            problems.append({"seq": expected_seq, "problem": f"entries {expected_seq}–{head.seq} are missing (the end "
+                                                            "of the log was removed)"})
+        return {"tenant_id": tenant_id, "checked": checked, "intact": not problems, "problems": problems}
