@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import random
 import sys
@@ -38,7 +37,7 @@ from cuepoint.contracts.topics import CLIENT_EVENTS, all_topics
 from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime.kafka import ensure_topics, prefixed
-from cuepoint.runtime.service import ServiceContext
+from cuepoint.runtime.service import ServiceContext, tune_garbage_collection
 
 TARGET = 20_000.0
 
@@ -129,7 +128,7 @@ async def main() -> int:
     baseline = copy_baseline(settings.owner_database_url, envelopes, tenant)
     count = len(envelopes)
     del envelopes
-    gc.collect()
+    tune_garbage_collection()  # as `worker` does
 
     context = ServiceContext("analytics", settings)
     dead_letters = DeadLetters(bootstrap, client_id="bench")

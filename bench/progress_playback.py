@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import sys
 import time
@@ -39,7 +38,7 @@ from cuepoint.progress.settings import ProgressSettings
 from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime.kafka import ensure_topics, prefixed
-from cuepoint.runtime.service import ServiceContext
+from cuepoint.runtime.service import ServiceContext, tune_garbage_collection
 
 TARGET = 5000.0
 VIDEOS = 20
@@ -134,7 +133,7 @@ async def main() -> int:
                   [new_envelope(e, tenant_id=tenant, producer="assessment") for e in questions])
     await produce(bootstrap, prefix + "analytics.client-events", heartbeats)
     del heartbeats  # 100k live objects would make every garbage collection in the measured part slow
-    gc.collect()
+    tune_garbage_collection()  # as `worker` does
 
     raw_rate = await raw_read(bootstrap, prefix + "analytics.client-events", count)
 

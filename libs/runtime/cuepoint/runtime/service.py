@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -161,6 +162,16 @@ def build_app(spec: ServiceSpec, context: ServiceContext) -> FastAPI:
     )
 
 
+def tune_garbage_collection() -> None:
+    """For workers: decoding thousands of events a second allocates fast, and with the default
+    thresholds the collector keeps re-walking every long-lived object (it cost a third of the
+    playback projection's time). Objects alive at startup are frozen out of collection, and
+    young collections run every 100,000 allocations instead of 700."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -179,6 +190,7 @@ async def run_worker(spec: ServiceSpec, context: ServiceContext, stop: asyncio.E
     dead_letters = DeadLetters(settings.bootstrap_servers, client_id=f"{spec.name}-dead-letters")
     spec.consumers(context, broker, dead_letters)
     stop = stop or _stop_on_signals()
+    tune_garbage_collection()
     await broker.start()
     tasks = [asyncio.create_task(task(stop)) for task in spec.background(context)]
     log.info("worker started", extra={"subscribers": len(broker.subscribers), "background_tasks": len(tasks)})
