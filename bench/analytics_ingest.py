@@ -26,7 +26,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from cuepoint.analytics.bootstrap import input_consumers
@@ -38,6 +37,7 @@ from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime.kafka import ensure_topics, prefixed
 from cuepoint.runtime.service import ServiceContext, tune_garbage_collection
+from kafka_load import produce
 
 TARGET = 20_000.0
 
@@ -69,23 +69,6 @@ def client_events(count: int, tenant: uuid.UUID) -> list:
             user_id=student, device_id=f"d-{student.hex[:6]}", client_event_id=uuid.uuid4(), client_occurred_at=at,
             received_at=at, user_agent="bench/1.0", event=event), tenant_id=tenant, producer="analytics"))
     return envelopes
-
-
-async def produce(bootstrap: str, topic: str, envelopes: list) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-                                max_batch_size=1 << 20)
-    await producer.start()
-    try:
-        pending = []
-        for envelope in envelopes:
-            pending.append(await producer.send(topic, envelope.model_dump_json().encode(), key=envelope.key.encode(),
-                                               headers=[(k, v.encode()) for k, v in envelope.headers().items()]))
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
 
 
 def copy_baseline(owner_url: str, envelopes: list, tenant: uuid.UUID) -> float:

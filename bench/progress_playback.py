@@ -27,7 +27,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 
 from cuepoint.contracts import analytics, assessment, content
@@ -39,34 +39,10 @@ from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime.kafka import ensure_topics, prefixed
 from cuepoint.runtime.service import ServiceContext, tune_garbage_collection
+from kafka_load import produce
 
 TARGET = 5000.0
 VIDEOS = 20
-
-
-async def produce(bootstrap: str, topic: str, envelopes: list) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-                                max_batch_size=1 << 20, compression_type="lz4" if _lz4() else None)
-    await producer.start()
-    try:
-        pending = []
-        for envelope in envelopes:
-            pending.append(await producer.send(topic, envelope.model_dump_json().encode(), key=envelope.key.encode(),
-                                               headers=[(k, v.encode()) for k, v in envelope.headers().items()]))
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-
-
-def _lz4() -> bool:
-    try:
-        import lz4  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 async def raw_read(bootstrap: str, topic: str, count: int) -> float:

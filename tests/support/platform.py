@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from cuepoint.contracts.topics import SERVICES, all_topics
@@ -141,6 +142,13 @@ def test_database(infra: Infra) -> str:
         spec = importlib.import_module(f"cuepoint.{service}.bootstrap").spec()
         upgrade(spec.migrations, schema=service, url=infra.settings(service).owner_database_url)
     return TEST_DATABASE
+
+
+@pytest.fixture
+def admin_connection(infra: Infra, test_database: str) -> Iterator[psycopg.Connection]:
+    """The test database as its superuser (autocommit): to look behind the services' backs."""
+    with psycopg.connect(infra.admin_database_url(), autocommit=True) as connection:
+        yield connection
 
 
 @pytest.fixture(scope="session")

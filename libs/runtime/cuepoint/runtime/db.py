@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from .errors import NotFound
 
 SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
 
@@ -85,3 +87,12 @@ class ReadPool:
         if self._opened:
             await self._pool.close()
             self._opened = False
+
+
+async def one_or_404(session: AsyncSession, table: Any, row_id: Any, noun: str, *, lock: bool = False) -> Any:
+    """The row of ``table`` with this id — under row-level security, of this tenant — or a 404."""
+    query = select(table).where(table.c.id == row_id)
+    row = (await session.execute(query.with_for_update() if lock else query)).first()
+    if row is None:
+        raise NotFound(f"no {noun} {row_id}")
+    return row

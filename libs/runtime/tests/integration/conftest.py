@@ -56,12 +56,6 @@ async def sink_sessions(infra: Infra, probe_schemas: tuple[str, str]) -> AsyncIt
 
 
 @pytest.fixture
-def admin_connection(infra: Infra, test_database: str):
-    with psycopg.connect(infra.admin_database_url(), autocommit=True) as connection:
-        yield connection
-
-
-@pytest.fixture
 async def topic_prefix(infra: Infra, request: pytest.FixtureRequest) -> str:
     """Registry topics under a prefix of this test's own, so tests never read each other's events."""
     import re

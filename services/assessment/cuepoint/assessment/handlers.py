@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.contracts import assessment as events
 from cuepoint.runtime.auth import CurrentUser, Role
-from cuepoint.runtime.db import tenant_transaction
+from cuepoint.runtime.db import one_or_404, tenant_transaction
 from cuepoint.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from cuepoint.runtime.outbox import Outbox
 from cuepoint.runtime.secrets import SecretBox
@@ -70,13 +70,7 @@ class Assessment:
 
     # --- access --------------------------------------------------------------------------------------
 
-    @staticmethod
-    async def _one(session: AsyncSession, table: Any, row_id: uuid.UUID, noun: str, *, lock: bool = False) -> Any:
-        query = select(table).where(table.c.id == row_id)
-        row = (await session.execute(query.with_for_update() if lock else query)).first()
-        if row is None:
-            raise NotFound(f"no {noun} {row_id}")
-        return row
+    _one = staticmethod(one_or_404)
 
     async def _authored_lesson(self, session: AsyncSession, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
         """A lesson the actor may manage questions of: their own, or any for an admin."""

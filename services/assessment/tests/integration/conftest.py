@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -12,18 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from faststream.kafka import KafkaBroker
 
-from cuepoint.assessment.bootstrap import build_assessment, build_generation, consumers, spec
+from cuepoint.assessment.bootstrap import build_assessment, build_generation, spec
 from cuepoint.assessment.settings import AssessmentSettings
-from cuepoint.runtime import db
-from cuepoint.runtime.consumer import DeadLetters
-from cuepoint.runtime.outbox import OutboxRelay
-from cuepoint.runtime.service import ServiceContext, build_app
+from cuepoint.runtime.service import ServiceContext
 from tests.support.accounts import Accounts
 from tests.support.platform import Infra
+from tests.support.services import api_client, running_worker, service_context
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +30,13 @@ def assessment_settings(infra: Infra, test_database: str, topics: list[str]) -> 
 @pytest.fixture
 async def assessment_context(assessment_settings: AssessmentSettings, accounts: Accounts
                              ) -> AsyncIterator[ServiceContext]:
-    context = ServiceContext("assessment", assessment_settings)
-    context.__dict__["verifier"] = accounts.verifier()
-    yield context
-    await context.close()
+    async with service_context(spec(), assessment_settings, accounts) as context:
+        yield context
 
 
 @pytest.fixture
 async def api(assessment_context: ServiceContext) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(spec(), assessment_context)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://assessment") as client:
+    async with api_client(spec(), assessment_context) as client:
         yield client
 
 
@@ -59,29 +51,11 @@ def assessment(assessment_context: ServiceContext):
 
 
 @pytest.fixture
-def admin_connection(infra: Infra, test_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(infra.admin_database_url(), autocommit=True) as connection:
-        yield connection
-
-
-@pytest.fixture
-async def worker(assessment_context: ServiceContext, infra: Infra) -> AsyncIterator[None]:
-    """The worker's consumers (content.events projection) and the outbox relay, running."""
-    stop = asyncio.Event()
-    relay = OutboxRelay(dsn=db.libpq_dsn(assessment_context.settings.runtime_database_url), schema="assessment",
-                        bootstrap_servers=infra.bootstrap_servers, poll_interval=0.3)
-    relay_task = asyncio.create_task(relay.run(stop))
-    broker = KafkaBroker(infra.bootstrap_servers, acks="all", enable_idempotence=True)
-    dead_letters = DeadLetters(infra.bootstrap_servers, client_id="assessment-test")
-    consumers(assessment_context, broker, dead_letters)
-    await broker.start()
-    try:
-        yield
-    finally:
-        await broker.stop()
-        await dead_letters.close()
-        stop.set()
-        await relay_task
+async def worker(assessment_settings: AssessmentSettings, infra: Infra) -> AsyncIterator[ServiceContext]:
+    """The worker's consumers (content.events projection) and the outbox relay, running. The generation
+    loop is not: tests run jobs themselves (``generation.run_once``) to control when."""
+    async with running_worker(spec(), assessment_settings, infra) as context:
+        yield context
 
 
 # --- a local OpenAI-compatible server -------------------------------------------------------------

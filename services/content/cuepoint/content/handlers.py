@@ -19,7 +19,7 @@ from cuepoint.contracts import content as events
 from cuepoint.runtime.auth import CurrentUser, Role
 from psycopg.rows import dict_row
 
-from cuepoint.runtime.db import ReadPool, tenant_transaction
+from cuepoint.runtime.db import one_or_404, ReadPool, tenant_transaction
 from cuepoint.runtime.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from cuepoint.runtime.outbox import Outbox
 
@@ -89,14 +89,7 @@ class Content:
 
     # --- access --------------------------------------------------------------------------------
 
-    @staticmethod
-    async def _one(session: AsyncSession, table: Any, row_id: uuid.UUID, noun: str, *, lock: bool = False) -> Any:
-        """The row with this id (row-level security: of this tenant), or 404."""
-        query = select(table).where(table.c.id == row_id)
-        row = (await session.execute(query.with_for_update() if lock else query)).first()
-        if row is None:
-            raise NotFound(f"no {noun} {row_id}")
-        return row
+    _one = staticmethod(one_or_404)
 
     async def _lesson(self, session: AsyncSession, lesson_id: uuid.UUID, *, lock: bool = False) -> Any:
         return await self._one(session, orm.lessons, lesson_id, "lesson", lock=lock)

@@ -52,11 +52,3 @@ async def api(content_context: ServiceContext) -> AsyncIterator[httpx.AsyncClien
 @pytest.fixture
 def content(content_context: ServiceContext):
     return build_content(content_context)
-
-
-@pytest.fixture
-def admin_connection(infra: Infra, test_database: str):
-    import psycopg
-
-    with psycopg.connect(infra.admin_database_url(), autocommit=True) as connection:
-        yield connection

@@ -126,11 +126,3 @@ async def new_tenant(api: httpx.AsyncClient, mailbox: Mailbox, slug: str) -> tup
     assert registered.status_code == 201, registered.text
     assert registered.json()["role"] == "ADMIN"
     return response.json(), await login(api, admin_email, "correct horse battery", tenant=slug)
-
-
-@pytest.fixture
-def admin_connection(infra: Infra, test_database: str):
-    import psycopg
-
-    with psycopg.connect(infra.admin_database_url(), autocommit=True) as connection:
-        yield connection
