@@ -1,6 +1,6 @@
 """analytics as projections: client telemetry and every domain event become analytics_events
 rows, audit_logs entries and the dashboards' read models. Nothing here is owned state: a
-`rebuild` replays the topics into the same rows (audit_logs aside, see rebuild.py)."""
+`rebuild` replays the topics into the same rows (audit_logs aside: see bootstrap.rebuild)."""
 
 from __future__ import annotations
 
@@ -35,29 +35,23 @@ def _json(value: Any) -> str:
 
 
 async def client_events(session: AsyncSession, envelopes: list[Event]) -> None:
-    """One tenant's new client events of a polled batch: COPY into analytics_events, then the
-    daily counts and the per-bucket video engagement."""
+    """One tenant's new client events of a polled batch: COPY into analytics_events, then the daily counts."""
     rows, counts, users = [], defaultdict(int), set()
-    plays: dict[tuple[uuid.UUID, uuid.UUID], list[range]] = defaultdict(list)  # (student, video) → ranges, in order
     tenant_id = envelopes[0].tenant_id
     for envelope in envelopes:
         record, event = envelope.data, envelope.data.event
-        data = event.model_dump(mode="json")
+        # The event's own JSON (serialised in Rust), with the envelope fields analytics keeps beside it.
+        extra = {"client_occurred_at": record.client_occurred_at.isoformat()}
         if record.user_agent:
-            data["user_agent"] = record.user_agent
-        data["client_occurred_at"] = record.client_occurred_at.isoformat()
+            extra["user_agent"] = record.user_agent
+        data = event.model_dump_json()[:-1] + "," + json.dumps(extra)[1:]
         rows.append((envelope.event_id, tenant_id, record.user_id, event.type,
                      CATEGORIES[event.type.split(".")[0]], getattr(event, "lesson_id", None),
                      getattr(event, "video_id", None), getattr(event, "question_id", None), record.device_id,
-                     _json(data), record.received_at))
+                     data, record.received_at))
         day = record.received_at.date()
         counts[(day, event.type)] += 1
         users.add((day, record.user_id))
-        if event.type == "video.heartbeat":
-            for played in event.played:
-                if played.end > played.start:
-                    first, last = int(played.start // BUCKET_SECONDS), int((played.end - 1e-9) // BUCKET_SECONDS)
-                    plays[(record.user_id, event.video_id)].append(range(first, last + 1))
     await copy_rows(session, "analytics.analytics_events", EVENT_COLUMNS, rows)
     await session.execute(text("""
         INSERT INTO daily_counts (tenant_id, day, event_type, events)
@@ -67,12 +61,29 @@ async def client_events(session: AsyncSession, envelopes: list[Event]) -> None:
         {"tenant": tenant_id, "days": [d for d, _ in counts], "types": [t for _, t in counts],
          "counts": list(counts.values())})
     await session.execute(text("""
-        INSERT INTO daily_users (tenant_id, day, user_id)
-        SELECT CAST(:tenant AS uuid), d, u FROM unnest(CAST(:days AS date[]), CAST(:users AS uuid[])) AS x(d, u)
-        ON CONFLICT DO NOTHING"""), {"tenant": tenant_id, "days": [d for d, _ in users],
-                                      "users": [u for _, u in users]})
+        WITH fresh AS (
+            INSERT INTO daily_users (tenant_id, day, user_id)
+            SELECT CAST(:tenant AS uuid), d, u FROM unnest(CAST(:days AS date[]), CAST(:users AS uuid[])) AS x(d, u)
+            ON CONFLICT DO NOTHING RETURNING day)
+        INSERT INTO daily_active (tenant_id, day, users) SELECT CAST(:tenant AS uuid), day, count(*) FROM fresh
+        GROUP BY day ON CONFLICT (tenant_id, day) DO UPDATE SET users = daily_active.users + excluded.users"""),
+        {"tenant": tenant_id, "days": [d for d, _ in users], "users": [u for _, u in users]})
+
+
+async def video_engagement(session: AsyncSession, envelopes: list[Event]) -> None:
+    """Heartbeats into per-5-second-bucket views and rewatches. A consumer group of its own: its
+    database work overlaps with the event store's instead of adding to it."""
+    plays: dict[tuple[uuid.UUID, uuid.UUID], list[range]] = defaultdict(list)  # (student, video) → ranges, in order
+    for envelope in envelopes:
+        record, event = envelope.data, envelope.data.event
+        if event.type != "video.heartbeat":
+            continue
+        for played in event.played:
+            if played.end > played.start:
+                first, last = int(played.start // BUCKET_SECONDS), int((played.end - 1e-9) // BUCKET_SECONDS)
+                plays[(record.user_id, event.video_id)].append(range(first, last + 1))
     if plays:
-        await _engagement(session, tenant_id, plays)
+        await _engagement(session, envelopes[0].tenant_id, plays)
 
 
 async def _engagement(session: AsyncSession, tenant_id: uuid.UUID,
@@ -218,14 +229,25 @@ async def _milestone(session: AsyncSession, envelope: Event) -> None:
 async def _progress(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
     status = "COMPLETED" if envelope.event_type == "progress.lesson.completed.v1" else data.status
+    # The lesson's started/completed counts move with the student's row (one statement, one snapshot).
     await session.execute(text("""
-        INSERT INTO student_progress (student_id, lesson_id, tenant_id, completion_percent, average_score,
-                                      total_time_spent, status, updated_at)
-        VALUES (:s, :l, :t, :c, :a, :spent, :status, :at)
-        ON CONFLICT (student_id, lesson_id) DO UPDATE SET
-            completion_percent = excluded.completion_percent, average_score = excluded.average_score,
-            total_time_spent = excluded.total_time_spent, status = excluded.status, updated_at = excluded.updated_at
-        WHERE student_progress.updated_at <= excluded.updated_at"""),
+        WITH old AS (SELECT status FROM student_progress WHERE student_id = :s AND lesson_id = :l),
+        up AS (
+            INSERT INTO student_progress (student_id, lesson_id, tenant_id, completion_percent, average_score,
+                                          total_time_spent, status, updated_at)
+            VALUES (:s, :l, :t, :c, :a, :spent, :status, :at)
+            ON CONFLICT (student_id, lesson_id) DO UPDATE SET
+                completion_percent = excluded.completion_percent, average_score = excluded.average_score,
+                total_time_spent = excluded.total_time_spent, status = excluded.status,
+                updated_at = excluded.updated_at
+            WHERE student_progress.updated_at <= excluded.updated_at
+            RETURNING status)
+        INSERT INTO lesson_stats (lesson_id, tenant_id, started, completed)
+        SELECT :l, :t, (NOT EXISTS (SELECT 1 FROM old))::int,
+               ((SELECT status FROM up) = 'COMPLETED' AND COALESCE((SELECT status FROM old), '') <> 'COMPLETED')::int
+        WHERE EXISTS (SELECT 1 FROM up)
+        ON CONFLICT (lesson_id) DO UPDATE SET started = lesson_stats.started + excluded.started,
+                                              completed = lesson_stats.completed + excluded.completed"""),
         {"s": data.student_id, "l": data.lesson_id, "t": envelope.tenant_id, "c": data.completion_percent,
          "a": data.average_score, "spent": data.total_time_spent, "status": status, "at": envelope.occurred_at})
 
@@ -233,9 +255,16 @@ async def _progress(session: AsyncSession, envelope: Event) -> None:
 async def _ai_usage(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
     await session.execute(text("""
-        INSERT INTO ai_usage_logs (id, tenant_id, request_type, provider, model, tokens_used, cost, response_time,
-                                   success, created_at)
-        VALUES (:id, :t, :rt, :p, :m, :tokens, :cost, :ms, :ok, :at) ON CONFLICT DO NOTHING"""),
+        WITH fresh AS (
+            INSERT INTO ai_usage_logs (id, tenant_id, request_type, provider, model, tokens_used, cost, response_time,
+                                       success, created_at)
+            VALUES (:id, :t, :rt, :p, :m, :tokens, :cost, :ms, :ok, :at) ON CONFLICT DO NOTHING RETURNING created_at)
+        INSERT INTO ai_usage_monthly (tenant_id, month, request_type, requests, tokens, cost, response_time_total)
+        SELECT :t, date_trunc('month', created_at), :rt, 1, :tokens, :cost, :ms FROM fresh
+        ON CONFLICT (tenant_id, month, request_type) DO UPDATE SET
+            requests = ai_usage_monthly.requests + 1, tokens = ai_usage_monthly.tokens + excluded.tokens,
+            cost = ai_usage_monthly.cost + excluded.cost,
+            response_time_total = ai_usage_monthly.response_time_total + excluded.response_time_total"""),
         {"id": data.usage_log_id, "t": envelope.tenant_id, "rt": data.request_type, "p": data.provider,
          "m": data.model, "tokens": data.tokens_used, "cost": data.cost, "ms": data.response_time,
          "ok": data.success, "at": envelope.occurred_at})

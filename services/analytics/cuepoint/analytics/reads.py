@@ -50,7 +50,13 @@ def _sql(seed: str) -> Any:
 
 
 TEACHER_ANALYTICS = _sql(TEACHER_ANALYTICS_SQL)
-AI_USAGE = _sql(AI_USAGE_SQL)
+AI_USAGE_FROM_ROLLUP = text("""
+SELECT month, request_type, requests AS total_requests, tokens AS total_tokens, cost AS total_cost,
+       response_time_total::numeric / requests AS avg_response_time
+FROM ai_usage_monthly
+WHERE month >= date_trunc('month', CURRENT_DATE - INTERVAL '6 months')
+ORDER BY month DESC, total_cost DESC
+""")
 
 ITEM_ANALYSIS = text("""
 WITH totals AS (
@@ -130,20 +136,18 @@ class Dashboards:
             raise Forbidden("teachers and admins see rates")
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             lessons = (await session.execute(text("""
-                SELECT l.id AS lesson_id, l.title, COUNT(sp.student_id) AS started,
-                       COUNT(*) FILTER (WHERE sp.status = 'COMPLETED') AS completed,
-                       ROUND(100.0 * COUNT(*) FILTER (WHERE sp.status = 'COMPLETED') / NULLIF(COUNT(sp.student_id), 0),
-                             2) AS completion_rate
-                FROM lessons l LEFT JOIN student_progress sp ON sp.lesson_id = l.id
-                WHERE (:all OR l.created_by_id = :me) GROUP BY l.id, l.title ORDER BY l.title"""),
+                SELECT l.id AS lesson_id, l.title, COALESCE(s.started, 0) AS started,
+                       COALESCE(s.completed, 0) AS completed,
+                       ROUND(100.0 * s.completed / NULLIF(s.started, 0), 2) AS completion_rate
+                FROM lessons l LEFT JOIN lesson_stats s ON s.lesson_id = l.id
+                WHERE (:all OR l.created_by_id = :me) ORDER BY l.title"""),
                 {"all": actor.at_least(Role.ADMIN), "me": actor.id})).mappings().all()
             days = (await session.execute(text("""
-                SELECT d.day, COALESCE(u.users, 0) AS active_users, COALESCE(c.events, 0) AS events,
+                SELECT d.day, COALESCE(a.users, 0) AS active_users, COALESCE(c.events, 0) AS events,
                        COALESCE(c.errors, 0) AS client_errors,
                        ROUND(100.0 * COALESCE(c.errors, 0) / NULLIF(c.events, 0), 3) AS error_rate_percent
                 FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') AS d(day)
-                LEFT JOIN (SELECT day, count(*) AS users FROM daily_users WHERE day BETWEEN :start AND :end
-                           GROUP BY day) u ON u.day = d.day
+                LEFT JOIN daily_active a ON a.day = d.day
                 LEFT JOIN (SELECT day, sum(events) AS events, sum(events) FILTER (WHERE event_type = 'error') AS errors
                            FROM daily_counts WHERE day BETWEEN :start AND :end GROUP BY day) c ON c.day = d.day
                 ORDER BY d.day"""), {"start": start, "end": end})).mappings().all()
@@ -153,7 +157,8 @@ class Dashboards:
         if not actor.at_least(Role.ADMIN):
             raise Forbidden("admins see AI usage")
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            months = [dict(r) for r in (await session.execute(AI_USAGE)).mappings()]
+            # The seed's query, answered from the monthly roll-up (same columns and order).
+            months = [dict(r) for r in (await session.execute(AI_USAGE_FROM_ROLLUP)).mappings()]
             generation = (await session.execute(text("""
                 SELECT provider, count(*) AS jobs, count(*) FILTER (WHERE succeeded) AS succeeded,
                        ROUND(100.0 * count(*) FILTER (WHERE succeeded) / count(*), 2) AS success_rate

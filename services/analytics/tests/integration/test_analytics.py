@@ -261,6 +261,8 @@ async def test_rebuild_is_identical_duplicates_change_nothing_and_erasure(api, s
         await wait_for_row(admin_connection, "SELECT count(*) = 3 FROM analytics.analytics_events WHERE user_id = %s "
                            "AND category <> 'domain'", (student_id,))
         await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.lessons WHERE id = %s", (lesson,))
+        await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.student_video_buckets "
+                           "WHERE student_id = %s", (student_id,))  # the engagement group, which runs beside
         live = _rows(admin_connection, tenant)
         await publish_envelopes(infra, "content.events", sent)  # delivered twice
         await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.inbox WHERE event_id = %s",
