@@ -35,7 +35,8 @@ def _json(value: Any) -> str:
 
 
 async def client_events(session: AsyncSession, envelopes: list[Event]) -> None:
-    """One tenant's new client events of a polled batch: COPY into analytics_events, then the daily counts."""
+    """One tenant's new client events of a polled batch: COPY into analytics_events, then the daily counts
+    and the video engagement."""
     rows, counts, users = [], defaultdict(int), set()
     tenant_id = envelopes[0].tenant_id
     for envelope in envelopes:
@@ -68,11 +69,11 @@ async def client_events(session: AsyncSession, envelopes: list[Event]) -> None:
         INSERT INTO daily_active (tenant_id, day, users) SELECT CAST(:tenant AS uuid), day, count(*) FROM fresh
         GROUP BY day ON CONFLICT (tenant_id, day) DO UPDATE SET users = daily_active.users + excluded.users"""),
         {"tenant": tenant_id, "days": [d for d, _ in users], "users": [u for _, u in users]})
+    await video_engagement(session, envelopes)
 
 
 async def video_engagement(session: AsyncSession, envelopes: list[Event]) -> None:
-    """Heartbeats into per-5-second-bucket views and rewatches. A consumer group of its own: its
-    database work overlaps with the event store's instead of adding to it."""
+    """Heartbeats into per-5-second-bucket views and rewatches."""
     plays: dict[tuple[uuid.UUID, uuid.UUID], list[range]] = defaultdict(list)  # (student, video) → ranges, in order
     for envelope in envelopes:
         record, event = envelope.data, envelope.data.event

@@ -262,7 +262,7 @@ async def test_rebuild_is_identical_duplicates_change_nothing_and_erasure(api, s
                            "AND category <> 'domain'", (student_id,))
         await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.lessons WHERE id = %s", (lesson,))
         await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.student_video_buckets "
-                           "WHERE student_id = %s", (student_id,))  # the engagement group, which runs beside
+                           "WHERE student_id = %s", (student_id,))
         live = _rows(admin_connection, tenant)
         await publish_envelopes(infra, "content.events", sent)  # delivered twice
         await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.inbox WHERE event_id = %s",
