@@ -26,7 +26,8 @@ up: infra ## the whole platform: infrastructure, migrations, every service, demo
 	@deploy/local/services.sh up
 	@$(MAKE) --no-print-directory seed
 	@echo
-	@echo "Cuepoint is up. APIs: identity :8001, content :8002, assessment :8003, progress :8004, analytics :8005"
+	@echo "Cuepoint is up. Gateway: http://127.0.0.1:$${CUEPOINT_GATEWAY_PORT:-8080}/api/<service>/ (identity, content, assessment, progress, analytics)"
+	@echo "  APIs direct: identity :8001, content :8002, assessment :8003, progress :8004, analytics :8005"
 	@echo "  (each has /docs, /healthz, /readyz, /metrics). Logs: .local/logs/. Stop: make down."
 	@echo "  Demo logins (tenant 'demo', password Demo123!): admin@example.com, teacher@example.com, student@example.com"
 

@@ -79,8 +79,16 @@ ensure_tools() {
   command -v mvn >/dev/null || missing+=(maven)
   # ffprobe reads a video's duration and resolution on upload (and ffmpeg makes the demo video).
   command -v ffprobe >/dev/null || missing+=(ffmpeg)
+  # nginx is the gateway in front of the five APIs (deploy/local/services.sh).
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
   if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
+    # Debian's nginx package starts a default site on port 80; Cuepoint runs its own instance.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+      systemctl stop nginx >>"$LOGS/install.log" 2>&1 || true
+    elif [ -f /run/nginx.pid ]; then
+      kill "$(cat /run/nginx.pid)" 2>/dev/null || true
+    fi
     # Debian's package may start its own default cluster on 5432; Cuepoint runs its own.
     if command -v pg_lsclusters >/dev/null; then
       pg_lsclusters -h 2>/dev/null | awk '$4 == "online" {print $1, $2}' | while read -r version cluster; do

@@ -7,7 +7,8 @@
 #   deploy/local/services.sh status   say what runs
 #
 # API ports: identity 8001, content 8002, assessment 8003, progress 8004, analytics 8005
-# (override with CUEPOINT_<SERVICE>_PORT). A failed step stops what this run started.
+# (override with CUEPOINT_<SERVICE>_PORT); the nginx gateway on 127.0.0.1:8080
+# (CUEPOINT_GATEWAY_PORT) routes /api/<service>/… to them. A failed step stops what this run started.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -100,11 +101,77 @@ up() {
     done
     ok "$service: api http://127.0.0.1:$(port_of "$service") (docs /docs), worker, relay"
   done
+  gateway_up
+}
+
+gateway_config() { # the nginx configuration: /api/<service>/x → 127.0.0.1:<port>/x
+  local service
+  cat <<CONF
+worker_processes 1;
+pid $RUN/gateway.pid;
+error_log $LOGS/gateway-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log $LOGS/gateway-access.log;
+  client_body_temp_path $LOCAL/gateway/body;
+  proxy_temp_path $LOCAL/gateway/proxy;
+  fastcgi_temp_path $LOCAL/gateway/fastcgi;
+  uwsgi_temp_path $LOCAL/gateway/uwsgi;
+  scgi_temp_path $LOCAL/gateway/scgi;
+  client_max_body_size 2m;          # the event ingest takes up to 1 MB; videos go straight to storage
+  client_body_buffer_size 2m;       # kept in memory: the workers (nobody) need not write under the checkout
+  map \$http_x_request_id \$request_id_out { "" \$request_id; default \$http_x_request_id; }
+  server {
+    listen 127.0.0.1:$(gateway_port);
+    proxy_http_version 1.1;
+    proxy_set_header Host \$host;
+    proxy_set_header X-Request-ID \$request_id_out;
+    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto \$scheme;
+    proxy_set_header Connection "";
+    proxy_buffering off;             # Server-Sent Events (progress streams) pass through as they come
+    proxy_read_timeout 1h;
+    location = / { default_type application/json; return 200 '{"gateway": "cuepoint", "apis": "/api/<service>/"}'; }
+    location / {
+      default_type application/problem+json;
+      return 404 '{"type": "about:blank", "title": "Not found", "status": 404, "detail": "no such API: use /api/<service>/… with ${SERVICES[*]}"}';
+    }
+CONF
+  for service in "${SERVICES[@]}"; do
+    printf '    location /api/%s/ { proxy_pass http://127.0.0.1:%s/; }\n' "$service" "$(port_of "$service")"
+  done
+  printf '  }\n}\n'
+}
+
+gateway_port() { echo "${CUEPOINT_GATEWAY_PORT:-8080}"; }
+nginx_bin() { command -v nginx 2>/dev/null || echo /usr/sbin/nginx; }
+
+gateway_up() {
+  local pidfile="$RUN/gateway.pid" conf="$LOCAL/gateway/nginx.conf" log="$LOGS/gateway-error.log"
+  [ -x "$(nginx_bin)" ] || fail "nginx is missing: run 'make infra' (it installs Debian's nginx)" ""
+  mkdir -p "$LOCAL/gateway"
+  gateway_config >"$conf"
+  "$(nginx_bin)" -t -c "$conf" -p "$LOCAL/gateway" >>"$log" 2>&1 || fail "the gateway configuration" "$log"
+  if pid_alive "$pidfile"; then
+    kill -HUP "$(cat "$pidfile")"  # pick up a changed configuration (ports)
+  else
+    port_open "$(gateway_port)" && fail "port $(gateway_port) for the gateway is taken by another process (set CUEPOINT_GATEWAY_PORT)" ""
+    "$(nginx_bin)" -c "$conf" -p "$LOCAL/gateway" >>"$log" 2>&1 || fail "starting the gateway" "$log"
+    STARTED+=("$pidfile")
+  fi
+  local i
+  for ((i = 0; i < 50; i++)); do
+    curl -fsS "http://127.0.0.1:$(gateway_port)/api/identity/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS "http://127.0.0.1:$(gateway_port)/api/identity/healthz" >/dev/null 2>&1 \
+    || fail "the gateway does not reach identity" "$log"
+  ok "gateway: http://127.0.0.1:$(gateway_port)/api/<service>/ (nginx; logs .local/logs/gateway-*.log)"
 }
 
 down() {
   local any=0
-  for pidfile in "$RUN"/*-api.pid "$RUN"/*-worker.pid "$RUN"/*-relay.pid; do
+  for pidfile in "$RUN"/gateway.pid "$RUN"/*-api.pid "$RUN"/*-worker.pid "$RUN"/*-relay.pid; do
     [ -e "$pidfile" ] || continue
     any=1
     stop_pidfile "$pidfile"
@@ -120,11 +187,16 @@ status() {
     done
     printf '%-60s http://127.0.0.1:%s\n' "$line" "$(port_of "$service")"
   done
+  if pid_alive "$RUN/gateway.pid"; then
+    printf '%-60s http://127.0.0.1:%s/api/<service>/\n' "gateway  up" "$(gateway_port)"
+  else
+    printf '%-60s\n' "gateway  down"
+  fi
 }
 
 case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -25,7 +25,16 @@ def test_compose_runs_every_process_of_every_service_and_nothing_unknown() -> No
     expected = {f"{service}-{process}" for service in SERVICES for process in PROCESSES}
     app_services = {name for name, spec in COMPOSE.items() if "build" in spec and name not in ("provision", "topics")}
     assert app_services == expected
-    assert {"postgres", "kafka"} <= set(COMPOSE)
+    assert {"postgres", "kafka", "gateway"} <= set(COMPOSE)
+
+
+def test_the_gateways_route_every_service_to_its_api() -> None:
+    docker = (ROOT / "deploy/docker/gateway.conf").read_text()
+    local = (ROOT / "deploy/local/services.sh").read_text()
+    for service in SERVICES:
+        assert f"location /api/{service}/ {{ proxy_pass http://{service}-api:" in docker
+        assert service in local.split("SERVICES=(", 1)[1].split(")", 1)[0]
+    assert "location /api/%s/ { proxy_pass http://127.0.0.1:%s/; }" in local
 
 
 @pytest.mark.parametrize("service", SERVICES)
