@@ -42,9 +42,10 @@ status: ## what runs
 migrate: infra ## apply every service's migrations
 	@for s in identity content assessment progress analytics; do $(PYTHON) -m cuepoint.$$s migrate || exit 1; done
 
-seed: ## the demo tenant and users (idempotent; needs make up)
+seed: ## the demo users, configs, AI setup, a complete lesson and partial progress (idempotent; needs make up)
 	@echo "==> demo data"
 	@set -o pipefail; $(PYTHON) -m cuepoint.identity seed-demo 2>>.local/logs/seed.log | sed 's/^/    /' || { echo "FAILED: seeding (log: .local/logs/seed.log)"; exit 1; }
+	@set -o pipefail; $(PYTHON) deploy/local/demo.py 2>>.local/logs/seed.log | sed 's/^/    /' || { echo "FAILED: the demo lesson (log: .local/logs/seed.log)"; exit 1; }
 
 schemas: deps ## regenerate the JSON Schema snapshots of the events (refuses breaking changes)
 	@$(PYTHON) -m cuepoint.contracts.snapshots write
