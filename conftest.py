@@ -5,4 +5,4 @@ import os
 # machine) while resolving default credentials: tests never run on GCE.
 os.environ["NO_GCE_CHECK"] = "True"
 
-pytest_plugins = ["tests.support.platform", "tests.support.accounts"]
+pytest_plugins = ["tests.support.platform", "tests.support.accounts", "tests.support.mail"]

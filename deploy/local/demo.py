@@ -4,7 +4,8 @@ the seed's "Sample Data". Run by `make seed` (and `make up`) after identity's de
 - system configs: the organisation's defaults, set explicitly;
 - AI configurations: OpenAI (inactive until an admin adds a key) and the offline generator (active);
 - one complete lesson: a real 60-second video made here with ffmpeg and uploaded to object
-  storage, a transcript, two required milestones, approved questions of all six types, published;
+  storage, a transcript, two required milestones, approved questions of all six types, published,
+  and AI drafts (offline generator) waiting for review;
 - partial progress for the student: 20 seconds watched, the first milestone's questions answered
   (one wrongly at first), which also leaves analytics events behind.
 
@@ -175,6 +176,12 @@ class Demo:
                 "explanation": explanation, "content": content, "approve": True}))
         self.call("POST", f"/api/content/v1/lessons/{lesson['id']}/publish", teacher)
         print(f"{len(questions)} approved questions of all six types; published")
+        # A few AI drafts waiting in the teacher's review queue (the offline generator; logged as AI usage).
+        job = self.call("POST", "/api/assessment/v1/generation-jobs", teacher, json={
+            "lesson_id": lesson["id"], "count_per_milestone": 1, "types": ["MULTIPLE_CHOICE", "ORDERING"]})
+        self.wait("the generation job", lambda: self.call(
+            "GET", f"/api/assessment/v1/generation-jobs/{job['id']}", teacher)["status"] in ("SUCCEEDED", "FAILED"))
+        print("AI drafts: one per milestone, pending review")
 
         # The student: 20 seconds watched on a laptop (heartbeats ten seconds apart, as a player sends them) …
         device = f"demo-laptop-{uuid.uuid4().hex[:6]}"

@@ -40,6 +40,7 @@ class Infra:
     stop_kafka: Callable[[], None]
     start_kafka: Callable[[], None]
     topic_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}.")
+    kind: str = "local"  # "local": make infra's processes; "containers": testcontainers
 
     def settings(self, service: str, cls: type[RuntimeSettings] = RuntimeSettings, **overrides: object) -> RuntimeSettings:
         values: dict[str, object] = {
@@ -111,6 +112,7 @@ def _container_infra(stack: list) -> Infra:  # pragma: no cover - needs a Docker
         # A paused container is an unreachable broker; unpausing keeps the port mapping.
         stop_kafka=wrapped.pause,
         start_kafka=wrapped.unpause,
+        kind="containers",
     )
 
 

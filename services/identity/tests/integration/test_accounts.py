@@ -7,7 +7,9 @@ import pytest
 
 from tests.support.platform import Infra
 
-from .conftest import PASSWORD, Mailbox, bearer, body, login, new_tenant
+from tests.support.mail import Mailbox, body
+
+from .conftest import PASSWORD, bearer, login, new_tenant
 
 pytestmark = pytest.mark.integration
 

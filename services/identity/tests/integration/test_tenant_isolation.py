@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from .conftest import Mailbox, bearer, login, new_tenant
+from tests.support.mail import Mailbox
+
+from .conftest import bearer, login, new_tenant
 
 pytestmark = pytest.mark.integration
 

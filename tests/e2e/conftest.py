@@ -1,0 +1,60 @@
+"""The whole platform as `make up` runs it — every service's api, worker and relay, and the nginx
+gateway — started by deploy/local/services.sh on the test database, the test run's topics and
+ports of its own, so it never touches a developer's running platform."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cuepoint.contracts.topics import SERVICES
+from tests.support.accounts import Accounts
+from tests.support.mail import Mailbox
+from tests.support.platform import Infra
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Platform:
+    gateway: str
+    mailbox: Mailbox
+    infra: Infra
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def platform(infra: Infra, test_database: str, topics: list[str], accounts: Accounts,
+             mailbox: Mailbox) -> Iterator[Platform]:
+    if infra.kind != "local":  # pragma: no cover - the containers' ports are not the scripts'
+        pytest.skip("the end-to-end platform runs on `make infra`, not on testcontainers")
+    local = tempfile.mkdtemp(prefix="cuepoint-e2e-")
+    env = {**os.environ, "CUEPOINT_LOCAL_DIR": local, "CUEPOINT_PG_DATABASE": test_database,
+           "CUEPOINT_PG_PORT": str(infra.pg_port), "CUEPOINT_KAFKA_BOOTSTRAP": infra.bootstrap_servers,
+           "CUEPOINT_TOPIC_PREFIX": infra.topic_prefix, "CUEPOINT_GATEWAY_PORT": str(_free_port()),
+           "CUEPOINT_SMTP_HOST": "127.0.0.1", "CUEPOINT_SMTP_PORT": str(mailbox.port),
+           "CUEPOINT_SMTP_STARTTLS": "false", "CUEPOINT_LOG_LEVEL": "INFO"}
+    for service in SERVICES:
+        env[f"CUEPOINT_{service.upper()}_PORT"] = str(_free_port())
+    env.pop("CUEPOINT_JWKS_URL", None)
+    script = ROOT / "deploy/local/services.sh"
+    started = subprocess.run([str(script), "up"], env=env, capture_output=True, text=True, timeout=300)
+    if started.returncode != 0:
+        subprocess.run([str(script), "down"], env=env, capture_output=True, timeout=120)
+        raise AssertionError(f"the platform did not start:\n{started.stdout}\n{started.stderr}")
+    try:
+        yield Platform(gateway=f"http://127.0.0.1:{env['CUEPOINT_GATEWAY_PORT']}", mailbox=mailbox, infra=infra)
+    finally:
+        subprocess.run([str(script), "down"], env=env, capture_output=True, timeout=120)
