@@ -35,7 +35,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped after the module: its workers would share the later tests' groups
 def platform(infra: Infra, test_database: str, topics: list[str], accounts: Accounts,
              mailbox: Mailbox) -> Iterator[Platform]:
     if infra.kind != "local":  # pragma: no cover - the containers' ports are not the scripts'

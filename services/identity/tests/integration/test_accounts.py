@@ -151,8 +151,9 @@ async def test_preferences_are_typed_and_validated(api) -> None:
     assert (await api.get("/v1/users/me/preferences", headers=bearer(tokens))).json() == saved
 
 
-async def test_system_configs_are_typed_per_tenant_with_platform_defaults(api) -> None:
-    admin = await login(api, "admin@example.com")
+async def test_system_configs_are_typed_per_tenant_with_platform_defaults(api, mailbox: Mailbox) -> None:
+    # A tenant of its own: the demo tenant's configs are the demo's (make seed sets them).
+    _, admin = await new_tenant(api, mailbox, "configs")
     listed = {c["key"]: c for c in (await api.get("/v1/system-configs", headers=bearer(admin))).json()}
     assert {"video.maxFileSize", "ai.defaultProvider", "grading.passingThreshold",
             "grading.defaultMaxAttempts"} <= set(listed)
@@ -165,7 +166,7 @@ async def test_system_configs_are_typed_per_tenant_with_platform_defaults(api) -
         response = await api.put(f"/v1/system-configs/{key}", json={"value": bad}, headers=bearer(admin))
         assert response.status_code == 422 and key in response.json()["detail"]
     assert (await api.put("/v1/system-configs/no.such.key", json={"value": 1}, headers=bearer(admin))).status_code == 404
-    teacher = await login(api, "teacher@example.com")
+    teacher = await login(api, "teacher@example.com")  # a teacher of (their own) demo tenant
     assert (await api.put("/v1/system-configs/grading.defaultMaxAttempts", json={"value": 4},
                           headers=bearer(teacher))).status_code == 403
     reset = await api.delete("/v1/system-configs/grading.defaultMaxAttempts", headers=bearer(admin))
