@@ -297,9 +297,13 @@ class BatchConsumer(_ConsumerBase):
     replayed one event per transaction so that only the poison events are dead-lettered.
     """
 
-    def __init__(self, *, handler: BatchHandler, event_types: Iterable[str], **kwargs: Any) -> None:
+    def __init__(self, *, handler: BatchHandler, event_types: Iterable[str], inbox: bool = True,
+                 **kwargs: Any) -> None:
+        """``inbox=False``: the handler deduplicates by itself (e.g. on its table's primary key, see
+        :func:`copy_new_rows`) and receives every event of the batch; one write per event saved."""
         super().__init__(event_types=event_types, **kwargs)
         self.handler = handler
+        self.inbox = inbox
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
         pairs: list[tuple[Record, Envelope[Any]]] = []
@@ -324,7 +328,8 @@ class BatchConsumer(_ConsumerBase):
                 fresh_total = 0
                 for tenant_id, tenant_pairs in by_tenant.items():
                     await set_tenant(session, tenant_id)
-                    fresh = await self._claim(session, tenant_pairs)
+                    fresh = (await self._claim(session, tenant_pairs) if self.inbox
+                             else {envelope.event_id for _, envelope in tenant_pairs})
                     envelopes = [envelope for _, envelope in tenant_pairs if envelope.event_id in fresh]
                     if envelopes:
                         await self.handler(session, envelopes)
@@ -367,6 +372,18 @@ async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], r
     COPied into a transaction-local staging table and moved with one ``INSERT … SELECT``,
     which the table's RLS policy checks like any insert.
     """
+    return len(await _copy(session, table, columns, rows, returning=None))
+
+
+async def copy_new_rows(session: AsyncSession, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                        *, key: str) -> set[Any]:
+    """:func:`copy_rows` for idempotent writers: rows whose key exists already are skipped (``ON CONFLICT DO
+    NOTHING``); returns the ``key`` values actually inserted, i.e. what this batch saw first."""
+    return set(await _copy(session, table, columns, rows, returning=key))
+
+
+async def _copy(session: AsyncSession, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
+                returning: str | None) -> list[Any]:
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
@@ -379,7 +396,12 @@ async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], r
         async with cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
             for row in rows:
                 await copy.write_row(row)
-        await cursor.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging}")
-        inserted = cursor.rowcount
+        move = f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging}"
+        if returning is None:
+            await cursor.execute(move)
+            inserted: list[Any] = [None] * max(cursor.rowcount, 0)
+        else:
+            await cursor.execute(f'{move} ON CONFLICT DO NOTHING RETURNING "{returning}"')
+            inserted = [row[0] for row in await cursor.fetchall()]
         await cursor.execute(f"TRUNCATE {staging}")
     return inserted

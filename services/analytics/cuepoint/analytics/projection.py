@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.envelope import Envelope
-from cuepoint.runtime.consumer import copy_rows
+from cuepoint.runtime.consumer import copy_new_rows
 
 BUCKET_SECONDS = 5
 CATEGORIES = {"video": "playback", "question": "question", "navigation": "navigation", "performance": "performance",
@@ -35,10 +35,11 @@ def _json(value: Any) -> str:
 
 
 async def client_events(session: AsyncSession, envelopes: list[Event]) -> None:
-    """One tenant's new client events of a polled batch: COPY into analytics_events, then the daily counts
-    and the video engagement."""
-    rows, counts, users = [], defaultdict(int), set()
+    """One tenant's client events of a polled batch: COPY into analytics_events, then, for the events
+    stored for the first time, the daily counts and the video engagement. The event store's primary
+    key is the deduplication (the consumer keeps no inbox for this stream: one write per event less)."""
     tenant_id = envelopes[0].tenant_id
+    rows = []
     for envelope in envelopes:
         record, event = envelope.data, envelope.data.event
         # The event's own JSON (serialised in Rust), with the envelope fields analytics keeps beside it.
@@ -50,10 +51,17 @@ async def client_events(session: AsyncSession, envelopes: list[Event]) -> None:
                      CATEGORIES[event.type.split(".")[0]], getattr(event, "lesson_id", None),
                      getattr(event, "video_id", None), getattr(event, "question_id", None), record.device_id,
                      data, record.received_at))
+    fresh = await copy_new_rows(session, "analytics.analytics_events", EVENT_COLUMNS, rows, key="id")
+    # (an event delivered twice within one batch is one event)
+    envelopes = list({e.event_id: e for e in envelopes if e.event_id in fresh}.values())
+    if not envelopes:
+        return
+    counts, users = defaultdict(int), set()
+    for envelope in envelopes:
+        record, event = envelope.data, envelope.data.event
         day = record.received_at.date()
         counts[(day, event.type)] += 1
         users.add((day, record.user_id))
-    await copy_rows(session, "analytics.analytics_events", EVENT_COLUMNS, rows)
     await session.execute(text("""
         INSERT INTO daily_counts (tenant_id, day, event_type, events)
         SELECT CAST(:tenant AS uuid), d, t, n FROM unnest(CAST(:days AS date[]), CAST(:types AS text[]),

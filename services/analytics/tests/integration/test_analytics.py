@@ -10,11 +10,12 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from cuepoint.analytics.bootstrap import REBUILT, ensure_partitions, rebuild
 from cuepoint.analytics.ingest import Ingest
 from cuepoint.analytics.reads import AI_USAGE_SQL, TEACHER_ANALYTICS_SQL
-from cuepoint.contracts import assessment, content, identity, progress
+from cuepoint.contracts import analytics, assessment, content, identity, progress
 from cuepoint.runtime.auth import CurrentUser, Role
 from cuepoint.runtime.errors import Unavailable
 from cuepoint.runtime.service import ServiceContext
@@ -264,9 +265,30 @@ async def test_rebuild_is_identical_duplicates_change_nothing_and_erasure(api, s
         await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.student_video_buckets "
                            "WHERE student_id = %s", (student_id,))
         live = _rows(admin_connection, tenant)
-        await publish_envelopes(infra, "content.events", sent)  # delivered twice
+        # Delivered twice: a domain event (deduplicated by the inbox) and the client events (by the event
+        # store's key; counts and engagement must not move either).
+        await publish_envelopes(infra, "content.events", sent)
+        client = await read_topic(infra, "analytics.client-events", lambda e: e["data"]["user_id"] == str(student_id),
+                                  expect=3)
+        producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
+        await producer.start()
+        try:
+            for envelope in client:
+                await producer.send_and_wait(infra.topic_prefix + "analytics.client-events",
+                                             json.dumps(envelope).encode(), key=envelope["key"].encode(),
+                                             headers=[("event_type", envelope["event_type"].encode())])
+        finally:
+            await producer.stop()
+        # A marker behind them on the same partition (same user key), in a tenant of its own: once it is
+        # stored, the duplicates before it have been handled.
+        now = datetime.now(UTC)
+        marker = await publish(infra, "analytics.client-events", [analytics.ClientEventRecorded(
+            user_id=student_id, device_id="marker", client_event_id=uuid.uuid4(), client_occurred_at=now,
+            received_at=now, event=analytics.Navigation(path="/marker"))], tenant_id=uuid.uuid4(), producer="analytics")
         await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.inbox WHERE event_id = %s",
                            (sent[0].event_id,))
+        await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.analytics_events WHERE id = %s",
+                           (marker[0].event_id,))
         assert _rows(admin_connection, tenant) == live
 
     assert await rebuild(ServiceContext("analytics", analytics_settings), out=_Sink()) == 0
@@ -278,10 +300,10 @@ async def test_rebuild_is_identical_duplicates_change_nothing_and_erasure(api, s
         await publish(infra, "identity.events", [identity.UserErased(user_id=student_id)], tenant_id=tenant,
                       producer="identity")
         await wait_for_row(admin_connection, "SELECT count(*) = 0 FROM analytics.analytics_events WHERE user_id = %s "
-                           "AND (data ? 'path' OR data ? 'user_agent' OR device_id IS NOT NULL) "
-                           "AND category <> 'domain'", (student_id,), message="personal data survived erasure")
+                           "AND tenant_id = %s AND (data ? 'path' OR data ? 'user_agent' OR device_id IS NOT NULL) "
+                           "AND category <> 'domain'", (student_id, tenant), message="personal data survived erasure")
     assert admin_connection.execute("SELECT count(*) FROM analytics.analytics_events WHERE user_id = %s AND "
-                                    "category <> 'domain'", (student_id,)).fetchone()[0] == 3  # ids stay
+                                    "tenant_id = %s AND category <> 'domain'", (student_id, tenant)).fetchone()[0] == 3
 
 
 class _Sink:
