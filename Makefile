@@ -59,10 +59,11 @@ test-unit: deps ## only the tests without I/O
 test-integration: infra ## only the tests on real PostgreSQL and Kafka
 	@$(PYTEST) -p no:cacheprovider -m integration
 
-bench: ## benchmarks against the running platform (make up): milestone lookup, playback and telemetry projections
+bench: ## benchmarks against the running platform (make up): lookup, projections, dashboards (first run loads 10M rows)
 	@$(PYTHON) bench/milestone_lookup.py
 	@$(PYTHON) bench/progress_playback.py
 	@$(PYTHON) bench/analytics_ingest.py
+	@$(PYTHON) bench/analytics_dashboards.py
 
 clean: down ## stop everything and delete local data (.local/)
 	@rm -rf .local
