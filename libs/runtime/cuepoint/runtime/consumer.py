@@ -21,7 +21,8 @@ import asyncio
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -372,18 +373,24 @@ async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], r
     COPied into a transaction-local staging table and moved with one ``INSERT … SELECT``,
     which the table's RLS policy checks like any insert.
     """
-    return len(await _copy(session, table, columns, rows, returning=None))
+    async with _staged(session, table, columns, rows) as (cursor, move):
+        await cursor.execute(move)
+        return cursor.rowcount
 
 
 async def copy_new_rows(session: AsyncSession, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
                         *, key: str) -> set[Any]:
     """:func:`copy_rows` for idempotent writers: rows whose key exists already are skipped (``ON CONFLICT DO
     NOTHING``); returns the ``key`` values actually inserted, i.e. what this batch saw first."""
-    return set(await _copy(session, table, columns, rows, returning=key))
+    async with _staged(session, table, columns, rows) as (cursor, move):
+        await cursor.execute(f'{move} ON CONFLICT DO NOTHING RETURNING "{key}"')
+        return {row[0] for row in await cursor.fetchall()}
 
 
-async def _copy(session: AsyncSession, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
-                returning: str | None) -> list[Any]:
+@asynccontextmanager
+async def _staged(session: AsyncSession, table: str, columns: Sequence[str],
+                  rows: Iterable[Sequence[Any]]) -> AsyncIterator[tuple[Any, str]]:
+    """The rows COPied into a transaction-local staging table; yields a cursor and the INSERT … SELECT."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
@@ -396,12 +403,5 @@ async def _copy(session: AsyncSession, table: str, columns: Sequence[str], rows:
         async with cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
             for row in rows:
                 await copy.write_row(row)
-        move = f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging}"
-        if returning is None:
-            await cursor.execute(move)
-            inserted: list[Any] = [None] * max(cursor.rowcount, 0)
-        else:
-            await cursor.execute(f'{move} ON CONFLICT DO NOTHING RETURNING "{returning}"')
-            inserted = [row[0] for row in await cursor.fetchall()]
+        yield cursor, f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging}"
         await cursor.execute(f"TRUNCATE {staging}")
-    return inserted

@@ -13,9 +13,16 @@ import heapq
 import sys
 import time
 from collections import deque
-from typing import Any, TextIO
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TextIO
 
+import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from .db import libpq_dsn
+
+if TYPE_CHECKING:
+    from .service import ServiceContext
 
 BATCH = 2000
 
@@ -115,3 +122,35 @@ async def _partitions(kafka: AIOKafkaConsumer, topic: str) -> set[int]:
     await kafka._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public "refresh"
     return kafka.partitions_for_topic(topic) or set()
 
+
+
+def confirmed(yes: bool, what: str) -> int | None:
+    """None when a rebuild may go ahead; else its exit code (asked on a terminal, refused without one)."""
+    if yes:
+        return None
+    if not sys.stdin.isatty():
+        print(f"rebuild empties {what}; run it with --yes to confirm", file=sys.stderr)
+        return 2
+    answer = input(f"Empty {what} and replay all events? Stop the worker first. [y/N] ")
+    return None if answer.lower() == "y" else 1
+
+
+async def rebuild(context: ServiceContext, consumers: dict[str, Any], *, tables: Iterable[str], client_topic: str,
+                  dead: AlreadyDeadLettered, out: TextIO = sys.stderr) -> int:
+    """A service's ``rebuild``: empty ``tables`` and the consumers' inbox rows, then replay every topic
+    (unprefixed name → consumer) from offset 0. Truncating runs as the owner: TRUNCATE is not subject to
+    row-level security, so every tenant's rows go. Closes the context."""
+    schema = context.name
+    groups = [consumer.group_id for consumer in consumers.values()]
+    with psycopg.connect(libpq_dsn(context.settings.owner_database_url)) as connection:
+        connection.execute("TRUNCATE " + ", ".join(f'"{schema}"."{table}"' for table in tables))
+        connection.execute(f'DELETE FROM "{schema}".inbox WHERE consumer_group = ANY(%s)', (groups,))
+    try:
+        count = await replay(context.settings.bootstrap_servers,
+                             {context.topic(name): consumer for name, consumer in consumers.items()},
+                             client_topic=context.topic(client_topic), out=out)
+    finally:
+        await context.close()
+    print(f"{schema}: replayed {count:,} records"
+          + (f" ({dead.count} unreadable, dead-lettered before)" if dead.count else ""), file=out)
+    return 0

@@ -23,7 +23,8 @@ from cuepoint.contracts.topics import (
 )
 from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer
 from cuepoint.runtime.db import libpq_dsn
-from cuepoint.runtime.replay import AlreadyDeadLettered, replay
+from cuepoint.runtime import replay
+from cuepoint.runtime.replay import AlreadyDeadLettered, confirmed
 from cuepoint.runtime.service import BackgroundTask, Command, ServiceContext, ServiceSpec
 
 from . import api
@@ -86,11 +87,8 @@ def routers(context: ServiceContext) -> list[APIRouter]:
 
 
 def _rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
-    if not args.yes:
-        print("rebuild empties analytics' projections (not the audit log); run it with --yes to confirm",
-              file=sys.stderr)
-        return 2
-    return asyncio.run(rebuild(context))
+    refused = confirmed(args.yes, "analytics' projections (not the audit log)")
+    return refused if refused is not None else asyncio.run(rebuild(context))
 
 
 async def rebuild(context: ServiceContext, *, out: Any = sys.stderr) -> int:
@@ -99,18 +97,8 @@ async def rebuild(context: ServiceContext, *, out: Any = sys.stderr) -> int:
     for consumer in topics.values():
         if isinstance(consumer, IdempotentConsumer):  # domain events replay into the read models, not the audit log
             consumer.handlers = dict.fromkeys(consumer.handlers, _without_audit)
-    groups = [consumer.group_id for consumer in topics.values()]
-    with psycopg.connect(libpq_dsn(context.settings.owner_database_url)) as connection:
-        connection.execute("TRUNCATE " + ", ".join(f"analytics.{table}" for table in REBUILT))
-        connection.execute("DELETE FROM analytics.inbox WHERE consumer_group = ANY(%s)", (groups,))
-    try:
-        count = await replay(context.settings.bootstrap_servers,
-                             {context.topic(name): consumer for name, consumer in topics.items()},
-                             client_topic=context.topic(CLIENT_EVENTS.name), out=out)
-    finally:
-        await context.close()
-    print(f"analytics: replayed {count:,} records", file=out)
-    return 0
+    return await replay.rebuild(context, topics, tables=REBUILT, client_topic=CLIENT_EVENTS.name, dead=dead,
+                                out=out)
 
 
 async def _without_audit(session: Any, envelope: Any) -> None:

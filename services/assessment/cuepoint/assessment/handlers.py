@@ -364,11 +364,18 @@ class Assessment:
             raise NotFound(f"no question {question_id}")
         return question
 
-    async def _policy(self, session: AsyncSession, tenant_id: uuid.UUID, question: Any) -> Policy:
-        milestone_policy = None
-        if question.milestone_id is not None:
-            milestone_policy = (await session.execute(select(orm.milestone_policies).where(
-                orm.milestone_policies.c.milestone_id == question.milestone_id))).first()
+    @staticmethod
+    async def _milestone_policy(session: AsyncSession, milestone_id: uuid.UUID | None) -> Any:
+        if milestone_id is None:
+            return None
+        return (await session.execute(select(orm.milestone_policies).where(
+            orm.milestone_policies.c.milestone_id == milestone_id))).first()
+
+    async def _policy(self, session: AsyncSession, tenant_id: uuid.UUID, question: Any, *,
+                      milestone_policy: Any = ...) -> Policy:
+        """Question → milestone → organisation default (pass ``milestone_policy`` when it is loaded already)."""
+        if milestone_policy is ...:
+            milestone_policy = await self._milestone_policy(session, question.milestone_id)
 
         def pick(name: str) -> Any:
             own = getattr(question, name)
@@ -407,9 +414,10 @@ class Assessment:
                                                                q.c.status == "APPROVED")
                                                .order_by(q.c.created_at, q.c.id))).all()
             state = await self._student_state(session, actor.id, questions)
+            milestone_policy = await self._milestone_policy(session, milestone_id)  # shared by all its questions
             items = []
             for question in questions:
-                policy = await self._policy(session, actor.tenant_id, question)
+                policy = await self._policy(session, actor.tenant_id, question, milestone_policy=milestone_policy)
                 item = _student_question(question, state.get(question.id), actor.id)
                 item["max_attempts"] = policy.max_attempts
                 item.setdefault("attempts_left", policy.max_attempts)

@@ -12,14 +12,14 @@ from faststream.kafka import KafkaBroker
 from cuepoint.contracts.topics import ASSESSMENT_EVENTS, CLIENT_EVENTS, CONTENT_EVENTS, PROGRESS_EVENTS
 from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer
 from cuepoint.runtime.db import libpq_dsn
-from cuepoint.runtime.replay import AlreadyDeadLettered, replay
+from cuepoint.runtime import replay
+from cuepoint.runtime.replay import AlreadyDeadLettered, confirmed
 from cuepoint.runtime.service import Command, ServiceContext, ServiceSpec
 
-from . import api
+from . import api, orm
 from .live import LiveHub
 from .projection import Projection
 from .reads import Reads
-from .rebuild import empty_projections
 from .settings import ProgressSettings
 
 
@@ -57,29 +57,16 @@ def _rebuild_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
-    if not args.yes:
-        if not sys.stdin.isatty():
-            print("rebuild empties progress's projections; run it with --yes to confirm", file=sys.stderr)
-            return 2
-        if input("Empty progress's projections and replay all events? Stop the worker first. [y/N] ").lower() != "y":
-            return 1
-    return asyncio.run(rebuild(context))
+    refused = confirmed(args.yes, "progress's projections")
+    return refused if refused is not None else asyncio.run(rebuild(context))
 
 
 async def rebuild(context: ServiceContext, *, out: Any = sys.stderr) -> int:
+    """Progress's own events are not emitted again (``emit=False``)."""
     dead = AlreadyDeadLettered()
-    topics = input_consumers(context, dead, emit=False)
-    groups = [consumer.group_id for consumer in topics.values()]
-    empty_projections(context.settings.owner_database_url, groups)
-    try:
-        count = await replay(context.settings.bootstrap_servers,
-                             {context.topic(name): consumer for name, consumer in topics.items()},
-                             client_topic=context.topic(CLIENT_EVENTS.name), out=out)
-    finally:
-        await context.close()
-    print(f"progress: replayed {count:,} records"
-          + (f" ({dead.count} unreadable, dead-lettered before)" if dead.count else ""), file=out)
-    return 0
+    return await replay.rebuild(context, input_consumers(context, dead, emit=False),
+                                tables=[table.name for table in orm.PROJECTIONS], client_topic=CLIENT_EVENTS.name,
+                                dead=dead, out=out)
 
 
 def spec() -> ServiceSpec:
