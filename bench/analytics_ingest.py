@@ -1,45 +1,49 @@
-"""Client telemetry into analytics' projection: sustained events/s vs a plain COPY baseline.
+"""Client telemetry into analytics' projection: sustained events/s vs a plain COPY and a plain Kafka read.
 
 Needs `make infra` and analytics' migrations (`make up` or `make migrate`). In one run, on
 topics of its own (a fresh prefix) and a tenant of its own:
 - load: N client events (90 % heartbeats, the rest question, navigation and error events
   of students across videos), produced up front as the ingest API publishes them;
-- baseline: the same rows COPied straight into a scratch copy of analytics_events (same
-  columns and indexes, no Kafka, no inbox, no read models);
-- analytics: the worker's batch consumer (the code `python -m cuepoint.analytics worker`
-  runs): decode, COPY into the partitioned table (its key deduplicates), daily counts and
-  per-bucket video engagement, timed from the first committed batch until every event is stored.
-Prints both rates and their ratio; exits 1 under 20,000 events/s.
+- baselines: a plain aiokafka consumer reading all N records (no parsing, no database), and
+  the same rows COPied straight into a scratch table shaped like analytics_events (same
+  columns and indexes, GIN included, logged like it; no Kafka, no read models);
+- analytics: W processes of `python -m cuepoint.analytics worker` (the deployment runs the
+  worker as replicas; they split the topic's partitions), timed from the moment the group is
+  stable with all W holding partitions until every event is stored: COPY into the partitioned
+  table (its key deduplicates), daily counts and per-bucket video engagement.
+Prints the rates and ratios; exits 1 under 20,000 events/s.
 
-    .venv/bin/python bench/analytics_ingest.py [--events 200000]
+    .venv/bin/python bench/analytics_ingest.py [--events 300000] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import os
 import random
+import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
-from faststream.kafka import KafkaBroker
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
-from cuepoint.analytics.bootstrap import input_consumers
 from cuepoint.analytics.settings import AnalyticsSettings
 from cuepoint.contracts import analytics
 from cuepoint.contracts.envelope import new_envelope
 from cuepoint.contracts.topics import CLIENT_EVENTS, all_topics
-from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime.kafka import ensure_topics, prefixed
-from cuepoint.runtime.service import ServiceContext, tune_garbage_collection
-from kafka_load import produce
+from kafka_load import produce, raw_read
 
 TARGET = 20_000.0
+GROUP = "analytics.client-events"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def client_events(count: int, tenant: uuid.UUID) -> list:
@@ -79,74 +83,118 @@ def copy_baseline(owner_url: str, envelopes: list, tenant: uuid.UUID) -> float:
         rows.append((envelope.event_id, tenant, record.user_id, event.type, "playback", getattr(event, "lesson_id", None),
                      getattr(event, "video_id", None), None, record.device_id, event.model_dump_json(),
                      record.received_at))
+    scratch = f"analytics.bench_copy_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(libpq_dsn(owner_url)) as connection:
-        connection.execute("CREATE TEMP TABLE copy_baseline (LIKE analytics.analytics_events INCLUDING DEFAULTS)")
-        connection.execute("CREATE INDEX ON copy_baseline (tenant_id, event_type, occurred_at)")
-        connection.execute("CREATE INDEX ON copy_baseline (video_id, occurred_at) WHERE video_id IS NOT NULL")
-        connection.execute("CREATE INDEX ON copy_baseline (user_id, occurred_at)")
-        connection.execute("CREATE INDEX ON copy_baseline USING gin (data jsonb_path_ops)")
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            for offset in range(0, len(rows), 2000):
-                with cursor.copy("COPY copy_baseline (id, tenant_id, user_id, event_type, category, lesson_id, "
-                                 "video_id, question_id, device_id, data, occurred_at) FROM STDIN") as copy:
-                    for row in rows[offset:offset + 2000]:
-                        copy.write_row(row)
-                connection.commit()
-        return len(rows) / (time.perf_counter() - started)
+        connection.execute(f"CREATE TABLE {scratch} (LIKE analytics.analytics_events INCLUDING DEFAULTS, "
+                           "PRIMARY KEY (id, occurred_at))")
+        connection.execute(f"CREATE INDEX ON {scratch} (tenant_id, event_type, occurred_at)")
+        connection.execute(f"CREATE INDEX ON {scratch} (video_id, occurred_at) WHERE video_id IS NOT NULL")
+        connection.execute(f"CREATE INDEX ON {scratch} (user_id, occurred_at)")
+        connection.execute(f"CREATE INDEX ON {scratch} USING gin (data jsonb_path_ops)")
+        connection.commit()
+        try:
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                for offset in range(0, len(rows), 2000):
+                    with cursor.copy(f"COPY {scratch} (id, tenant_id, user_id, event_type, category, lesson_id, "
+                                     "video_id, question_id, device_id, data, occurred_at) FROM STDIN") as copy:
+                        for row in rows[offset:offset + 2000]:
+                            copy.write_row(row)
+                    connection.commit()
+            return len(rows) / (time.perf_counter() - started)
+        finally:
+            connection.execute(f"DROP TABLE {scratch}")
+            connection.commit()
+
+
+async def members_with_partitions(admin: AIOKafkaAdminClient, topic: str) -> int:
+    """How many members of the (stable) consumer group hold partitions of ``topic``."""
+    response = (await admin.describe_consumer_groups([GROUP]))[0]
+    _error, _group, state, _protocol_type, _protocol, members, *_ = response.groups[0]
+    if state != "Stable":
+        return 0
+    holding = 0
+    for member in members:
+        assignment = member[4]
+        if assignment and any(t == topic and partitions
+                              for t, partitions in ConsumerProtocolMemberAssignment.decode(assignment).assignment):
+            holding += 1
+    return holding
+
+
+def start_workers(count: int, prefix: str, logs: Path) -> list[subprocess.Popen]:
+    env = {**os.environ, "CUEPOINT_TOPIC_PREFIX": prefix}
+    logs.mkdir(parents=True, exist_ok=True)
+    return [subprocess.Popen([sys.executable, "-m", "cuepoint.analytics", "worker"], env=env, cwd=ROOT,
+                             stdout=(logs / f"worker-{index}.log").open("w"), stderr=subprocess.STDOUT)
+            for index in range(count)]
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (replicas) of analytics")
     args = parser.parse_args()
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     settings = AnalyticsSettings(topic_prefix=prefix)
     bootstrap = settings.bootstrap_servers
+    topic = prefix + CLIENT_EVENTS.name
     await ensure_topics(bootstrap, prefixed(all_topics(), prefix))
     tenant = uuid.uuid4()
     envelopes = client_events(args.events, tenant)
-    print(f"producing {len(envelopes):,} client events …", file=sys.stderr)
-    await produce(bootstrap, prefix + CLIENT_EVENTS.name, envelopes)
-    baseline = copy_baseline(settings.owner_database_url, envelopes, tenant)
     count = len(envelopes)
+    print(f"producing {count:,} client events …", file=sys.stderr)
+    await produce(bootstrap, topic, envelopes)
+    kafka_baseline = await raw_read(bootstrap, topic, count)
+    copy_rate = copy_baseline(settings.owner_database_url, envelopes, tenant)
     del envelopes
-    tune_garbage_collection()  # as `worker` does
 
-    context = ServiceContext("analytics", settings)
-    dead_letters = DeadLetters(bootstrap, client_id="bench")
-    broker = KafkaBroker(bootstrap, acks="all", enable_idempotence=True, log_level=logging.DEBUG)
-    consumer = input_consumers(context, dead_letters)[CLIENT_EVENTS.name]
-    consumer.subscribe(broker, context.topic(CLIENT_EVENTS.name))
+    logs = ROOT / ".local" / "logs" / "bench"
+    workers = start_workers(args.workers, prefix, logs)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     with psycopg.connect(libpq_dsn(settings.owner_database_url), autocommit=True) as connection:
         connection.execute("SELECT set_config('app.tenant_id', %s, false)", (str(tenant),))  # row-level security
-        await broker.start()
+
+        def stored() -> int:
+            return connection.execute("SELECT count(*) FROM analytics.analytics_events WHERE tenant_id = %s",
+                                      (tenant,)).fetchone()[0]
+
         try:
-            done = first = 0
-            started = time.perf_counter()
-            while done < count and time.perf_counter() - started < 600:
-                await asyncio.sleep(0.5)
-                done = connection.execute("SELECT count(*) FROM analytics.analytics_events WHERE tenant_id = %s",
-                                          (tenant,)).fetchone()[0]  # (no inbox for this stream: the store dedupes)
-                if not first and done:
-                    first, started = done, time.perf_counter()
-                elif first:
-                    print(f"\r  analytics: {done:,}/{count:,} events, "
-                          f"{(done - first) / (time.perf_counter() - started):,.0f}/s", end="", file=sys.stderr)
+            deadline = time.perf_counter() + 900
+            while await members_with_partitions(admin, topic) < args.workers:  # joining; rebalancing
+                if time.perf_counter() > deadline or any(worker.poll() is not None for worker in workers):
+                    print(f"FAIL: the workers did not form a group (logs: {logs})", file=sys.stderr)
+                    return 1
+                await asyncio.sleep(0.2)
+            first, started = stored(), time.perf_counter()
+            done = first
+            while done < count and time.perf_counter() < deadline:
+                await asyncio.sleep(0.25)
+                done = stored()
+                print(f"\r  analytics: {done:,}/{count:,} events, "
+                      f"{(done - first) / (time.perf_counter() - started):,.0f}/s", end="", file=sys.stderr)
             elapsed = time.perf_counter() - started
             print(file=sys.stderr)
-            stored = connection.execute("SELECT count(*) FROM analytics.analytics_events WHERE tenant_id = %s",
-                                        (tenant,)).fetchone()[0]
         finally:
-            await broker.stop()
-            await dead_letters.close()
-            await context.close()
-    rate = (done - first) / elapsed
-    print(f"baseline (plain COPY, same table shape): {baseline:,.0f} events/s")
-    print(f"analytics projection:                    {rate:,.0f} events/s ({rate / baseline:.2f} of plain COPY)")
-    if stored != count:
-        print(f"FAIL: {stored:,} of {count:,} events stored", file=sys.stderr)
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(timeout=60)
+            await admin.close()
+    if done != count:
+        print(f"FAIL: {done:,} of {count:,} events stored (logs: {logs})", file=sys.stderr)
         return 1
+    if count - first < count // 2:
+        print(f"FAIL: {first:,} events were stored before all {args.workers} workers held partitions; "
+              "too few left to time (raise --events)", file=sys.stderr)
+        return 1
+    rate = (done - first) / elapsed
+    print(f"baseline (plain aiokafka consumer, no processing): {kafka_baseline:,.0f} events/s")
+    print(f"baseline (plain COPY, same table shape):           {copy_rate:,.0f} events/s")
+    print(f"analytics projection, {args.workers} worker(s):             {rate:,.0f} events/s "
+          f"({rate / copy_rate:.2f} of plain COPY, {rate / kafka_baseline:.2f} of the plain read; "
+          f"timed over {done - first:,} events)")
     if rate < TARGET:
         print(f"FAIL: under the {TARGET:,.0f} events/s target", file=sys.stderr)
         return 1

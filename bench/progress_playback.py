@@ -27,7 +27,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 
 from cuepoint.contracts import analytics, assessment, content
@@ -39,24 +38,10 @@ from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime.kafka import ensure_topics, prefixed
 from cuepoint.runtime.service import ServiceContext, tune_garbage_collection
-from kafka_load import produce
+from kafka_load import produce, raw_read
 
 TARGET = 5000.0
 VIDEOS = 20
-
-
-async def raw_read(bootstrap: str, topic: str, count: int) -> float:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
-    await consumer.start()
-    try:
-        seen, started = 0, time.perf_counter()
-        while seen < count:
-            for records in (await consumer.getmany(timeout_ms=500, max_records=2000)).values():
-                seen += len(records)
-        return seen / (time.perf_counter() - started)
-    finally:
-        await consumer.stop()
 
 
 def inbox_count(connection: psycopg.Connection, group: str, since: datetime) -> int:

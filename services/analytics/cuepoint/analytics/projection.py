@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,13 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.envelope import Envelope
-from cuepoint.runtime.consumer import copy_new_rows
+from cuepoint.runtime.consumer import Delivery, staged_json
 
 BUCKET_SECONDS = 5
-CATEGORIES = {"video": "playback", "question": "question", "navigation": "navigation", "performance": "performance",
-              "error": "error"}
-EVENT_COLUMNS = ("id", "tenant_id", "user_id", "event_type", "category", "lesson_id", "video_id", "question_id",
-                 "device_id", "data", "occurred_at")
 # Free text a client may send that can hold personal data; erased with the user.
 PERSONAL_FIELDS = ("path", "referrer", "message", "source", "user_agent")
 Event = Envelope[Any]
@@ -32,107 +26,78 @@ def _json(value: Any) -> str:
 
 
 # --- client telemetry (batched) --------------------------------------------------------------------
+# The events arrive validated (the consumer dead-letters what breaks the contract); their JSON is
+# COPied as it came, and one statement takes it apart into the event store and the read models:
+# building and adapting rows in Python cost more than everything the database does with them.
+# Rows that every batch shares (a day's counts, a video's buckets) are written in key order, so
+# concurrent workers wait for each other briefly and never deadlock.
+
+_CLIENT_EVENTS = """
+WITH stored AS (
+    INSERT INTO analytics_events (id, tenant_id, user_id, event_type, category, lesson_id, video_id, question_id,
+                                  device_id, data, occurred_at)
+    SELECT (doc->>'event_id')::uuid, CAST(:tenant AS uuid), (record->>'user_id')::uuid, event->>'type',
+           CASE split_part(event->>'type', '.', 1) WHEN 'video' THEN 'playback' ELSE split_part(event->>'type', '.', 1)
+           END,
+           (event->>'lesson_id')::uuid, (event->>'video_id')::uuid, (event->>'question_id')::uuid,
+           record->>'device_id',
+           -- the event as the client sent it, with what analytics keeps of the record around it
+           event || jsonb_strip_nulls(jsonb_build_object('client_occurred_at', record->'client_occurred_at',
+                                                         'user_agent', record->'user_agent')),
+           (record->>'received_at')::timestamptz
+    FROM {staged}, LATERAL (SELECT doc->'data' AS record, doc->'data'->'event' AS event) AS parts
+    ON CONFLICT DO NOTHING  -- the key deduplicates: a redelivered event is stored, and counted, once
+    RETURNING user_id, event_type, video_id, data, (occurred_at AT TIME ZONE 'UTC')::date AS day),
+counts AS (
+    INSERT INTO daily_counts (tenant_id, day, event_type, events)
+    SELECT CAST(:tenant AS uuid), day, event_type, count(*) FROM stored GROUP BY day, event_type ORDER BY 2, 3
+    ON CONFLICT (tenant_id, day, event_type) DO UPDATE SET events = daily_counts.events + excluded.events),
+new_users AS (
+    INSERT INTO daily_users (tenant_id, day, user_id)
+    SELECT DISTINCT CAST(:tenant AS uuid), day, user_id FROM stored
+    ON CONFLICT DO NOTHING RETURNING day),
+active AS (
+    INSERT INTO daily_active (tenant_id, day, users)
+    SELECT CAST(:tenant AS uuid), day, count(*) FROM new_users GROUP BY day ORDER BY day
+    ON CONFLICT (tenant_id, day) DO UPDATE SET users = daily_active.users + excluded.users),
+plays AS (  -- each heartbeat's played ranges as buckets, per student, video and bucket
+    SELECT s.user_id AS student_id, s.video_id, b.bucket, count(*) AS plays
+    FROM stored s
+    CROSS JOIN LATERAL jsonb_array_elements(s.data->'played') AS r
+    CROSS JOIN LATERAL generate_series(floor((r->>'start')::float8 / :size)::int,
+                                       floor(((r->>'end')::float8 - 1e-9) / :size)::int) AS b(bucket)
+    WHERE s.event_type = 'video.heartbeat' AND (r->>'end')::float8 > (r->>'start')::float8
+    GROUP BY 1, 2, 3),
+known AS (  -- (a lookup per pair: estimates of set-returning functions are poor, and a hash join read every row)
+    SELECT k.* FROM (SELECT DISTINCT video_id, student_id FROM plays) AS p
+    CROSS JOIN LATERAL (SELECT student_id, video_id, buckets FROM student_video_buckets
+                        WHERE video_id = p.video_id AND student_id = p.student_id FOR UPDATE) AS k),
+scored AS (  -- a bucket a student plays for the first time is a view; again, a rewatch
+    SELECT p.*, coalesce(p.bucket = ANY (k.buckets), false) AS seen
+    FROM plays p LEFT JOIN known k USING (student_id, video_id)),
+students AS (
+    INSERT INTO student_video_buckets (student_id, video_id, tenant_id, buckets, furthest)
+    SELECT n.student_id, n.video_id, CAST(:tenant AS uuid), merged.buckets, merged.buckets[cardinality(merged.buckets)]
+    FROM (SELECT student_id, video_id, array_agg(bucket) AS new FROM scored WHERE NOT seen GROUP BY 1, 2) AS n
+    LEFT JOIN known k USING (student_id, video_id)
+    CROSS JOIN LATERAL (SELECT array_agg(x ORDER BY x) AS buckets
+                        FROM unnest(coalesce(k.buckets, '{{}}') || n.new) AS x) AS merged
+    ORDER BY n.video_id, n.student_id
+    ON CONFLICT (video_id, student_id) DO UPDATE SET buckets = excluded.buckets, furthest = excluded.furthest)
+INSERT INTO video_buckets (video_id, bucket, tenant_id, views, rewatches)
+SELECT video_id, bucket, CAST(:tenant AS uuid), count(*) FILTER (WHERE NOT seen),
+       sum(plays) - count(*) FILTER (WHERE NOT seen)
+FROM scored GROUP BY video_id, bucket ORDER BY video_id, bucket
+ON CONFLICT (video_id, bucket) DO UPDATE SET views = video_buckets.views + excluded.views,
+                                             rewatches = video_buckets.rewatches + excluded.rewatches"""
 
 
-async def client_events(session: AsyncSession, envelopes: list[Event]) -> None:
-    """One tenant's client events of a polled batch: COPY into analytics_events, then, for the events
-    stored for the first time, the daily counts and the video engagement. The event store's primary
-    key is the deduplication (the consumer keeps no inbox for this stream: one write per event less)."""
-    tenant_id = envelopes[0].tenant_id
-    rows = []
-    for envelope in envelopes:
-        record, event = envelope.data, envelope.data.event
-        # The event's own JSON (serialised in Rust), with the envelope fields analytics keeps beside it.
-        extra = {"client_occurred_at": record.client_occurred_at.isoformat()}
-        if record.user_agent:
-            extra["user_agent"] = record.user_agent
-        data = event.model_dump_json()[:-1] + "," + json.dumps(extra)[1:]
-        rows.append((envelope.event_id, tenant_id, record.user_id, event.type,
-                     CATEGORIES[event.type.split(".")[0]], getattr(event, "lesson_id", None),
-                     getattr(event, "video_id", None), getattr(event, "question_id", None), record.device_id,
-                     data, record.received_at))
-    fresh = await copy_new_rows(session, "analytics.analytics_events", EVENT_COLUMNS, rows, key="id")
-    # (an event delivered twice within one batch is one event)
-    envelopes = list({e.event_id: e for e in envelopes if e.event_id in fresh}.values())
-    if not envelopes:
-        return
-    counts, users = defaultdict(int), set()
-    for envelope in envelopes:
-        record, event = envelope.data, envelope.data.event
-        day = record.received_at.date()
-        counts[(day, event.type)] += 1
-        users.add((day, record.user_id))
-    await session.execute(text("""
-        INSERT INTO daily_counts (tenant_id, day, event_type, events)
-        SELECT CAST(:tenant AS uuid), d, t, n FROM unnest(CAST(:days AS date[]), CAST(:types AS text[]),
-                                                          CAST(:counts AS integer[])) AS c(d, t, n)
-        ON CONFLICT (tenant_id, day, event_type) DO UPDATE SET events = daily_counts.events + excluded.events"""),
-        {"tenant": tenant_id, "days": [d for d, _ in counts], "types": [t for _, t in counts],
-         "counts": list(counts.values())})
-    await session.execute(text("""
-        WITH fresh AS (
-            INSERT INTO daily_users (tenant_id, day, user_id)
-            SELECT CAST(:tenant AS uuid), d, u FROM unnest(CAST(:days AS date[]), CAST(:users AS uuid[])) AS x(d, u)
-            ON CONFLICT DO NOTHING RETURNING day)
-        INSERT INTO daily_active (tenant_id, day, users) SELECT CAST(:tenant AS uuid), day, count(*) FROM fresh
-        GROUP BY day ON CONFLICT (tenant_id, day) DO UPDATE SET users = daily_active.users + excluded.users"""),
-        {"tenant": tenant_id, "days": [d for d, _ in users], "users": [u for _, u in users]})
-    await video_engagement(session, envelopes)
-
-
-async def video_engagement(session: AsyncSession, envelopes: list[Event]) -> None:
-    """Heartbeats into per-5-second-bucket views and rewatches."""
-    plays: dict[tuple[uuid.UUID, uuid.UUID], list[range]] = defaultdict(list)  # (student, video) → ranges, in order
-    for envelope in envelopes:
-        record, event = envelope.data, envelope.data.event
-        if event.type != "video.heartbeat":
-            continue
-        for played in event.played:
-            if played.end > played.start:
-                first, last = int(played.start // BUCKET_SECONDS), int((played.end - 1e-9) // BUCKET_SECONDS)
-                plays[(record.user_id, event.video_id)].append(range(first, last + 1))
-    if plays:
-        await _engagement(session, envelopes[0].tenant_id, plays)
-
-
-async def _engagement(session: AsyncSession, tenant_id: uuid.UUID,
-                      plays: dict[tuple[uuid.UUID, uuid.UUID], list[range]]) -> None:
-    """A bucket a student plays for the first time is a view; again, a rewatch."""
-    keys = list(plays)
-    known = {(row.student_id, row.video_id): set(row.buckets) for row in (await session.execute(text(
-        "SELECT student_id, video_id, buckets FROM student_video_buckets "
-        "WHERE (student_id, video_id) IN (SELECT * FROM unnest(CAST(:s AS uuid[]), CAST(:v AS uuid[]))) "
-        "FOR UPDATE"), {"s": [k[0] for k in keys], "v": [k[1] for k in keys]})).all()}
-    views: dict[tuple[uuid.UUID, int], int] = defaultdict(int)
-    rewatches: dict[tuple[uuid.UUID, int], int] = defaultdict(int)
-    students, videos, bucket_sets, furthest = [], [], [], []
-    for (student, video), ranges in plays.items():
-        seen = set(known.get((student, video), set()))
-        for played in ranges:
-            for bucket in played:
-                (rewatches if bucket in seen else views)[(video, bucket)] += 1
-            seen.update(played)
-        merged = sorted(seen)
-        students.append(student)
-        videos.append(video)
-        bucket_sets.append("{" + ",".join(map(str, merged)) + "}")
-        furthest.append(merged[-1])
-    await session.execute(text("""
-        INSERT INTO student_video_buckets (student_id, video_id, tenant_id, buckets, furthest)
-        SELECT s, v, CAST(:tenant AS uuid), CAST(b AS integer[]), f
-        FROM unnest(CAST(:s AS uuid[]), CAST(:v AS uuid[]), CAST(:b AS text[]), CAST(:f AS integer[])) AS x(s, v, b, f)
-        ON CONFLICT (video_id, student_id) DO UPDATE SET buckets = excluded.buckets, furthest = excluded.furthest"""),
-        {"tenant": tenant_id, "s": students, "v": videos, "b": bucket_sets, "f": furthest})
-    keys = sorted(set(views) | set(rewatches), key=lambda k: (str(k[0]), k[1]))
-    await session.execute(text("""
-        INSERT INTO video_buckets (video_id, bucket, tenant_id, views, rewatches)
-        SELECT v, b, CAST(:tenant AS uuid), n, r
-        FROM unnest(CAST(:v AS uuid[]), CAST(:b AS integer[]), CAST(:n AS integer[]), CAST(:r AS integer[]))
-            AS x(v, b, n, r)
-        ON CONFLICT (video_id, bucket) DO UPDATE SET views = video_buckets.views + excluded.views,
-                                                     rewatches = video_buckets.rewatches + excluded.rewatches"""),
-        {"tenant": tenant_id, "v": [k[0] for k in keys], "b": [k[1] for k in keys],
-         "n": [views.get(k, 0) for k in keys], "r": [rewatches.get(k, 0) for k in keys]})
+async def client_events(session: AsyncSession, deliveries: list[Delivery]) -> None:
+    """One tenant's client events of a polled batch: into analytics_events, and those stored for the
+    first time into the daily counts and the per-bucket video engagement."""
+    async with staged_json(session, [delivery.value for delivery in deliveries]) as staged:
+        await session.execute(text(_CLIENT_EVENTS.format(staged=staged)),
+                              {"tenant": deliveries[0].envelope.tenant_id, "size": BUCKET_SECONDS})
 
 
 # --- domain events -----------------------------------------------------------------------------------
