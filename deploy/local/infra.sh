@@ -144,6 +144,8 @@ pg_start() {
   fi
   mkdir -p "$base/run"; chown postgres:postgres "$base/run"
   say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  # Sized for the telemetry's writes (bench/analytics_ingest.py): buffers that hold the hot partitions' indexes,
+  # checkpoints far enough apart that full-page images do not double the WAL.
   pg_ctl_ -D "$data" -l "$server_log" -w -t 60 start \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $base/run -c max_connections=300 -c shared_buffers=2GB -c random_page_cost=1.1 -c effective_cache_size=8GB -c max_wal_size=8GB -c checkpoint_timeout=15min -c wal_compression=lz4 -c fsync=${CUEPOINT_PG_FSYNC:-on}" \
     >>"$log" 2>&1 || fail "starting PostgreSQL" "$log"

@@ -8,7 +8,8 @@
 #
 # API ports: identity 8001, content 8002, assessment 8003, progress 8004, analytics 8005
 # (override with CUEPOINT_<SERVICE>_PORT); the nginx gateway on 127.0.0.1:8080
-# (CUEPOINT_GATEWAY_PORT) routes /api/<service>/… to them. A failed step stops what this run started.
+# (CUEPOINT_GATEWAY_PORT) routes /api/<service>/… to them. analytics' worker runs as 2 replicas
+# (CUEPOINT_ANALYTICS_WORKERS): client telemetry needs both. A failed step stops what this run started.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -19,6 +20,8 @@ PY="$ROOT/.venv/bin/python"
 SERVICES=(identity content assessment progress analytics)
 PROCESSES=(api worker relay)
 declare -A DEFAULT_PORT=([identity]=8001 [content]=8002 [assessment]=8003 [progress]=8004 [analytics]=8005)
+# Worker replicas (Kafka consumers of one group share the partitions); one unless named here.
+declare -A WORKERS=([analytics]="${CUEPOINT_ANALYTICS_WORKERS:-2}")
 mkdir -p "$LOGS" "$RUN"
 # Where the services find each other locally.
 export STORAGE_EMULATOR_HOST="${STORAGE_EMULATOR_HOST:-http://127.0.0.1:${CUEPOINT_STORAGE_PORT:-9023}}"
@@ -52,8 +55,16 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
-start_process() { # start_process SERVICE PROCESS
-  local service="$1" process="$2" pidfile="$RUN/$1-$2.pid" log="$LOGS/$1-$2.log"
+replicas() { # replicas SERVICE PROCESS: the instance names of a process ("worker", "worker-2", …)
+  local count=1 i
+  [ "$2" = worker ] && count="${WORKERS[$1]:-1}"
+  echo "$2"
+  for ((i = 2; i <= count; i++)); do echo "$2-$i"; done
+}
+
+start_process() { # start_process SERVICE PROCESS [INSTANCE]
+  local service="$1" process="$2" instance="${3:-$2}"
+  local pidfile="$RUN/$1-$instance.pid" log="$LOGS/$1-$instance.log"
   if pid_alive "$pidfile"; then return; fi
   local args=("$process")
   if [ "$process" = api ]; then
@@ -91,15 +102,19 @@ up() {
   done
   ok "${SERVICES[*]} at head"
   say "starting services"
+  local instance
   for service in "${SERVICES[@]}"; do
-    for process in "${PROCESSES[@]}"; do start_process "$service" "$process"; done
+    for process in "${PROCESSES[@]}"; do
+      for instance in $(replicas "$service" "$process"); do start_process "$service" "$process" "$instance"; done
+    done
   done
   for service in "${SERVICES[@]}"; do
     wait_ready "$service"
-    for process in worker relay; do
-      pid_alive "$RUN/$service-$process.pid" || fail "the $service $process exited" "$LOGS/$service-$process.log"
+    for instance in $(replicas "$service" worker) relay; do
+      pid_alive "$RUN/$service-$instance.pid" || fail "the $service $instance exited" "$LOGS/$service-$instance.log"
     done
-    ok "$service: api http://127.0.0.1:$(port_of "$service") (docs /docs), worker, relay"
+    local workers; workers="$(replicas "$service" worker | wc -l)"
+    ok "$service: api http://127.0.0.1:$(port_of "$service") (docs /docs), worker$([ "$workers" -gt 1 ] && echo " ×$workers"), relay"
   done
   gateway_up
 }
@@ -171,7 +186,7 @@ gateway_up() {
 
 down() {
   local any=0
-  for pidfile in "$RUN"/gateway.pid "$RUN"/*-api.pid "$RUN"/*-worker.pid "$RUN"/*-relay.pid; do
+  for pidfile in "$RUN"/gateway.pid "$RUN"/*-api.pid "$RUN"/*-worker.pid "$RUN"/*-worker-*.pid "$RUN"/*-relay.pid; do
     [ -e "$pidfile" ] || continue
     any=1
     stop_pidfile "$pidfile"
@@ -183,7 +198,12 @@ status() {
   for service in "${SERVICES[@]}"; do
     local line="$service"
     for process in "${PROCESSES[@]}"; do
-      if pid_alive "$RUN/$service-$process.pid"; then line+="  $process:up"; else line+="  $process:down"; fi
+      local up=0 total=0 instance
+      for instance in $(replicas "$service" "$process"); do
+        total=$((total + 1)); pid_alive "$RUN/$service-$instance.pid" && up=$((up + 1))
+      done
+      if [ "$up" = "$total" ]; then line+="  $process:up"; elif [ "$up" = 0 ]; then line+="  $process:down"
+      else line+="  $process:$up/$total up"; fi
     done
     printf '%-60s http://127.0.0.1:%s\n' "$line" "$(port_of "$service")"
   done

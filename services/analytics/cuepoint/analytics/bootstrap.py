@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import uuid
 from pathlib import Path
@@ -33,6 +34,8 @@ from .projection import client_events, domain_event
 from .reads import AuditLog, Dashboards
 from .settings import AnalyticsSettings
 
+log = logging.getLogger(__name__)
+
 DOMAIN_TOPICS = (IDENTITY_EVENTS.name, SYSTEM_CONFIGS.name, CONTENT_EVENTS.name, ASSESSMENT_EVENTS.name,
                  PROGRESS_EVENTS.name)
 # Tables a rebuild empties. audit_logs is not among them: it is append-only, and its chain
@@ -59,7 +62,10 @@ def input_consumers(context: ServiceContext, dead_letters: Any) -> dict[str, Any
 
 def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
     for topic, consumer in input_consumers(context, dead_letters).items():
-        consumer.subscribe(broker, context.topic(topic))
+        if topic == CLIENT_EVENTS.name:
+            consumer.subscribe(broker, context.topic(topic), consumers=context.settings.telemetry_consumers)
+        else:
+            consumer.subscribe(broker, context.topic(topic))
 
 
 def ensure_partitions(context: ServiceContext, months_ahead: int = 3) -> int:
@@ -69,11 +75,20 @@ def ensure_partitions(context: ServiceContext, months_ahead: int = 3) -> int:
 
 def background(context: ServiceContext) -> list[BackgroundTask]:
     async def partitions(stop: asyncio.Event) -> None:
-        """Monthly partitions stay three months ahead of now."""
+        """Monthly partitions stay three months ahead of now (a failed round is retried in a minute:
+        the months ahead leave time)."""
         while not stop.is_set():
-            await asyncio.to_thread(ensure_partitions, context)
             try:
-                await asyncio.wait_for(stop.wait(), timeout=6 * 3600)
+                created = await asyncio.to_thread(ensure_partitions, context)
+                if created:
+                    log.info("event partitions created", extra={"created": created})
+                wait = 6 * 3600
+            except (psycopg.Error, OSError) as error:
+                log.warning("could not ensure the event partitions; retrying in a minute",
+                            extra={"error": repr(error)})
+                wait = 60
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=wait)
             except TimeoutError:
                 pass
 

@@ -1,0 +1,109 @@
+"""The telemetry projection is one SQL statement over the events' JSON; here it is held against
+a plain Python reading of the rules on a random event set, delivered in batches with duplicates."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from cuepoint.analytics.projection import BUCKET_SECONDS, client_events
+from cuepoint.contracts import analytics
+from cuepoint.contracts.envelope import new_envelope
+from cuepoint.runtime.consumer import Delivery
+from cuepoint.runtime.db import tenant_transaction
+
+pytestmark = pytest.mark.integration
+
+
+def _events(rng: random.Random, tenant: uuid.UUID) -> list:
+    students, videos, lesson = [uuid.uuid4() for _ in range(5)], [uuid.uuid4() for _ in range(3)], uuid.uuid4()
+    at = datetime.now(UTC) - timedelta(minutes=30)
+    envelopes = []
+    for index in range(400):
+        at += timedelta(milliseconds=rng.randint(1, 2000))
+        student, video = rng.choice(students), rng.choice(videos)
+        if rng.random() < 0.8:
+            played = []
+            for _ in range(rng.randint(0, 3)):  # 0–3 ranges: empty, zero-length, overlapping, off bucket edges
+                start = round(rng.uniform(0, 90), 2)
+                played.append(analytics.PlayedRange(start=start, end=round(start + rng.choice([0, 0.4, 5, 7.3, 22]),
+                                                                            2)))
+            event = analytics.VideoHeartbeat(lesson_id=lesson, video_id=video, position=12.5, played=played)
+        else:
+            event = rng.choice([analytics.QuestionShown(lesson_id=lesson, question_id=uuid.uuid4()),
+                                analytics.Navigation(path=f"/lessons/{lesson}"),
+                                analytics.ClientError(message="stalled \"twice\" \\ again", source="player")])
+        envelopes.append(new_envelope(analytics.ClientEventRecorded(
+            user_id=student, device_id="tablet", client_event_id=uuid.uuid4(), client_occurred_at=at,
+            received_at=at, user_agent="Mozilla/5.0" if index % 2 else None, event=event),
+            tenant_id=tenant, producer="analytics"))
+    return envelopes
+
+
+def _reference(envelopes: list) -> tuple[dict, dict, Counter]:
+    """The rules, read plainly: a bucket a student plays for the first time is a view, again a rewatch."""
+    seen: dict[tuple, set[int]] = defaultdict(set)
+    views, rewatches, counts = Counter(), Counter(), Counter()
+    for envelope in envelopes:
+        record, event = envelope.data, envelope.data.event
+        counts[(record.received_at.date(), event.type)] += 1
+        if event.type != "video.heartbeat":
+            continue
+        for played in event.played:
+            if played.end <= played.start:
+                continue
+            buckets = range(int(played.start // BUCKET_SECONDS), int((played.end - 1e-9) // BUCKET_SECONDS) + 1)
+            for bucket in buckets:
+                (rewatches if bucket in seen[(record.user_id, event.video_id)] else views)[(event.video_id, bucket)] += 1
+            seen[(record.user_id, event.video_id)].update(buckets)
+    buckets = {key: (views[key], rewatches[key]) for key in views | rewatches}
+    return buckets, {key: sorted(value) for key, value in seen.items() if value}, counts
+
+
+async def test_the_statement_agrees_with_the_rules_read_plainly(analytics_context):
+    rng = random.Random(20261125)
+    tenant = uuid.uuid4()
+    envelopes = _events(rng, tenant)
+    deliveries = [Delivery(envelope, envelope.model_dump_json().encode()) for envelope in envelopes]
+    # Batches of random sizes; a tenth of the events delivered again, in their batch or a later one.
+    batches, offset = [], 0
+    while offset < len(deliveries):
+        size = rng.randint(1, 60)
+        batches.append(deliveries[offset:offset + size])
+        offset += size
+    for delivery in rng.sample(deliveries, 40):
+        rng.choice(batches[deliveries.index(delivery) // 60:] or batches[-1:]).append(delivery)
+    for batch in batches:
+        async with tenant_transaction(analytics_context.sessions, tenant) as session:
+            await client_events(session, batch)
+
+    expected_buckets, expected_students, expected_counts = _reference(envelopes)
+    async with tenant_transaction(analytics_context.sessions, tenant) as session:
+        stored = (await session.execute(text("SELECT count(*) FROM analytics_events"))).scalar()
+        buckets = {(row.video_id, row.bucket): (row.views, row.rewatches) for row in await session.execute(text(
+            "SELECT video_id, bucket, views, rewatches FROM video_buckets"))}
+        students = {(row.student_id, row.video_id): (row.buckets, row.furthest) for row in await session.execute(
+            text("SELECT student_id, video_id, buckets, furthest FROM student_video_buckets"))}
+        counts = {(row.day, row.event_type): row.events for row in await session.execute(text(
+            "SELECT day, event_type, events FROM daily_counts"))}
+        active = (await session.execute(text("SELECT day, users FROM daily_active"))).all()
+        sample = envelopes[1]
+        data = (await session.execute(text("SELECT data FROM analytics_events WHERE id = :id"),
+                                      {"id": sample.event_id})).scalar()
+
+    assert stored == len(envelopes)  # the duplicates were stored once
+    assert buckets == expected_buckets
+    assert students == {key: (value, value[-1]) for key, value in expected_students.items()}
+    assert counts == dict(expected_counts)
+    assert [(day, users) for day, users in active] == [
+        (day, len({e.data.user_id for e in envelopes if e.data.received_at.date() == day}))
+        for day in sorted({e.data.received_at.date() for e in envelopes})]
+    # The stored event is the client's event plus what analytics keeps of the record around it.
+    assert data == {**json.loads(sample.data.event.model_dump_json()), "user_agent": "Mozilla/5.0",
+                    "client_occurred_at": json.loads(sample.data.model_dump_json())["client_occurred_at"]}
