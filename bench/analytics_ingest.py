@@ -108,9 +108,9 @@ def copy_baseline(owner_url: str, envelopes: list, tenant: uuid.UUID) -> float:
             connection.commit()
 
 
-async def members_with_partitions(admin: AIOKafkaAdminClient, topic: str) -> int:
+async def members_with_partitions(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
     """How many members of the (stable) consumer group hold partitions of ``topic``."""
-    response = (await admin.describe_consumer_groups([GROUP]))[0]
+    response = (await admin.describe_consumer_groups([group]))[0]
     _error, _group, state, _protocol_type, _protocol, members, *_ = response.groups[0]
     if state != "Stable":
         return 0
@@ -164,7 +164,7 @@ async def main() -> int:
         try:
             deadline = time.perf_counter() + 900
             members = args.workers * settings.telemetry_consumers  # Kafka consumers in the group, in all
-            while await members_with_partitions(admin, topic) < members:  # joining; rebalancing
+            while await members_with_partitions(admin, prefix + GROUP, topic) < members:  # joining; rebalancing
                 if time.perf_counter() > deadline or any(worker.poll() is not None for worker in workers):
                     print(f"FAIL: the workers did not form a group (logs: {logs})", file=sys.stderr)
                     return 1

@@ -105,7 +105,7 @@ async def main() -> int:
     catalogue_broker, broker = (KafkaBroker(bootstrap, acks="all", enable_idempotence=True, log_level=logging.DEBUG)
                                 for _ in range(2))
     for name, consumer in input_consumers(context, dead_letters, emit=True).items():
-        consumer.subscribe(broker if name == CLIENT_EVENTS.name else catalogue_broker, context.topic(name))
+        context.subscribe(consumer, broker if name == CLIENT_EVENTS.name else catalogue_broker, name)
     with psycopg.connect(libpq_dsn(settings.owner_database_url), autocommit=True) as connection:
         connection.execute("SELECT set_config('app.tenant_id', %s, false)", (str(tenant),))  # row-level security
         await catalogue_broker.start()

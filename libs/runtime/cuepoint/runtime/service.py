@@ -91,6 +91,11 @@ class ServiceContext:
         """The topic to subscribe to, with this environment's prefix."""
         return self.settings.topic_prefix + name
 
+    def subscribe(self, consumer: Any, broker: Any, topic: str, **options: Any) -> None:
+        """``consumer`` on this environment's ``topic``, in this environment's consumer group: environments
+        sharing a Kafka cluster (a test run, a benchmark, the platform) never join each other's groups."""
+        consumer.subscribe(broker, self.topic(topic), group_prefix=self.settings.topic_prefix, **options)
+
     @cached_property
     def verifier(self) -> TokenVerifier:
         """Verifies access tokens against identity's JWKS (cached, refreshed on an unknown kid)."""

@@ -63,9 +63,9 @@ def input_consumers(context: ServiceContext, dead_letters: Any) -> dict[str, Any
 def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
     for topic, consumer in input_consumers(context, dead_letters).items():
         if topic == CLIENT_EVENTS.name:
-            consumer.subscribe(broker, context.topic(topic), consumers=context.settings.telemetry_consumers)
+            context.subscribe(consumer, broker, topic, consumers=context.settings.telemetry_consumers)
         else:
-            consumer.subscribe(broker, context.topic(topic))
+            context.subscribe(consumer, broker, topic)
 
 
 def ensure_partitions(context: ServiceContext, months_ahead: int = 3) -> int:

@@ -50,9 +50,9 @@ def routers(context: ServiceContext) -> list[APIRouter]:
 
 def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
     projection = handlers(build_generation(context), auto_generate_count=_settings(context).auto_generate_count)
-    IdempotentConsumer(sessions=context.sessions, schema="assessment", group_id="assessment.content-projection",
-                       handlers=projection, dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries,
-                       ).subscribe(broker, context.topic(CONTENT_EVENTS.name))
+    context.subscribe(IdempotentConsumer(
+        sessions=context.sessions, schema="assessment", group_id="assessment.content-projection", handlers=projection,
+        dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries), broker, CONTENT_EVENTS.name)
 
 
 def background(context: ServiceContext) -> list[BackgroundTask]:

@@ -28,9 +28,9 @@ def routers(context: ServiceContext) -> list[APIRouter]:
 
 
 def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
-    IdempotentConsumer(sessions=context.sessions, schema="content", group_id="content.questions-projection",
-                       handlers=HANDLERS, dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries,
-                       ).subscribe(broker, context.topic(ASSESSMENT_EVENTS.name))
+    context.subscribe(IdempotentConsumer(
+        sessions=context.sessions, schema="content", group_id="content.questions-projection", handlers=HANDLERS,
+        dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries), broker, ASSESSMENT_EVENTS.name)
 
 
 def spec() -> ServiceSpec:

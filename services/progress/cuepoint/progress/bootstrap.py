@@ -42,7 +42,7 @@ def input_consumers(context: ServiceContext, dead_letters: Any, *, emit: bool) -
 
 def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
     for topic, consumer in input_consumers(context, dead_letters, emit=True).items():
-        consumer.subscribe(broker, context.topic(topic))
+        context.subscribe(consumer, broker, topic)
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
