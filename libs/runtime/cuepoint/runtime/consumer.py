@@ -165,6 +165,7 @@ class _ConsumerBase:
         self.group_id = group_id
         self.event_types = frozenset(event_types)
         self.dead_letters = dead_letters
+        self.inbox = True  # (BatchConsumer may leave deduplication to its handler)
         self.max_tries = max_tries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -229,14 +230,15 @@ class _ConsumerBase:
 
     async def _apply_one(self, record: Record, envelope: Envelope[Any],
                          call: Callable[[AsyncSession], Awaitable[None]]) -> None:
-        """One event in its own transaction with its inbox row; dead-lettered after ``max_tries``."""
+        """One event in its own transaction with its inbox row (unless the handler deduplicates by
+        itself); dead-lettered after ``max_tries``."""
 
         async def work() -> None:
             token = correlation_id.set(envelope.correlation_id)
             try:
                 async with self.sessions() as session, session.begin():
                     await set_tenant(session, envelope.tenant_id)
-                    if await self._claim(session, [(record, envelope)]):
+                    if not self.inbox or await self._claim(session, [(record, envelope)]):
                         await call(session)
                         PROCESSED.labels(self.group_id, "processed").inc()
                     else:

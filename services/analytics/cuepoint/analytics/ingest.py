@@ -58,8 +58,8 @@ class Ingest:
     async def accept(self, actor: CurrentUser, batch: dict[str, Any], *, user_agent: str | None) -> dict[str, Any]:
         device_id = batch.get("device_id")
         items = batch.get("events")
-        if not isinstance(device_id, str) or not 1 <= len(device_id) <= 200:
-            raise Invalid("device_id must be a string of 1 to 200 characters")
+        if not isinstance(device_id, str) or not 1 <= len(device_id) <= 200 or _holds_nul(device_id):
+            raise Invalid("device_id must be a string of 1 to 200 characters (no NUL)")
         if not isinstance(items, list) or not items:
             raise Invalid("events must be a non-empty list")
         if len(items) > MAX_EVENTS:
@@ -84,6 +84,8 @@ class Ingest:
                 user_agent: str | None) -> ClientEventRecorded:
         if not isinstance(item, dict):
             raise ValueError("an event is an object")
+        if _holds_nul(item):
+            raise ValueError("text may not contain the NUL character (\\u0000): it cannot be stored")
         event = EVENT.validate_python({k: v for k, v in item.items() if k not in ITEM_KEYS})
         return ClientEventRecorded(user_id=actor.id, device_id=device_id,
                                    client_event_id=uuid.UUID(str(item.get("id"))) if item.get("id") else uuid.uuid4(),
@@ -102,6 +104,18 @@ class Ingest:
             log.warning("client events not acknowledged by the broker", extra={"events": len(envelopes),
                                                                               "error": repr(error)})
             raise Unavailable("the event stream did not acknowledge the batch; retry it") from error
+
+
+def _holds_nul(value: Any) -> bool:
+    """PostgreSQL's text and jsonb cannot hold U+0000: an event carrying one would be accepted here and
+    then refused by every projection, so it is refused here, with the rest of the batch unharmed."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _problems(error: Exception) -> list[dict[str, Any]]:

@@ -40,13 +40,15 @@ async def test_ingest_validates_each_event_and_publishes_the_valid_ones(api, acc
         {"type": "navigation", "path": "/lessons/42"},
         _heartbeat(lesson, video, 10, 5),                                           # runs backwards
         {"type": "error", "message": "player crashed", "source": "hls.js"},
+        {"type": "error", "message": "bad \u0000 byte"},                             # PostgreSQL cannot store NUL
     ]}
     response = await api.post("/v1/events", json=batch, headers={**student, "User-Agent": "Firefox/140"})
     assert response.status_code == 202, response.text
     result = response.json()
-    assert result["accepted"] == 3 and [r["index"] for r in result["rejected"]] == [1, 2, 4]
+    assert result["accepted"] == 3 and [r["index"] for r in result["rejected"]] == [1, 2, 4, 6]
     assert "video.teleport" in json.dumps(result["rejected"][0]) and "lesson_id" in json.dumps(result["rejected"][1])
     assert "before it starts" in json.dumps(result["rejected"][2])
+    assert "NUL" in result["rejected"][3]["errors"][0]["message"]
     published = await read_topic(infra, "analytics.client-events", lambda e: e["data"]["device_id"] == "laptop-1",
                                  expect=3)
     assert len(published) == 3

@@ -12,11 +12,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from cuepoint.analytics.bootstrap import input_consumers
 from cuepoint.analytics.projection import BUCKET_SECONDS, client_events
 from cuepoint.contracts import analytics
 from cuepoint.contracts.envelope import new_envelope
-from cuepoint.runtime.consumer import Delivery
+from cuepoint.contracts.topics import CLIENT_EVENTS
+from cuepoint.runtime.consumer import DeadLetters, Delivery
 from cuepoint.runtime.db import tenant_transaction
+from tests.support.streams import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -107,3 +110,44 @@ async def test_the_statement_agrees_with_the_rules_read_plainly(analytics_contex
     # The stored event is the client's event plus what analytics keeps of the record around it.
     assert data == {**json.loads(sample.data.event.model_dump_json()), "user_agent": "Mozilla/5.0",
                     "client_occurred_at": json.loads(sample.data.model_dump_json())["client_occurred_at"]}
+
+
+async def test_an_event_the_database_refuses_is_dead_lettered_and_its_batch_is_stored(analytics_context, infra,
+                                                                                     admin_connection):
+    """A JSON string may hold U+0000 and pass the contract; PostgreSQL's jsonb refuses it. (The ingest API
+    refuses such events; this one arrives as if another producer had sent it.)"""
+    tenant, student, lesson, video = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    at = datetime.now(UTC)
+
+    def recorded(event):
+        return new_envelope(analytics.ClientEventRecorded(
+            user_id=student, device_id="tablet", client_event_id=uuid.uuid4(), client_occurred_at=at,
+            received_at=at, event=event), tenant_id=tenant, producer="analytics")
+
+    envelopes = [recorded(analytics.VideoHeartbeat(lesson_id=lesson, video_id=video, position=10,
+                                                   played=[analytics.PlayedRange(start=0, end=10)])),
+                 recorded(analytics.ClientError(message="bad \x00 byte")),
+                 recorded(analytics.Navigation(path="/lessons"))]
+    topic = infra.topic_prefix + CLIENT_EVENTS.name
+    records = [type("Record", (), {"topic": topic, "partition": 0, "offset": offset, "key": student.bytes,
+                                   "value": envelope.model_dump_json().encode(),
+                                   "headers": [(k, v.encode()) for k, v in envelope.headers().items()]})()
+               for offset, envelope in enumerate(envelopes)]
+    dead_letters = DeadLetters(infra.bootstrap_servers, client_id="test")
+    consumer = input_consumers(analytics_context, dead_letters)[CLIENT_EVENTS.name]
+    consumer.max_tries, consumer.backoff = 2, 0.01
+    try:
+        await consumer.handle_batch(records)
+    finally:
+        await dead_letters.close()
+
+    stored = admin_connection.execute("SELECT id FROM analytics.analytics_events WHERE tenant_id = %s",
+                                      (tenant,)).fetchall()
+    assert {row[0] for row in stored} == {envelopes[0].event_id, envelopes[2].event_id}
+    assert admin_connection.execute("SELECT count(*) FROM analytics.video_buckets WHERE video_id = %s",
+                                    (video,)).fetchone()[0] == 2  # the heartbeat's two buckets
+    # This consumer deduplicates on the event store's key: even its one-by-one retry writes no inbox rows.
+    assert admin_connection.execute("SELECT count(*) FROM analytics.inbox WHERE event_id = ANY(%s)",
+                                    ([e.event_id for e in envelopes],)).fetchone()[0] == 0
+    dead = await read_topic(infra, CLIENT_EVENTS.name + ".dlt", lambda e: e["tenant_id"] == str(tenant), expect=1)
+    assert [e["event_id"] for e in dead] == [str(envelopes[1].event_id)]
