@@ -251,6 +251,12 @@ class _ConsumerBase:
 
         await self._with_retries(work, record, on_give_up=give_up)
 
+    def _subscriber_options(self, group_prefix: str, options: dict[str, Any]) -> dict[str, Any]:
+        """What every subscription of ours sets: the environment's group, offsets committed by hand after
+        the database commit, from the start of a new group, our own decoding, quick rebalances."""
+        return {"group_id": group_prefix + self.group_id, "ack_policy": AckPolicy.MANUAL,
+                "auto_offset_reset": "earliest", "decoder": _undecoded, **GROUP_OPTIONS, **options}
+
     def _delay(self, attempt: int) -> float:
         return min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
 
@@ -300,14 +306,7 @@ class IdempotentConsumer(_ConsumerBase):
 
     def subscribe(self, broker: KafkaBroker, topic: str, *, group_prefix: str = "", **options: Any) -> None:
         """``group_prefix``: the environment's prefix, as on its topics (see ``ServiceContext.subscribe``)."""
-        @broker.subscriber(
-            topic,
-            group_id=group_prefix + self.group_id,
-            ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest",
-            decoder=_undecoded,
-            **{**GROUP_OPTIONS, **options},
-        )
+        @broker.subscriber(topic, **self._subscriber_options(group_prefix, options))
         async def consume(message: KafkaMessage) -> None:
             await self.handle_record(message.raw_message)
             await message.ack()
@@ -384,7 +383,7 @@ class BatchConsumer(_ConsumerBase):
         # Under load, wait a little for full batches: a transaction per 5,000 events, not per 15.
         # When idle, fetch_max_wait_ms bounds the added latency.
         options = {"batch_timeout_ms": 200, "fetch_min_bytes": 256 * 1024, "fetch_max_wait_ms": 100,
-                   "max_partition_fetch_bytes": 4 * 1024 * 1024, **GROUP_OPTIONS, **options}
+                   "max_partition_fetch_bytes": 4 * 1024 * 1024, **options}
 
         async def consume_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
@@ -392,16 +391,8 @@ class BatchConsumer(_ConsumerBase):
             await message.ack()
 
         for _ in range(consumers):
-            broker.subscriber(
-                topic,
-                group_id=group_prefix + self.group_id,
-                batch=True,
-                max_records=max_records,
-                ack_policy=AckPolicy.MANUAL,
-                auto_offset_reset="earliest",
-                decoder=_undecoded,
-                **options,
-            )(consume_batch)
+            broker.subscriber(topic, batch=True, max_records=max_records,
+                              **self._subscriber_options(group_prefix, options))(consume_batch)
 
 
 async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -441,6 +432,9 @@ async def _staged(session: AsyncSession, table: str, columns: Sequence[str],
 _COPY_ESCAPES = ((b"\\", b"\\\\"), (b"\n", b"\\n"), (b"\r", b"\\r"), (b"\t", b"\\t"), (b"\x00", b"\n"))
 
 
+STAGED_JSON = "_staged_json"
+
+
 @asynccontextmanager
 async def staged_json(session: AsyncSession, documents: Sequence[bytes]) -> AsyncIterator[str]:
     """JSON documents as they arrived, COPied into a connection-local staging table ``(doc jsonb)``
@@ -449,11 +443,11 @@ async def staged_json(session: AsyncSession, documents: Sequence[bytes]) -> Asyn
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     async with raw.driver_connection.cursor() as cursor:
-        await cursor.execute("CREATE TEMP TABLE IF NOT EXISTS _staged_json (doc jsonb NOT NULL) ON COMMIT DELETE ROWS")
+        await cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED_JSON} (doc jsonb NOT NULL) ON COMMIT DELETE ROWS")
         data = b"\x00".join(documents)
         for plain, escaped in _COPY_ESCAPES:
             data = data.replace(plain, escaped)
-        async with cursor.copy("COPY _staged_json (doc) FROM STDIN") as copy:
+        async with cursor.copy(f"COPY {STAGED_JSON} (doc) FROM STDIN") as copy:
             await copy.write(data + b"\n")
-        yield "_staged_json"
-        await cursor.execute("TRUNCATE _staged_json")
+        yield STAGED_JSON
+        await cursor.execute(f"TRUNCATE {STAGED_JSON}")

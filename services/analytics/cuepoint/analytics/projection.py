@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.envelope import Envelope
-from cuepoint.runtime.consumer import Delivery, staged_json
+from cuepoint.runtime.consumer import STAGED_JSON, Delivery, staged_json
 
 BUCKET_SECONDS = 5
 # Free text a client may send that can hold personal data; erased with the user.
@@ -32,7 +32,7 @@ def _json(value: Any) -> str:
 # Rows that every batch shares (a day's counts, a video's buckets) are written in key order, so
 # concurrent workers wait for each other briefly and never deadlock.
 
-_CLIENT_EVENTS = """
+_CLIENT_EVENTS = text(f"""
 WITH stored AS (
     INSERT INTO analytics_events (id, tenant_id, user_id, event_type, category, lesson_id, video_id, question_id,
                                   device_id, data, occurred_at)
@@ -45,7 +45,7 @@ WITH stored AS (
            event || jsonb_strip_nulls(jsonb_build_object('client_occurred_at', record->'client_occurred_at',
                                                          'user_agent', record->'user_agent')),
            (record->>'received_at')::timestamptz
-    FROM {staged}, LATERAL (SELECT doc->'data' AS record, doc->'data'->'event' AS event) AS parts
+    FROM {STAGED_JSON}, LATERAL (SELECT doc->'data' AS record, doc->'data'->'event' AS event) AS parts
     ON CONFLICT DO NOTHING  -- the key deduplicates: a redelivered event is stored, and counted, once
     RETURNING user_id, event_type, video_id, data, (occurred_at AT TIME ZONE 'UTC')::date AS day),
 counts AS (
@@ -89,15 +89,14 @@ SELECT video_id, bucket, CAST(:tenant AS uuid), count(*) FILTER (WHERE NOT seen)
        sum(plays) - count(*) FILTER (WHERE NOT seen)
 FROM scored GROUP BY video_id, bucket ORDER BY video_id, bucket
 ON CONFLICT (video_id, bucket) DO UPDATE SET views = video_buckets.views + excluded.views,
-                                             rewatches = video_buckets.rewatches + excluded.rewatches"""
+                                             rewatches = video_buckets.rewatches + excluded.rewatches""")
 
 
 async def client_events(session: AsyncSession, deliveries: list[Delivery]) -> None:
     """One tenant's client events of a polled batch: into analytics_events, and those stored for the
     first time into the daily counts and the per-bucket video engagement."""
-    async with staged_json(session, [delivery.value for delivery in deliveries]) as staged:
-        await session.execute(text(_CLIENT_EVENTS.format(staged=staged)),
-                              {"tenant": deliveries[0].envelope.tenant_id, "size": BUCKET_SECONDS})
+    async with staged_json(session, [delivery.value for delivery in deliveries]):
+        await session.execute(_CLIENT_EVENTS, {"tenant": deliveries[0].envelope.tenant_id, "size": BUCKET_SECONDS})
 
 
 # --- domain events -----------------------------------------------------------------------------------
