@@ -25,7 +25,8 @@ from cuepoint.runtime.settings import RuntimeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "deploy" / "local" / "infra.sh"
-TEST_DATABASE = "cuepoint_test"
+# Overridable so that two test runs on one machine (say, two developers' branches) never share a database.
+TEST_DATABASE = os.environ.get("CUEPOINT_TEST_DATABASE", "cuepoint_test")
 ROLE_PASSWORD = "cuepoint-local"
 
 
@@ -129,7 +130,7 @@ def infra() -> Iterator[Infra]:
 
 @pytest.fixture(scope="session")
 def test_database(infra: Infra) -> str:
-    """``cuepoint_test``, provisioned like production and migrated to head for every service."""
+    """The test database (``cuepoint_test``), provisioned like production and migrated to head for every service."""
     import importlib
 
     from cuepoint.runtime.migrations import upgrade
