@@ -24,8 +24,9 @@ from cuepoint.runtime.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from cuepoint.runtime.outbox import Outbox
 
 from . import orm
+from .domain.captions import caption_label, webvtt
 from .domain.milestones import timestamp_problem
-from .domain.transcripts import TranscriptError, parse
+from .domain.transcripts import Segment, TranscriptError, parse
 from .settings import ContentSettings
 from .storage import VideoStorage, object_name, tenant_prefix
 
@@ -210,7 +211,7 @@ class Content:
                 raise Conflict(f"these videos are not uploaded yet: {', '.join(pending)}")
             version = lesson.version + 1
             snapshot = json.loads(json.dumps({**view, "status": "PUBLISHED", "version": version,
-                                              "published_at": _now()}, default=str))
+                                              "published_at": _now()}, default=_json_value))
             snapshot.pop("has_unpublished_changes", None)
             await session.execute(orm.lesson_versions.insert().values(
                 lesson_id=lesson_id, version=version, tenant_id=actor.tenant_id, snapshot=snapshot,
@@ -222,7 +223,7 @@ class Content:
                 lesson_id=lesson_id, version=version, title=lesson.title, thumbnail=lesson.thumbnail,
                 created_by_id=lesson.created_by_id, video_ids=[v["id"] for v in view["videos"]]),
                 tenant_id=actor.tenant_id, actor_id=actor.id)
-            return snapshot
+            return {**snapshot, "has_unpublished_changes": False}  # the author's view: draft and version agree
 
     async def archive(self, actor: CurrentUser, lesson_id: uuid.UUID) -> dict[str, Any]:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
@@ -399,10 +400,14 @@ class Content:
             milestones = await self._playback_milestones(session, actor, video)
             if video.status not in ("UPLOADED", "READY"):
                 raise Conflict("this video has not been uploaded yet")
+            languages = (await session.execute(select(orm.transcripts.c.language).where(
+                orm.transcripts.c.video_id == video_id).order_by(orm.transcripts.c.language))).scalars().all()
         minutes = self.settings.playback_url_minutes
         url = await self.storage.read_url(video.storage_path.removeprefix(self.storage.gs_prefix), minutes)
+        captions = [{"language": language, "label": caption_label(language),
+                     "path": f"/v1/videos/{video_id}/transcripts/{language}.vtt"} for language in languages]
         return {"video_id": video_id, "url": url, "expires_at": _now() + timedelta(minutes=minutes),
-                "duration": video.duration, "milestones": milestones}
+                "duration": video.duration, "milestones": milestones, "captions": captions}
 
     async def milestones(self, actor: CurrentUser, video_id: uuid.UUID) -> list[dict[str, Any]]:
         """The playback lookup alone (no URL signing): it runs while a video plays, so authors
@@ -526,16 +531,38 @@ class Content:
         return {"id": transcript_id, "video_id": video_id, "language": language, "segment_count": len(segments)}
 
     async def transcript(self, actor: CurrentUser, video_id: uuid.UUID, language: str) -> dict[str, Any]:
+        row = await self._readable_transcript(actor, video_id, language)
+        return {"id": row.id, "video_id": video_id, "language": language, "format": row.format,
+                "segments": row.segments}
+
+    async def captions(self, actor: CurrentUser, video_id: uuid.UUID, language: str) -> str:
+        """The transcript as a WebVTT caption track."""
+        row = await self._readable_transcript(actor, video_id, language)
+        return webvtt(Segment(s["start"], s["end"], s["text"]) for s in row.segments)
+
+    async def _readable_transcript(self, actor: CurrentUser, video_id: uuid.UUID, language: str) -> Any:
+        """Teachers and admins read any of their organisation's; students only a video of the published version."""
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             video = await self._video(session, video_id)
             if not actor.at_least(Role.TEACHER):
-                await self._published_snapshot(session, video.lesson_id)
+                snapshot = await self._published_snapshot(session, video.lesson_id)
+                if not any(v["id"] == str(video_id) for v in snapshot["videos"]):
+                    raise NotFound(f"no video {video_id}")
             row = (await session.execute(select(orm.transcripts).where(
                 orm.transcripts.c.video_id == video_id, orm.transcripts.c.language == language))).first()
             if row is None:
                 raise NotFound(f"no {language} transcript for this video")
-            return {"id": row.id, "video_id": video_id, "language": language, "format": row.format,
-                    "segments": row.segments}
+            return row
+
+
+def _json_value(value: Any) -> str:
+    """How a published snapshot stores what JSON has no type for: RFC 3339 in UTC for times,
+    as the API answers them (``str(datetime)`` would write ``2026-12-02 07:42:49+00:00``)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} has no place in a lesson snapshot")
 
 
 def _upload_problem(video: Any, stored: Any, cap: int) -> Exception | None:

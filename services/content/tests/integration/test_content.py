@@ -355,3 +355,173 @@ async def test_ffprobe_reads_duration_and_resolution(api, accounts: Accounts, tm
     late = await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher,
                           json={"timestamp": 3, "title": "After the end"})
     assert late.status_code == 422
+
+
+async def test_captions_as_webvtt_for_authors_and_students_of_the_published_lesson(api, accounts: Accounts) -> None:
+    from cuepoint.content.domain.transcripts import parse
+
+    teacher, student = await accounts.login("teacher@example.com"), await accounts.login("student@example.com")
+    lesson = await _lesson(api, teacher, "Captions")
+    session = await _upload(api, teacher, lesson["id"], duration=60.0)
+    video_id = session["video_id"]
+    await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)
+    assert (await api.put(f"/v1/videos/{video_id}/transcripts/en", headers=teacher,
+                          json={"format": "vtt", "content": VTT})).status_code == 201
+    assert (await api.put(f"/v1/videos/{video_id}/transcripts/pt-BR", headers=teacher, json={
+        "format": "srt", "content": "1\n00:00:01,000 --> 00:00:02,500\nLuz & energia\n"})).status_code == 201
+
+    captions = await api.get(f"/v1/videos/{video_id}/transcripts/en.vtt", headers=teacher)
+    assert captions.status_code == 200, captions.text
+    assert captions.headers["content-type"] == "text/vtt; charset=utf-8"
+    assert captions.text.startswith("WEBVTT\n\n")
+    assert "00:00:01.000 --> 00:00:04.000\nPhotosynthesis turns light into chemical energy.\n" in captions.text
+    assert "00:00:04.500 --> 00:00:09.000\nIt happens in the chloroplasts.\n" in captions.text
+    segments = (await api.get(f"/v1/videos/{video_id}/transcripts/en", headers=teacher)).json()["segments"]
+    assert [(s.start, s.end, s.text) for s in parse(captions.text, "vtt")] == [
+        (s["start"], s["end"], s["text"]) for s in segments]
+    srt_as_vtt = (await api.get(f"/v1/videos/{video_id}/transcripts/pt-BR.vtt", headers=teacher)).text
+    assert srt_as_vtt == "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nLuz &amp; energia\n\n"
+    assert (await api.get(f"/v1/videos/{video_id}/transcripts/fr.vtt", headers=teacher)).status_code == 404
+
+    tracks = (await api.get(f"/v1/videos/{video_id}/playback", headers=teacher)).json()["captions"]
+    assert tracks == [
+        {"language": "en", "label": "English", "path": f"/v1/videos/{video_id}/transcripts/en.vtt"},
+        {"language": "pt-BR", "label": "Portuguese (Brazil)", "path": f"/v1/videos/{video_id}/transcripts/pt-BR.vtt"}]
+    assert (await api.get(tracks[0]["path"], headers=teacher)).text == captions.text
+
+    refused = await api.get(f"/v1/videos/{video_id}/transcripts/en.vtt", headers=student)
+    assert refused.status_code == 404, "a draft lesson's captions are hidden from students"
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert (await api.get(f"/v1/videos/{video_id}/transcripts/en.vtt")).status_code == 401
+
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+    allowed = await api.get(f"/v1/videos/{video_id}/transcripts/en.vtt", headers=student)
+    assert allowed.status_code == 200 and allowed.text == captions.text
+    assert (await api.get(f"/v1/videos/{video_id}/playback", headers=student)).json()["captions"] == tracks
+
+    # A video added after publishing is still a draft, even in a published lesson.
+    later = await _upload(api, teacher, lesson["id"], duration=60.0)
+    await api.post(f"/v1/videos/{later['video_id']}/complete", headers=teacher)
+    await api.put(f"/v1/videos/{later['video_id']}/transcripts/en", headers=teacher,
+                  json={"format": "vtt", "content": VTT})
+    assert (await api.get(f"/v1/videos/{later['video_id']}/transcripts/en.vtt", headers=teacher)).status_code == 200
+    assert (await api.get(f"/v1/videos/{later['video_id']}/transcripts/en.vtt", headers=student)).status_code == 404
+    assert (await api.get(f"/v1/videos/{later['video_id']}/transcripts/en", headers=student)).status_code == 404
+    without = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{without['video_id']}/complete", headers=teacher)
+    assert (await api.get(f"/v1/videos/{without['video_id']}/playback", headers=teacher)).json()["captions"] == []
+
+
+def _resolve(document: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _vague_parts(document: dict, schema: dict, where: str, seen: set[str]) -> list[str]:
+    """Where a response schema says nothing (``{}``, what an ``Any`` produces) or a time is not a date-time."""
+    if "$ref" in schema:
+        if schema["$ref"] in seen:
+            return []
+        seen.add(schema["$ref"])
+    schema = _resolve(document, schema)
+    if not schema:
+        return [where]
+    problems = []
+    for option in schema.get("anyOf", []):
+        problems += _vague_parts(document, option, where, seen)
+    if "items" in schema:
+        problems += _vague_parts(document, schema["items"], f"{where}[]", seen)
+    if schema.get("type") == "object" and "properties" not in schema and "additionalProperties" not in schema:
+        problems.append(where)
+    for name, field in schema.get("properties", {}).items():
+        problems += _vague_parts(document, field, f"{where}.{name}", seen)
+        if name.endswith("_at") and "date-time" not in json.dumps(field):
+            problems.append(f"{where}.{name} is not a date-time")
+    return problems
+
+
+async def test_every_route_declares_what_it_answers(api) -> None:
+    document = (await api.get("/openapi.json")).json()
+    operations = [(method.upper(), path, operation) for path, item in document["paths"].items()
+                  if path.startswith("/v1/") for method, operation in item.items()]
+    problems = []
+    for method, path, operation in operations:
+        answers = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
+        if not answers:
+            problems.append(f"{method} {path}: no 2xx answer")
+        for code, answer in answers.items():
+            if code == "204":
+                continue
+            content = answer.get("content") or {}
+            if not content:
+                problems.append(f"{method} {path} {code}: no body declared")
+            for media_type, body in content.items():
+                problems += [f"{method} {path} {code} {media_type}: {part} is undescribed"
+                             for part in _vague_parts(document, body.get("schema", {}), "body", set())]
+    assert problems == []
+    assert len(operations) >= 19, "every content route is in the document"
+    vtt = document["paths"]["/v1/videos/{video_id}/transcripts/{language}.vtt"]["get"]["responses"]["200"]
+    assert list(vtt["content"]) == ["text/vtt"]
+    page = _resolve(document, document["paths"]["/v1/lessons"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"])
+    assert set(page["required"]) == {"items", "total", "limit", "offset"}
+    playback = document["components"]["schemas"]["Playback"]
+    assert {"captions", "milestones", "expires_at"} <= set(playback["required"])
+
+
+RFC3339_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
+
+
+async def test_timestamps_are_rfc3339_in_utc(api, accounts: Accounts, admin_connection) -> None:
+    import re
+
+    teacher, student = await accounts.login("teacher@example.com"), await accounts.login("student@example.com")
+    title = f"Timestamps {uuid.uuid4().hex[:8]}"
+    lesson = await _lesson(api, teacher, title)
+    assert re.match(RFC3339_UTC, lesson["updated_at"]) and lesson["published_at"] is None
+    session = await _upload(api, teacher, lesson["id"])
+    assert re.match(RFC3339_UTC, session["expires_at"])
+    await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    published = (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).json()
+    assert re.match(RFC3339_UTC, published["published_at"]), published["published_at"]
+    assert re.match(RFC3339_UTC, published["updated_at"]), published["updated_at"]
+    assert published["has_unpublished_changes"] is False, "the author's answer: the draft is what students see"
+    stored = admin_connection.execute("SELECT snapshot->>'published_at', snapshot->>'updated_at' FROM "
+                                      "content.lesson_versions WHERE lesson_id = %s", (lesson["id"],)).fetchone()
+    assert all(re.match(RFC3339_UTC, value) for value in stored), f"the snapshot stores {stored}"
+
+    for who in (teacher, student):
+        listed = (await api.get("/v1/lessons", params={"q": title}, headers=who)).json()["items"]
+        assert [item["id"] for item in listed] == [lesson["id"]]
+        assert re.match(RFC3339_UTC, listed[0]["published_at"]) and re.match(RFC3339_UTC, listed[0]["updated_at"])
+    playback = (await api.get(f"/v1/videos/{session['video_id']}/playback", headers=student)).json()
+    assert re.match(RFC3339_UTC, playback["expires_at"])
+
+    # Versions published before this format was fixed still answer RFC 3339.
+    admin_connection.execute("UPDATE content.lesson_versions SET snapshot = snapshot || jsonb_build_object("
+                             "'published_at', '2026-12-02 07:42:49.295562+00:00') WHERE lesson_id = %s",
+                             (lesson["id"],))
+    seen = (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).json()
+    assert seen["published_at"] == "2026-12-02T07:42:49.295562Z"
+
+
+async def test_a_patch_cannot_null_what_must_have_a_value(api, accounts: Accounts) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Nulls")
+    for field in ("title", "description", "tags", "metadata", "seek_policy", "auto_generate_questions"):
+        refused = await api.patch(f"/v1/lessons/{lesson['id']}", headers=teacher, json={field: None})
+        assert refused.status_code == 422, (field, refused.text)
+        assert field in refused.text
+    await api.patch(f"/v1/lessons/{lesson['id']}", headers=teacher, json={"thumbnail": "https://example.com/a.png"})
+    cleared = await api.patch(f"/v1/lessons/{lesson['id']}", headers=teacher, json={"thumbnail": None})
+    assert cleared.status_code == 200 and cleared.json()["thumbnail"] is None
+    group = (await api.post(f"/v1/lessons/{lesson['id']}/video-groups", headers=teacher, json={"title": "G"})).json()
+    assert (await api.patch(f"/v1/video-groups/{group['id']}", headers=teacher,
+                            json={"position": None})).status_code == 422
+    session = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    milestone = (await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher,
+                                json={"timestamp": 1, "title": "M"})).json()
+    assert (await api.patch(f"/v1/milestones/{milestone['id']}", headers=teacher,
+                            json={"timestamp": None})).status_code == 422

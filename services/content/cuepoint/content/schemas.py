@@ -1,0 +1,271 @@
+"""content's HTTP request and response bodies: what /openapi.json promises the web client."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
+
+from cuepoint.runtime.api_models import Out, Seconds, Strict
+
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Tag = Annotated[str, Field(min_length=1, max_length=50)]
+LANGUAGE_PATTERN = r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$"
+"""A BCP 47 language tag, as a transcript's path names it (``en``, ``pt-BR``)."""
+SeekPolicy = Literal["FREE", "NO_SKIP_AHEAD"]
+LessonStatus = Literal["DRAFT", "PUBLISHED", "ARCHIVED"]
+VideoStatus = Literal["UPLOADING", "UPLOADED", "READY", "FAILED"]
+TranscriptFormat = Literal["vtt", "srt"]
+
+
+def _in_utc(value: datetime) -> datetime:
+    # Pydantic writes "Z" only for a zero offset: a session whose TimeZone is not UTC would
+    # otherwise answer "+01:00", and a naive value would carry no zone at all.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_in_utc)]
+"""A point in time, written as RFC 3339 in UTC (``2026-12-02T07:42:49.295562Z``)."""
+
+
+# --- requests --------------------------------------------------------------------------------------
+
+class LessonIn(Strict):
+    title: Title
+    description: str = Field(default="", max_length=5000)
+    thumbnail: str | None = Field(default=None, max_length=2000)
+    tags: list[Tag] = Field(default_factory=list, max_length=30)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    seek_policy: SeekPolicy = "FREE"
+    auto_generate_questions: bool = False
+
+
+class Patch(Strict):
+    """A partial update: a field left out stays as it is."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+    """The fields that null empties; for the others null would reach a NOT NULL column."""
+
+    @model_validator(mode="after")
+    def _null_only_where_clearable(self) -> Patch:
+        refused = sorted(name for name in self.model_fields_set
+                         if getattr(self, name) is None and name not in self.clearable)
+        if refused:
+            raise ValueError(f"{', '.join(refused)} cannot be null; leave a field out to keep it as it is")
+        return self
+
+
+class LessonPatch(Patch):
+    clearable = frozenset({"thumbnail"})
+
+    title: Title | None = None
+    description: str | None = Field(default=None, max_length=5000)
+    thumbnail: str | None = Field(default=None, max_length=2000)
+    tags: list[Tag] | None = Field(default=None, max_length=30)
+    metadata: dict[str, Any] | None = None
+    seek_policy: SeekPolicy | None = None
+    auto_generate_questions: bool | None = None
+
+
+class GroupIn(Strict):
+    title: Title
+    position: int | None = Field(default=None, ge=0, le=10_000)
+
+
+class GroupPatch(Patch):
+    title: Title | None = None
+    position: int | None = Field(default=None, ge=0, le=10_000)
+
+
+class UploadIn(Strict):
+    """The server chooses where the file goes; the client only says what it is."""
+
+    title: Title
+    content_type: str = Field(max_length=100, examples=["video/mp4"])
+    size_bytes: int = Field(gt=0)
+    video_group_id: uuid.UUID | None = None
+    position: int | None = Field(default=None, ge=0, le=10_000)
+    duration_seconds: float | None = Field(default=None, gt=0, le=24 * 3600,
+                                           description="As the browser reads it; ffprobe's value wins when available.")
+    checksum_crc32c: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{6}==$",
+                                        description="CRC32C of the file, base64 as GCS reports it; checked on complete.")
+
+
+class MilestoneIn(Strict):
+    timestamp: float = Field(ge=0, le=24 * 3600, description="Seconds into the video.")
+    title: Title
+    is_required: bool = True
+
+
+class MilestonePatch(Patch):
+    timestamp: float | None = Field(default=None, ge=0, le=24 * 3600)
+    title: Title | None = None
+    is_required: bool | None = None
+
+
+class TranscriptIn(Strict):
+    format: TranscriptFormat
+    content: str = Field(min_length=1, max_length=2_000_000)
+
+
+# --- responses -------------------------------------------------------------------------------------
+
+class Milestone(Out):
+    """A checkpoint in a video where playback pauses for questions."""
+
+    id: uuid.UUID
+    video_id: uuid.UUID
+    timestamp: Seconds = Field(description="Seconds into the video.")
+    title: str
+    is_required: bool = Field(description="Whether the student must answer before playing on.")
+
+
+class MilestoneLookup(Out):
+    """A milestone as playback needs it (the seed's Video Milestone Lookup)."""
+
+    id: uuid.UUID
+    timestamp: Seconds = Field(description="Seconds into the video.")
+    title: str
+    is_required: bool = Field(description="Whether the student must answer before playing on.")
+    question_count: int = Field(description="Approved questions at this milestone.")
+
+
+class VideoMetadata(Out):
+    """What the upload check and ffprobe learned about the stored file; each field only once known."""
+
+    # Every field is always written (null until known): the schema says so, so generated
+    # types read `size: number | null`, not `size?: ...`.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    size: int | None = Field(default=None, description="Bytes in storage.")
+    content_type: str | None = None
+    checksum: str | None = Field(default=None, description="CRC32C, base64, as GCS reports it.")
+    md5: str | None = Field(default=None, description="MD5, base64, as GCS reports it.")
+    width: int | None = Field(default=None, description="Pixels, from ffprobe.")
+    height: int | None = Field(default=None, description="Pixels, from ffprobe.")
+    codec: str | None = Field(default=None, description="The video stream's codec, from ffprobe.")
+    expected_checksum: str | None = Field(default=None, description="The CRC32C the uploader announced.")
+    failure: str | None = Field(default=None, description="Why the upload failed (status FAILED).")
+
+
+class Video(Out):
+    """A video of a lesson and the state of its upload."""
+
+    id: uuid.UUID
+    lesson_id: uuid.UUID
+    video_group_id: uuid.UUID | None = Field(description="Its chapter, if it has one.")
+    title: str
+    position: int
+    duration: Seconds | None = Field(description="Seconds; unknown until the browser or ffprobe says.")
+    status: VideoStatus = Field(description="UPLOADING until completed; UPLOADED, or READY once ffprobe read it.")
+    storage_path: str = Field(description="Where the file is (gs://bucket/name).")
+    metadata: VideoMetadata
+
+
+class LessonVideo(Video):
+    """A video inside a lesson, with its milestones in time order."""
+
+    milestones: list[Milestone]
+
+
+class VideoGroupSummary(Out):
+    """A chapter inside a lesson."""
+
+    id: uuid.UUID
+    title: str
+    position: int
+
+
+class VideoGroup(VideoGroupSummary):
+    """A chapter (video group) of a lesson."""
+
+    lesson_id: uuid.UUID
+
+
+class LessonSummary(Out):
+    """A lesson in a list: authors see the working draft, students the published version."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # as VideoMetadata's
+
+    id: uuid.UUID
+    title: str
+    description: str
+    thumbnail: str | None
+    status: LessonStatus
+    version: int = Field(description="The published version; 0 before the first publish.")
+    created_by_id: uuid.UUID
+    tags: list[str]
+    metadata: dict[str, Any] = Field(description="Free-form data of the author's.")
+    seek_policy: SeekPolicy = Field(description="NO_SKIP_AHEAD: students cannot seek past what they watched.")
+    auto_generate_questions: bool
+    has_unpublished_changes: bool | None = Field(
+        default=None, description="Whether the draft differs from the published version; null in what students see.")
+    published_at: Instant | None = Field(description="When the current version was published; null for a draft.")
+    updated_at: Instant = Field(description="Last change of the draft (of the published draft, for students).")
+
+
+class Lesson(LessonSummary):
+    """A lesson with its chapters, videos and milestones."""
+
+    video_groups: list[VideoGroupSummary]
+    videos: list[LessonVideo]
+
+
+class UploadSession(Out):
+    """Where the browser sends the file: one resumable upload session, bound to its type and size."""
+
+    video_id: uuid.UUID
+    upload_url: str = Field(description="PUT the file's bytes here, with this Content-Type.")
+    method: Literal["PUT"]
+    content_type: str
+    size_bytes: int
+    expires_at: Instant = Field(description="Complete the upload before this.")
+
+
+class CaptionTrack(Out):
+    """A transcript the player can show as captions (a <track> element)."""
+
+    language: str = Field(description="BCP 47 language tag.", examples=["en", "pt-BR"])
+    label: str = Field(description="A name for the caption menu.", examples=["English", "Portuguese (Brazil)"])
+    path: str = Field(description="The WebVTT file, relative to the content API.",
+                      examples=["/v1/videos/0b9e…/transcripts/en.vtt"])
+
+
+class Playback(Out):
+    """What a player needs: a short-lived URL, where to pause, which captions exist."""
+
+    video_id: uuid.UUID
+    url: str = Field(description="A signed URL of the file; it accepts Range requests.")
+    expires_at: Instant = Field(description="When the URL stops working; ask again after.")
+    duration: Seconds | None = Field(description="Seconds, when known.")
+    milestones: list[MilestoneLookup]
+    captions: list[CaptionTrack]
+
+
+class TranscriptSummary(Out):
+    """A stored transcript."""
+
+    id: uuid.UUID
+    video_id: uuid.UUID
+    language: str
+    segment_count: int
+
+
+class TranscriptSegment(Out):
+    """A cue: text and when it is spoken."""
+
+    start: Seconds = Field(description="Seconds into the video.")
+    end: Seconds = Field(description="Seconds into the video.")
+    text: str
+
+
+class Transcript(Out):
+    """A transcript's parsed, timed segments in time order."""
+
+    id: uuid.UUID
+    video_id: uuid.UUID
+    language: str
+    format: TranscriptFormat = Field(description="The format it was uploaded in.")
+    segments: list[TranscriptSegment]
