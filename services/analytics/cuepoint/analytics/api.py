@@ -9,22 +9,33 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 from cuepoint.runtime.errors import DomainError, Invalid
 
 from .ingest import MAX_BYTES, Ingest
 from .reads import AuditLog, Dashboards
+from .schemas import AIUsage, AuditPage, AuditVerification, Engagement, IngestResult, ItemAnalysisPage, \
+    LessonPerformancePage, Rates
 
 
 class PayloadTooLarge(DomainError):
     status, title, slug = 413, "Payload too large", "payload-too-large"
 
 
+CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+             "description": "JSON; with format=csv, the same rows as CSV (a header line, then one line a row)."}}
+
+
+def _page(rows: list[dict[str, Any]], format: str, name: str, limit: int, offset: int) -> Any:
+    """JSON answers a page; CSV, an export, every row."""
+    if format == "csv":
+        return _table(rows, format, name)
+    return {"items": rows[offset:offset + limit], "total": len(rows), "limit": limit, "offset": offset}
+
+
 def _table(rows: list[dict[str, Any]], format: str, name: str) -> Any:
-    if format != "csv":
-        return {"items": rows}
     out = io.StringIO()
     columns = list(rows[0]) if rows else []
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
@@ -41,10 +52,12 @@ def routers(ingest: Ingest, dashboards: Dashboards, audit: AuditLog, verifier: T
     Teacher = Annotated[CurrentUser, Depends(require_role(authenticated, Role.TEACHER))]
     Admin = Annotated[CurrentUser, Depends(require_role(authenticated, Role.ADMIN))]
     Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
+    Limit = Annotated[int, Query(ge=1, le=500, description="JSON only: CSV exports every row")]
+    Offset = Annotated[int, Query(ge=0)]
 
     events = APIRouter(prefix="/v1/events", tags=["ingest"])
 
-    @events.post("", status_code=202, summary="A batch of client events (≤ 500, ≤ 1 MB); 202 once the broker has them",
+    @events.post("", status_code=202, response_model=IngestResult, summary="A batch of client events (≤ 500, ≤ 1 MB); 202 once the broker has them",
                  openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
                      "type": "object", "required": ["device_id", "events"],
                      "properties": {"device_id": {"type": "string"},
@@ -62,39 +75,46 @@ def routers(ingest: Ingest, dashboards: Dashboards, audit: AuditLog, verifier: T
             raise Invalid(f"the body is not JSON: {error}") from error
         if not isinstance(batch, dict):
             raise Invalid('the body is an object: {"device_id": …, "events": […]}')
-        result = await ingest.accept(actor, batch, user_agent=request.headers.get("user-agent"))
-        return JSONResponse(jsonable_encoder(result), status_code=202)
+        return await ingest.accept(actor, batch, user_agent=request.headers.get("user-agent"))
 
     boards = APIRouter(prefix="/v1/dashboards", tags=["dashboards"])
 
-    @boards.get("/lessons", summary="Lesson performance (the seed's Teacher Analytics Query)")
-    async def lessons(actor: Teacher, teacher_id: uuid.UUID | None = None, format: Format = "json") -> Any:
-        return _table(await dashboards.lessons(actor, teacher_id), format, "lessons")
+    @boards.get("/lessons", response_model=LessonPerformancePage, responses=CSV,
+                summary="Lesson performance (the seed's Teacher Analytics Query)")
+    async def lessons(actor: Teacher, teacher_id: uuid.UUID | None = None, format: Format = "json",
+                      limit: Limit = 100, offset: Offset = 0) -> Any:
+        return _page(await dashboards.lessons(actor, teacher_id), format, "lessons", limit, offset)
 
-    @boards.get("/lessons/{lesson_id}/questions", summary="Item analysis: difficulty, discrimination, option choices")
-    async def questions(lesson_id: uuid.UUID, actor: Teacher, format: Format = "json") -> Any:
-        return _table(await dashboards.questions(actor, lesson_id), format, "questions")
+    @boards.get("/lessons/{lesson_id}/questions", response_model=ItemAnalysisPage, responses=CSV,
+                summary="Item analysis: difficulty, discrimination, option choices")
+    async def questions(lesson_id: uuid.UUID, actor: Teacher, format: Format = "json", limit: Limit = 100,
+                        offset: Offset = 0) -> Any:
+        return _page(await dashboards.questions(actor, lesson_id), format, "questions", limit, offset)
 
-    @boards.get("/videos/{video_id}/engagement", summary="Views, rewatches and drop-off per 5 seconds, milestones marked")
+    @boards.get("/videos/{video_id}/engagement", response_model=Engagement, responses=CSV,
+                summary="Views, rewatches and drop-off per 5 seconds, milestones marked (CSV: the buckets)")
     async def engagement(video_id: uuid.UUID, actor: Teacher, format: Format = "json") -> Any:
         result = await dashboards.engagement(actor, video_id)
         return result if format == "json" else _table(result["buckets"], format, "engagement")
 
-    @boards.get("/rates", summary="Completion and engagement rates, active users and client errors per day")
+    @boards.get("/rates", response_model=Rates, responses=CSV,
+                summary="Completion and engagement rates, active users and client errors per day (CSV: the days)")
     async def rates(actor: Teacher, start: date | None = None, end: date | None = None,
                     format: Format = "json") -> Any:
         end = end or date.today()
         result = await dashboards.rates(actor, start or end - timedelta(days=29), end)
         return result if format == "json" else _table(result["days"], format, "rates")
 
-    @boards.get("/ai-usage", summary="AI usage and cost by month and request type; generation success (admins)")
+    @boards.get("/ai-usage", response_model=AIUsage, responses=CSV,
+                summary="AI usage and cost by month and request type; generation success (admins; CSV: the months)")
     async def ai_usage(actor: Admin, format: Format = "json") -> Any:
         result = await dashboards.ai_usage(actor)
         return result if format == "json" else _table(result["months"], format, "ai-usage")
 
     audit_routes = APIRouter(prefix="/v1/audit-logs", tags=["audit"])
 
-    @audit_routes.get("", summary="Search the audit log (newest first; page with before_seq)")
+    @audit_routes.get("", response_model=AuditPage, responses=CSV,
+                      summary="Search the audit log (newest first; page with before_seq)")
     async def search(actor: Admin, actor_id: uuid.UUID | None = None, target_type: str | None = None,
                      target_id: str | None = None, action: str | None = None, start: datetime | None = None,
                      end: datetime | None = None, limit: int = Query(default=50, ge=1, le=500),
@@ -103,7 +123,7 @@ def routers(ingest: Ingest, dashboards: Dashboards, audit: AuditLog, verifier: T
                                     action=action, start=start, end=end, limit=limit, before_seq=before_seq)
         return result if format == "json" else _table(result["items"], format, "audit-log")
 
-    @audit_routes.get("/verify", summary="Check this organisation's audit chain for altered or missing entries")
+    @audit_routes.get("/verify", response_model=AuditVerification, summary="Check this organisation's audit chain for altered or missing entries")
     async def verify(actor: Admin) -> Any:
         return await audit.verify(actor.tenant_id)
 

@@ -70,7 +70,8 @@ class Ingest:
             try:
                 record = self._record(actor, item, device_id, received_at, user_agent)
             except (ValidationError, ValueError, TypeError) as error:
-                rejected.append({"index": index, "id": item.get("id") if isinstance(item, dict) else None,
+                given = item.get("id") if isinstance(item, dict) else None
+                rejected.append({"index": index, "id": None if given is None else str(given),
                                  "errors": _problems(error)})
                 continue
             envelopes.append(new_envelope(record, tenant_id=actor.tenant_id, producer="analytics",

@@ -4,6 +4,7 @@ rebuild, duplicates and erasure — on the real PostgreSQL and Kafka."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +24,22 @@ from tests.support.accounts import Accounts
 from tests.support.streams import claims, publish, publish_envelopes, read_topic, wait_for_row
 
 pytestmark = pytest.mark.integration
+
+
+NUMBER = re.compile(r"^-?\d+(\.\d+)?(E-?\d+)?$", re.IGNORECASE)
+
+
+def _numeric_strings(value, where: str = "") -> list[str]:
+    """Where a number travels as a string, or unrounded (more than 6 decimals)."""
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _numeric_strings(item, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _numeric_strings(item, f"{where}[{index}]")]
+    if isinstance(value, str) and NUMBER.match(value):
+        return [f"{where}: {value!r}"]
+    if isinstance(value, float) and round(value, 6) != value:
+        return [f"{where}: {value!r} is not rounded"]
+    return []
 
 
 def _heartbeat(lesson, video, start, end, **extra):
@@ -46,6 +63,7 @@ async def test_ingest_validates_each_event_and_publishes_the_valid_ones(api, acc
     assert response.status_code == 202, response.text
     result = response.json()
     assert result["accepted"] == 3 and [r["index"] for r in result["rejected"]] == [1, 2, 4, 6]
+    assert result["received_at"].endswith("Z")
     assert "video.teleport" in json.dumps(result["rejected"][0]) and "lesson_id" in json.dumps(result["rejected"][1])
     assert "before it starts" in json.dumps(result["rejected"][2])
     assert "NUL" in result["rejected"][3]["errors"][0]["message"]
@@ -166,8 +184,16 @@ async def test_dashboards_give_the_numbers_a_hand_computation_gives(api, worker,
 
     ai = (await api.get("/v1/dashboards/ai-usage", headers=admin)).json()
     assert ai["months"][0]["total_requests"] == 2 and Decimal(ai["months"][0]["total_cost"]) == Decimal("0.5")
-    assert ai["generation"] == [{"provider": "OPENAI", "jobs": 2, "succeeded": 1, "success_rate": "50.00"}]
+    assert ai["generation"] == [{"provider": "OPENAI", "jobs": 2, "succeeded": 1, "success_rate": 50.0}]
     assert (await api.get("/v1/dashboards/ai-usage", headers=teacher)).status_code == 403
+
+    # For the web client: JSON numbers (PostgreSQL's Decimals were strings such as "0E-20"), rounded; UTC times.
+    assert (lessons[0]["avg_completion"], lessons[0]["avg_score"], lessons[0]["avg_time_spent"]) == (75, 70, 200)
+    assert items[str(q1)]["difficulty"] == 0.6667 and items[str(q1)]["average_attempts"] == 1
+    assert row["completion_rate"] == 50 and ai["months"][0]["total_cost"] == 0.5
+    assert ai["months"][0]["avg_response_time"] == 400 and ai["months"][0]["month"].endswith("Z")
+    for body in (lessons, list(items.values()), engagement, rates, ai):
+        assert _numeric_strings(body) == []
 
     csv = await api.get("/v1/dashboards/lessons", headers=teacher, params={"format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv")
@@ -199,6 +225,7 @@ async def test_audit_chain_detects_changed_and_deleted_entries(api, worker, worl
     found = (await api.get("/v1/audit-logs", headers=admin, params={"target_id": str(lessons[2])})).json()["items"]
     assert [(e["action"], e["target_type"], e["actor_id"]) for e in found] == [
         ("content.lesson.created", "lesson", str(actor))]
+    assert found[0]["occurred_at"].endswith("Z") and isinstance(found[0]["seq"], int)
     assert (await api.get("/v1/audit-logs/verify", headers=admin)).json()["intact"] is True
     assert (await api.get("/v1/audit-logs", headers=world["teacher"])).status_code == 403
 

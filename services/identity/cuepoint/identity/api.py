@@ -3,33 +3,22 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import EmailStr, Field
 
+from cuepoint.runtime.api_models import Out, Page, Strict
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_platform_admin, require_role
 from cuepoint.runtime.errors import Invalid
 
 from .domain.preferences import Preferences
 from .handlers import ClientInfo, Identity, TokenPair
 
-T = TypeVar("T")
 RoleName = Literal["STUDENT", "TEACHER", "ADMIN"]
 Slug = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=120)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
 
 
 class TenantIn(Strict):
@@ -38,7 +27,7 @@ class TenantIn(Strict):
     admin_email: EmailStr | None = Field(default=None, description="Invite this person as the tenant's first admin.")
 
 
-class TenantOut(BaseModel):
+class TenantOut(Out):
     id: uuid.UUID
     slug: str
     name: str
@@ -54,7 +43,7 @@ class RegisterIn(Strict):
     invitation_token: str | None = Field(default=None, max_length=200)
 
 
-class UserOut(BaseModel):
+class UserOut(Out):
     id: uuid.UUID
     tenant_id: uuid.UUID
     email: str
@@ -73,7 +62,7 @@ class LoginIn(Strict):
     device_id: str | None = Field(default=None, max_length=200, description="A stable id of this browser or device.")
 
 
-class TokenOut(BaseModel):
+class TokenOut(Out):
     access_token: str
     token_type: str
     expires_in: int
@@ -94,7 +83,7 @@ class ResendIn(Strict):
     email: EmailStr
 
 
-class SessionOut(BaseModel):
+class SessionOut(Out):
     id: uuid.UUID
     device_id: str | None
     user_agent: str | None
@@ -118,7 +107,7 @@ class InvitationIn(Strict):
     role: RoleName
 
 
-class InvitationOut(BaseModel):
+class InvitationOut(Out):
     id: uuid.UUID
     email: str
     role: str
@@ -129,7 +118,7 @@ class RoleIn(Strict):
     role: RoleName
 
 
-class ConfigOut(BaseModel):
+class ConfigOut(Out):
     key: str
     value: Any
     source: Literal["tenant", "platform", "default"]
@@ -139,6 +128,78 @@ class ConfigOut(BaseModel):
 
 class ConfigIn(Strict):
     value: Any = Field(description="The new value; its type depends on the key.")
+
+
+class Jwk(Out):
+    """An Ed25519 public key (RFC 8037)."""
+
+    kty: str = Field(description="OKP")
+    crv: str = Field(description="Ed25519")
+    x: str = Field(description="The public key, base64url.")
+    kid: str
+    alg: str
+    use: str
+
+
+class JwksOut(Out):
+    keys: list[Jwk] = Field(description="The current signing key first; older ones while their tokens may live.")
+
+
+class AcceptedOut(Out):
+    status: Literal["accepted"]
+    detail: str
+
+
+class ExportedUser(Out):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: str
+    display_name: str
+    role: str
+    is_platform_admin: bool
+    status: str
+    email_verified: bool
+    email_verified_at: datetime | None
+    last_login_at: datetime | None
+    erased_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExportedSession(Out):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    device_id: str | None
+    user_agent: str | None
+    ip_address: str | None
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str | None
+
+
+class ExportedInvitation(Out):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: str
+    role: str
+    invited_by_id: uuid.UUID
+    expires_at: datetime
+    accepted_at: datetime | None
+    accepted_user_id: uuid.UUID | None
+    created_at: datetime
+
+
+class UserExportOut(Out):
+    """Everything identity holds about a user (GDPR access), password hash and token hashes left out."""
+
+    exported_at: datetime
+    user: ExportedUser
+    preferences: Preferences | None = Field(description="Null if never changed from the defaults.")
+    sessions: list[ExportedSession]
+    invitations_sent: list[ExportedInvitation]
 
 
 def _tokens(pair: TokenPair) -> TokenOut:
@@ -167,8 +228,8 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
 
     well_known = APIRouter(tags=["keys"])
 
-    @well_known.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
-    async def jwks_document(response: Response) -> dict:
+    @well_known.get("/.well-known/jwks.json", response_model=JwksOut, summary="Public keys that verify access tokens")
+    async def jwks_document(response: Response) -> Any:
         response.headers["Cache-Control"] = "public, max-age=300"
         return await jwks()
 
@@ -205,8 +266,9 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
     async def verify_email(body: TokenIn) -> Any:
         return _user(await identity.verify_email(body.token))
 
-    @auth.post("/resend-verification", status_code=202, summary="Send a new verification email (if one is due)")
-    async def resend(body: ResendIn) -> dict:
+    @auth.post("/resend-verification", status_code=202, response_model=AcceptedOut,
+               summary="Send a new verification email (if one is due)")
+    async def resend(body: ResendIn) -> Any:
         await identity.resend_verification(tenant_slug=body.tenant, email=body.email)
         return {"status": "accepted", "detail": "if an unverified account exists, an email is on its way"}
 
@@ -257,7 +319,7 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
     async def patch_preferences(body: dict[str, Any], actor: User) -> Any:
         return await identity.update_preferences(actor, body)
 
-    @users.get("/me/export", summary="Everything identity holds about me, as JSON")
+    @users.get("/me/export", response_model=UserExportOut, summary="Everything identity holds about me, as JSON")
     async def export_me(actor: User) -> Any:
         return await identity.export(actor, actor.id)
 
@@ -290,7 +352,8 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
     async def reactivate(user_id: uuid.UUID, actor: Admin) -> Any:
         return _user(await identity.set_user_status(actor, user_id, active=True))
 
-    @users.get("/{user_id}/export")
+    @users.get("/{user_id}/export", response_model=UserExportOut, summary="Everything identity holds about a user "
+                                                                          "(admin)")
     async def export_user(user_id: uuid.UUID, actor: Admin) -> Any:
         return await identity.export(actor, user_id)
 

@@ -206,6 +206,10 @@ async def test_export_and_erasure(api, infra: Infra) -> None:
     exported = (await api.get(f"/v1/users/{user_id}/export", headers=bearer(admin))).json()
     assert exported["user"]["email"] == "leaving@example.com" and "password_hash" not in exported["user"]
     assert exported["preferences"]["theme"] == "system"
+    # Typed: every timestamp in UTC with Z, and nothing beyond what the schema names (no token hashes).
+    assert exported["exported_at"].endswith("Z") and exported["user"]["created_at"].endswith("Z")
+    assert all(s["created_at"].endswith("Z") and s["expires_at"].endswith("Z") for s in exported["sessions"])
+    assert set(exported) == {"exported_at", "user", "preferences", "sessions", "invitations_sent"}
 
     assert (await api.post(f"/v1/users/{user_id}/erase", headers=bearer(admin))).status_code == 204
     with psycopg.connect(infra.admin_database_url(), autocommit=True) as db:

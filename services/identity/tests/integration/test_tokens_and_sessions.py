@@ -165,6 +165,7 @@ async def test_sessions_can_be_listed_revoked_and_logged_out(api) -> None:
     mine = {s["id"]: s for s in listed}
     assert phone["session_id"] in mine and mine[laptop["session_id"]]["current"] is True
     assert mine[phone["session_id"]]["device_id"] == "phone"
+    assert all(s["created_at"].endswith("Z") and s["last_used_at"].endswith("Z") for s in listed)
     assert (await api.delete(f"/v1/auth/sessions/{phone['session_id']}", headers=bearer(laptop))).status_code == 204
     assert (await api.post("/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]})).status_code == 401
     assert (await api.delete(f"/v1/auth/sessions/{uuid.uuid4()}", headers=bearer(laptop))).status_code == 404

@@ -1,25 +1,47 @@
 """progress's HTTP API: sessions, resume, progress, the dashboard, and live streams (SSE)."""
 
-import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel
 
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
+from cuepoint.runtime.errors import DomainError
 
-from .live import LiveHub
+from .live import LiveHub, Subscription
 from .reads import Reads
+from .schemas import (
+    DashboardPage,
+    LessonProgressOut,
+    LessonProgressPage,
+    ResumeOut,
+    SessionOut,
+    SessionPage,
+    StudentStreamMessage,
+)
 
-KEEPALIVE_SECONDS = 15.0
+# FastAPI sends a `: ping` comment after this long without an event (fastapi.sse); proxies (nginx, load
+# balancers) close a connection idle for 60 s by default. A test holds it to this.
+KEEPALIVE_SECONDS = 15
+# How long a browser's EventSource waits before reconnecting; fetch-based readers may honour it too.
+RETRY_MILLISECONDS = 3000
 
+STREAM_PROTOCOL = f"""
 
-def _sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(jsonable_encoder(data))}\n\n".encode()
+The body is `text/event-stream`; read it with `fetch` and a `ReadableStream` (it needs the
+`Authorization` header, which `EventSource` cannot send).
+
+- On connecting: the comment `: connected` and `retry: {RETRY_MILLISECONDS}`.
+- `: ping` comments after {KEEPALIVE_SECONDS} s without an event, so that proxies keep the connection.
+- No `id:`: after reconnecting, read the current state over the JSON routes; the stream only says what changes.
+"""
+
+# Every event these streams send is named `progress` (an EventSource listens with addEventListener("progress")).
+PROGRESS_EVENTS = {200: {"content": {"text/event-stream": {"itemSchema": {"properties": {
+    "event": {"type": "string", "enum": ["progress"]}}}}}}}
 
 
 def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRouter]:
@@ -31,69 +53,92 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
 
     sessions = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
-    @sessions.get("", summary="My sessions, one per device or browser, most recent first")
-    async def list_sessions(actor: User) -> Any:
-        return {"items": await reads.list_sessions(actor)}
+    @sessions.get("", response_model=SessionPage,
+                  summary="My sessions, one per device or browser, most recent first")
+    async def list_sessions(actor: User, limit: Limit = 50, offset: Offset = 0) -> Any:
+        return await reads.list_sessions(actor, limit=limit, offset=offset)
 
-    @sessions.post("/{session_id}/end", summary="End one of my sessions (e.g. a lost device)")
+    @sessions.post("/{session_id}/end", response_model=SessionOut,
+                   summary="End one of my sessions (e.g. a lost device)")
     async def end_session(session_id: uuid.UUID, actor: User) -> Any:
         return await reads.end_session(actor, session_id)
 
     progress = APIRouter(prefix="/v1", tags=["progress"])
 
-    @progress.get("/resume", summary="Where to continue: latest position on any device, watched segments, "
-                                     "milestones answered and the next required one")
+    @progress.get("/resume", response_model=ResumeOut,
+                  summary="Where to continue: latest position on any device, watched segments, "
+                          "milestones answered and the next required one")
     async def resume(actor: User, lesson_id: uuid.UUID | None = None, video_id: uuid.UUID | None = None,
                      student_id: uuid.UUID | None = Query(default=None, description="Teachers: a student's")) -> Any:
         return await reads.resume(actor, lesson_id=lesson_id, video_id=video_id, student_id=student_id)
 
-    @progress.get("/lessons/{lesson_id}/progress", summary="My progress in a lesson; its teacher sees every student")
+    @progress.get("/lessons/{lesson_id}/progress", response_model=LessonProgressPage,
+                  summary="My progress in a lesson; its teacher sees every student")
     async def lesson_progress(lesson_id: uuid.UUID, actor: User, limit: Limit = 50, offset: Offset = 0) -> Any:
         return await reads.lesson_progress(actor, lesson_id, limit=limit, offset=offset)
 
-    @progress.get("/dashboard", summary="My active lessons with progress (the seed's Student Dashboard Query)")
-    async def dashboard(actor: User) -> Any:
-        return {"items": await reads.dashboard(actor)}
+    @progress.get("/dashboard", response_model=DashboardPage,
+                  summary="My active lessons with progress (the seed's Student Dashboard Query)")
+    async def dashboard(actor: User, limit: Limit = 50, offset: Offset = 0) -> Any:
+        return await reads.dashboard(actor, limit=limit, offset=offset)
 
-    async def stream(request: Request, match: Callable[[dict[str, Any]], bool],
-                     render: Callable[[dict[str, Any]], Awaitable[Any]]) -> StreamingResponse:
-        subscription = await hub.subscribe(match)
+    async def follow(subscription: Subscription, event: str,
+                     render: Callable[[dict[str, Any]], Awaitable[BaseModel | None]]) -> AsyncIterator[Any]:
+        """FastAPI writes the events and, after 15 s without one, the `: ping` comment."""
+        try:
+            yield ServerSentEvent(retry=RETRY_MILLISECONDS, comment="connected")
+            while True:
+                notice = await subscription.queue.get()
+                try:
+                    data = await render(notice)
+                except DomainError:  # e.g. a lesson without videos has nothing to resume: not worth a dead stream
+                    continue
+                if data is not None:
+                    yield ServerSentEvent(event=event, data=data)
+        finally:
+            hub.unsubscribe(subscription)
 
-        async def events() -> AsyncIterator[bytes]:
-            try:
-                yield b": connected\n\n"
-                while not await request.is_disconnected():
-                    try:
-                        notice = await asyncio.wait_for(subscription.queue.get(), timeout=KEEPALIVE_SECONDS)
-                    except TimeoutError:
-                        yield b": keep-alive\n\n"
-                        continue
-                    yield _sse("progress", await render(notice))
-            finally:
-                hub.unsubscribe(subscription)
-
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-
-    @progress.get("/stream", summary="Server-Sent Events: my progress as it changes, for all my devices")
-    async def my_stream(request: Request, actor: User) -> StreamingResponse:
+    # The return annotations name the type of each event's data (OpenAPI's itemSchema); the items
+    # themselves are ServerSentEvents, to carry the event's name.
+    @progress.get("/stream", response_class=EventSourceResponse,
+                  summary="Server-Sent Events: my progress as it changes, for all my devices",
+                  description="Event `progress`, whenever my progress in a lesson changes (playback projected, "
+                              "an answer graded): `data` is one line of JSON, a `StudentStreamMessage` (the "
+                              "lesson's progress and where to resume it)." + STREAM_PROTOCOL,
+                  responses=PROGRESS_EVENTS)
+    async def my_stream(actor: User) -> AsyncIterator[StudentStreamMessage]:
         tenant, me = str(actor.tenant_id), str(actor.id)
 
-        async def render(notice: dict[str, Any]) -> Any:
+        async def render(notice: dict[str, Any]) -> StudentStreamMessage:
             lesson_id = uuid.UUID(notice["lesson_id"])
-            return {"progress": await reads.progress_of(actor.tenant_id, actor.id, lesson_id),
-                    "resume": await reads.resume(actor, lesson_id=lesson_id, video_id=None)}
+            return StudentStreamMessage(
+                progress=await reads.progress_of(actor.tenant_id, actor.id, lesson_id),
+                resume=await reads.resume(actor, lesson_id=lesson_id, video_id=None))
 
-        return await stream(request, lambda n: n["tenant_id"] == tenant and n["student_id"] == me, render)
+        subscription = await hub.subscribe(lambda n: n["tenant_id"] == tenant and n["student_id"] == me)
+        async for item in follow(subscription, "progress", render):
+            yield item
 
-    @progress.get("/lessons/{lesson_id}/stream", summary="Server-Sent Events: a lesson's students live (teachers)")
-    async def lesson_stream(request: Request, lesson_id: uuid.UUID, actor: Teacher) -> StreamingResponse:
+    async def lesson_author(lesson_id: uuid.UUID, actor: Teacher) -> CurrentUser:
+        # A dependency, so that a refusal is an HTTP error and not a stream that breaks off.
         await reads.lesson_author(actor, lesson_id)
+        return actor
+
+    @progress.get("/lessons/{lesson_id}/stream", response_class=EventSourceResponse,
+                  summary="Server-Sent Events: a lesson's students live (teachers)",
+                  description="Event `progress`, whenever a student's progress in this lesson changes: `data` is "
+                              "one line of JSON, a `LessonProgressOut` (that student's progress)." + STREAM_PROTOCOL,
+                  responses=PROGRESS_EVENTS)
+    async def lesson_stream(lesson_id: uuid.UUID, actor: Annotated[CurrentUser, Depends(lesson_author)]
+                            ) -> AsyncIterator[LessonProgressOut]:
         tenant, lesson = str(actor.tenant_id), str(lesson_id)
 
-        async def render(notice: dict[str, Any]) -> Any:
-            return await reads.progress_of(actor.tenant_id, uuid.UUID(notice["student_id"]), lesson_id)
+        async def render(notice: dict[str, Any]) -> LessonProgressOut | None:
+            found = await reads.progress_of(actor.tenant_id, uuid.UUID(notice["student_id"]), lesson_id)
+            return None if found is None else LessonProgressOut.model_validate(found)
 
-        return await stream(request, lambda n: n["tenant_id"] == tenant and n["lesson_id"] == lesson, render)
+        subscription = await hub.subscribe(lambda n: n["tenant_id"] == tenant and n["lesson_id"] == lesson)
+        async for item in follow(subscription, "progress", render):
+            yield item
 
     return [sessions, progress]

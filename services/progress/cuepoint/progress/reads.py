@@ -43,12 +43,14 @@ class Reads:
         self.outbox = outbox
         self.projection = Projection(outbox, emit=False)  # for its loading and rules only
 
-    async def list_sessions(self, actor: CurrentUser) -> list[dict[str, Any]]:
+    async def list_sessions(self, actor: CurrentUser, *, limit: int, offset: int) -> dict[str, Any]:
         s = orm.student_sessions
+        query = select(s).where(s.c.student_id == actor.id)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            rows = (await session.execute(select(s).where(s.c.student_id == actor.id)
-                                          .order_by(s.c.last_seen_at.desc()))).all()
-            return [_session(row) for row in rows]
+            total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+            rows = (await session.execute(query.order_by(s.c.last_seen_at.desc(), s.c.id)
+                                          .limit(limit).offset(offset))).all()
+            return {"items": [_session(row) for row in rows], "total": total, "limit": limit, "offset": offset}
 
     async def end_session(self, actor: CurrentUser, session_id: uuid.UUID) -> dict[str, Any]:
         s = orm.student_sessions
@@ -140,10 +142,12 @@ class Reads:
                                                           sp.c.lesson_id == lesson_id))).first()
             return _progress(row) if row else None
 
-    async def dashboard(self, actor: CurrentUser) -> list[dict[str, Any]]:
+    async def dashboard(self, actor: CurrentUser, *, limit: int, offset: int) -> dict[str, Any]:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             rows = (await session.execute(STUDENT_DASHBOARD, {"student_id": actor.id})).mappings().all()
-            return [dict(row) for row in rows]
+        # Paged here rather than in SQL so that the seed's query stays verbatim; one student's lessons are few.
+        return {"items": [dict(row) for row in rows[offset:offset + limit]], "total": len(rows), "limit": limit,
+                "offset": offset}
 
     async def lesson_author(self, actor: CurrentUser, lesson_id: uuid.UUID) -> None:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:

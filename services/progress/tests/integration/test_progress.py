@@ -123,6 +123,11 @@ async def test_resume_on_another_device_and_completion_enforced_by_the_server(ap
     assert resume["watched"] == [[0.0, 30.0]] and resume["device_id"] == "laptop"
     assert resume["next_required_milestone"]["id"] == str(lesson.milestone_id) and resume["furthest_allowed"] == 30.0
     assert resume["completed"] is False
+    # Typed for the web client: numbers as numbers, the milestones with their answered flags, UTC times.
+    assert resume["duration"] == 60.0 and resume["coverage"] == 0.5 and resume["seek_policy"] == "NO_SKIP_AHEAD"
+    assert resume["milestones"] == [{"id": str(lesson.milestone_id), "timestamp": 30.0, "is_required": True,
+                                     "answered": False}]
+    assert resume["updated_at"].endswith("Z")
     assert (await api.get("/v1/resume", headers=users["student"],
                           params={"video_id": str(lesson.video_id)})).json()["position"] == 30.0
 
@@ -167,6 +172,7 @@ async def test_resume_on_another_device_and_completion_enforced_by_the_server(ap
     sessions = (await api.get("/v1/sessions", headers=users["student"])).json()["items"]
     assert [s["device_id"] for s in sessions] == ["phone", "laptop"]
     assert sessions[0]["user_agent"] == "test/phone" and sessions[0]["position"] == 60.0
+    assert all(s["started_at"].endswith("Z") and s["last_seen_at"].endswith("Z") for s in sessions)
     ended = await api.post(f"/v1/sessions/{sessions[1]['id']}/end", headers=users["student"])
     assert ended.status_code == 200 and ended.json()["active"] is False
     assert (await api.post(f"/v1/sessions/{sessions[1]['id']}/end", headers=users["student"])).status_code == 409
@@ -178,11 +184,18 @@ async def test_resume_on_another_device_and_completion_enforced_by_the_server(ap
         connection.execute("SELECT set_config('app.tenant_id', %s, true)", (str(lesson.tenant_id),))
         rows = connection.execute(STUDENT_DASHBOARD_SQL.replace("$1", "%s"), (student,)).fetchall()
     assert [(r[0], r[1], r[2]) for r in rows] == [("Photosynthesis", "https://img.example/leaf.png", 100)]
-    dashboard = (await api.get("/v1/dashboard", headers=users["student"])).json()["items"]
+    answer = (await api.get("/v1/dashboard", headers=users["student"])).json()
+    dashboard = answer["items"]
     assert dashboard[0]["title"] == "Photosynthesis" and float(dashboard[0]["completion_percent"]) == 100
+    # JSON numbers, not the Decimals' strings ("100.00"); a time in UTC with Z.
+    assert dashboard[0]["completion_percent"] == 100 and dashboard[0]["average_score"] == 100
+    assert not isinstance(dashboard[0]["completion_percent"], str) and dashboard[0]["last_activity"].endswith("Z")
+    assert (answer["total"], answer["offset"]) == (1, 0)
 
     teacher_view = (await api.get(f"/v1/lessons/{lesson.lesson_id}/progress", headers=users["teacher"])).json()
     assert teacher_view["total"] == 1 and teacher_view["items"][0]["student_id"] == str(student)
+    assert teacher_view["items"][0]["completion_percent"] == 100 and teacher_view["items"][0]["status"] == "COMPLETED"
+    assert teacher_view["items"][0]["completed_at"].endswith("Z")
     assert (await api.get("/v1/resume", headers=users["student"], params={
         "lesson_id": str(lesson.lesson_id), "student_id": str(lesson.teacher_id)})).status_code == 404
 
@@ -342,15 +355,21 @@ async def test_live_streams_for_the_student_and_the_teacher(progress_settings, s
                     assert mine.status_code == 200 and mine.headers["content-type"].startswith("text/event-stream")
                     assert class_view.status_code == 200
                     lines, teacher_lines = mine.aiter_lines(), class_view.aiter_lines()
-                    assert (await anext(lines)) == ": connected"
+                    # A reconnection hint for the browser, before any event.
+                    assert [await anext(lines) for _ in range(3)] == [": connected", "retry: 3000", ""]
                     assert (await anext(teacher_lines)) == ": connected"
                     await _telemetry(infra, lesson, [_heartbeat(lesson, student, "tv", 0, 10,
                                                                 T0 + timedelta(seconds=10))])
-                    data = await asyncio.wait_for(_next_data(lines), timeout=20)
+                    event, data = await asyncio.wait_for(_next_event(lines), timeout=20)
+                    assert event == "progress"
                     assert data["resume"]["position"] == 10.0 and data["resume"]["watched"] == [[0.0, 10.0]]
                     assert data["progress"]["status"] == "IN_PROGRESS"
+                    assert isinstance(data["progress"]["completion_percent"], float)
+                    assert data["progress"]["updated_at"].endswith("Z")
                     seen = await asyncio.wait_for(_next_data(teacher_lines), timeout=20)
                     assert seen["student_id"] == str(student) and seen["lesson_id"] == str(lesson.lesson_id)
+                    # Quiet from here on: a keep-alive comment must come within 20 s, or proxies drop the stream.
+                    assert await asyncio.wait_for(_next_comment(lines), timeout=20) == ": ping"
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 student_tries = await client.get(f"/v1/lessons/{lesson.lesson_id}/stream", headers=users["student"])
                 assert student_tries.status_code == 403
@@ -363,4 +382,21 @@ async def _next_data(lines) -> dict:
     async for line in lines:
         if line.startswith("data: "):
             return json.loads(line[len("data: "):])
+    raise AssertionError("the stream ended")
+
+
+async def _next_event(lines) -> tuple[str | None, dict]:
+    event = None
+    async for line in lines:
+        if line.startswith("event: "):
+            event = line[len("event: "):]
+        elif line.startswith("data: "):
+            return event, json.loads(line[len("data: "):])
+    raise AssertionError("the stream ended")
+
+
+async def _next_comment(lines) -> str:
+    async for line in lines:
+        if line.startswith(":"):
+            return line
     raise AssertionError("the stream ended")
