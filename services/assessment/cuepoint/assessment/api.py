@@ -5,22 +5,18 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl
 
+from cuepoint.runtime.api_models import Page, Strict
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 
+from . import schemas
 from .domain.offline_generator import QUESTION_TYPES
 from .domain.questions import QuestionContent
 from .handlers import Assessment
+from .schemas import Difficulty, QuestionType, Status
 
-QuestionType = Literal["MULTIPLE_CHOICE", "TRUE_FALSE", "SHORT_ANSWER", "FILL_IN_THE_BLANK", "MATCHING", "ORDERING"]
-Status = Literal["DRAFT", "PENDING_REVIEW", "APPROVED", "REJECTED", "ARCHIVED"]
-Difficulty = Literal["EASY", "MEDIUM", "HARD"]
 Price = Annotated[Decimal, Field(ge=0, le=1000, max_digits=12, decimal_places=6)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class PolicyFields(Strict):
@@ -123,100 +119,125 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
 
     configurations = APIRouter(prefix="/v1/ai-configurations", tags=["AI"])
 
-    @configurations.post("", status_code=201, summary="Add an AI provider configuration (API key stored encrypted)")
+    @configurations.post("", status_code=201, response_model=schemas.Configuration,
+                         summary="Add an AI provider configuration (API key stored encrypted)")
     async def create_configuration(body: ConfigurationIn, actor: Admin) -> Any:
         values = _set(body, exclude_unset=False)
         if values["prompt_template"] is None:
             del values["prompt_template"]
         return await assessment.create_configuration(actor, values)
 
-    @configurations.get("", summary="The organisation's AI configurations (keys never shown)")
-    async def list_configurations(actor: Admin) -> Any:
-        return {"items": await assessment.list_configurations(actor)}
+    @configurations.get("", response_model=Page[schemas.Configuration],
+                        summary="The organisation's AI configurations (keys never shown)")
+    async def list_configurations(actor: Admin, limit: Limit = 100, offset: Offset = 0) -> Any:
+        return await assessment.list_configurations(actor, limit, offset)
 
-    @configurations.patch("/{configuration_id}", summary="Change or (de)activate; one active per provider")
+    @configurations.patch("/{configuration_id}", response_model=schemas.Configuration,
+                          summary="Change or (de)activate; one active per provider")
     async def update_configuration(configuration_id: uuid.UUID, body: ConfigurationPatch, actor: Admin) -> Any:
         return await assessment.update_configuration(actor, configuration_id, _set(body))
 
     usage = APIRouter(prefix="/v1/ai-usage", tags=["AI"])
 
-    @usage.get("", summary="AI requests, tokens and cost per month and request type; this month's budget")
+    @usage.get("", response_model=schemas.Usage,
+               summary="AI requests, tokens and cost per month and request type; this month's budget")
     async def ai_usage(actor: Admin, months: int = Query(default=6, ge=1, le=36)) -> Any:
         return await assessment.usage(actor, months)
 
     jobs = APIRouter(prefix="/v1/generation-jobs", tags=["AI"])
 
-    @jobs.post("", status_code=202, summary="Ask the AI for questions (per milestone, video or lesson)")
+    @jobs.post("", status_code=202, response_model=schemas.GenerationJob,
+               summary="Ask the AI for questions (per milestone, video or lesson)")
     async def request_generation(body: GenerationIn, actor: Teacher) -> Any:
         return await assessment.request_generation(
             actor, lesson_id=body.lesson_id, video_id=body.video_id, milestone_ids=body.milestone_ids,
             count=body.count_per_milestone, types=body.types, configuration_id=body.configuration_id,
             provider=body.provider)
 
-    @jobs.get("", summary="A lesson's generation jobs, newest first")
+    @jobs.get("", response_model=Page[schemas.GenerationJob], summary="A lesson's generation jobs, newest first")
     async def list_jobs(lesson_id: uuid.UUID, actor: Teacher, limit: Limit = 20, offset: Offset = 0) -> Any:
         return await assessment.list_jobs(actor, lesson_id, limit, offset)
 
-    @jobs.get("/{job_id}", summary="A job's status; a failed job says why")
+    @jobs.get("/{job_id}", response_model=schemas.GenerationJob, summary="A job's status; a failed job says why")
     async def get_job(job_id: uuid.UUID, actor: Teacher) -> Any:
         return await assessment.get_job(actor, job_id)
 
     questions = APIRouter(prefix="/v1/questions", tags=["questions"])
 
-    @questions.post("", status_code=201, summary="Write a question by hand (a draft unless approve is set)")
+    @questions.post("", status_code=201, response_model=schemas.AuthoredQuestion,
+                    summary="Write a question by hand (a draft unless approve is set)")
     async def create_question(body: QuestionIn, actor: Teacher) -> Any:
         fields = body.model_dump(exclude={"approve", "content"}) | {"content": body.content}
         return await assessment.create_question(actor, fields, approve=body.approve)
 
-    @questions.get("", summary="The review queue: filter by lesson, status, video, milestone")
+    @questions.get("", response_model=Page[schemas.AuthoredQuestion],
+                   summary="The review queue: filter by lesson, status, video, milestone")
     async def review_queue(actor: Teacher, lesson_id: uuid.UUID | None = None, status: Status | None = None,
                            video_id: uuid.UUID | None = None, milestone_id: uuid.UUID | None = None,
                            limit: Limit = 50, offset: Offset = 0) -> Any:
         return await assessment.review_queue(actor, lesson_id=lesson_id, status=status, video_id=video_id,
                                              milestone_id=milestone_id, limit=limit, offset=offset)
 
-    @questions.post("/approve", summary="Approve several questions at once")
+    @questions.post("/approve", response_model=schemas.BulkApproval, summary="Approve several questions at once")
     async def bulk_approve(body: BulkApproveIn, actor: Teacher) -> Any:
         return await assessment.bulk_approve(actor, body.question_ids)
 
-    @questions.get("/{question_id}", summary="Teachers see everything; students an approved question, no key")
+    @questions.get("/{question_id}", response_model=schemas.AnyQuestion,
+                   summary="Teachers see everything (view AUTHOR); students an approved question, no key (STUDENT)")
     async def get_question(question_id: uuid.UUID, actor: User) -> Any:
         return await assessment.get_question(actor, question_id)
 
-    @questions.patch("/{question_id}", summary="Edit a question")
+    @questions.patch("/{question_id}", response_model=schemas.AuthoredQuestion, summary="Edit a question")
     async def edit_question(question_id: uuid.UUID, body: QuestionPatch, actor: Teacher) -> Any:
         return await assessment.edit_question(actor, question_id, _set(body))
 
-    @questions.post("/{question_id}/approve", summary="Approve, optionally with edits in the body")
+    @questions.post("/{question_id}/approve", response_model=schemas.AuthoredQuestion,
+                    summary="Approve, optionally with edits in the body")
     async def approve(question_id: uuid.UUID, actor: Teacher, body: QuestionPatch | None = None) -> Any:
         return await assessment.edit_question(actor, question_id, _set(body) if body else {}, approve=True)
 
-    @questions.post("/{question_id}/reject", summary="Reject, with a reason for the record")
+    @questions.post("/{question_id}/reject", response_model=schemas.AuthoredQuestion,
+                    summary="Reject, with a reason for the record")
     async def reject(question_id: uuid.UUID, actor: Teacher, body: RejectIn | None = None) -> Any:
         return await assessment.reject(actor, question_id, body.reason if body else None)
 
-    @questions.post("/{question_id}/attempts", status_code=201,
+    @questions.post("/{question_id}/attempts", status_code=201, response_model=schemas.AttemptResult,
                     summary="Answer a question; graded at once. Send an Idempotency-Key to make retries safe")
     async def attempt(question_id: uuid.UUID, body: AttemptIn, actor: User,
                       idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None) -> Any:
         return await assessment.submit_attempt(actor, question_id, answer=body.answer,
                                                idempotency_key=idempotency_key, time_taken_ms=body.time_taken_ms)
 
+    attempts = APIRouter(prefix="/v1/attempts", tags=["questions"])
+
+    @attempts.get("", response_model=Page[schemas.QuestionAttempts],
+                  summary="A student's latest answer per question of a milestone or lesson: one's own, or (for the "
+                          "lesson's author) a student's")
+    async def list_attempts(actor: User, milestone_id: uuid.UUID | None = None, lesson_id: uuid.UUID | None = None,
+                            student_id: Annotated[uuid.UUID | None, Query(
+                                description="Teachers: a student of their lesson. Default: the caller.")] = None,
+                            limit: Limit = 50, offset: Offset = 0) -> Any:
+        return await assessment.attempts(actor, milestone_id=milestone_id, lesson_id=lesson_id,
+                                         student_id=student_id, limit=limit, offset=offset)
+
     milestones = APIRouter(prefix="/v1/milestones", tags=["questions"])
 
-    @milestones.get("/{milestone_id}/questions", summary="A milestone's approved questions as a student sees them")
+    @milestones.get("/{milestone_id}/questions", response_model=schemas.MilestoneQuestions,
+                    summary="A milestone's approved questions as a student sees them")
     async def milestone_questions(milestone_id: uuid.UUID, actor: User) -> Any:
         return await assessment.milestone_questions(actor, milestone_id)
 
-    @milestones.put("/{milestone_id}/policy", summary="Attempts, retry penalty and partial credit for a milestone")
+    @milestones.put("/{milestone_id}/policy", response_model=schemas.MilestonePolicy,
+                    summary="Attempts, retry penalty and partial credit for a milestone")
     async def milestone_policy(milestone_id: uuid.UUID, body: PolicyFields, actor: Teacher) -> Any:
         return await assessment.set_milestone_policy(actor, milestone_id, body.model_dump())
 
     grades = APIRouter(prefix="/v1/grades", tags=["grades"])
 
-    @grades.get("", summary="Grades per milestone, video and lesson: a student's own, a teacher's lesson's")
+    @grades.get("", response_model=Page[schemas.Grade],
+                summary="Grades per milestone, video and lesson: a student's own, a teacher's lesson's")
     async def list_grades(lesson_id: uuid.UUID, actor: User, student_id: uuid.UUID | None = None,
                           limit: Limit = 100, offset: Offset = 0) -> Any:
         return await assessment.grades(actor, lesson_id=lesson_id, student_id=student_id, limit=limit, offset=offset)
 
-    return [configurations, usage, jobs, questions, milestones, grades]
+    return [configurations, usage, jobs, questions, attempts, milestones, grades]

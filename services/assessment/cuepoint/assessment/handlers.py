@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import and_, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.contracts import assessment as events
@@ -24,7 +24,7 @@ from cuepoint.runtime.outbox import Outbox
 from cuepoint.runtime.secrets import SecretBox
 
 from . import orm
-from .domain.grading import AnswerMismatch, AttemptLimitReached, Policy, grade
+from .domain.grading import AnswerMismatch, AttemptLimitReached, Policy, grade, settled
 from .domain.prompting import DEFAULT_PROMPT_TEMPLATE, Prices, TemplateProblem, check_template, validate_types
 from .domain.questions import Answer, QuestionContent, answer_key, selected_options, student_view
 from .generation import Generation, api_key_purpose, ensure_milestones
@@ -148,11 +148,13 @@ class Assessment:
         await session.execute(update(table).where(table.c.provider == provider, table.c.id != keep, table.c.is_active)
                               .values(is_active=False, updated_at=_now()))
 
-    async def list_configurations(self, actor: CurrentUser) -> list[dict[str, Any]]:
+    async def list_configurations(self, actor: CurrentUser, limit: int, offset: int) -> dict[str, Any]:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            rows = (await session.execute(select(orm.ai_configurations).order_by(
-                orm.ai_configurations.c.provider, orm.ai_configurations.c.name))).all()
-            return [_configuration(row) for row in rows]
+            table = orm.ai_configurations
+            total = (await session.execute(select(func.count()).select_from(table))).scalar_one()
+            rows = (await session.execute(select(table).order_by(table.c.provider, table.c.name, table.c.id)
+                                          .limit(limit).offset(offset))).all()
+            return {"items": [_configuration(row) for row in rows], "total": total, "limit": limit, "offset": offset}
 
     async def usage(self, actor: CurrentUser, months: int) -> dict[str, Any]:
         """The seed's "AI Usage Cost Tracking" for this organisation, and this month's budget."""
@@ -261,7 +263,8 @@ class Assessment:
             async with tenant_transaction(self.sessions, actor.tenant_id) as session:
                 question = await self._answerable(session, question_id)
                 state = await self._student_state(session, actor.id, [question])
-                return _student_question(question, state.get(question.id), actor.id)
+                policy = await self._policy(session, actor.tenant_id, question)
+                return _student_question(question, state.get(question.id), actor.id, policy)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             question = await self._one(session, orm.questions, question_id, "question")
             await self._authored_lesson(session, actor, question.lesson_id)
@@ -418,12 +421,67 @@ class Assessment:
             items = []
             for question in questions:
                 policy = await self._policy(session, actor.tenant_id, question, milestone_policy=milestone_policy)
-                item = _student_question(question, state.get(question.id), actor.id)
-                item["max_attempts"] = policy.max_attempts
-                item.setdefault("attempts_left", policy.max_attempts)
-                items.append(item)
+                items.append(_student_question(question, state.get(question.id), actor.id, policy))
             return {"milestone_id": milestone_id, "title": milestone.title, "is_required": milestone.is_required,
                     "questions": items}
+
+    async def attempts(self, actor: CurrentUser, *, milestone_id: uuid.UUID | None, lesson_id: uuid.UUID | None,
+                       student_id: uuid.UUID | None, limit: int, offset: int) -> dict[str, Any]:
+        """A student's latest answer per approved question of a milestone or lesson, for them to see again
+        (on another device) or for the lesson's author: nobody else's, whatever ``student_id`` says."""
+        if milestone_id is None and lesson_id is None:
+            raise Invalid("name a milestone_id or a lesson_id")
+        student_id = student_id or actor.id
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            if student_id != actor.id:
+                if not actor.at_least(Role.TEACHER):
+                    raise NotFound(f"no attempts of student {student_id}")
+                for lesson in await self._lessons_in_scope(session, milestone_id, lesson_id):
+                    await self._authored_lesson(session, actor, lesson)
+            a, q = orm.question_attempts, orm.questions
+            conditions = [a.c.student_id == student_id, q.c.status == "APPROVED"]
+            if milestone_id is not None:
+                conditions.append(q.c.milestone_id == milestone_id)
+            if lesson_id is not None:
+                conditions.append(q.c.lesson_id == lesson_id)
+            per_question = {"partition_by": a.c.question_id}
+            # Window functions run before DISTINCT ON: the latest row carries the counts over all of them.
+            latest = (select(a, func.count().over(**per_question).label("attempts_used"),
+                             func.max(a.c.score).over(**per_question).label("best_score"),
+                             func.bool_or(a.c.is_correct).over(**per_question).label("ever_correct"))
+                      .join(q, q.c.id == a.c.question_id).where(*conditions).ext(distinct_on(a.c.question_id))
+                      .order_by(a.c.question_id, a.c.attempt_number.desc())).subquery()
+            total = (await session.execute(select(func.count()).select_from(latest))).scalar_one()
+            rows = (await session.execute(
+                select(latest).join(q, q.c.id == latest.c.question_id)
+                .outerjoin(orm.milestones, orm.milestones.c.id == q.c.milestone_id)
+                .order_by(orm.milestones.c.timestamp.nulls_last(), q.c.created_at, q.c.id)
+                .limit(limit).offset(offset))).all()
+            questions = {row.id: row for row in (await session.execute(
+                select(q).where(q.c.id.in_([r.question_id for r in rows])))).all()}
+            milestone_policies: dict[uuid.UUID | None, Any] = {}
+            items = []
+            for row in rows:
+                question = questions[row.question_id]
+                if question.milestone_id not in milestone_policies:
+                    milestone_policies[question.milestone_id] = await self._milestone_policy(
+                        session, question.milestone_id)
+                policy = await self._policy(session, actor.tenant_id, question,
+                                            milestone_policy=milestone_policies[question.milestone_id])
+                items.append(_question_attempts(row, question, policy))
+            return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @staticmethod
+    async def _lessons_in_scope(session: AsyncSession, milestone_id: uuid.UUID | None,
+                                lesson_id: uuid.UUID | None) -> set[uuid.UUID]:
+        lessons = {lesson_id} if lesson_id is not None else set()
+        if milestone_id is not None:
+            milestone = (await session.execute(select(orm.milestones.c.lesson_id).where(
+                orm.milestones.c.id == milestone_id))).first()
+            if milestone is None:
+                raise NotFound(f"no milestone {milestone_id}")
+            lessons.add(milestone.lesson_id)
+        return lessons
 
     async def submit_attempt(self, actor: CurrentUser, question_id: uuid.UUID, *, answer: dict[str, Any],
                              idempotency_key: str | None, time_taken_ms: int | None) -> dict[str, Any]:
@@ -442,7 +500,8 @@ class Assessment:
                         raise Invalid("this Idempotency-Key was already used for a different answer; use a new key "
                                       "for a new attempt")
                     question = await self._one(session, orm.questions, previous.question_id, "question")
-                    return _attempt_result(previous, question, replayed=True)
+                    policy = await self._policy(session, actor.tenant_id, question)
+                    return _attempt_result(previous, question, policy, replayed=True)
             question = await self._answerable(session, question_id)
             try:
                 content = _content(question.content)
@@ -480,7 +539,7 @@ class Assessment:
                 selected_options=selected_options(parsed), answered_at=answered_at),
                 tenant_id=actor.tenant_id, actor_id=actor.id)
             stored = (await session.execute(select(a).where(a.c.id == attempt_id))).first()
-            return _attempt_result(stored, question, replayed=False)
+            return _attempt_result(stored, question, policy, replayed=False)
 
     async def _update_grades(self, session: AsyncSession, actor: CurrentUser, question: Any) -> None:
         threshold = Decimal(str(await self.config("grading.passingThreshold", actor.tenant_id)))
@@ -556,9 +615,10 @@ def _job(row: Any) -> dict[str, Any]:
 
 
 def _teacher_view(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id, "milestone_id": row.milestone_id,
-            "type": row.type, "prompt": row.prompt, "content": row.content, "explanation": row.explanation,
-            "points": row.points, "difficulty": row.difficulty, "status": row.status, "source": row.source,
+    return {"view": "AUTHOR", "id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id,
+            "milestone_id": row.milestone_id, "type": row.type, "prompt": row.prompt, "content": row.content,
+            "explanation": row.explanation, "points": row.points, "difficulty": row.difficulty, "status": row.status,
+            "source": row.source,
             "ai": {"provider": row.ai_provider, "model": row.ai_model, "prompt_version": row.prompt_version,
                    "transcript_span": [row.transcript_start, row.transcript_end],
                    "generation_job_id": row.generation_job_id} if row.source == "AI" else None,
@@ -567,29 +627,46 @@ def _teacher_view(row: Any) -> dict[str, Any]:
             "reviewed_at": row.reviewed_at, "created_at": row.created_at, "updated_at": row.updated_at}
 
 
-def _student_question(row: Any, state: dict[str, Any] | None, student_id: uuid.UUID) -> dict[str, Any]:
+def _revealed(question: Any, content: Any, *, is_settled: bool) -> dict[str, Any]:
+    """The explanation and the key, for a student only once the question is settled for them."""
+    return {"explanation": question.explanation, "correct_answer": answer_key(content)} if is_settled else {}
+
+
+def _student_question(row: Any, state: dict[str, Any] | None, student_id: uuid.UUID,
+                      policy: Policy) -> dict[str, Any]:
     content = _content(row.content)
-    item: dict[str, Any] = {"id": row.id, "milestone_id": row.milestone_id, "type": row.type, "prompt": row.prompt,
-                            "points": row.points, "difficulty": row.difficulty,
+    item: dict[str, Any] = {"view": "STUDENT", "id": row.id, "milestone_id": row.milestone_id, "type": row.type,
+                            "prompt": row.prompt, "points": row.points, "difficulty": row.difficulty,
                             "content": student_view(content, seed=f"{row.id}:{student_id}"),
-                            "attempts_used": 0, "settled": False, "best_score": None}
+                            "attempts_used": 0, "attempts_left": policy.max_attempts,
+                            "max_attempts": policy.max_attempts, "retry_penalty": policy.penalty_per_attempt,
+                            "settled": False, "best_score": None}
     if state:
-        settled = bool(state["correct"]) or state["left"] == 0
+        is_settled = settled(is_correct=bool(state["correct"]), attempts_left=state["left"])
         item.update(attempts_used=state["used"], attempts_left=state["left"], best_score=state["best"],
-                    settled=settled)
-        if settled:
-            item.update(explanation=row.explanation, correct_answer=answer_key(content))
+                    settled=is_settled, **_revealed(row, content, is_settled=is_settled))
     return item
 
 
-def _attempt_result(row: Any, question: Any, *, replayed: bool) -> dict[str, Any]:
-    settled = row.is_correct or row.attempts_left == 0
-    result = {"attempt_id": row.id, "question_id": row.question_id, "attempt_number": row.attempt_number,
-              "attempts_left": row.attempts_left, "score": row.score, "max_score": row.max_score,
-              "is_correct": row.is_correct, "settled": settled, "replayed": replayed, "answered_at": row.created_at}
-    if settled:
-        result.update(explanation=question.explanation, correct_answer=answer_key(_content(question.content)))
-    return result
+def _attempt_result(row: Any, question: Any, policy: Policy, *, replayed: bool) -> dict[str, Any]:
+    is_settled = settled(is_correct=row.is_correct, attempts_left=row.attempts_left)
+    return {"attempt_id": row.id, "question_id": row.question_id, "type": question.type,
+            "attempt_number": row.attempt_number, "attempts_left": row.attempts_left,
+            "max_attempts": policy.max_attempts, "retry_penalty": policy.penalty_per_attempt, "score": row.score,
+            "max_score": row.max_score, "is_correct": row.is_correct, "settled": is_settled, "replayed": replayed,
+            "answered_at": row.created_at, **_revealed(question, _content(question.content), is_settled=is_settled)}
+
+
+def _question_attempts(row: Any, question: Any, policy: Policy) -> dict[str, Any]:
+    """One question's attempts by one student: ``row`` is the latest, with the counts over all of them."""
+    is_settled = settled(is_correct=row.ever_correct, attempts_left=row.attempts_left)
+    return {"question_id": row.question_id, "student_id": row.student_id, "lesson_id": question.lesson_id,
+            "video_id": question.video_id, "milestone_id": question.milestone_id, "type": question.type,
+            "attempt_id": row.id, "attempt_number": row.attempt_number, "answer": row.answer, "score": row.score,
+            "best_score": row.best_score, "max_score": row.max_score, "is_correct": row.is_correct,
+            "attempts_used": row.attempts_used, "attempts_left": row.attempts_left,
+            "max_attempts": policy.max_attempts, "retry_penalty": policy.penalty_per_attempt, "settled": is_settled,
+            "answered_at": row.created_at, **_revealed(question, _content(question.content), is_settled=is_settled)}
 
 
 def _grade(row: Any) -> dict[str, Any]:

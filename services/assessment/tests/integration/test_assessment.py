@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import psycopg
@@ -310,7 +311,7 @@ async def test_review_flow(api, generation, worker, accounts, infra, admin_conne
         "prompt": "Chloroplasts are where photosynthesis happens.", "content": {"type": "TRUE_FALSE", "correct": True},
         "points": "2"})
     assert edited.status_code == 200, edited.text
-    assert edited.json()["status"] == "APPROVED" and edited.json()["points"] == "2.00"
+    assert edited.json()["status"] == "APPROVED" and edited.json()["points"] == 2
     assert edited.json()["prompt"].startswith("Chloroplasts")
 
     rejected = await api.post(f"/v1/questions/{order['id']}/reject", headers=teacher, json={"reason": "Too vague"})
@@ -380,7 +381,7 @@ async def test_attempts_grading_and_once_only_publication(api, worker, accounts,
                            json={"answer": {"option_ids": ["a", "b"]}, "time_taken_ms": 5300})
     assert first.status_code == 201, first.text
     result = first.json()
-    assert (result["score"], result["is_correct"], result["attempts_left"]) == ("0.00", False, 2)
+    assert (result["score"], result["is_correct"], result["attempts_left"]) == (0, False, 2)
     assert "correct_answer" not in result  # not settled: the key stays hidden
     retried = await api.post(f"/v1/questions/{choice['id']}/attempts", headers={**student, "Idempotency-Key": key},
                              json={"answer": {"option_ids": ["a", "b"]}, "time_taken_ms": 5300})
@@ -392,10 +393,10 @@ async def test_attempts_grading_and_once_only_publication(api, worker, accounts,
 
     half = await api.post(f"/v1/questions/{choice['id']}/attempts", headers=student,
                           json={"answer": {"option_ids": ["a"]}})
-    assert half.json()["score"] == "1.50"  # ½ of 4 points × (1 − 0.25)
+    assert half.json()["score"] == 1.5  # ½ of 4 points × (1 − 0.25)
     right = await api.post(f"/v1/questions/{choice['id']}/attempts", headers=student,
                            json={"answer": {"option_ids": ["c", "a"]}})
-    assert right.json()["is_correct"] and right.json()["score"] == "2.00"  # 4 × (1 − 2 × 0.25)
+    assert right.json()["is_correct"] and right.json()["score"] == 2  # 4 × (1 − 2 × 0.25)
     assert right.json()["correct_answer"] == {"option_ids": ["a", "c"]} and right.json()["explanation"] == "Because."
     done = await api.post(f"/v1/questions/{choice['id']}/attempts", headers=student,
                           json={"answer": {"option_ids": ["a", "c"]}})
@@ -410,7 +411,7 @@ async def test_attempts_grading_and_once_only_publication(api, worker, accounts,
     assert incomplete.status_code == 422 and "every item" in incomplete.json()["detail"]
     ordered = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
                              json={"answer": {"order": ["y", "x", "z"]}})
-    assert ordered.json()["score"] == "0.50" and ordered.json()["attempts_left"] == 0
+    assert ordered.json()["score"] == 0.5 and ordered.json()["attempts_left"] == 0
     assert ordered.json()["correct_answer"] == {"order": ["x", "y", "z"]}  # settled: attempts are used up
     past = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
                           json={"answer": {"order": ["x", "y", "z"]}})
@@ -420,8 +421,8 @@ async def test_attempts_grading_and_once_only_publication(api, worker, accounts,
     grades = (await api.get("/v1/grades", headers=student, params={"lesson_id": str(world.lesson_id)})).json()
     by_scope = {g["scope"]: g for g in grades["items"]}
     assert set(by_scope) == {"MILESTONE", "VIDEO", "LESSON"}
-    assert (by_scope["LESSON"]["score"], by_scope["LESSON"]["max_score"]) == ("2.50", "5.00")
-    assert by_scope["LESSON"]["percent"] == "50.00" and by_scope["LESSON"]["passed"] is False
+    assert (by_scope["LESSON"]["score"], by_scope["LESSON"]["max_score"]) == (2.5, 5)
+    assert by_scope["LESSON"]["percent"] == 50 and by_scope["LESSON"]["passed"] is False
     teacher_view = (await api.get("/v1/grades", headers=teacher, params={"lesson_id": str(world.lesson_id)})).json()
     assert teacher_view["total"] == 3
 
@@ -513,3 +514,148 @@ async def test_a_job_whose_worker_died_is_run_again_and_given_up_after_max_runs(
     status, error = admin_connection.execute("SELECT status, error FROM assessment.generation_jobs WHERE id = %s",
                                              (stuck,)).fetchone()
     assert status == "FAILED" and "gave up after 3 runs" in error
+
+
+async def _user_in_tenant_of(accounts: Accounts, headers: dict[str, str], role: str) -> dict[str, str]:
+    """Another user of the same organisation as ``headers``' user; their auth headers."""
+    identity = accounts.client._transport.app.state.identity  # noqa: SLF001
+    tenant_id = uuid.UUID(claims(headers)["tid"])
+    email = f"{role.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+    await identity.ensure_user(tenant_id=tenant_id, email=email, password="Demo123!", display_name=email, role=role)
+    return await accounts.login(email)
+
+
+async def test_a_student_sees_their_own_attempts_again_and_nobody_elses(api, worker, accounts, infra,
+                                                                        admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    student = await accounts.login("student@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    choice = await _approved_question(api, teacher, world, {
+        "type": "MULTIPLE_CHOICE", "options": [{"id": "a", "text": "Chloroplasts"}, {"id": "b", "text": "Roots"}],
+        "correct_option_ids": ["a"]}, retry_penalty="0.25", explanation="Chloroplasts hold chlorophyll.")
+    unanswered = await _approved_question(api, teacher, world, {"type": "TRUE_FALSE", "correct": True})
+    later = await _approved_question(api, teacher, world, {"type": "TRUE_FALSE", "correct": False},
+                                     milestone_id=str(world.milestones[1]))
+    at_milestone = {"milestone_id": str(world.milestones[0])}
+
+    async def own(params, headers=student):
+        response = await api.get("/v1/attempts", headers=headers, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert await own(at_milestone) == {"items": [], "total": 0, "limit": 50, "offset": 0}
+
+    wrong = await api.post(f"/v1/questions/{choice['id']}/attempts", headers=student,
+                           json={"answer": {"option_ids": ["b"]}})
+    assert wrong.status_code == 201, wrong.text
+    assert wrong.json()["retry_penalty"] == 0.25 and wrong.json()["max_attempts"] == 3
+    [item] = (await own(at_milestone))["items"]
+    assert item["question_id"] == choice["id"] and item["student_id"] == claims(student)["sub"]
+    assert item["answer"] == {"type": "MULTIPLE_CHOICE", "option_ids": ["b"]}
+    assert (item["score"], item["best_score"], item["is_correct"], item["settled"]) == (0, 0, False, False)
+    assert (item["attempts_used"], item["attempts_left"], item["max_attempts"]) == (1, 2, 3)
+    assert item["attempt_id"] == wrong.json()["attempt_id"] and item["retry_penalty"] == 0.25
+    assert "correct_answer" not in item and "explanation" not in item  # not settled: the key stays hidden
+
+    right = await api.post(f"/v1/questions/{choice['id']}/attempts", headers=student,
+                           json={"answer": {"option_ids": ["a"]}})
+    assert right.status_code == 201 and right.json()["settled"] is True
+    [item] = (await own(at_milestone))["items"]
+    assert item["answer"] == {"type": "MULTIPLE_CHOICE", "option_ids": ["a"]}
+    assert (item["attempt_number"], item["attempts_used"], item["attempts_left"]) == (2, 2, 1)
+    assert (item["score"], item["best_score"], item["is_correct"], item["settled"]) == (0.75, 0.75, True, True)
+    assert item["explanation"] == "Chloroplasts hold chlorophyll." and item["correct_answer"] == {"option_ids": ["a"]}
+    assert item["answered_at"] == right.json()["answered_at"]
+
+    # The milestone's questions agree on what is settled; the unanswered one keeps its key.
+    shown = {q["id"]: q for q in (await api.get(f"/v1/milestones/{world.milestones[0]}/questions",
+                                                headers=student)).json()["questions"]}
+    assert shown[choice["id"]]["settled"] and shown[choice["id"]]["correct_answer"] == {"option_ids": ["a"]}
+    assert not shown[unanswered["id"]]["settled"] and "correct_answer" not in shown[unanswered["id"]]
+    assert shown[unanswered["id"]]["retry_penalty"] == 0 and shown[unanswered["id"]]["attempts_left"] == 3
+    one = (await api.get(f"/v1/questions/{unanswered['id']}", headers=student)).json()
+    assert one["view"] == "STUDENT" and one["content"] == {"type": "TRUE_FALSE"} and "correct_answer" not in one
+
+    # A lesson's attempts span its milestones, a page at a time, in the order of the video.
+    await api.post(f"/v1/questions/{later['id']}/attempts", headers=student, json={"answer": {"value": True}})
+    lesson = await own({"lesson_id": str(world.lesson_id)})
+    assert [i["question_id"] for i in lesson["items"]] == [choice["id"], later["id"]] and lesson["total"] == 2
+    page = await own({"lesson_id": str(world.lesson_id), "limit": 1, "offset": 1})
+    assert [i["question_id"] for i in page["items"]] == [later["id"]] and page["total"] == 2
+
+    # Another student of the organisation has none, and cannot read this student's.
+    classmate = await _user_in_tenant_of(accounts, student, "STUDENT")
+    assert (await own(at_milestone, classmate))["total"] == 0
+    student_id = claims(student)["sub"]
+    refused = await api.get("/v1/attempts", headers=classmate, params={**at_milestone, "student_id": student_id})
+    assert refused.status_code == 404 and refused.headers["content-type"].startswith("application/problem+json")
+    # Nor can a teacher who is not the lesson's author, nor a teacher of another organisation.
+    colleague = await _user_in_tenant_of(accounts, teacher, "TEACHER")
+    assert (await api.get("/v1/attempts", headers=colleague, params={
+        **at_milestone, "student_id": student_id})).status_code == 403
+    elsewhere = await accounts.tenant_with_users(f"attempts-{uuid.uuid4().hex[:6]}")
+    assert (await api.get("/v1/attempts", headers=elsewhere["teacher"], params={
+        **at_milestone, "student_id": student_id})).status_code == 404
+
+    # The lesson's author sees what the student sees.
+    followed = await own({**at_milestone, "student_id": student_id}, teacher)
+    assert followed["items"] == [item]
+    assert (await api.get("/v1/attempts", headers=student)).status_code == 422  # no milestone, no lesson
+
+
+def _numbers_and_timestamps(body, numbers: set[str], path: str = "") -> tuple[int, int]:
+    """Every named number is a JSON number and every ``*_at`` a UTC RFC 3339 timestamp; how many of each."""
+    seen_numbers = seen_timestamps = 0
+    items = body.items() if isinstance(body, dict) else enumerate(body) if isinstance(body, list) else ()
+    for key, value in items:
+        where = f"{path}.{key}"
+        if isinstance(value, dict | list):
+            n, t = _numbers_and_timestamps(value, numbers, where)
+            seen_numbers, seen_timestamps = seen_numbers + n, seen_timestamps + t
+        elif key in numbers and value is not None:
+            assert isinstance(value, int | float) and not isinstance(value, bool), (where, value)
+            seen_numbers += 1
+        elif isinstance(key, str) and (key.endswith("_at") or key == "month") and value is not None:
+            assert isinstance(value, str) and value.endswith("Z"), (where, value)
+            datetime.fromisoformat(value)
+            seen_timestamps += 1
+    return seen_numbers, seen_timestamps
+
+
+NUMBERS = {"score", "max_score", "best_score", "points", "percent", "retry_penalty", "temperature",
+           "input_price_per_1k", "output_price_per_1k", "total_cost", "avg_response_time", "budget_usd", "spent_usd",
+           "remaining_usd"}
+
+
+async def test_numbers_are_json_numbers_and_timestamps_utc(api, generation, worker, accounts, infra,
+                                                           admin_connection):
+    admin = await accounts.login("admin@example.com")
+    teacher = await accounts.login("teacher@example.com")
+    student = await accounts.login("student@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    question = await _approved_question(api, teacher, world, {"type": "TRUE_FALSE", "correct": True},
+                                        points="1.5", retry_penalty="0.1")
+    job = await _generate(api, generation, teacher, world, count_per_milestone=1, types=["TRUE_FALSE"])
+    attempt = await api.post(f"/v1/questions/{question['id']}/attempts", headers=student,
+                             json={"answer": {"value": False}})
+    configuration = await api.post("/v1/ai-configurations", headers=admin, json={
+        "name": f"offline-{uuid.uuid4().hex[:6]}", "provider": "OFFLINE", "model": "offline",
+        "input_price_per_1k": "0.000001"})
+    policy = await api.put(f"/v1/milestones/{world.milestones[1]}/policy", headers=teacher,
+                           json={"retry_penalty": "0.125"})
+    lesson = {"lesson_id": str(world.lesson_id)}
+    listed = {path: (await api.get(path, headers=headers, params=params)).json() for path, headers, params in [
+        ("/v1/attempts", student, lesson), ("/v1/grades", student, lesson), ("/v1/questions", teacher, lesson),
+        ("/v1/ai-usage", admin, {}), ("/v1/ai-configurations", admin, {}), ("/v1/generation-jobs", teacher, lesson)]}
+    milestone_questions = (await api.get(f"/v1/milestones/{world.milestones[0]}/questions", headers=student)).json()
+    # (body, has numbers, has timestamps): a job has no number to round, a milestone's questions no timestamp.
+    bodies = [(question, True, True), (job, False, True), (attempt.json(), True, True),
+              (configuration.json(), True, True), (policy.json(), True, False), (milestone_questions, True, False),
+              *[(body, "generation-jobs" not in path, True) for path, body in listed.items()]]
+    for body, has_numbers, has_timestamps in bodies:
+        numbers, timestamps = _numbers_and_timestamps(body, NUMBERS)
+        assert (bool(numbers), bool(timestamps)) == (has_numbers, has_timestamps), body
+    assert (attempt.json()["score"], attempt.json()["max_score"]) == (0, 1.5)
+    assert policy.json()["retry_penalty"] == 0.125 and configuration.json()["input_price_per_1k"] == 0.000001
+    usage = listed["/v1/ai-usage"]
+    assert usage["months"] and all(isinstance(m["total_tokens"], int) for m in usage["months"])

@@ -67,8 +67,13 @@ class Grade:
 
     @property
     def settled(self) -> bool:
-        """No more attempts are useful: the answer is right, or none are left."""
-        return self.is_correct or self.attempts_left == 0
+        return settled(is_correct=self.is_correct, attempts_left=self.attempts_left)
+
+
+def settled(*, is_correct: bool, attempts_left: int) -> bool:
+    """No more attempts are useful: an answer was right, or none are left. Until then a student
+    must not see the explanation or the answer key."""
+    return is_correct or attempts_left <= 0
 
 
 def grade(question: object, answer: object, *, attempt_number: int, policy: Policy) -> Grade:

@@ -15,7 +15,9 @@ BLANK = re.compile(r"\{\{([A-Za-z0-9_-]+)\}\}")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A stored or answered value always carries its defaults (``type`` above all), so the API's
+    # response schema says they are there and a generated client can narrow on ``type``.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_serialization_defaults_required=True)
 
 
 class Option(_Model):

@@ -1,0 +1,341 @@
+"""What assessment's routes answer: the response models its OpenAPI document (and so the web
+client's generated types) is made of.
+
+A student's view of a question never holds its answer key: the student content models have no
+field for one and refuse unknown fields, and the explanation and ``correct_answer`` of an attempt
+exist only once the question is settled for that student (``domain.grading.settled``) — a model
+holding them earlier refuses to be built, so a mistake answers 500 instead of leaking the key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
+
+from cuepoint.runtime.api_models import Money, Out, Percent, Score
+
+from .domain.questions import Answer, QuestionContent
+
+QuestionType = Literal["MULTIPLE_CHOICE", "TRUE_FALSE", "SHORT_ANSWER", "FILL_IN_THE_BLANK", "MATCHING", "ORDERING"]
+Status = Literal["DRAFT", "PENDING_REVIEW", "APPROVED", "REJECTED", "ARCHIVED"]
+Difficulty = Literal["EASY", "MEDIUM", "HARD"]
+Provider = Literal["OPENAI", "OFFLINE"]
+
+# PostgreSQL hands timestamptz over in the session's time zone; the API always speaks UTC (``…Z``).
+Timestamp = Annotated[datetime, AfterValidator(lambda value: value.astimezone(UTC))]
+Milliseconds = Annotated[float, PlainSerializer(lambda value: round(float(value), 1), return_type=float,
+                                                when_used="json")]
+Share = Annotated[float, Field(ge=0, le=1, description="0–1: the share of the points lost per extra attempt."),
+                  PlainSerializer(lambda value: round(float(value), 3), return_type=float, when_used="json")]
+
+
+class _Closed(Out):
+    """A shape a student receives: an unexpected field is a bug to refuse, not to pass on."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+# --- questions as a student sees them: no answer key -----------------------------------------------
+
+
+class Choice(_Closed):
+    id: str
+    text: str
+
+
+class MultipleChoiceView(_Closed):
+    type: Literal["MULTIPLE_CHOICE"]
+    options: list[Choice]
+    multiple_answers: bool = Field(description="Several options are right (answer with all of them; partial "
+                                               "credit per option) rather than exactly one.")
+    answers_expected: int = Field(description="How many options the key holds.")
+
+
+class TrueFalseView(_Closed):
+    type: Literal["TRUE_FALSE"]
+
+
+class ShortAnswerView(_Closed):
+    type: Literal["SHORT_ANSWER"]
+
+
+class FillInTheBlankView(_Closed):
+    type: Literal["FILL_IN_THE_BLANK"]
+    template: str = Field(description="The text with each blank written `{{id}}`.")
+    blank_ids: list[str]
+
+
+class MatchingView(_Closed):
+    type: Literal["MATCHING"]
+    left: list[Choice]
+    right: list[Choice] = Field(description="Shuffled (the same order on every device for one student).")
+
+
+class OrderingView(_Closed):
+    type: Literal["ORDERING"]
+    items: list[Choice] = Field(description="Shuffled, never in the correct order.")
+
+
+StudentContent = Annotated[MultipleChoiceView | TrueFalseView | ShortAnswerView | FillInTheBlankView | MatchingView
+                           | OrderingView, Field(discriminator="type")]
+
+
+# --- answer keys, shown once settled: the shape follows the question's type --------------------------
+
+
+class MultipleChoiceKey(_Closed):
+    option_ids: list[str]
+
+
+class TrueFalseKey(_Closed):
+    value: bool
+
+
+class ShortAnswerKey(_Closed):
+    accepted_answers: list[str]
+
+
+class FillInTheBlankKey(_Closed):
+    blanks: dict[str, list[str]] = Field(description="Per blank id, its accepted answers.")
+
+
+class MatchingKey(_Closed):
+    matches: dict[str, str] = Field(description="Per left id, its right id.")
+
+
+class OrderingKey(_Closed):
+    order: list[str]
+
+
+AnswerKey = Annotated[MultipleChoiceKey | TrueFalseKey | ShortAnswerKey | FillInTheBlankKey | MatchingKey
+                      | OrderingKey, Field(description="The correct answer in the shape of the question's type "
+                                                       "(each shape has its own field name).")]
+
+
+class _RevealedWhenSettled(_Closed):
+    """``explanation`` and ``correct_answer`` are left out of the body until ``settled``."""
+
+    settled: bool = Field(description="No more attempts are useful: an answer was right, or none are left.")
+    explanation: str | None = Field(default=None, description="Only once settled.")
+    correct_answer: AnswerKey | None = Field(default=None, description="Only once settled.")
+
+    @model_validator(mode="after")
+    def _nothing_revealed_early(self) -> _RevealedWhenSettled:
+        if not self.settled and (self.explanation is not None or self.correct_answer is not None):
+            raise ValueError("an unsettled question's explanation or answer key would reach the student")
+        return self
+
+    # No return annotation: with one, Pydantic would describe the body as that (a bare object).
+    @model_serializer(mode="wrap")
+    def _absent_until_settled(self, handler: Any):  # noqa: ANN202
+        body = handler(self)
+        if not self.settled:
+            body.pop("explanation", None)
+            body.pop("correct_answer", None)
+        return body
+
+
+class StudentQuestion(_RevealedWhenSettled):
+    """An approved question as the calling student sees it, with their progress on it."""
+
+    view: Literal["STUDENT"] = Field(description="Tells this view from a teacher's (`AUTHOR`).")
+    id: uuid.UUID
+    milestone_id: uuid.UUID | None
+    type: QuestionType
+    prompt: str
+    points: Score
+    difficulty: Difficulty
+    content: StudentContent
+    attempts_used: int
+    attempts_left: int
+    max_attempts: int
+    retry_penalty: Share
+    best_score: Score | None = Field(description="The best score so far; null before the first attempt.")
+
+
+class MilestoneQuestions(Out):
+    milestone_id: uuid.UUID
+    title: str
+    is_required: bool
+    questions: list[StudentQuestion]
+
+
+# --- questions as their authors see them ----------------------------------------------------------
+
+
+class AiOrigin(Out):
+    provider: str | None
+    model: str | None
+    prompt_version: str | None
+    transcript_span: tuple[float | None, float | None] = Field(description="Seconds of the video the question "
+                                                                           "was drafted from.")
+    generation_job_id: uuid.UUID | None
+
+
+class AuthoredQuestion(Out):
+    """A question with its answer key, for the lesson's author and admins."""
+
+    view: Literal["AUTHOR"] = Field(description="Tells this view from a student's (`STUDENT`).")
+    id: uuid.UUID
+    lesson_id: uuid.UUID
+    video_id: uuid.UUID | None
+    milestone_id: uuid.UUID | None
+    type: QuestionType
+    prompt: str
+    content: QuestionContent
+    explanation: str
+    points: Score
+    difficulty: Difficulty
+    status: Status
+    source: Literal["AI", "MANUAL"]
+    ai: AiOrigin | None = Field(description="Where an AI-drafted question came from; null if written by hand.")
+    max_attempts: int | None = Field(description="Null: the milestone's, else the organisation's default.")
+    retry_penalty: Share | None
+    partial_credit: bool | None
+    rejection_reason: str | None
+    reviewed_by_id: uuid.UUID | None
+    reviewed_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+AnyQuestion = Annotated[AuthoredQuestion | StudentQuestion, Field(discriminator="view")]
+
+
+class Skipped(Out):
+    id: uuid.UUID
+    reason: str
+
+
+class BulkApproval(Out):
+    approved: list[uuid.UUID]
+    skipped: list[Skipped]
+
+
+class MilestonePolicy(Out):
+    milestone_id: uuid.UUID
+    max_attempts: int | None
+    retry_penalty: Share | None
+    partial_credit: bool | None
+
+
+# --- attempts and grades --------------------------------------------------------------------------
+
+
+class AttemptResult(_RevealedWhenSettled):
+    """One graded attempt, as its student submitted it."""
+
+    attempt_id: uuid.UUID
+    question_id: uuid.UUID
+    type: QuestionType
+    attempt_number: int
+    attempts_left: int
+    max_attempts: int
+    retry_penalty: Share
+    score: Score = Field(description="Points earned, after the retry penalty.")
+    max_score: Score
+    is_correct: bool
+    replayed: bool = Field(description="This Idempotency-Key was answered before: the same attempt, not a new one.")
+    answered_at: Timestamp
+
+
+class QuestionAttempts(_RevealedWhenSettled):
+    """A student's attempts at one question: the latest answer and where they stand."""
+
+    question_id: uuid.UUID
+    student_id: uuid.UUID
+    lesson_id: uuid.UUID
+    video_id: uuid.UUID | None
+    milestone_id: uuid.UUID | None
+    type: QuestionType
+    attempt_id: uuid.UUID = Field(description="The latest attempt.")
+    attempt_number: int
+    answer: Answer = Field(description="The latest answer given.")
+    score: Score = Field(description="The latest attempt's score.")
+    best_score: Score = Field(description="The best of the attempts' scores (what grades count).")
+    max_score: Score
+    is_correct: bool = Field(description="The latest answer was right.")
+    attempts_used: int
+    attempts_left: int
+    max_attempts: int
+    retry_penalty: Share
+    answered_at: Timestamp = Field(description="When the latest answer was given.")
+
+
+class Grade(Out):
+    student_id: uuid.UUID
+    scope: Literal["MILESTONE", "VIDEO", "LESSON"]
+    scope_id: uuid.UUID
+    lesson_id: uuid.UUID
+    score: Score
+    max_score: Score
+    percent: Percent
+    passed: bool
+    questions_answered: int
+    questions_total: int
+    updated_at: Timestamp
+
+
+# --- AI -------------------------------------------------------------------------------------------
+
+
+class Configuration(Out):
+    """An AI provider configuration; its API key is never returned."""
+
+    id: uuid.UUID
+    name: str
+    provider: Provider
+    model: str
+    base_url: str | None
+    temperature: Score
+    max_tokens: int
+    prompt_template: str
+    input_price_per_1k: Money
+    output_price_per_1k: Money
+    has_api_key: bool
+    is_active: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class GenerationJob(Out):
+    id: uuid.UUID
+    lesson_id: uuid.UUID
+    video_id: uuid.UUID | None
+    milestone_ids: list[uuid.UUID]
+    count_per_milestone: int
+    types: list[QuestionType]
+    provider: Provider
+    model: str
+    configuration_id: uuid.UUID | None
+    trigger: Literal["TEACHER", "AUTOMATIC"]
+    status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"]
+    error: str | None = Field(description="Why a failed job failed.")
+    question_count: int
+    runs: int
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+
+
+class UsageMonth(Out):
+    month: Timestamp = Field(description="The month's first instant.")
+    request_type: str
+    total_requests: int
+    total_tokens: int
+    total_cost: Money
+    avg_response_time: Milliseconds = Field(description="Milliseconds.")
+
+
+class Budget(Out):
+    budget_usd: Money
+    spent_usd: Money
+    remaining_usd: Money
+
+
+class Usage(Out):
+    months: list[UsageMonth]
+    this_month: Budget
