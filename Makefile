@@ -7,7 +7,7 @@ export UV_PYTHON ?= python3.11
 PYTHON := .venv/bin/python
 PYTEST := $(PYTHON) -m pytest
 
-.PHONY: help deps infra up down status migrate seed schemas test test-unit test-integration bench clean
+.PHONY: help deps infra web up down status migrate seed schemas api-types test test-unit test-integration test-web bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -22,11 +22,18 @@ deps: .venv/.synced ## install the Python workspace (uv, Python 3.11)
 infra: deps ## start PostgreSQL and Kafka (installs them if missing)
 	@deploy/local/infra.sh up
 
-up: infra ## the whole platform: infrastructure, migrations, every service, demo data
+# The web client is rebuilt when a file it is built from changed (the stamp is older).
+WEB_SOURCES := $(shell find web/src web/public web/scripts -type f 2>/dev/null) web/index.html web/package-lock.json web/vite.config.ts web/tsconfig.json
+web: web/dist/.built ## build the web client (npm ci, type-check, vite build, JavaScript budget)
+web/dist/.built: $(WEB_SOURCES)
+	@deploy/local/web.sh build
+	@touch $@
+
+up: infra web ## the whole platform: infrastructure, migrations, every service, the gateway with the web client, demo data
 	@deploy/local/services.sh up
 	@$(MAKE) --no-print-directory seed
 	@echo
-	@echo "Cuepoint is up. Gateway: http://127.0.0.1:$${CUEPOINT_GATEWAY_PORT:-8080}/api/<service>/ (identity, content, assessment, progress, analytics)"
+	@echo "Cuepoint is up: open http://127.0.0.1:$${CUEPOINT_GATEWAY_PORT:-8080}/ (the web client); APIs at /api/<service>/ (identity, content, assessment, progress, analytics)"
 	@echo "  APIs direct: identity :8001, content :8002, assessment :8003, progress :8004, analytics :8005"
 	@echo "  (each has /docs, /healthz, /readyz, /metrics). Logs: .local/logs/. Stop: make down."
 	@echo "  Demo logins (tenant 'demo', password Demo123!): admin@example.com, teacher@example.com, student@example.com"
@@ -47,10 +54,15 @@ seed: ## the demo users, configs, AI setup, a complete lesson and partial progre
 	@set -o pipefail; $(PYTHON) -m cuepoint.identity seed-demo 2>>.local/logs/seed.log | sed 's/^/    /' || { echo "FAILED: seeding (log: .local/logs/seed.log)"; exit 1; }
 	@set -o pipefail; $(PYTHON) deploy/local/demo.py 2>>.local/logs/seed.log | sed 's/^/    /' || { echo "FAILED: the demo lesson (log: .local/logs/seed.log)"; exit 1; }
 
+api-types: deps ## regenerate the web client's API documents and types from the services (commit the result)
+	@$(PYTHON) web/scripts/export_openapi.py
+	@cd web && node scripts/api-types.mjs
+
 schemas: deps ## regenerate the JSON Schema snapshots of the events (refuses breaking changes)
 	@$(PYTHON) -m cuepoint.contracts.snapshots write
 
-test: infra ## the whole suite on real PostgreSQL and Kafka
+test: infra web ## the whole suite on real PostgreSQL and Kafka, the web client in Debian's Chromium included
+	@deploy/local/web.sh browser
 	@$(PYTEST) -p no:cacheprovider
 
 test-unit: deps ## only the tests without I/O
@@ -58,6 +70,10 @@ test-unit: deps ## only the tests without I/O
 
 test-integration: infra ## only the tests on real PostgreSQL and Kafka
 	@$(PYTEST) -p no:cacheprovider -m integration
+
+test-web: infra web ## only the web client's tests: Vitest, the API types' drift, Playwright on the real platform
+	@deploy/local/web.sh browser
+	@$(PYTEST) -p no:cacheprovider tests/web
 
 bench: ## benchmarks against the running platform (make up): lookup, projections, dashboards (first run loads 10M rows)
 	@$(PYTHON) bench/milestone_lookup.py

@@ -8,7 +8,7 @@
 #
 # API ports: identity 8001, content 8002, assessment 8003, progress 8004, analytics 8005
 # (override with CUEPOINT_<SERVICE>_PORT); the nginx gateway on 127.0.0.1:8080
-# (CUEPOINT_GATEWAY_PORT) routes /api/<service>/… to them. analytics' worker runs as 2 replicas
+# (CUEPOINT_GATEWAY_PORT) routes /api/<service>/… to them and serves the web client (web/dist) at /. analytics' worker runs as 2 replicas
 # (CUEPOINT_ANALYTICS_WORKERS): client telemetry needs both. A failed step stops what this run started.
 set -euo pipefail
 
@@ -146,8 +146,20 @@ http {
     proxy_set_header Connection "";
     proxy_buffering off;             # Server-Sent Events (progress streams) pass through as they come
     proxy_read_timeout 1h;
-    location = / { default_type application/json; return 200 '{"gateway": "cuepoint", "apis": "/api/<service>/"}'; }
-    location / {
+    # The web client (web/dist, built by make web): its hashed assets cached for good, index.html
+    # never, and every other path answered with index.html so the client's routes
+    # (/lessons/…, /accept-invitation, /verify-email) work as links.
+    root $(web_root);
+    include $(nginx_mime_types);
+    gzip on;
+    gzip_types text/css application/javascript application/json image/svg+xml text/vtt;
+    gzip_min_length 1024;
+    gzip_comp_level 6;               # as web/scripts/bundle-budget.mjs counts it
+    add_header X-Content-Type-Options nosniff always;
+    add_header Referrer-Policy same-origin always;
+    location /assets/ { add_header Cache-Control "public, max-age=31536000, immutable"; try_files \$uri =404; }
+    location / { add_header Cache-Control "no-cache"; try_files \$uri /index.html; }
+    location /api/ {
       default_type application/problem+json;
       return 404 '{"type": "about:blank", "title": "Not found", "status": 404, "detail": "no such API: use /api/<service>/… with ${SERVICES[*]}"}';
     }
@@ -159,11 +171,14 @@ CONF
 }
 
 gateway_port() { echo "${CUEPOINT_GATEWAY_PORT:-8080}"; }
+web_root() { echo "${CUEPOINT_WEB_ROOT:-$ROOT/web/dist}"; }
+nginx_mime_types() { echo "${CUEPOINT_NGINX_MIME_TYPES:-/etc/nginx/mime.types}"; }
 nginx_bin() { command -v nginx 2>/dev/null || echo /usr/sbin/nginx; }
 
 gateway_up() {
   local pidfile="$RUN/gateway.pid" conf="$LOCAL/gateway/nginx.conf" log="$LOGS/gateway-error.log"
   [ -x "$(nginx_bin)" ] || fail "nginx is missing: run 'make infra' (it installs Debian's nginx)" ""
+  [ -f "$(web_root)/index.html" ] || printf '    \033[33mnote\033[0m the web client is not built (%s): run make web; the APIs work without it\n' "$(web_root)"
   mkdir -p "$LOCAL/gateway"
   gateway_config >"$conf"
   "$(nginx_bin)" -t -c "$conf" -p "$LOCAL/gateway" >>"$log" 2>&1 || fail "the gateway configuration" "$log"
@@ -181,7 +196,7 @@ gateway_up() {
   done
   curl -fsS "http://127.0.0.1:$(gateway_port)/api/identity/healthz" >/dev/null 2>&1 \
     || fail "the gateway does not reach identity" "$log"
-  ok "gateway: http://127.0.0.1:$(gateway_port)/api/<service>/ (nginx; logs .local/logs/gateway-*.log)"
+  ok "gateway: http://127.0.0.1:$(gateway_port)/ (the web client) and /api/<service>/ (nginx; logs .local/logs/gateway-*.log)"
 }
 
 down() {

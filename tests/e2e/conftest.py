@@ -27,6 +27,7 @@ class Platform:
     gateway: str
     mailbox: Mailbox
     infra: Infra
+    env: dict[str, str]  # what the platform's processes were started with: for commands run against it
 
 
 def _free_port() -> int:
@@ -48,6 +49,7 @@ def platform(infra: Infra, test_database: str, topics: list[str], accounts: Acco
            "CUEPOINT_SMTP_STARTTLS": "false", "CUEPOINT_LOG_LEVEL": "INFO"}
     for service in SERVICES:
         env[f"CUEPOINT_{service.upper()}_PORT"] = str(_free_port())
+    env["CUEPOINT_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env['CUEPOINT_GATEWAY_PORT']}"  # links in emails
     env.pop("CUEPOINT_JWKS_URL", None)
     script = ROOT / "deploy/local/services.sh"
     started = subprocess.run([str(script), "up"], env=env, capture_output=True, text=True, timeout=300)
@@ -55,6 +57,6 @@ def platform(infra: Infra, test_database: str, topics: list[str], accounts: Acco
         subprocess.run([str(script), "down"], env=env, capture_output=True, timeout=120)
         raise AssertionError(f"the platform did not start:\n{started.stdout}\n{started.stderr}")
     try:
-        yield Platform(gateway=f"http://127.0.0.1:{env['CUEPOINT_GATEWAY_PORT']}", mailbox=mailbox, infra=infra)
+        yield Platform(gateway=f"http://127.0.0.1:{env['CUEPOINT_GATEWAY_PORT']}", mailbox=mailbox, infra=infra, env=env)
     finally:
         subprocess.run([str(script), "down"], env=env, capture_output=True, timeout=120)

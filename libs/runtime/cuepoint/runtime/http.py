@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,6 +38,14 @@ HTTP_LATENCY = Histogram(
     "cuepoint_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+class Readiness(BaseModel):
+    """What ``/readyz`` answers when the process can serve: each dependency checked."""
+
+    status: Literal["ready"]
+    service: str
+    checks: dict[str, Literal["ok", "unavailable"]]
 
 
 class Problem(Exception):
@@ -98,7 +106,9 @@ def create_app(spec: ServiceHttp) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": spec.service}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: the database and Kafka answer")
+    @app.get("/readyz", tags=["operations"], summary="Readiness: the database and Kafka answer",
+             response_model=Readiness,
+             responses={503: {"description": "A dependency does not answer (problem+json naming it)"}})
     async def readyz() -> Response:
         names = list(spec.readiness)
         results = await asyncio.gather(*(_run_check(spec.readiness[name]) for name in names))

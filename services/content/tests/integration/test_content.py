@@ -418,49 +418,9 @@ def _resolve(document: dict, schema: dict) -> dict:
     return schema
 
 
-def _vague_parts(document: dict, schema: dict, where: str, seen: set[str]) -> list[str]:
-    """Where a response schema says nothing (``{}``, what an ``Any`` produces) or a time is not a date-time."""
-    if "$ref" in schema:
-        if schema["$ref"] in seen:
-            return []
-        seen.add(schema["$ref"])
-    schema = _resolve(document, schema)
-    if not schema:
-        return [where]
-    problems = []
-    for option in schema.get("anyOf", []):
-        problems += _vague_parts(document, option, where, seen)
-    if "items" in schema:
-        problems += _vague_parts(document, schema["items"], f"{where}[]", seen)
-    if schema.get("type") == "object" and "properties" not in schema and "additionalProperties" not in schema:
-        problems.append(where)
-    for name, field in schema.get("properties", {}).items():
-        problems += _vague_parts(document, field, f"{where}.{name}", seen)
-        if name.endswith("_at") and "date-time" not in json.dumps(field):
-            problems.append(f"{where}.{name} is not a date-time")
-    return problems
-
-
-async def test_every_route_declares_what_it_answers(api) -> None:
+async def test_the_document_describes_captions_pages_and_playback(api) -> None:
+    """(That every route describes its answer is checked for all services in tests/contracts/test_openapi.py.)"""
     document = (await api.get("/openapi.json")).json()
-    operations = [(method.upper(), path, operation) for path, item in document["paths"].items()
-                  if path.startswith("/v1/") for method, operation in item.items()]
-    problems = []
-    for method, path, operation in operations:
-        answers = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
-        if not answers:
-            problems.append(f"{method} {path}: no 2xx answer")
-        for code, answer in answers.items():
-            if code == "204":
-                continue
-            content = answer.get("content") or {}
-            if not content:
-                problems.append(f"{method} {path} {code}: no body declared")
-            for media_type, body in content.items():
-                problems += [f"{method} {path} {code} {media_type}: {part} is undescribed"
-                             for part in _vague_parts(document, body.get("schema", {}), "body", set())]
-    assert problems == []
-    assert len(operations) >= 19, "every content route is in the document"
     vtt = document["paths"]["/v1/videos/{video_id}/transcripts/{language}.vtt"]["get"]["responses"]["200"]
     assert list(vtt["content"]) == ["text/vtt"]
     page = _resolve(document, document["paths"]["/v1/lessons"]["get"]["responses"]["200"]["content"][

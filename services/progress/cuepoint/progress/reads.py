@@ -34,7 +34,10 @@ WHERE sp.student_id = $1
   AND sp.completion_percent > 0
 ORDER BY sp.updated_at DESC;
 """
-STUDENT_DASHBOARD = text(STUDENT_DASHBOARD_SQL.replace("$1", ":student_id").rstrip().rstrip(";"))
+# The API answers the same rows with the lesson's id too, so that a client can link each to its lesson.
+STUDENT_DASHBOARD = text(STUDENT_DASHBOARD_SQL.replace("SELECT \n    l.title,", "SELECT \n    sp.lesson_id,\n    l.title,", 1)
+                         .replace("$1", ":student_id").rstrip().rstrip(";"))
+assert "sp.lesson_id" in str(STUDENT_DASHBOARD), "the seed's dashboard query changed shape"
 
 
 class Reads:

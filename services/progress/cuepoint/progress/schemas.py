@@ -74,8 +74,9 @@ class LessonProgressOut(Out):
 
 
 class DashboardEntry(Out):
-    """One row of the seed's Student Dashboard Query."""
+    """One row of the seed's Student Dashboard Query, with the lesson's id to link it."""
 
+    lesson_id: uuid.UUID
     title: str
     thumbnail: str | None
     completion_percent: Percent = Field(description="0–100.")

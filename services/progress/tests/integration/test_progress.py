@@ -191,6 +191,7 @@ async def test_resume_on_another_device_and_completion_enforced_by_the_server(ap
     assert dashboard[0]["completion_percent"] == 100 and dashboard[0]["average_score"] == 100
     assert not isinstance(dashboard[0]["completion_percent"], str) and dashboard[0]["last_activity"].endswith("Z")
     assert (answer["total"], answer["offset"]) == (1, 0)
+    assert dashboard[0]["lesson_id"] == str(lesson.lesson_id)  # so a client can link the row to its lesson
 
     teacher_view = (await api.get(f"/v1/lessons/{lesson.lesson_id}/progress", headers=users["teacher"])).json()
     assert teacher_view["total"] == 1 and teacher_view["items"][0]["student_id"] == str(student)

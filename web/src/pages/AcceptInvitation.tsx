@@ -1,0 +1,88 @@
+import { useState, type FormEvent } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
+import { identity, unwrap } from "../api/client";
+import { errorMessage } from "../api/problem";
+import { session } from "../auth/session";
+
+/** The page the invitation email links to: register with the invitation, then sign in. */
+export function AcceptInvitation() {
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const tenant = params.get("tenant") ?? "";
+  const token = params.get("token") ?? "";
+  const [email, setEmail] = useState("");
+  const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError("");
+    try {
+      await unwrap(
+        identity.POST("/v1/auth/register", {
+          body: { tenant, email: email.trim(), password, display_name: name.trim(), invitation_token: token },
+        }),
+      );
+      await session.signIn(tenant, email.trim(), password);
+      navigate("/", { replace: true });
+    } catch (failure) {
+      setError(errorMessage(failure));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (!tenant || !token) {
+    return (
+      <main id="main" className="auth">
+        <div className="card">
+          <h1>This invitation link is incomplete</h1>
+          <p>Open the link from your invitation email again, or ask the person who invited you for a new one.</p>
+          <Link to="/sign-in">Go to sign in</Link>
+        </div>
+      </main>
+    );
+  }
+  return (
+    <main id="main" className="auth">
+      <form className="card" onSubmit={submit} aria-labelledby="accept-title">
+        <h1 id="accept-title">Join {tenant} on Cuepoint</h1>
+        <p>Create your account with the email address your invitation was sent to.</p>
+        <label>
+          Email
+          <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="email" required />
+        </label>
+        <label>
+          Your name
+          <input value={name} onChange={(e) => setName(e.target.value)} autoComplete="name" required maxLength={120} />
+        </label>
+        <label>
+          Choose a password
+          <input
+            type="password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            autoComplete="new-password"
+            required
+            minLength={8}
+            aria-describedby="password-hint"
+          />
+        </label>
+        <p id="password-hint" className="hint">
+          At least 8 characters; a few words you will remember work well.
+        </p>
+        {error && (
+          <p className="notice error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy}>
+          {busy ? "Creating your account…" : "Create account"}
+        </button>
+      </form>
+    </main>
+  );
+}

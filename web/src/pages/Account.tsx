@@ -1,0 +1,189 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { identity, unwrap } from "../api/client";
+import { keys, meQuery, preferencesQuery, sessionsQuery } from "../api/queries";
+import { errorMessage } from "../api/problem";
+import { session } from "../auth/session";
+import { ErrorNotice, Loading } from "../ui/states";
+
+const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+export function Account() {
+  const me = useQuery(meQuery);
+  return (
+    <div className="page narrow">
+      <h1>Account</h1>
+      {me.data && (
+        <p className="lead">
+          {me.data.display_name} · {me.data.email} · {me.data.role.toLowerCase()}
+        </p>
+      )}
+      <Preferences />
+      <Sessions />
+      <Password />
+      <MyData />
+    </div>
+  );
+}
+
+function Preferences() {
+  const queryClient = useQueryClient();
+  const preferences = useQuery(preferencesQuery);
+  const save = useMutation({
+    mutationFn: (change: Record<string, unknown>) => unwrap(identity.PATCH("/v1/users/me/preferences", { body: change })),
+    onSuccess: (data) => queryClient.setQueryData(keys.preferences, data),
+  });
+  return (
+    <section aria-labelledby="preferences-title" className="card">
+      <h2 id="preferences-title">Playback preferences</h2>
+      {preferences.isPending && <Loading />}
+      {preferences.isError && <ErrorNotice error={preferences.error} />}
+      {preferences.data && (
+        <div className="form">
+          <label>
+            Playback speed
+            <select
+              value={preferences.data.playback_speed}
+              onChange={(e) => save.mutate({ playback_speed: Number(e.target.value) })}
+            >
+              {[0.5, 0.75, 1, 1.25, 1.5, 1.75, 2].map((speed) => (
+                <option key={speed} value={speed}>
+                  {speed}×
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={Boolean(preferences.data.captions_enabled)}
+              onChange={(e) => save.mutate({ captions_enabled: e.target.checked })}
+            />
+            Show captions
+          </label>
+          <p aria-live="polite" className="meta">
+            {save.isPending ? "Saving…" : save.isSuccess ? "Saved." : ""}
+          </p>
+          {save.isError && <ErrorNotice error={save.error} />}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Sessions() {
+  const queryClient = useQueryClient();
+  const sessions = useQuery(sessionsQuery);
+  const revoke = useMutation({
+    mutationFn: (id: string) => unwrap(identity.DELETE("/v1/auth/sessions/{session_id}", { params: { path: { session_id: id } } })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: keys.sessions }),
+  });
+  const everywhere = useMutation({
+    mutationFn: async () => {
+      for (const other of (sessions.data ?? []).filter((s) => !s.current)) {
+        await unwrap(identity.DELETE("/v1/auth/sessions/{session_id}", { params: { path: { session_id: other.id } } }));
+      }
+      await session.signOut();
+    },
+  });
+  return (
+    <section aria-labelledby="sessions-title" className="card">
+      <h2 id="sessions-title">Devices and sessions</h2>
+      {sessions.isPending && <Loading />}
+      {sessions.isError && <ErrorNotice error={sessions.error} />}
+      <ul className="plain">
+        {(sessions.data ?? []).map((s) => (
+          <li key={s.id} className="row">
+            <span>
+              <strong>{describeAgent(s.user_agent)}</strong>
+              {s.current && <span className="tag">this device</span>}
+              <br />
+              <span className="meta">
+                signed in {when.format(new Date(s.created_at))} · last used {when.format(new Date(s.last_used_at))}
+                {s.ip_address ? ` · ${s.ip_address}` : ""}
+              </span>
+            </span>
+            {!s.current && (
+              <button type="button" className="secondary" onClick={() => revoke.mutate(s.id)} disabled={revoke.isPending}>
+                Sign out<span className="visually-hidden"> {describeAgent(s.user_agent)}</span>
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+      {revoke.isError && <ErrorNotice error={revoke.error} />}
+      <button type="button" className="danger" onClick={() => everywhere.mutate()} disabled={everywhere.isPending}>
+        Sign out everywhere
+      </button>
+      {everywhere.isError && <ErrorNotice error={everywhere.error} />}
+    </section>
+  );
+}
+
+function describeAgent(agent?: string | null): string {
+  if (!agent) return "Unknown device";
+  const browser = /Firefox|Edg|Chrome|Chromium|Safari/.exec(agent)?.[0] ?? "Browser";
+  const system = /Windows|Mac OS X|Android|iPhone|iPad|Linux/.exec(agent)?.[0] ?? "";
+  return `${browser === "Edg" ? "Edge" : browser}${system ? ` on ${system.replace("Mac OS X", "macOS")}` : ""}`;
+}
+
+function Password() {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const change = useMutation({
+    mutationFn: () =>
+      unwrap(identity.POST("/v1/auth/password", { body: { current_password: current, new_password: next } })),
+    onSuccess: () => {
+      setCurrent("");
+      setNext("");
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    change.mutate();
+  };
+  return (
+    <section aria-labelledby="password-title" className="card">
+      <h2 id="password-title">Change password</h2>
+      <form className="form" onSubmit={submit}>
+        <label>
+          Current password
+          <input type="password" value={current} onChange={(e) => setCurrent(e.target.value)} autoComplete="current-password" required />
+        </label>
+        <label>
+          New password
+          <input type="password" value={next} onChange={(e) => setNext(e.target.value)} autoComplete="new-password" required minLength={8} />
+        </label>
+        <button type="submit" disabled={change.isPending}>
+          {change.isPending ? "Changing…" : "Change password"}
+        </button>
+        <p aria-live="polite">{change.isSuccess ? "Your password is changed." : ""}</p>
+        {change.isError && <p className="notice error" role="alert">{errorMessage(change.error)}</p>}
+      </form>
+    </section>
+  );
+}
+
+function MyData() {
+  const download = useMutation({
+    mutationFn: async () => {
+      const data = await unwrap(identity.GET("/v1/users/me/export"));
+      const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = "cuepoint-my-data.json";
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    },
+  });
+  return (
+    <section aria-labelledby="data-title" className="card">
+      <h2 id="data-title">Your data</h2>
+      <p>Download everything Cuepoint keeps about you as a JSON file.</p>
+      <button type="button" className="secondary" onClick={() => download.mutate()} disabled={download.isPending}>
+        {download.isPending ? "Preparing…" : "Download my data"}
+      </button>
+      {download.isError && <ErrorNotice error={download.error} />}
+    </section>
+  );
+}
