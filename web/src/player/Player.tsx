@@ -5,10 +5,10 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState, type ChangeEvent } from "react";
 import { identity, unwrap } from "../api/client";
 import { keys } from "../api/queries";
-import { track } from "../telemetry";
+import { telemetry, track } from "../telemetry";
 import { useCaptionTrack } from "./captions";
 import { QuestionPanel } from "./QuestionPanel";
-import { addRange, clock, decideSeek, milestoneToPause, nextGate, type Mark } from "./rules";
+import { addRange, clock, contiguousEnd, decideSeek, GAP, milestoneToPause, nextGate, type Mark } from "./rules";
 
 export interface PlayerProps {
   lessonId: string;
@@ -44,14 +44,16 @@ export function Player(props: PlayerProps) {
   const [watched, setWatched] = useState<[number, number][]>(() =>
     props.resume.watched.reduce<[number, number][]>((all, r) => addRange(all, r[0] ?? 0, r[1] ?? 0), []),
   );
-  const [playedUpTo, setPlayedUpTo] = useState(props.resume.furthest_allowed);
+  const [playedUpTo, setPlayedUpTo] = useState(() => contiguousEnd(props.resume.watched));
   const [active, setActive] = useState<{ mark: Mark & { title: string }; review: boolean } | null>(null);
   const [notice, setNotice] = useState("");
   const [offerResume, setOfferResume] = useState(props.resume.position > 3 && !props.resume.completed);
   const last = useRef(0); // the position at the previous tick, to see milestones crossed
   const segmentStart = useRef<number | null>(null); // where the range playing now began
   const pending = useRef<[number, number][]>([]); // ranges played since the last heartbeat
-  const correcting = useRef(false); // a seek the player itself makes is not checked again
+  // Where a seek the player itself makes lands: that seek is not checked again. (A position, not a
+  // flag: one range input change can fire several seeking events.)
+  const correcting = useRef<number | null>(null);
   const captionUrl = useCaptionTrack(props.captions, props.preferences.captions_language);
   const caption = props.captions[0];
 
@@ -65,8 +67,8 @@ export function Player(props: PlayerProps) {
     [props.resume.seek_policy, props.resume.furthest_allowed, playedUpTo, marks, settled],
   );
 
-  const closeSegment = useCallback(() => {
-    const element = video.current;
+  // Both take the element itself: on unmount React has already cleared the ref.
+  const closeSegment = useCallback((element: HTMLVideoElement | null = video.current) => {
     if (!element || segmentStart.current === null) return;
     const end = element.currentTime;
     if (end > segmentStart.current) {
@@ -76,10 +78,9 @@ export function Player(props: PlayerProps) {
     segmentStart.current = element.paused ? null : end;
   }, []);
 
-  const heartbeat = useCallback(() => {
-    const element = video.current;
+  const heartbeat = useCallback((element: HTMLVideoElement | null = video.current) => {
     if (!element) return;
-    closeSegment();
+    closeSegment(element);
     if (!pending.current.length && element.paused) return;
     track({
       type: "video.heartbeat",
@@ -94,10 +95,12 @@ export function Player(props: PlayerProps) {
 
   // Heartbeats while the player is open; a last one when it closes.
   useEffect(() => {
-    const timer = setInterval(heartbeat, HEARTBEAT_MS);
+    const element = video.current;
+    const timer = setInterval(() => heartbeat(), HEARTBEAT_MS);
     return () => {
       clearInterval(timer);
-      heartbeat();
+      heartbeat(element);
+      void telemetry.flush(); // leaving the player: what was watched counts on the next device at once
     };
   }, [heartbeat]);
 
@@ -120,7 +123,7 @@ export function Player(props: PlayerProps) {
     const element = video.current;
     if (!element) return;
     element.pause();
-    correcting.current = true;
+    correcting.current = mark.timestamp;
     element.currentTime = mark.timestamp;
     last.current = mark.timestamp;
     setActive({ mark, review: false });
@@ -136,39 +139,53 @@ export function Player(props: PlayerProps) {
       const crossed = milestoneToPause(last.current, now, marks, settled);
       if (crossed) pauseAt(crossed as Mark & { title: string });
       else last.current = now;
-      setPlayedUpTo((furthest) => Math.max(furthest, Math.min(now, nextGate(marks, settled)?.timestamp ?? Infinity)));
+      // Continuous playback from within the watched edge moves it; playing a later stretch does not.
+      setPlayedUpTo((edge) =>
+        segmentStart.current !== null && segmentStart.current <= edge + GAP
+          ? Math.max(edge, Math.min(now, nextGate(marks, settled)?.timestamp ?? Infinity))
+          : edge,
+      );
     }, 100);
     return () => clearInterval(timer);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [playing, marks, settled]);
 
+  // A seek is checked where it starts: the timeline and the resume offer call seekTo, and a refused
+  // one goes where the rules allow instead. onSeeking checks seeks from elsewhere (media keys,
+  // picture-in-picture) and records the allowed ones.
+  const seekTo = (wanted: number) => {
+    const element = video.current;
+    if (!element) return;
+    closeSegment();
+    let target = Math.max(0, Math.min(wanted, duration || wanted));
+    const decision = decideSeek(target, rules);
+    if (!decision.allowed) {
+      setNotice(decision.reason);
+      target = decision.to;
+    }
+    setTime(target); // the controlled timeline follows at once, not at the next timeupdate
+    element.currentTime = target;
+  };
+
   const onSeeking = () => {
     const element = video.current;
     if (!element) return;
-    if (correcting.current) {
-      correcting.current = false;
+    const target = element.currentTime;
+    if (correcting.current !== null && Math.abs(target - correcting.current) < 0.05) {
+      correcting.current = null;
       return;
     }
-    const target = element.currentTime;
     const decision = decideSeek(target, rules);
     if (!decision.allowed) {
-      correcting.current = true;
+      correcting.current = decision.to;
       element.currentTime = decision.to;
       setNotice(decision.reason);
       last.current = decision.to;
       return;
     }
-    setNotice("");
     track({ type: "video.seek", lesson_id: lessonId, video_id: videoId, position: target, from_position: last.current });
     segmentStart.current = element.paused ? null : target;
     last.current = target;
-  };
-
-  const seekTo = (target: number) => {
-    const element = video.current;
-    if (!element) return;
-    closeSegment();
-    element.currentTime = Math.max(0, Math.min(target, duration || target));
   };
 
   const togglePlay = () => {
@@ -210,19 +227,20 @@ export function Player(props: PlayerProps) {
           onPlay={(e) => {
             setPlaying(true);
             setOfferResume(false);
+            setNotice("");
             segmentStart.current = e.currentTarget.currentTime;
             last.current = e.currentTarget.currentTime;
             track({ type: "video.play", lesson_id: lessonId, video_id: videoId, position: e.currentTarget.currentTime });
           }}
           onPause={(e) => {
             setPlaying(false);
-            closeSegment();
+            closeSegment(e.currentTarget);
             track({ type: "video.pause", lesson_id: lessonId, video_id: videoId, position: e.currentTarget.currentTime });
           }}
           onSeeking={onSeeking}
           onEnded={(e) => {
             setPlaying(false);
-            heartbeat();
+            heartbeat(e.currentTarget);
             track({ type: "video.ended", lesson_id: lessonId, video_id: videoId, position: e.currentTarget.currentTime });
             void queryClient.invalidateQueries({ queryKey: ["progress"] });
           }}
@@ -314,7 +332,9 @@ export function Player(props: PlayerProps) {
           </button>
         )}
         <button type="button" aria-label="Full screen" onClick={() => void video.current?.parentElement?.requestFullscreen?.()}>
-          ⛶
+          <svg width="18" height="18" viewBox="0 0 18 18" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2">
+            <path d="M1 6V1h5M12 1h5v5M17 12v5h-5M6 17H1v-5" />
+          </svg>
         </button>
       </div>
       <p className="notice" role="status" aria-live="polite" hidden={!notice}>

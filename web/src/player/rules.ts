@@ -11,8 +11,8 @@ export interface Mark {
 
 export interface SeekRules {
   seekPolicy: "FREE" | "NO_SKIP_AHEAD" | string;
-  furthestAllowed: number; // from the server
-  playedUpTo: number; // the furthest point played here since the server said so
+  furthestAllowed: number; // from the server (its watched edge plus a small slack)
+  playedUpTo: number; // how far playback has run without a hole from the start, here included
   marks: Mark[];
   settled: ReadonlySet<string>; // milestones whose questions are all settled for this student
 }
@@ -55,14 +55,15 @@ export function decideSeek(target: number, rules: SeekRules): SeekDecision {
   if (gate && target > gate.timestamp + 0.05) {
     return {
       allowed: false,
-      to: Math.min(gate.timestamp, furthest(rules)),
+      to: Math.min(gate.timestamp, rules.seekPolicy === "NO_SKIP_AHEAD" ? rules.playedUpTo : target),
       reason: `Answer the questions at ${clock(gate.timestamp)} first: this milestone is required.`,
     };
   }
-  if (rules.seekPolicy === "NO_SKIP_AHEAD" && target > furthest(rules) + SEEK_TOLERANCE) {
+  if (rules.seekPolicy === "NO_SKIP_AHEAD" && target > furthest(rules)) {
     return {
       allowed: false,
-      to: furthest(rules),
+      // Back to where playback really reached: the server ignores a range that starts past it.
+      to: rules.playedUpTo,
       reason: "This lesson does not allow skipping ahead: you can go back, or forward to what you have watched.",
     };
   }
@@ -70,7 +71,20 @@ export function decideSeek(target: number, rules: SeekRules): SeekDecision {
 }
 
 function furthest(rules: SeekRules): number {
-  return Math.max(rules.furthestAllowed, rules.playedUpTo);
+  return Math.max(rules.furthestAllowed, rules.playedUpTo + SEEK_TOLERANCE);
+}
+
+/** Gaps shorter than this do not break continuous playback (progress's intervals.GAP). */
+export const GAP = 0.5;
+
+/** How far sorted ranges run without a hole from 0 (progress's contiguous_end). */
+export function contiguousEnd(ranges: number[][]): number {
+  let end = 0;
+  for (const [start = 0, stop = 0] of [...ranges].sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0))) {
+    if (start > end + GAP) break;
+    end = Math.max(end, stop);
+  }
+  return end;
 }
 
 /** 83 → "1:23", 3723 → "1:02:03". */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addRange, clock, decideSeek, milestoneToPause, nextGate, type Mark } from "../../src/player/rules";
+import { addRange, clock, contiguousEnd, decideSeek, milestoneToPause, nextGate, type Mark } from "../../src/player/rules";
 
 const marks: Mark[] = [
   { id: "m1", timestamp: 20, is_required: true, question_count: 3 },
@@ -35,6 +35,8 @@ describe("where a person may seek", () => {
   it("refuses a seek past an unanswered required milestone and says why", () => {
     const decision = decideSeek(50, { ...free, furthestAllowed: 50, playedUpTo: 50 });
     expect(decision).toMatchObject({ allowed: false, to: 20 });
+    // under no-skip-ahead, back to where playback reached, not to the gate
+    expect(decideSeek(50, { ...free, seekPolicy: "NO_SKIP_AHEAD", furthestAllowed: 2, playedUpTo: 0 })).toMatchObject({ allowed: false, to: 0 });
     expect(!decision.allowed && decision.reason).toMatch(/0:20.*required/);
   });
   it("allows seeking before the gate and past settled milestones", () => {
@@ -48,9 +50,15 @@ describe("where a person may seek", () => {
     expect(decideSeek(14.5, rules)).toMatchObject({ allowed: false, to: 12 });
     expect(decideSeek(5, rules).allowed).toBe(true);
   });
-  it("never sends the player past the furthest point it may reach", () => {
-    const decision = decideSeek(50, { ...free, seekPolicy: "NO_SKIP_AHEAD", furthestAllowed: 5, playedUpTo: 5 });
-    expect(decision).toMatchObject({ allowed: false, to: 5 });
+  it("sends a refused seek back to the watched edge, never to the server's slack past it", () => {
+    // A fresh student: the server allows 2 s of slack, but a range starting at 2 s would not count.
+    const decision = decideSeek(50, { ...free, seekPolicy: "NO_SKIP_AHEAD", furthestAllowed: 2, playedUpTo: 0, settled: new Set(["m1", "m3"]) });
+    expect(decision).toMatchObject({ allowed: false, to: 0 });
+  });
+  it("reads the watched edge as progress does, across gaps shorter than half a second", () => {
+    expect(contiguousEnd([])).toBe(0);
+    expect(contiguousEnd([[0, 20], [20.3, 30], [40, 50]])).toBe(30);
+    expect(contiguousEnd([[1, 5]])).toBe(0);
   });
   it("finds the first unsettled required gate in time order", () => {
     expect(nextGate(marks, new Set())?.id).toBe("m1");
