@@ -75,11 +75,12 @@ test-web: infra web ## only the web client's tests: Vitest, the API types' drift
 	@deploy/local/web.sh browser
 	@$(PYTEST) -p no:cacheprovider tests/web
 
-bench: ## benchmarks against the running platform (make up): lookup, projections, dashboards (first run loads 10M rows)
+bench: ## benchmarks against the running platform (make up): lookup, projections, dashboards (first run loads 10M rows), the web bundle
 	@$(PYTHON) bench/milestone_lookup.py
 	@$(PYTHON) bench/progress_playback.py
 	@$(PYTHON) bench/analytics_ingest.py
 	@$(PYTHON) bench/analytics_dashboards.py
+	@$(PYTHON) bench/web_bundle.py
 
 clean: down ## stop everything and delete local data (.local/)
 	@rm -rf .local

@@ -149,7 +149,7 @@ http {
     # The web client (web/dist, built by make web): its hashed assets cached for good, index.html
     # never, and every other path answered with index.html so the client's routes
     # (/lessons/…, /accept-invitation, /verify-email) work as links.
-    root $(web_root);
+    root $WEB_SERVED;
     include $(nginx_mime_types);
     gzip on;
     gzip_types text/css application/javascript application/json image/svg+xml text/vtt;
@@ -172,6 +172,17 @@ CONF
 
 gateway_port() { echo "${CUEPOINT_GATEWAY_PORT:-8080}"; }
 web_root() { echo "${CUEPOINT_WEB_ROOT:-$ROOT/web/dist}"; }
+served_web_root() { # what nginx serves: web/dist, or a copy where its workers (nobody) can read it
+  local built; built="$(web_root)"
+  if [ "$(id -u)" != 0 ] || ! command -v runuser >/dev/null || runuser -u nobody -- test -r "$built/index.html" 2>/dev/null; then
+    echo "$built"; return
+  fi
+  # This checkout is somewhere nobody cannot read (e.g. under /root), as PostgreSQL's data is in infra.sh.
+  local copy="/var/lib/cuepoint/web-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+  rm -rf "$copy.new" && mkdir -p "$(dirname "$copy")" && cp -r "$built" "$copy.new" && chmod -R a+rX "$copy.new" \
+    && rm -rf "$copy" && mv "$copy.new" "$copy" && chmod a+rx /var/lib/cuepoint
+  echo "$copy"
+}
 nginx_mime_types() { echo "${CUEPOINT_NGINX_MIME_TYPES:-/etc/nginx/mime.types}"; }
 nginx_bin() { command -v nginx 2>/dev/null || echo /usr/sbin/nginx; }
 
@@ -180,6 +191,8 @@ gateway_up() {
   [ -x "$(nginx_bin)" ] || fail "nginx is missing: run 'make infra' (it installs Debian's nginx)" ""
   [ -f "$(web_root)/index.html" ] || printf '    \033[33mnote\033[0m the web client is not built (%s): run make web; the APIs work without it\n' "$(web_root)"
   mkdir -p "$LOCAL/gateway"
+  WEB_SERVED="$(web_root)"
+  [ -f "$WEB_SERVED/index.html" ] && WEB_SERVED="$(served_web_root)"
   gateway_config >"$conf"
   "$(nginx_bin)" -t -c "$conf" -p "$LOCAL/gateway" >>"$log" 2>&1 || fail "the gateway configuration" "$log"
   if pid_alive "$pidfile"; then

@@ -60,7 +60,8 @@ async def test_a_student_takes_the_demo_lesson_in_chromium(platform, tmp_path: P
     _seed(platform, tmp_path)
     email = f"learner-{uuid.uuid4().hex[:8]}@example.com"
     link = await _invitation_link(platform, email)
-    output = Path(os.environ.get("CUEPOINT_WEB_OUTPUT", tmp_path / "playwright"))
+    # Screenshots of every step, kept after the run (git-ignored): web/test-results/
+    output = Path(os.environ.get("CUEPOINT_WEB_OUTPUT", WEB / "test-results"))
     result = subprocess.run(
         [shutil.which("npx") or "npx", "playwright", "test", "--reporter=list"],
         cwd=WEB, capture_output=True, text=True, timeout=900, check=False,

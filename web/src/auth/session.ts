@@ -148,7 +148,10 @@ class Session {
     const tokens = this.snapshot();
     if (!tokens) return null;
     if (tokens.expires_at - Date.now() > EARLY_MS) return tokens.access_token;
-    return this.refresh(tokens.access_token);
+    const renewed = await this.refresh(tokens.access_token);
+    // Offline for a moment: the old token still works until it expires.
+    if (!renewed && this.snapshot() && tokens.expires_at > Date.now()) return tokens.access_token;
+    return renewed;
   }
 
   /** Exchanges the refresh token for new tokens, once for every caller holding `stale`. */

@@ -211,7 +211,7 @@ export function Player(props: PlayerProps) {
 
   return (
     <div className="player">
-      <div className="stage">
+      <div className={active ? "stage asking" : "stage"}>
         <video
           ref={video}
           src={props.url}
