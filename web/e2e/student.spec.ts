@@ -32,9 +32,8 @@ async function openVideo(page: Page): Promise<void> {
   await expect(page.getByRole("heading", { name: LESSON })).toBeVisible();
 }
 
-test.skip(!INVITATION || !EMAIL, "run by tests/e2e/test_web_client.py, which invites the student");
-
 test("a student takes the demo lesson on a laptop and finishes it on a phone", async ({ browser }, info) => {
+  test.skip(!INVITATION || !EMAIL, "run by tests/e2e/test_web_client.py, which invites the student");
   // ---- the laptop ----
   const laptop = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   const page = await laptop.newPage();
@@ -210,4 +209,58 @@ test("a student takes the demo lesson on a laptop and finishes it on a phone", a
   await expect(mobile.getByText("You have completed this video.")).toBeVisible({ timeout: 20_000 });
   await snap(mobile, info, "phone-completed");
   await phone.close();
+});
+
+test("sessions: a wrong password is explained, tokens refresh unnoticed, a revoked session signs out cleanly", async ({ browser }, info) => {
+  const signIn = async (page: Page, password = "Demo123!") => {
+    await page.goto("/sign-in");
+    await page.getByLabel("Organisation").fill("demo");
+    await page.getByLabel("Email").fill("student@example.com");
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+  };
+  const expireAccessToken = (page: Page) =>
+    page.evaluate(() => {
+      const stored = JSON.parse(localStorage.getItem("cuepoint.session") as string);
+      localStorage.setItem("cuepoint.session", JSON.stringify({ ...stored, expires_at: Date.now() }));
+    });
+  const refreshToken = (page: Page) =>
+    page.evaluate(() => JSON.parse(localStorage.getItem("cuepoint.session") ?? "null")?.refresh_token ?? null);
+
+  const one = await (await browser.newContext()).newPage();
+  // The emailed verification link, with a token that is not (or no longer) valid: said in words.
+  await one.goto("/verify-email?token=not-a-real-token");
+  await expect(one.getByRole("alert")).toBeVisible();
+  await accessible(one);
+  await snap(one, info, "verify-email-refused");
+  await one.goto("/no/such/page");
+  await signIn(one, "not the password");
+  await expect(one.getByRole("alert")).toContainText(/password|email|organisation/i); // the server's words
+  await snap(one, info, "sign-in-refused");
+  await signIn(one);
+  await expect(one.getByRole("heading", { name: "My lessons" })).toBeVisible();
+
+  const two = await (await browser.newContext()).newPage();
+  await signIn(two);
+  await expect(two.getByRole("heading", { name: "My lessons" })).toBeVisible();
+
+  // An expired access token is renewed through the rotating refresh token without a visible step.
+  const before = await refreshToken(two);
+  await expireAccessToken(two);
+  await two.getByRole("link", { name: "Account" }).click();
+  await expect(two.getByRole("heading", { name: "Devices and sessions" })).toBeVisible();
+  await expect(two.getByText("this device")).toBeVisible();
+  await expect.poll(() => refreshToken(two)).not.toBe(before);
+  await accessible(two);
+  await snap(two, info, "account");
+
+  // Signed out everywhere from the second browser: the first one's next refresh fails, and it
+  // lands on the sign-in page saying why — no blank screen, no error dump.
+  await two.getByRole("button", { name: "Sign out everywhere" }).click();
+  await expect(two.getByRole("heading", { name: /Sign in/ })).toBeVisible();
+  await expireAccessToken(one);
+  await one.getByRole("link", { name: "Account" }).click();
+  await expect(one.getByRole("heading", { name: /Sign in/ })).toBeVisible();
+  await expect(one.getByText("Your session has ended. Please sign in again.")).toBeVisible();
+  await snap(one, info, "signed-out-cleanly");
 });

@@ -64,16 +64,18 @@ class Session {
   };
 
   private notify(): void {
-    this.cachedSnapshot = undefined;
     for (const listener of this.listeners) listener();
   }
 
+  private cachedRaw: string | null = null;
   private cachedSnapshot: Tokens | null | undefined;
 
-  /** The stored tokens (stable between changes, as useSyncExternalStore needs). */
+  /** The stored tokens, read from localStorage each time (another tab or this one may have
+   * changed them) but the same object while they are unchanged, as useSyncExternalStore needs. */
   snapshot = (): Tokens | null => {
-    if (this.cachedSnapshot === undefined) {
-      const raw = localStorage.getItem(KEY);
+    const raw = localStorage.getItem(KEY);
+    if (this.cachedSnapshot === undefined || raw !== this.cachedRaw) {
+      this.cachedRaw = raw;
       try {
         this.cachedSnapshot = raw ? (JSON.parse(raw) as Tokens) : null;
       } catch {
@@ -170,7 +172,6 @@ class Session {
   }
 
   private async refreshNow(stale: string): Promise<string | null> {
-    this.cachedSnapshot = undefined; // another tab may have refreshed while we waited for the lock
     const tokens = this.snapshot();
     if (!tokens) return null;
     if (tokens.access_token !== stale && tokens.expires_at - Date.now() > EARLY_MS) return tokens.access_token;
