@@ -73,7 +73,7 @@ test-integration: infra ## only the tests on real PostgreSQL and Kafka
 
 test-web: infra web ## only the web client's tests: Vitest, the API types' drift, Playwright on the real platform
 	@deploy/local/web.sh browser
-	@$(PYTEST) -p no:cacheprovider tests/web
+	@$(PYTEST) -p no:cacheprovider tests/web tests/contracts/test_openapi.py tests/e2e/test_web_client.py
 
 bench: ## benchmarks against the running platform (make up): lookup, projections, dashboards (first run loads 10M rows), the web bundle
 	@$(PYTHON) bench/milestone_lookup.py

@@ -67,9 +67,14 @@ class KeySource(Protocol):
 
 
 class JwksCache:
-    """Public keys fetched from a JWKS URL, refreshed every ``ttl`` seconds or on an unknown kid."""
+    """Public keys fetched from a JWKS URL, refreshed every ``ttl`` seconds or on an unknown kid.
 
-    def __init__(self, url: str, *, ttl: float = 300, min_refresh_interval: float = 10,
+    An unknown kid refreshes at most once per ``min_refresh_interval`` (a flood of made-up kids
+    costs identity one request per interval), and a token that arrives inside the interval waits
+    for its end rather than failing: a new tenant's key, published a moment after the last
+    refresh, verifies within a second instead of answering 401 for the rest of the interval."""
+
+    def __init__(self, url: str, *, ttl: float = 300, min_refresh_interval: float = 1.0,
                  client: httpx.AsyncClient | None = None) -> None:
         self.url = url
         self.ttl = ttl
@@ -80,12 +85,17 @@ class JwksCache:
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str) -> PyJWK | None:
-        now = time.monotonic()
-        if kid not in self._keys or now - self._fetched_at > self.ttl:
+        if kid not in self._keys or time.monotonic() - self._fetched_at > self.ttl:
+            requested = time.monotonic()
             async with self._lock:
-                if (kid not in self._keys and now - self._fetched_at > self.min_refresh_interval) or \
-                        now - self._fetched_at > self.ttl:
-                    await self._refresh()
+                if kid in self._keys and time.monotonic() - self._fetched_at <= self.ttl:
+                    return self._keys[kid]  # another request refreshed while this one waited
+                if self._fetched_at >= requested:
+                    return self._keys.get(kid)  # refreshed after this request came: that answer counts
+                wait = self.min_refresh_interval - (time.monotonic() - self._fetched_at)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await self._refresh()
         return self._keys.get(kid)
 
     async def _refresh(self) -> None:

@@ -82,3 +82,23 @@ async def test_rejects_what_it_must() -> None:
         with pytest.raises(InvalidToken):
             await verifier.verify(token)
         assert label
+
+
+async def test_a_key_published_just_after_a_refresh_is_picked_up_within_the_refresh_interval() -> None:
+    """A new tenant's first token arrives seconds after the last refresh (the tenant's key was created
+    a moment ago): it must verify after a short wait, not fail for the rest of the interval — while
+    random unknown kids still cause at most one fetch per interval."""
+    server = JwksServer()
+    first, second = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    server.keys = [_jwk(first, "k1")]
+    client = httpx.AsyncClient(transport=httpx.MockTransport(server.handler))
+    verifier = TokenVerifier(JwksCache("http://identity/jwks", client=client, min_refresh_interval=0.3),
+                             audience="cuepoint")
+    await verifier.verify(jwt.encode(_claims(), first, algorithm="EdDSA", headers={"kid": "k1"}))
+    server.keys.append(_jwk(second, "k2"))
+    user = await verifier.verify(jwt.encode(_claims(), second, algorithm="EdDSA", headers={"kid": "k2"}))
+    assert user.role is Role.TEACHER and server.fetches == 2
+    for kid in ("x1", "x2", "x3"):
+        with pytest.raises(InvalidToken, match="unknown signing key"):
+            await verifier.verify(jwt.encode(_claims(), second, algorithm="EdDSA", headers={"kid": kid}))
+    assert server.fetches <= 5, "unknown kids are throttled to one fetch per interval"
