@@ -25,6 +25,8 @@ declare -A WORKERS=([analytics]="${CUEPOINT_ANALYTICS_WORKERS:-2}")
 mkdir -p "$LOGS" "$RUN"
 # Where the services find each other locally.
 export STORAGE_EMULATOR_HOST="${STORAGE_EMULATOR_HOST:-http://127.0.0.1:${CUEPOINT_STORAGE_PORT:-9023}}"
+# Browsers reach storage through the gateway (see gateway_config): content rewrites the URLs it hands out.
+export CUEPOINT_STORAGE_PUBLIC_URL="${CUEPOINT_STORAGE_PUBLIC_URL:-http://127.0.0.1:${CUEPOINT_GATEWAY_PORT:-8080}/storage}"
 export NO_GCE_CHECK="${NO_GCE_CHECK:-True}"  # local runs are never on GCE: no metadata-server probe
 export CUEPOINT_JWKS_URL="${CUEPOINT_JWKS_URL:-http://127.0.0.1:${CUEPOINT_IDENTITY_PORT:-8001}/.well-known/jwks.json}"
 
@@ -162,6 +164,14 @@ http {
     location /api/ {
       default_type application/problem+json;
       return 404 '{"type": "about:blank", "title": "Not found", "status": 404, "detail": "no such API: use /api/<service>/… with ${SERVICES[*]}"}';
+    }
+    # The storage emulator sends no CORS headers: browsers upload and play through here (same origin),
+    # as the URLs content hands out say (CUEPOINT_STORAGE_PUBLIC_URL). Videos stream through unbuffered.
+    location /storage/ {
+      proxy_pass ${STORAGE_EMULATOR_HOST%/}/;
+      proxy_set_header Host \$proxy_host;
+      proxy_request_buffering off;
+      client_max_body_size 2g;
     }
 CONF
   for service in "${SERVICES[@]}"; do

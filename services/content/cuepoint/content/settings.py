@@ -12,6 +12,9 @@ class ContentSettings(RuntimeSettings):
     storage_emulator_host: str | None = Field(
         default=None, validation_alias="STORAGE_EMULATOR_HOST",
         description="The GCS emulator (local, tests); unset in production to use real GCS credentials.")
+    storage_public_url: str | None = Field(
+        default=None, description="Where browsers reach the emulator (e.g. the gateway's /storage): replaces the "
+        "emulator's origin in every upload and playback URL handed out. Unset: URLs stay as storage makes them.")
     upload_session_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     playback_url_minutes: int = Field(default=15, ge=1, le=24 * 60)
     allowed_video_types: tuple[str, ...] = ("video/mp4", "video/webm", "video/quicktime")

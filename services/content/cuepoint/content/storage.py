@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from functools import cached_property
+from urllib.parse import urlsplit
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -84,7 +85,8 @@ class VideoStorage:
     async def create_upload(self, name: str, *, content_type: str, size: int) -> str:
         """A resumable upload session bound to the content type and exact size."""
         blob = self.bucket.blob(name)
-        return await asyncio.to_thread(blob.create_resumable_upload_session, content_type=content_type, size=size)
+        url = await asyncio.to_thread(blob.create_resumable_upload_session, content_type=content_type, size=size)
+        return self.public(url)
 
     async def stat(self, name: str) -> StoredObject | None:
         blob = await asyncio.to_thread(self.bucket.get_blob, name)
@@ -106,7 +108,19 @@ class VideoStorage:
         options: dict[str, Any] = {"version": "v4", "expiration": timedelta(minutes=minutes), "method": "GET"}
         if self.emulated:
             options.update(credentials=self._signer, api_access_endpoint=self.settings.storage_emulator_host)
-        return await asyncio.to_thread(blob.generate_signed_url, **options)
+        return self.public(await asyncio.to_thread(blob.generate_signed_url, **options))
+
+    def public(self, url: str) -> str:
+        """The URL as a browser must use it: the emulator sends no CORS headers, so pages reach it
+        through the gateway (same origin); real GCS URLs are left alone."""
+        public, emulator = self.settings.storage_public_url, self.settings.storage_emulator_host
+        if not public or not emulator:
+            return url
+        origin = urlsplit(emulator)
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc) != (origin.scheme, origin.netloc):
+            return url
+        return public.rstrip("/") + url[len(f"{parts.scheme}://{parts.netloc}"):]
 
 
 def _local_signer() -> Any:
