@@ -1,16 +1,20 @@
-import { Link } from "react-router";
+// The teacher's studio, loaded only for teachers and admins (a lazy chunk): lessons, their
+// chapters and videos, uploads, transcripts and milestones, AI drafts and their review, publishing.
+import { Route, Routes } from "react-router";
+import { LessonEditor } from "../studio/LessonEditor";
+import { LessonsList } from "../studio/LessonsList";
+import { Review } from "../studio/Review";
+import { VideoEditor } from "../studio/VideoEditor";
+import { NotFound } from "./NotFound";
 
-// The teacher's studio (lessons, upload, milestones, AI review, the class view) is the next
-// part of the web client; until then teachers use the API (see the README's walkthroughs).
 export default function Studio() {
   return (
-    <div className="page">
-      <h1>Studio</h1>
-      <p>
-        Building lessons, reviewing AI drafts and following your class arrive here next. Meanwhile you can
-        preview published lessons as your students see them.
-      </p>
-      <Link to="/lessons">Preview lessons</Link>
-    </div>
+    <Routes>
+      <Route index element={<LessonsList />} />
+      <Route path="lessons/:lessonId" element={<LessonEditor />} />
+      <Route path="lessons/:lessonId/videos/:videoId" element={<VideoEditor />} />
+      <Route path="lessons/:lessonId/review" element={<Review />} />
+      <Route path="*" element={<NotFound />} />
+    </Routes>
   );
 }

@@ -1,0 +1,223 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState, type FormEvent } from "react";
+import { Link, useParams } from "react-router";
+import { content, unwrap } from "../api/client";
+import { lessonQuery } from "../api/queries";
+import { errorMessage } from "../api/problem";
+import type { Lesson } from "../api/types";
+import { clock } from "../player/rules";
+import { Empty, ErrorNotice, Loading } from "../ui/states";
+import { studioKeys } from "./queries";
+import { VideoUpload } from "./VideoUpload";
+
+/** One lesson's working draft: details, chapters, videos (with uploads), and publishing. */
+export function LessonEditor() {
+  const { lessonId = "" } = useParams();
+  const lesson = useQuery(lessonQuery(lessonId));
+  const queryClient = useQueryClient();
+  const refresh = () => queryClient.invalidateQueries({ queryKey: studioKeys.lesson(lessonId) });
+
+  if (lesson.isPending) return <Loading />;
+  if (lesson.isError) return <div className="page"><ErrorNotice error={lesson.error} retry={() => void lesson.refetch()} /></div>;
+  const data = lesson.data;
+  const videos = [...data.videos].sort((a, b) => a.position - b.position);
+  const groups = [...data.video_groups].sort((a, b) => a.position - b.position);
+
+  return (
+    <div className="page">
+      <p className="crumbs">
+        <Link to="/teach">Studio</Link>
+      </p>
+      <div className="row">
+        <h1>{data.title}</h1>
+        <span className={`tag status-${data.status.toLowerCase()}`}>
+          {data.status.toLowerCase()}
+          {data.version ? ` · version ${data.version}` : ""}
+        </span>
+      </div>
+      <Details lessonId={lessonId} data={data} onSaved={refresh} />
+      <section className="card" aria-labelledby="chapters-title">
+        <h2 id="chapters-title">Chapters</h2>
+        <Chapters lessonId={lessonId} groups={groups} onChanged={refresh} />
+      </section>
+      <section className="card" aria-labelledby="videos-title">
+        <h2 id="videos-title">Videos</h2>
+        {videos.length === 0 && <Empty title="No videos yet: upload the first one below." />}
+        <ol className="videos">
+          {videos.map((video) => (
+            <li key={video.id} className="row">
+              <span>
+                <Link to={`/teach/lessons/${lessonId}/videos/${video.id}`}>{video.title}</Link>
+                <span className="meta">
+                  {" "}
+                  · {video.status.toLowerCase()}
+                  {video.duration ? ` · ${clock(video.duration)}` : ""} · {video.milestones.length}{" "}
+                  {video.milestones.length === 1 ? "milestone" : "milestones"}
+                  {groups.find((g) => g.id === video.video_group_id) ? ` · ${groups.find((g) => g.id === video.video_group_id)?.title}` : ""}
+                </span>
+              </span>
+            </li>
+          ))}
+        </ol>
+        <VideoUpload lessonId={lessonId} groups={groups} onUploaded={refresh} />
+      </section>
+      <section className="card" aria-labelledby="questions-title">
+        <h2 id="questions-title">Questions</h2>
+        <p>Ask the AI for drafts from the transcript, review them, or write your own.</p>
+        <Link className="button secondary" to={`/teach/lessons/${lessonId}/review`}>
+          Review questions
+        </Link>
+      </section>
+      <Publish lessonId={lessonId} status={data.status} onPublished={refresh} />
+    </div>
+  );
+}
+
+function Details({ lessonId, data, onSaved }: { lessonId: string; data: Lesson; onSaved: () => void }) {
+  const [title, setTitle] = useState(data.title);
+  const [description, setDescription] = useState(data.description);
+  const [thumbnail, setThumbnail] = useState(data.thumbnail ?? "");
+  const [seekPolicy, setSeekPolicy] = useState(data.seek_policy);
+  useEffect(() => {
+    setTitle(data.title);
+    setDescription(data.description);
+    setThumbnail(data.thumbnail ?? "");
+    setSeekPolicy(data.seek_policy);
+  }, [data.title, data.description, data.thumbnail, data.seek_policy]);
+  const save = useMutation({
+    mutationFn: () =>
+      unwrap(
+        content.PATCH("/v1/lessons/{lesson_id}", {
+          params: { path: { lesson_id: lessonId } },
+          body: { title: title.trim(), description, thumbnail: thumbnail.trim() || null, seek_policy: seekPolicy },
+        }),
+      ),
+    onSuccess: onSaved,
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    save.mutate();
+  };
+  return (
+    <form className="card form wide-form" onSubmit={submit} aria-labelledby="details-title">
+      <h2 id="details-title">Details</h2>
+      <label>
+        Title
+        <input value={title} onChange={(e) => setTitle(e.target.value)} required maxLength={200} />
+      </label>
+      <label>
+        Description
+        <textarea value={description} onChange={(e) => setDescription(e.target.value)} maxLength={5000} rows={3} />
+      </label>
+      <label>
+        Thumbnail image URL
+        <input type="url" value={thumbnail} onChange={(e) => setThumbnail(e.target.value)} placeholder="https://…" />
+      </label>
+      <label>
+        Seeking
+        <select value={seekPolicy} onChange={(e) => setSeekPolicy(e.target.value as typeof seekPolicy)}>
+          <option value="FREE">Students may seek freely (but not past a required milestone)</option>
+          <option value="NO_SKIP_AHEAD">No skipping ahead of what they watched</option>
+        </select>
+      </label>
+      <div className="row">
+        <button type="submit" disabled={save.isPending}>
+          {save.isPending ? "Saving…" : "Save details"}
+        </button>
+        <span aria-live="polite" className="meta">{save.isSuccess ? "Saved." : ""}</span>
+      </div>
+      {save.isError && <p className="notice error" role="alert">{errorMessage(save.error)}</p>}
+    </form>
+  );
+}
+
+function Chapters({ lessonId, groups, onChanged }: { lessonId: string; groups: { id: string; title: string; position: number }[]; onChanged: () => void }) {
+  const [title, setTitle] = useState("");
+  const add = useMutation({
+    mutationFn: () => unwrap(content.POST("/v1/lessons/{lesson_id}/video-groups", { params: { path: { lesson_id: lessonId } }, body: { title: title.trim() } })),
+    onSuccess: () => {
+      setTitle("");
+      onChanged();
+    },
+  });
+  const rename = useMutation({
+    mutationFn: ({ id, title: next }: { id: string; title: string }) =>
+      unwrap(content.PATCH("/v1/video-groups/{group_id}", { params: { path: { group_id: id } }, body: { title: next } })),
+    onSuccess: onChanged,
+  });
+  const move = useMutation({
+    mutationFn: ({ id, position }: { id: string; position: number }) =>
+      unwrap(content.PATCH("/v1/video-groups/{group_id}", { params: { path: { group_id: id } }, body: { position } })),
+    onSuccess: onChanged,
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => unwrap(content.DELETE("/v1/video-groups/{group_id}", { params: { path: { group_id: id } } })),
+    onSuccess: onChanged,
+  });
+  const failed = [add, rename, move, remove].find((m) => m.isError);
+  return (
+    <>
+      {groups.length === 0 && <p className="meta">No chapters: videos show as one list. Add chapters to group them.</p>}
+      <ol className="plain">
+        {groups.map((group, index) => (
+          <li key={group.id} className="row">
+            <input
+              aria-label={`Chapter ${index + 1} title`}
+              defaultValue={group.title}
+              maxLength={200}
+              onBlur={(e) => e.target.value.trim() && e.target.value !== group.title && rename.mutate({ id: group.id, title: e.target.value.trim() })}
+            />
+            <span className="row">
+              <button type="button" className="icon" aria-label={`Move chapter “${group.title}” up`} disabled={index === 0} onClick={() => move.mutate({ id: group.id, position: index - 1 })}>
+                ↑
+              </button>
+              <button type="button" className="icon" aria-label={`Move chapter “${group.title}” down`} disabled={index === groups.length - 1} onClick={() => move.mutate({ id: group.id, position: index + 1 })}>
+                ↓
+              </button>
+              <button type="button" className="danger" onClick={() => window.confirm(`Delete the chapter “${group.title}”? Its videos stay in the lesson.`) && remove.mutate(group.id)}>
+                Delete<span className="visually-hidden"> chapter {group.title}</span>
+              </button>
+            </span>
+          </li>
+        ))}
+      </ol>
+      <form
+        className="row"
+        onSubmit={(event) => {
+          event.preventDefault();
+          if (title.trim()) add.mutate();
+        }}
+      >
+        <label className="grow">
+          New chapter
+          <input value={title} onChange={(e) => setTitle(e.target.value)} maxLength={200} />
+        </label>
+        <button type="submit" className="secondary" disabled={!title.trim() || add.isPending}>
+          Add chapter
+        </button>
+      </form>
+      {failed && <ErrorNotice error={failed.error} />}
+    </>
+  );
+}
+
+function Publish({ lessonId, status, onPublished }: { lessonId: string; status: string; onPublished: () => void }) {
+  const publish = useMutation({
+    mutationFn: () => unwrap(content.POST("/v1/lessons/{lesson_id}/publish", { params: { path: { lesson_id: lessonId } } })),
+    onSuccess: onPublished,
+  });
+  return (
+    <section className="card" aria-labelledby="publish-title">
+      <h2 id="publish-title">Publish</h2>
+      <p>
+        Publishing freezes this draft as the version students see. Students who started an earlier version keep
+        it until they finish.
+      </p>
+      <button type="button" onClick={() => publish.mutate()} disabled={publish.isPending}>
+        {publish.isPending ? "Publishing…" : status === "PUBLISHED" ? "Publish the changes" : "Publish"}
+      </button>
+      <p aria-live="polite">{publish.isSuccess ? `Published version ${publish.data.version}.` : ""}</p>
+      {publish.isError && <p className="notice error" role="alert">{errorMessage(publish.error)}</p>}
+    </section>
+  );
+}
