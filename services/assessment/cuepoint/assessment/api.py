@@ -178,7 +178,8 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
         return await assessment.review_queue(actor, lesson_id=lesson_id, status=status, video_id=video_id,
                                              milestone_id=milestone_id, limit=limit, offset=offset)
 
-    @questions.post("/approve", response_model=schemas.BulkApproval, summary="Approve several questions at once")
+    @questions.post("/approve", response_model=schemas.BulkApproval,
+                    summary="Approve several drafts at once; rejected ones are skipped (and named), never re-approved")
     async def bulk_approve(body: BulkApproveIn, actor: Teacher) -> Any:
         return await assessment.bulk_approve(actor, body.question_ids)
 

@@ -33,6 +33,8 @@ ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
 CONTENT = TypeAdapter(QuestionContent)
 ANSWER = TypeAdapter(Answer)
 APPROVABLE = ("DRAFT", "PENDING_REVIEW", "REJECTED")
+# A rejection is a reviewer's decision: only approving that one question on purpose undoes it, never a bulk click.
+BULK_APPROVABLE = ("DRAFT", "PENDING_REVIEW")
 
 # Each student's best score per approved question in a scope, against all of the scope's points.
 GRADE_SQL = """
@@ -314,15 +316,20 @@ class Assessment:
                 question = (await session.execute(select(orm.questions).where(
                     orm.questions.c.id == question_id).with_for_update())).first()
                 if question is None:
-                    skipped.append({"id": question_id, "reason": "not found"})
+                    skipped.append({"id": question_id, "reason": "not found", "status": None})
                     continue
                 try:
                     await self._authored_lesson(session, actor, question.lesson_id)
                 except (NotFound, Forbidden) as error:
-                    skipped.append({"id": question_id, "reason": error.detail})
+                    skipped.append({"id": question_id, "reason": error.detail, "status": None})
                     continue
-                if question.status not in APPROVABLE:
-                    skipped.append({"id": question_id, "reason": f"it is {question.status}"})
+                if question.status == "REJECTED":
+                    skipped.append({"id": question_id, "status": question.status,
+                                    "reason": "it was rejected; approve it on its own to undo the rejection"})
+                    continue
+                if question.status not in BULK_APPROVABLE:
+                    skipped.append({"id": question_id, "reason": f"it is {question.status}",
+                                    "status": question.status})
                     continue
                 await self._approve(session, actor, question)
                 approved.append(question_id)

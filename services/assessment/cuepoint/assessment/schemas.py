@@ -207,12 +207,14 @@ AnyQuestion = Annotated[AuthoredQuestion | StudentQuestion, Field(discriminator=
 
 class Skipped(Out):
     id: uuid.UUID
-    reason: str
+    reason: str = Field(description="Why it was not approved, in words.")
+    status: Status | None = Field(default=None, description="Its status, when the caller may see it (`REJECTED`: "
+                                                            "bulk approval never undoes a rejection).")
 
 
 class BulkApproval(Out):
-    approved: list[uuid.UUID]
-    skipped: list[Skipped]
+    approved: list[uuid.UUID] = Field(description="Approved now, in the order asked.")
+    skipped: list[Skipped] = Field(description="Left as they were, each with its reason.")
 
 
 class MilestonePolicy(Out):

@@ -659,3 +659,43 @@ async def test_numbers_are_json_numbers_and_timestamps_utc(api, generation, work
     assert policy.json()["retry_penalty"] == 0.125 and configuration.json()["input_price_per_1k"] == 0.000001
     usage = listed["/v1/ai-usage"]
     assert usage["months"] and all(isinstance(m["total_tokens"], int) for m in usage["months"])
+
+
+def _outbox(admin_connection, event_type: str, key) -> list[dict]:
+    """The envelopes assessment committed for publication (the outbox is what the relay sends, in order)."""
+    rows = admin_connection.execute("SELECT value FROM assessment.outbox WHERE event_type = %s AND key = %s "
+                                    "ORDER BY id", (event_type, str(key))).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+async def _draft(api, teacher, world: World, content: dict | None = None, **fields) -> dict:
+    response = await api.post("/v1/questions", headers=teacher, json={
+        "lesson_id": str(world.lesson_id), "milestone_id": str(world.milestones[0]), "prompt": "Draft?",
+        "content": content or {"type": "TRUE_FALSE", "correct": True}, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_bulk_approval_never_reapproves_a_rejected_question(api, worker, accounts, infra, admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    pending, rejected, approved = [await _draft(api, teacher, world) for _ in range(3)]
+    assert (await api.post(f"/v1/questions/{rejected['id']}/reject", headers=teacher,
+                           json={"reason": "Off topic"})).status_code == 200
+    assert (await api.post(f"/v1/questions/{approved['id']}/approve", headers=teacher)).status_code == 200
+
+    bulk = await api.post("/v1/questions/approve", headers=teacher, json={
+        "question_ids": [pending["id"], rejected["id"], approved["id"]]})
+    assert bulk.status_code == 200, bulk.text
+    assert bulk.json()["approved"] == [pending["id"]]
+    skipped = {s["id"]: s for s in bulk.json()["skipped"]}
+    assert set(skipped) == {rejected["id"], approved["id"]}
+    assert skipped[rejected["id"]]["status"] == "REJECTED" and "rejected" in skipped[rejected["id"]]["reason"]
+    assert skipped[approved["id"]]["status"] == "APPROVED"
+
+    still = (await api.get(f"/v1/questions/{rejected['id']}", headers=teacher)).json()
+    assert still["status"] == "REJECTED" and still["rejection_reason"] == "Off topic"
+    assert _outbox(admin_connection, "assessment.question.approved.v1", rejected["id"]) == []
+    # Approving it on its own stays possible: a reviewer who changed their mind says so for that question.
+    one = await api.post(f"/v1/questions/{rejected['id']}/approve", headers=teacher)
+    assert one.status_code == 200 and one.json()["status"] == "APPROVED"

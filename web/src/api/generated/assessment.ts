@@ -285,7 +285,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Approve several questions at once */
+        /** Approve several drafts at once; rejected ones are skipped (and named), never re-approved */
         post: operations["bulk_approve_v1_questions_approve_post"];
         delete?: never;
         options?: never;
@@ -492,9 +492,15 @@ export type components = {
         };
         /** BulkApproval */
         BulkApproval: {
-            /** Approved */
+            /**
+             * Approved
+             * @description Approved now, in the order asked.
+             */
             approved: string[];
-            /** Skipped */
+            /**
+             * Skipped
+             * @description Left as they were, each with its reason.
+             */
             skipped: components["schemas"]["Skipped"][];
         };
         /** BulkApproveIn */
@@ -1411,8 +1417,16 @@ export type components = {
              * Format: uuid
              */
             id: string;
-            /** Reason */
+            /**
+             * Reason
+             * @description Why it was not approved, in words.
+             */
             reason: string;
+            /**
+             * Status
+             * @description Its status, when the caller may see it (`REJECTED`: bulk approval never undoes a rejection).
+             */
+            status?: ("DRAFT" | "PENDING_REVIEW" | "APPROVED" | "REJECTED" | "ARCHIVED") | null;
         };
         /**
          * StudentQuestion
