@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, select, text, update
@@ -26,6 +28,7 @@ from cuepoint.runtime.outbox import Outbox
 from . import orm
 from .domain.captions import caption_label, webvtt
 from .domain.milestones import timestamp_problem
+from .domain.probe import PROBED_FORMATS, UNREADABLE, UnreadableVideo, probe_result
 from .domain.transcripts import Segment, TranscriptError, parse
 from .settings import ContentSettings
 from .storage import VideoStorage, object_name, tenant_prefix
@@ -341,7 +344,15 @@ class Content:
                     await self.storage.delete(name)
         if failure is not None:
             raise failure
-        probe = await self._probe(name)
+        try:
+            probe = await self._probe(name, stored.size)
+        except UnreadableVideo as error:
+            async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+                video = await self._video(session, video_id, lock=True)
+                if video.status == "UPLOADING":
+                    await self._fail(session, video, str(error))
+            await self.storage.delete(name)
+            raise Invalid(str(error)) from error
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             video = await self._video(session, video_id, lock=True)
             if video.status in ("UPLOADED", "READY"):
@@ -365,33 +376,30 @@ class Content:
         await session.execute(update(orm.videos).where(orm.videos.c.id == video.id).values(
             status="FAILED", metadata={**(video.metadata or {}), "failure": reason}, updated_at=_now()))
 
-    async def _probe(self, name: str) -> dict[str, Any]:
-        """Duration and resolution from ffprobe, when it is installed."""
+    async def _probe(self, name: str, size: int) -> dict[str, Any]:
+        """Duration and resolution from ffprobe, when it is installed; UnreadableVideo if it cannot
+        read the file as one of the accepted containers.
+
+        ffprobe reads a local copy only, with the file protocol alone and a fixed list of demuxers:
+        given a URL, a playlist uploaded as video/mp4 would make it fetch whatever the playlist names."""
         if shutil.which("ffprobe") is None:
             return {}
-        url = await self.storage.read_url(name, 5)
-        process = await asyncio.create_subprocess_exec(
-            "ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name,width,height",
-            "-of", "json", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        try:
-            output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
-        except TimeoutError:
-            process.kill()
-            return {}
-        try:
-            found = json.loads(output or b"{}")
-        except ValueError:
-            return {}
-        video = next((s for s in found.get("streams", []) if s.get("codec_type") == "video"), {})
-        result: dict[str, Any] = {}
-        if "duration" in found.get("format", {}):
-            result["duration"] = round(float(found["format"]["duration"]), 3)
-        for key in ("width", "height"):
-            if video.get(key):
-                result[key] = int(video[key])
-        if video.get("codec_name"):
-            result["codec"] = video["codec_name"]
-        return result
+        with tempfile.TemporaryDirectory(prefix="cuepoint-probe-") as directory:
+            path = Path(directory) / "upload"
+            await self.storage.download(name, path, max_bytes=size)
+            process = await asyncio.create_subprocess_exec(
+                "ffprobe", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", ",".join(PROBED_FORMATS),
+                "-show_entries", "format=format_name,duration:stream=codec_type,codec_name,width,height",
+                "-of", "json", f"file:{path}", stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL)
+            try:
+                output, _ = await asyncio.wait_for(process.communicate(), timeout=self.settings.probe_timeout_seconds)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+                raise UnreadableVideo(f"{UNREADABLE}: ffprobe did not finish reading it within "
+                                      f"{self.settings.probe_timeout_seconds:g} s") from None
+        return probe_result(process.returncode, output)
 
     async def playback(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
         """A short-lived read URL and the milestones where playback pauses."""

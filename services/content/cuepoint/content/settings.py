@@ -17,4 +17,5 @@ class ContentSettings(RuntimeSettings):
         "emulator's origin in every upload and playback URL handed out. Unset: URLs stay as storage makes them.")
     upload_session_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     playback_url_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    probe_timeout_seconds: float = Field(default=30, gt=0, description="How long ffprobe may read an upload.")
     allowed_video_types: tuple[str, ...] = ("video/mp4", "video/webm", "video/quicktime")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from urllib.parse import urlsplit
 from datetime import timedelta
 from typing import Any
@@ -94,6 +95,13 @@ class VideoStorage:
             return None
         return StoredObject(name=name, size=int(blob.size or 0), content_type=blob.content_type, crc32c=blob.crc32c,
                             md5=blob.md5_hash)
+
+    async def download(self, name: str, destination: Path, *, max_bytes: int) -> None:
+        """The object's first ``max_bytes`` bytes into a local file (never more, whatever it holds now)."""
+        def fetch() -> None:
+            with destination.open("wb") as file:
+                self.bucket.blob(name).download_to_file(file, start=0, end=max_bytes - 1, checksum=None)
+        await asyncio.to_thread(fetch)
 
     async def delete(self, name: str) -> None:
         def remove() -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
 import uuid
+from functools import cache
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -23,7 +30,21 @@ from tests.support.platform import Infra, eventually
 
 pytestmark = pytest.mark.integration
 
-VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"cuepoint test video " * 50
+
+
+@cache
+def clip(seconds: float = 120.0) -> bytes:
+    """A real MP4 (ffprobe must read what is uploaded), tiny: 64×48 at one frame a second."""
+    assert shutil.which("ffmpeg") and shutil.which("ffprobe"), "make infra installs Debian's ffmpeg"
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "clip.mp4"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
+                        f"testsrc=duration={seconds}:size=64x48:rate=1", "-pix_fmt", "yuv420p", str(path)],
+                       check=True, timeout=60)
+        return path.read_bytes()
+
+
+VIDEO = clip()
 VTT = """WEBVTT
 
 00:00:01.000 --> 00:00:04.000
@@ -42,8 +63,9 @@ async def _lesson(api, headers, title: str = "Photosynthesis") -> dict:
     return response.json()
 
 
-async def _upload(api, headers, lesson_id, *, body: bytes = VIDEO, declared: int | None = None,
+async def _upload(api, headers, lesson_id, *, body: bytes | None = None, declared: int | None = None,
                   sent_type: str = "video/mp4", duration: float | None = 120.0) -> dict:
+    body = clip(duration or 120.0) if body is None else body
     started = await api.post(f"/v1/lessons/{lesson_id}/videos", headers=headers, json={
         "title": "Chapter 1", "content_type": "video/mp4", "size_bytes": declared or len(body),
         "duration_seconds": duration})
@@ -357,6 +379,61 @@ async def test_ffprobe_reads_duration_and_resolution(api, accounts: Accounts, tm
     assert late.status_code == 422
 
 
+class Listener:
+    """A TCP port that counts who connects: where a playlist would send ffprobe."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.connections += 1
+            connection.close()
+
+
+async def test_a_playlist_posing_as_mp4_is_refused_and_fetches_nothing(api, accounts: Accounts,
+                                                                        admin_connection) -> None:
+    listener = Listener()
+    try:
+        playlist = (f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n"
+                    f"http://127.0.0.1:{listener.port}/segment.ts\n#EXT-X-ENDLIST\n").encode()
+        teacher = await accounts.login("teacher@example.com")
+        lesson = await _lesson(api, teacher, "Playlists")
+        session = await _upload(api, teacher, lesson["id"], body=playlist)
+        refused = await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+        await asyncio.sleep(0.5)
+        assert listener.connections == 0, "ffprobe followed the playlist's URL"
+    finally:
+        listener.socket.close()
+    assert refused.status_code == 422, refused.text
+    assert "this file is not a video ffprobe can read" in refused.json()["detail"]
+    status = admin_connection.execute("SELECT status FROM content.videos WHERE id = %s",
+                                      (session["video_id"],)).fetchone()[0]
+    assert status == "FAILED"
+
+
+async def test_random_bytes_declared_as_mp4_are_refused(api, accounts: Accounts, admin_connection) -> None:
+    import os
+
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Noise")
+    session = await _upload(api, teacher, lesson["id"], body=os.urandom(64 * 1024))
+    refused = await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    assert refused.status_code == 422, refused.text
+    assert "this file is not a video ffprobe can read" in refused.json()["detail"]
+    assert (await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)).status_code == 409
+    status = admin_connection.execute("SELECT status FROM content.videos WHERE id = %s",
+                                      (session["video_id"],)).fetchone()[0]
+    assert status == "FAILED"
+
+
 async def test_captions_as_webvtt_for_authors_and_students_of_the_published_lesson(api, accounts: Accounts) -> None:
     from cuepoint.content.domain.transcripts import parse
 
@@ -485,3 +562,4 @@ async def test_a_patch_cannot_null_what_must_have_a_value(api, accounts: Account
                                 json={"timestamp": 1, "title": "M"})).json()
     assert (await api.patch(f"/v1/milestones/{milestone['id']}", headers=teacher,
                             json={"timestamp": None})).status_code == 422
+
