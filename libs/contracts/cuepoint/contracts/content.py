@@ -114,6 +114,19 @@ class VideoUploaded(Event):
     height: int | None = Field(default=None, ge=1, description="Frame height in pixels, if known.")
 
 
+class VideoDeleted(Event):
+    """A video was deleted from a lesson's draft, with its milestones. Published versions are frozen
+    snapshots: one that holds the video keeps playing it until a new version is published. Key: video_id."""
+
+    event_type = "content.video.deleted.v1"
+    key_field = "video_id"
+    video_id: UUID = Field(description="The deleted video.")
+    lesson_id: UUID = Field(description="The lesson it belonged to.")
+    milestone_ids: list[UUID] = Field(default_factory=list, description="Its milestones, gone from the draft with it.")
+    in_published_version: bool = Field(
+        default=False, description="Whether a published version still holds it (its file is kept for that version).")
+
+
 class TranscriptSegment(BaseModel):
     """One timed cue of a transcript."""
 

@@ -23,6 +23,18 @@ def _set(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(exclude_unset=True)
 
 
+PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status"], "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}, "instance": {"type": "string"}}}
+
+
+def problems(**answers: str) -> dict[int | str, dict[str, Any]]:
+    """4xx answers for the document: ``problems(_404="no such video")``, each a problem+json body."""
+    return {int(code.lstrip("_")): {"description": description,
+                                     "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}}}
+            for code, description in answers.items()}
+
+
 def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
     authenticated = authentication(lambda request: verifier)
     User = Annotated[CurrentUser, Depends(authenticated)]
@@ -89,6 +101,14 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
                  summary="Verify the uploaded object and publish VideoUploaded")
     async def complete(video_id: uuid.UUID, actor: Author) -> Any:
         return await content.complete_upload(actor, video_id)
+
+    @videos.delete("/{video_id}", status_code=204,
+                   summary="Delete a video (and its milestones) from the draft; a published version keeps it",
+                   responses=problems(_403="not the lesson's author", _404="no such video",
+                                      _409="the lesson is archived"))
+    async def delete_video(video_id: uuid.UUID, actor: Author) -> Response:
+        await content.delete_video(actor, video_id)
+        return Response(status_code=204)
 
     @videos.get("/{video_id}/playback", response_model=Playback,
                 summary="A short-lived URL and the milestones where playback pauses")

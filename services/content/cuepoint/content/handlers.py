@@ -112,8 +112,13 @@ class Content:
         await session.execute(update(orm.lessons).where(orm.lessons.c.id == lesson_id)
                               .values(has_unpublished_changes=True, updated_at=_now()))
 
-    async def _video(self, session: AsyncSession, video_id: uuid.UUID, *, lock: bool = False) -> Any:
-        return await self._one(session, orm.videos, video_id, "video", lock=lock)
+    async def _video(self, session: AsyncSession, video_id: uuid.UUID, *, lock: bool = False,
+                     deleted_ok: bool = False) -> Any:
+        """A video of the draft; ``deleted_ok`` also finds one deleted from it (a published version may play it)."""
+        video = await self._one(session, orm.videos, video_id, "video", lock=lock)
+        if video.deleted_at is not None and not deleted_ok:
+            raise NotFound(f"no video {video_id}")
+        return video
 
     async def _published_snapshot(self, session: AsyncSession, lesson_id: uuid.UUID) -> dict[str, Any]:
         row = (await session.execute(
@@ -190,31 +195,39 @@ class Content:
     async def _draft_view(self, session: AsyncSession, lesson: Any) -> dict[str, Any]:
         groups = (await session.execute(select(orm.video_groups).where(orm.video_groups.c.lesson_id == lesson.id)
                                         .order_by(orm.video_groups.c.position, orm.video_groups.c.created_at))).all()
-        videos = (await session.execute(select(orm.videos).where(orm.videos.c.lesson_id == lesson.id)
+        videos = (await session.execute(select(orm.videos).where(orm.videos.c.lesson_id == lesson.id,
+                                                                 orm.videos.c.deleted_at.is_(None))
                                         .order_by(orm.videos.c.position, orm.videos.c.created_at))).all()
         milestones = (await session.execute(select(orm.milestones).where(orm.milestones.c.lesson_id == lesson.id)
                                             .order_by(orm.milestones.c.timestamp))).all()
         by_video: dict[uuid.UUID, list[dict[str, Any]]] = {}
         for milestone in milestones:
             by_video.setdefault(milestone.video_id, []).append(_milestone(milestone))
+        drafted = [{**_video(v), "milestones": by_video.get(v.id, [])} for v in videos]
         return {
             **_lesson_summary(lesson),
             "video_groups": [{"id": g.id, "title": g.title, "position": g.position} for g in groups],
-            "videos": [{**_video(v), "milestones": by_video.get(v.id, [])} for v in videos],
+            "videos": drafted,
+            "excluded_videos": [{"video_id": v["id"], "title": v["title"], "status": v["status"],
+                                 "reason": _exclusion(v)} for v in drafted if v["status"] in ("EXPIRED", "FAILED")],
         }
 
     async def publish(self, actor: CurrentUser, lesson_id: uuid.UUID) -> dict[str, Any]:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             lesson = await self._editable(session, actor, lesson_id)
             view = await self._draft_view(session, lesson)
-            if not view["videos"]:
-                raise Conflict("a lesson needs at least one video before it is published")
-            pending = [v["title"] for v in view["videos"] if v["status"] not in ("UPLOADED", "READY")]
+            pending = [v["title"] for v in view["videos"] if v["status"] == "UPLOADING"]
             if pending:
-                raise Conflict(f"these videos are not uploaded yet: {', '.join(pending)}")
+                raise Conflict(f"these videos are still uploading: {', '.join(pending)}; complete or delete them "
+                               "(an upload not completed in time expires and is left out)")
+            # An expired or failed upload has nothing to play: it is left out, as excluded_videos says.
+            playable = [v for v in view["videos"] if v["status"] in ("UPLOADED", "READY")]
+            if not playable:
+                raise Conflict("a lesson needs at least one uploaded video before it is published")
             version = lesson.version + 1
-            snapshot = json.loads(json.dumps({**view, "status": "PUBLISHED", "version": version,
+            snapshot = json.loads(json.dumps({**view, "videos": playable, "status": "PUBLISHED", "version": version,
                                               "published_at": _now()}, default=_json_value))
+            excluded = snapshot.pop("excluded_videos")
             snapshot.pop("has_unpublished_changes", None)
             await session.execute(orm.lesson_versions.insert().values(
                 lesson_id=lesson_id, version=version, tenant_id=actor.tenant_id, snapshot=snapshot,
@@ -224,9 +237,10 @@ class Content:
                 updated_at=_now()))
             await self.outbox.emit(session, events.LessonPublished(
                 lesson_id=lesson_id, version=version, title=lesson.title, thumbnail=lesson.thumbnail,
-                created_by_id=lesson.created_by_id, video_ids=[v["id"] for v in view["videos"]]),
+                created_by_id=lesson.created_by_id, video_ids=[v["id"] for v in playable]),
                 tenant_id=actor.tenant_id, actor_id=actor.id)
-            return {**snapshot, "has_unpublished_changes": False}  # the author's view: draft and version agree
+            # The author's view: draft and version agree, but for what publishing left out.
+            return {**snapshot, "has_unpublished_changes": False, "excluded_videos": excluded}
 
     async def archive(self, actor: CurrentUser, lesson_id: uuid.UUID) -> dict[str, Any]:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
@@ -348,13 +362,13 @@ class Content:
             probe = await self._probe(name, stored.size)
         except UnreadableVideo as error:
             async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-                video = await self._video(session, video_id, lock=True)
+                video = await self._video(session, video_id, lock=True, deleted_ok=True)
                 if video.status == "UPLOADING":
                     await self._fail(session, video, str(error))
             await self.storage.delete(name)
             raise Invalid(str(error)) from error
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            video = await self._video(session, video_id, lock=True)
+            video = await self._video(session, video_id, lock=True, deleted_ok=True)
             if video.status in ("UPLOADED", "READY"):
                 return _video(video)  # a concurrent complete won
             metadata = {"size": stored.size, "content_type": stored.content_type, "checksum": stored.crc32c,
@@ -364,13 +378,33 @@ class Content:
                 metadata=metadata,
                 upload_expires_at=None, updated_at=_now()))
             await self._touch(session, video.lesson_id)
-            video = await self._video(session, video_id)
+            video = await self._video(session, video_id, deleted_ok=True)
             await self.outbox.emit(session, events.VideoUploaded(
                 video_id=video_id, lesson_id=video.lesson_id, video_group_id=video.video_group_id, title=video.title,
                 position=video.position, storage_path=video.storage_path, content_type=stored.content_type or "",
                 size_bytes=stored.size, checksum=stored.crc32c or "", duration_seconds=video.duration,
                 width=probe.get("width"), height=probe.get("height")), tenant_id=actor.tenant_id, actor_id=actor.id)
             return _video(video)
+
+    async def delete_video(self, actor: CurrentUser, video_id: uuid.UUID) -> None:
+        """Takes the video out of the draft. A published version keeps playing it (its snapshot is
+        frozen), so its row and file stay while a version names it; otherwise the file goes too."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id, lock=True)
+            await self._editable(session, actor, video.lesson_id)
+            await session.execute(update(orm.videos).where(orm.videos.c.id == video_id).values(
+                deleted_at=_now(), updated_at=_now()))
+            milestone_ids = (await session.execute(select(orm.milestones.c.id).where(
+                orm.milestones.c.video_id == video_id).order_by(orm.milestones.c.timestamp))).scalars().all()
+            published = (await session.execute(select(func.count()).select_from(orm.lesson_versions).where(
+                orm.lesson_versions.c.lesson_id == video.lesson_id,
+                orm.lesson_versions.c.snapshot["videos"].contains([{"id": str(video_id)}])))).scalar_one() > 0
+            await self._touch(session, video.lesson_id)
+            await self.outbox.emit(session, events.VideoDeleted(
+                video_id=video_id, lesson_id=video.lesson_id, milestone_ids=list(milestone_ids),
+                in_published_version=published), tenant_id=actor.tenant_id, actor_id=actor.id)
+        if not published:
+            await self.storage.delete(video.storage_path.removeprefix(self.storage.gs_prefix))
 
     async def _fail(self, session: AsyncSession, video: Any, reason: str) -> None:
         await session.execute(update(orm.videos).where(orm.videos.c.id == video.id).values(
@@ -404,7 +438,7 @@ class Content:
     async def playback(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
         """A short-lived read URL and the milestones where playback pauses."""
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            video = await self._video(session, video_id)
+            video = await self._video(session, video_id, deleted_ok=True)
             milestones = await self._playback_milestones(session, actor, video)
             if video.status not in ("UPLOADED", "READY"):
                 raise Conflict("this video has not been uploaded yet")
@@ -551,7 +585,7 @@ class Content:
     async def _readable_transcript(self, actor: CurrentUser, video_id: uuid.UUID, language: str) -> Any:
         """Teachers and admins read any of their organisation's; students only a video of the published version."""
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            video = await self._video(session, video_id)
+            video = await self._video(session, video_id, deleted_ok=True)
             if not actor.at_least(Role.TEACHER):
                 snapshot = await self._published_snapshot(session, video.lesson_id)
                 if not any(v["id"] == str(video_id) for v in snapshot["videos"]):
@@ -602,9 +636,25 @@ def _summary_of_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
                                                "auto_generate_questions", "published_at", "updated_at")}
 
 
+def _status(video: Any) -> str:
+    """EXPIRED: an upload not completed in time, which publishing leaves out (nothing is stored for it)."""
+    if video.status == "UPLOADING" and video.upload_expires_at is not None and video.upload_expires_at < _now():
+        return "EXPIRED"
+    return video.status
+
+
+def _exclusion(video: dict[str, Any]) -> str:
+    if video["status"] == "EXPIRED":
+        return (f"the upload expired at {_json_value(video['upload_expires_at'])} without being completed; "
+                "publishing leaves it out: delete it or start a new upload")
+    failure = (video["metadata"] or {}).get("failure") or "the upload failed"
+    return f"{failure}; publishing leaves it out: delete it or start a new upload"
+
+
 def _video(video: Any) -> dict[str, Any]:
     return {"id": video.id, "lesson_id": video.lesson_id, "video_group_id": video.video_group_id, "title": video.title,
-            "position": video.position, "duration": video.duration, "status": video.status,
+            "position": video.position, "duration": video.duration, "status": _status(video),
+            "upload_expires_at": video.upload_expires_at if video.status == "UPLOADING" else None,
             "storage_path": video.storage_path, "metadata": video.metadata or {}}
 
 

@@ -16,7 +16,8 @@ LANGUAGE_PATTERN = r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$"
 """A BCP 47 language tag, as a transcript's path names it (``en``, ``pt-BR``)."""
 SeekPolicy = Literal["FREE", "NO_SKIP_AHEAD"]
 LessonStatus = Literal["DRAFT", "PUBLISHED", "ARCHIVED"]
-VideoStatus = Literal["UPLOADING", "UPLOADED", "READY", "FAILED"]
+VideoStatus = Literal["UPLOADING", "UPLOADED", "READY", "FAILED", "EXPIRED"]
+"""EXPIRED: an upload not completed before its session expired (nothing stored; publishing leaves it out)."""
 TranscriptFormat = Literal["vtt", "srt"]
 
 
@@ -153,13 +154,18 @@ class VideoMetadata(Out):
 class Video(Out):
     """A video of a lesson and the state of its upload."""
 
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # as VideoMetadata's
+
     id: uuid.UUID
     lesson_id: uuid.UUID
     video_group_id: uuid.UUID | None = Field(description="Its chapter, if it has one.")
     title: str
     position: int
     duration: Seconds | None = Field(description="Seconds; unknown until the browser or ffprobe says.")
-    status: VideoStatus = Field(description="UPLOADING until completed; UPLOADED, or READY once ffprobe read it.")
+    status: VideoStatus = Field(description="UPLOADING until completed; UPLOADED, or READY once ffprobe read it; "
+                                "EXPIRED if not completed in time.")
+    upload_expires_at: Instant | None = Field(
+        default=None, description="While UPLOADING or EXPIRED: when the upload session ends (ended).")
     storage_path: str = Field(description="Where the file is (gs://bucket/name).")
     metadata: VideoMetadata
 
@@ -206,11 +212,23 @@ class LessonSummary(Out):
     updated_at: Instant = Field(description="Last change of the draft (of the published draft, for students).")
 
 
+class ExcludedVideo(Out):
+    """A video of the draft that publishing leaves out: there is nothing to play."""
+
+    video_id: uuid.UUID
+    title: str
+    status: Literal["EXPIRED", "FAILED"]
+    reason: str = Field(description="Why, and what to do (delete it or upload again).")
+
+
 class Lesson(LessonSummary):
     """A lesson with its chapters, videos and milestones."""
 
     video_groups: list[VideoGroupSummary]
     videos: list[LessonVideo]
+    excluded_videos: list[ExcludedVideo] = Field(
+        default_factory=list, description="Authors only: draft videos publishing leaves out (expired or failed "
+        "uploads); empty in what students see.")
 
 
 class UploadSession(Out):

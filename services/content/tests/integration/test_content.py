@@ -563,3 +563,76 @@ async def test_a_patch_cannot_null_what_must_have_a_value(api, accounts: Account
     assert (await api.patch(f"/v1/milestones/{milestone['id']}", headers=teacher,
                             json={"timestamp": None})).status_code == 422
 
+
+def _events(admin_connection, event_type: str, key: str) -> list[dict]:
+    rows = admin_connection.execute("SELECT value FROM content.outbox WHERE event_type = %s AND key = %s ORDER BY id",
+                                    (event_type, key)).fetchall()
+    return [json.loads(row[0])["data"] for row in rows]
+
+
+async def test_an_abandoned_upload_expires_instead_of_blocking_publishing(api, accounts: Accounts,
+                                                                         admin_connection) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Abandoned uploads")
+    done = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{done['video_id']}/complete", headers=teacher)
+    abandoned = (await api.post(f"/v1/lessons/{lesson['id']}/videos", headers=teacher, json={
+        "title": "Never finished", "content_type": "video/mp4", "size_bytes": 10})).json()
+    still = await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)
+    assert still.status_code == 409 and "still uploading: Never finished" in still.json()["detail"]
+
+    admin_connection.execute("UPDATE content.videos SET upload_expires_at = now() - interval '1 second' WHERE id = %s",
+                             (abandoned["video_id"],))
+    draft = (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()
+    assert {v["id"]: v["status"] for v in draft["videos"]}[abandoned["video_id"]] == "EXPIRED"
+    [excluded] = draft["excluded_videos"]
+    assert excluded["video_id"] == abandoned["video_id"] and excluded["status"] == "EXPIRED"
+    assert "expired" in excluded["reason"] and "delete it" in excluded["reason"]
+
+    published = await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)
+    assert published.status_code == 200, published.text
+    assert [v["id"] for v in published.json()["videos"]] == [done["video_id"]]
+    assert [v["video_id"] for v in published.json()["excluded_videos"]] == [abandoned["video_id"]]
+    student = await accounts.login("student@example.com")
+    seen = (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).json()
+    assert [v["id"] for v in seen["videos"]] == [done["video_id"]] and seen["excluded_videos"] == []
+
+    assert (await api.delete(f"/v1/videos/{abandoned['video_id']}", headers=teacher)).status_code == 204
+    draft = (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()
+    assert [v["id"] for v in draft["videos"]] == [done["video_id"]] and draft["excluded_videos"] == []
+    assert (await api.delete(f"/v1/videos/{abandoned['video_id']}", headers=teacher)).status_code == 404
+    assert (await api.post(f"/v1/videos/{abandoned['video_id']}/complete", headers=teacher)).status_code == 404
+    assert _events(admin_connection, "content.video.deleted.v1", abandoned["video_id"]) == [{
+        "video_id": abandoned["video_id"], "lesson_id": lesson["id"], "milestone_ids": [],
+        "in_published_version": False}]
+
+
+async def test_deleting_a_published_video_changes_only_the_draft(api, accounts: Accounts, admin_connection) -> None:
+    teacher, student = await accounts.login("teacher@example.com"), await accounts.login("student@example.com")
+    lesson = await _lesson(api, teacher, "Deleting published videos")
+    first, second = (await _upload(api, teacher, lesson["id"]), await _upload(api, teacher, lesson["id"]))
+    for session in (first, second):
+        await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    milestone = (await api.post(f"/v1/videos/{first['video_id']}/milestones", headers=teacher,
+                                json={"timestamp": 5, "title": "M", "is_required": False})).json()
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+
+    other = (await accounts.tenant_with_users("deleting-elsewhere"))["admin"]
+    assert (await api.delete(f"/v1/videos/{first['video_id']}", headers=other)).status_code == 404
+    assert (await api.delete(f"/v1/videos/{first['video_id']}", headers=student)).status_code == 403
+    assert (await api.delete(f"/v1/videos/{first['video_id']}", headers=teacher)).status_code == 204
+    draft = (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()
+    assert [v["id"] for v in draft["videos"]] == [second["video_id"]] and draft["has_unpublished_changes"]
+    seen = (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).json()
+    assert [v["id"] for v in seen["videos"]] == [first["video_id"], second["video_id"]], "the version is frozen"
+    playback = (await api.get(f"/v1/videos/{first['video_id']}/playback", headers=student)).json()
+    assert [m["id"] for m in playback["milestones"]] == [milestone["id"]]
+    async with httpx.AsyncClient() as storage:
+        assert (await storage.get(playback["url"])).content == clip(), "the published version's file is kept"
+    assert _events(admin_connection, "content.video.deleted.v1", first["video_id"]) == [{
+        "video_id": first["video_id"], "lesson_id": lesson["id"], "milestone_ids": [milestone["id"]],
+        "in_published_version": True}]
+
+    republished = (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).json()
+    assert [v["id"] for v in republished["videos"]] == [second["video_id"]]
+    assert (await api.get(f"/v1/videos/{first['video_id']}/playback", headers=student)).status_code == 404

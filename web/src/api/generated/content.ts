@@ -174,6 +174,23 @@ export type paths = {
         patch: operations["update_group_v1_video_groups__group_id__patch"];
         trace?: never;
     };
+    "/v1/videos/{video_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a video (and its milestones) from the draft; a published version keeps it */
+        delete: operations["delete_video_v1_videos__video_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/videos/{video_id}/complete": {
         parameters: {
             query?: never;
@@ -291,6 +308,29 @@ export type components = {
              */
             path: string;
         };
+        /**
+         * ExcludedVideo
+         * @description A video of the draft that publishing leaves out: there is nothing to play.
+         */
+        ExcludedVideo: {
+            /**
+             * Reason
+             * @description Why, and what to do (delete it or upload again).
+             */
+            reason: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "EXPIRED" | "FAILED";
+            /** Title */
+            title: string;
+            /**
+             * Video Id
+             * Format: uuid
+             */
+            video_id: string;
+        };
         /** GroupIn */
         GroupIn: {
             /** Position */
@@ -324,6 +364,11 @@ export type components = {
             created_by_id: string;
             /** Description */
             description: string;
+            /**
+             * Excluded Videos
+             * @description Authors only: draft videos publishing leaves out (expired or failed uploads); empty in what students see.
+             */
+            excluded_videos: components["schemas"]["ExcludedVideo"][];
             /**
              * Has Unpublished Changes
              * @description Whether the draft differs from the published version; null in what students see.
@@ -519,10 +564,10 @@ export type components = {
             position: number;
             /**
              * Status
-             * @description UPLOADING until completed; UPLOADED, or READY once ffprobe read it.
+             * @description UPLOADING until completed; UPLOADED, or READY once ffprobe read it; EXPIRED if not completed in time.
              * @enum {string}
              */
-            status: "UPLOADING" | "UPLOADED" | "READY" | "FAILED";
+            status: "UPLOADING" | "UPLOADED" | "READY" | "FAILED" | "EXPIRED";
             /**
              * Storage Path
              * @description Where the file is (gs://bucket/name).
@@ -530,6 +575,11 @@ export type components = {
             storage_path: string;
             /** Title */
             title: string;
+            /**
+             * Upload Expires At
+             * @description While UPLOADING or EXPIRED: when the upload session ends (ended).
+             */
+            upload_expires_at: string | null;
             /**
              * Video Group Id
              * @description Its chapter, if it has one.
@@ -847,10 +897,10 @@ export type components = {
             position: number;
             /**
              * Status
-             * @description UPLOADING until completed; UPLOADED, or READY once ffprobe read it.
+             * @description UPLOADING until completed; UPLOADED, or READY once ffprobe read it; EXPIRED if not completed in time.
              * @enum {string}
              */
-            status: "UPLOADING" | "UPLOADED" | "READY" | "FAILED";
+            status: "UPLOADING" | "UPLOADED" | "READY" | "FAILED" | "EXPIRED";
             /**
              * Storage Path
              * @description Where the file is (gs://bucket/name).
@@ -858,6 +908,11 @@ export type components = {
             storage_path: string;
             /** Title */
             title: string;
+            /**
+             * Upload Expires At
+             * @description While UPLOADING or EXPIRED: when the upload session ends (ended).
+             */
+            upload_expires_at: string | null;
             /**
              * Video Group Id
              * @description Its chapter, if it has one.
@@ -1385,6 +1440,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VideoGroup"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_video_v1_videos__video_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                video_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not the lesson's author */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description no such video */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description the lesson is archived */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
                 };
             };
             /** @description Validation Error */
