@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,3 +121,67 @@ class AIUsageRecorded(Event):
     response_time: int = Field(ge=0, description="Milliseconds from request to response.")
     success: bool = Field(description="Whether a valid response came back.")
     error: str | None = Field(default=None, description="The error, when not successful.")
+
+
+class QuestionEdited(Event):
+    """A teacher changed a question (its text, answer key, points, milestone or grading policy). Emitted once
+    per edit that changed something, before any QuestionApproved of the same request. Key: question_id.
+
+    ``before`` and ``after`` hold only the changed fields, as JSON: numbers such as ``points`` and
+    ``retry_penalty`` as decimal strings, ids as strings, ``content`` as the question type's content with its
+    answer key (domain topics are internal; no personal data is in a question)."""
+
+    event_type = "assessment.question.edited.v1"
+    key_field = "question_id"
+    question_id: UUID = Field(description="The edited question.")
+    lesson_id: UUID = Field(description="The lesson of the question.")
+    milestone_id: UUID | None = Field(description="The milestone it is attached to after the edit.")
+    status: QuestionStatus = Field(description="Its status after the edit (an approved question stays approved).")
+    changed_fields: list[str] = Field(
+        description="The fields that changed, sorted: any of `prompt`, `explanation`, `points`, `difficulty`, "
+                    "`type`, `content`, `milestone_id`, `video_id`, `max_attempts`, `retry_penalty`, "
+                    "`partial_credit`.")
+    before: dict[str, Any] = Field(description="The changed fields' values before the edit.")
+    after: dict[str, Any] = Field(description="The changed fields' values after the edit.")
+
+
+class MilestonePolicyChanged(Event):
+    """A teacher changed a milestone's grading policy (for all its questions that do not set their own).
+    Emitted only when a value changed. Key: milestone_id.
+
+    Each value is the full state after the change; null means "the organisation's default"."""
+
+    event_type = "assessment.milestone_policy.changed.v1"
+    key_field = "milestone_id"
+    milestone_id: UUID = Field(description="The milestone.")
+    lesson_id: UUID = Field(description="The lesson of the milestone.")
+    max_attempts: int | None = Field(description="Attempts allowed per question; null: the organisation's default.")
+    retry_penalty: Decimal | None = Field(description="Share of the points lost per extra attempt (0–1); null: none.")
+    partial_credit: bool | None = Field(description="Whether partly right answers earn part of the points; null: on.")
+    changed_fields: list[str] = Field(description="Which of the three changed, sorted.")
+    before: dict[str, Any] = Field(description="The changed fields' previous values (decimals as strings).")
+
+
+class AIConfigurationChanged(Event):
+    """An admin created or changed an AI provider configuration, or activating another one deactivated it
+    (one active per provider). Key: configuration_id.
+
+    The API key never appears: ``api_key_changed`` says it was set, replaced or removed, and
+    ``has_api_key`` whether one is stored now. ``before`` and ``after`` hold the changed fields (on
+    creation ``before`` is empty and ``after`` holds every field); decimals as strings."""
+
+    event_type = "assessment.ai_configuration.changed.v1"
+    key_field = "configuration_id"
+    configuration_id: UUID = Field(description="The AI configuration.")
+    change: Literal["CREATED", "UPDATED", "DEACTIVATED"] = Field(
+        description="`DEACTIVATED`: another configuration of its provider was activated.")
+    name: str = Field(description="The configuration's name.")
+    provider: str = Field(description="The provider, e.g. `OPENAI` or `OFFLINE`.")
+    model: str = Field(description="The model name after the change.")
+    is_active: bool = Field(description="Whether it is active after the change.")
+    has_api_key: bool = Field(description="Whether an API key is stored after the change.")
+    api_key_changed: bool = Field(description="The API key was set, replaced or removed (never the key itself).")
+    changed_fields: list[str] = Field(description="The fields that changed, sorted (`api_key` never among them).")
+    before: dict[str, Any] = Field(description="The changed fields' values before.")
+    after: dict[str, Any] = Field(description="The changed fields' values after.")
+

@@ -120,11 +120,13 @@ class Assessment:
                     orm.ai_configurations.c.name == fields["name"]))).first():
                 raise Conflict(f"an AI configuration named {fields['name']!r} exists already")
             if fields.get("is_active"):
-                await self._deactivate_others(session, fields["provider"], configuration_id)
+                await self._deactivate_others(session, actor, fields["provider"], configuration_id)
             await session.execute(orm.ai_configurations.insert().values(
                 id=configuration_id, tenant_id=actor.tenant_id, api_key_encrypted=encrypted, created_at=_now(),
                 updated_at=_now(), **fields))
-            return _configuration(await self._one(session, orm.ai_configurations, configuration_id, "configuration"))
+            row = await self._one(session, orm.ai_configurations, configuration_id, "configuration")
+            await self._emit_configuration_changed(session, actor, "CREATED", None, row)
+            return _configuration(row)
 
     async def update_configuration(self, actor: CurrentUser, configuration_id: uuid.UUID,
                                    changes: dict[str, Any]) -> dict[str, Any]:
@@ -138,17 +140,46 @@ class Assessment:
             merged = {**row._asdict(), **changes}
             self._check_configuration(merged, has_key=bool(merged["api_key_encrypted"]))
             if merged["is_active"]:
-                await self._deactivate_others(session, merged["provider"], configuration_id)
+                await self._deactivate_others(session, actor, merged["provider"], configuration_id)
             await session.execute(update(orm.ai_configurations).where(orm.ai_configurations.c.id == configuration_id)
                                   .values(updated_at=_now(), **changes))
-            return _configuration(await self._one(session, orm.ai_configurations, configuration_id, "configuration"))
+            changed = await self._one(session, orm.ai_configurations, configuration_id, "configuration")
+            await self._emit_configuration_changed(session, actor, "UPDATED", row, changed)
+            return _configuration(changed)
 
-    @staticmethod
-    async def _deactivate_others(session: AsyncSession, provider: str, keep: uuid.UUID) -> None:
-        """One active configuration per provider, as the seed's lookup expects."""
+    async def _emit_configuration_changed(self, session: AsyncSession, actor: CurrentUser, change: str,
+                                          before: Any, after: Any) -> None:
+        """Announced without the key; an update that changed nothing is not announced."""
+        key_changed = (before.api_key_encrypted if before is not None else None) != after.api_key_encrypted
+        if before is None:
+            fields = list(CONFIGURATION_FIELDS)
+            previous: dict[str, Any] = {}
+        else:
+            fields = changes_of(before, after._asdict(), CONFIGURATION_FIELDS)
+            previous = {name: as_json(getattr(before, name)) for name in fields}
+            if not fields and not key_changed:
+                return
+        await self.outbox.emit(session, events.AIConfigurationChanged(
+            configuration_id=after.id, change=change, name=after.name, provider=after.provider, model=after.model,
+            is_active=after.is_active, has_api_key=after.api_key_encrypted is not None,
+            api_key_changed=key_changed if before is not None else after.api_key_encrypted is not None,
+            changed_fields=fields, before=previous, after={name: as_json(getattr(after, name)) for name in fields}),
+            tenant_id=actor.tenant_id, actor_id=actor.id)
+
+    async def _deactivate_others(self, session: AsyncSession, actor: CurrentUser, provider: str,
+                                 keep: uuid.UUID) -> None:
+        """One active configuration per provider, as the seed's lookup expects; each one switched off is
+        announced too."""
         table = orm.ai_configurations
-        await session.execute(update(table).where(table.c.provider == provider, table.c.id != keep, table.c.is_active)
-                              .values(is_active=False, updated_at=_now()))
+        switched_off = (await session.execute(
+            update(table).where(table.c.provider == provider, table.c.id != keep, table.c.is_active)
+            .values(is_active=False, updated_at=_now()).returning(*table.c))).all()
+        for row in switched_off:
+            await self.outbox.emit(session, events.AIConfigurationChanged(
+                configuration_id=row.id, change="DEACTIVATED", name=row.name, provider=row.provider, model=row.model,
+                is_active=False, has_api_key=row.api_key_encrypted is not None, api_key_changed=False,
+                changed_fields=["is_active"], before={"is_active": True}, after={"is_active": False}),
+                tenant_id=actor.tenant_id, actor_id=actor.id)
 
     async def list_configurations(self, actor: CurrentUser, limit: int, offset: int) -> dict[str, Any]:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
@@ -285,15 +316,24 @@ class Assessment:
             if "milestone_id" in values:
                 milestone = await self._milestone_of(session, question.lesson_id, values["milestone_id"])
                 values["video_id"] = milestone.video_id if milestone else None
-            if values:
+            changed = changes_of(question, values, QUESTION_EDITABLE)
+            if changed:
                 await session.execute(update(orm.questions).where(orm.questions.c.id == question_id).values(
-                    updated_at=_now(), **values))
+                    updated_at=_now(), **{name: values[name] for name in changed}))
+            before = question
             question = await self._one(session, orm.questions, question_id, "question")
+            if changed:
+                await self.outbox.emit(session, events.QuestionEdited(
+                    question_id=question_id, lesson_id=question.lesson_id, milestone_id=question.milestone_id,
+                    status=question.status, changed_fields=changed,
+                    before={name: as_json(getattr(before, name)) for name in changed},
+                    after={name: as_json(getattr(question, name)) for name in changed}),
+                    tenant_id=actor.tenant_id, actor_id=actor.id)
             if approve:
                 if question.status not in APPROVABLE:
                     raise Conflict(f"a question that is {question.status} cannot be approved")
                 await self._approve(session, actor, question)
-            elif question.status == "APPROVED" and values:
+            elif question.status == "APPROVED" and changed:
                 # Students see approved questions: an edit is re-announced so projections stay right.
                 await self._emit_approved(session, actor, question)
             return _teacher_view(await self._one(session, orm.questions, question_id, "question"))
@@ -354,10 +394,19 @@ class Assessment:
             milestone = await self._one(session, orm.milestones, milestone_id, "milestone")
             await self._authored_lesson(session, actor, milestone.lesson_id)
             values = {"max_attempts": None, "retry_penalty": None, "partial_credit": None, **policy}
-            await session.execute(insert(orm.milestone_policies).values(
-                milestone_id=milestone_id, tenant_id=actor.tenant_id, updated_at=_now(), **values)
-                .on_conflict_do_update(index_elements=[orm.milestone_policies.c.milestone_id],
-                                       set_={**values, "updated_at": _now()}))
+            current = (await session.execute(select(orm.milestone_policies).where(
+                orm.milestone_policies.c.milestone_id == milestone_id).with_for_update())).first()
+            previous = current._asdict() if current is not None else dict.fromkeys(values)
+            changed = changes_of(previous, values, tuple(values))
+            if changed:
+                await session.execute(insert(orm.milestone_policies).values(
+                    milestone_id=milestone_id, tenant_id=actor.tenant_id, updated_at=_now(), **values)
+                    .on_conflict_do_update(index_elements=[orm.milestone_policies.c.milestone_id],
+                                           set_={**values, "updated_at": _now()}))
+                await self.outbox.emit(session, events.MilestonePolicyChanged(
+                    milestone_id=milestone_id, lesson_id=milestone.lesson_id, changed_fields=changed,
+                    before={name: as_json(previous[name]) for name in changed}, **values),
+                    tenant_id=actor.tenant_id, actor_id=actor.id)
             return {"milestone_id": milestone_id, **values}
 
     # --- students --------------------------------------------------------------------------------------
@@ -597,6 +646,34 @@ WHERE created_at >= CURRENT_DATE - make_interval(months => :months)
 GROUP BY month, request_type
 ORDER BY month DESC, total_cost DESC
 """
+
+
+QUESTION_EDITABLE = ("prompt", "explanation", "points", "difficulty", "type", "content", "milestone_id", "video_id",
+                     "max_attempts", "retry_penalty", "partial_credit")
+CONFIGURATION_FIELDS = ("name", "provider", "model", "base_url", "temperature", "max_tokens", "prompt_template",
+                        "input_price_per_1k", "output_price_per_1k", "is_active")
+
+
+def as_json(value: Any) -> Any:
+    """A column's value as an event carries it: decimals as strings (no float rounding), ids as strings."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, Decimal | int | float) and isinstance(new, Decimal | int | float) \
+            and not isinstance(old, bool) and not isinstance(new, bool):
+        return Decimal(str(old)) == Decimal(str(new))
+    return old == new
+
+
+def changes_of(current: Any, values: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` ``values`` sets to something other than ``current`` holds (a row or a dict), sorted."""
+    read = current.get if isinstance(current, dict) else lambda name: getattr(current, name)
+    return sorted(name for name in names if name in values and not _same(read(name), values[name]))
 
 
 def _problem(error: ValidationError) -> str:

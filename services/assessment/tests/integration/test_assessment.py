@@ -699,3 +699,80 @@ async def test_bulk_approval_never_reapproves_a_rejected_question(api, worker, a
     # Approving it on its own stays possible: a reviewer who changed their mind says so for that question.
     one = await api.post(f"/v1/questions/{rejected['id']}/approve", headers=teacher)
     assert one.status_code == 200 and one.json()["status"] == "APPROVED"
+
+
+async def test_edits_policy_and_ai_configuration_changes_are_announced(api, worker, accounts, infra,
+                                                                       admin_connection):
+    admin = await accounts.login("admin@example.com")
+    teacher = await accounts.login("teacher@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    question = await _draft(api, teacher, world, points="1")
+    edited = await api.patch(f"/v1/questions/{question['id']}", headers=teacher, json={
+        "prompt": "Chloroplasts hold chlorophyll.", "points": "2.5", "retry_penalty": "0.2",
+        "milestone_id": str(world.milestones[1]), "explanation": question["explanation"]})
+    assert edited.status_code == 200, edited.text
+    [announced] = _outbox(admin_connection, "assessment.question.edited.v1", question["id"])
+    assert announced["actor_id"] == claims(teacher)["sub"] and announced["key"] == question["id"]
+    data = announced["data"]
+    assert data["changed_fields"] == ["milestone_id", "points", "prompt", "retry_penalty"]  # not the same explanation
+    assert data["before"] == {"milestone_id": str(world.milestones[0]), "points": "1.00", "prompt": "Draft?",
+                              "retry_penalty": None}
+    assert data["after"] == {"milestone_id": str(world.milestones[1]), "points": "2.50",
+                             "prompt": "Chloroplasts hold chlorophyll.", "retry_penalty": "0.200"}
+    assert (data["status"], data["milestone_id"], data["lesson_id"]) == (
+        "DRAFT", str(world.milestones[1]), str(world.lesson_id))
+    # Approving with an edit: the edit, then the approval; an edit that changes nothing is not announced.
+    await api.post(f"/v1/questions/{question['id']}/approve", headers=teacher, json={
+        "content": {"type": "TRUE_FALSE", "correct": False}})
+    await api.patch(f"/v1/questions/{question['id']}", headers=teacher, json={"points": "2.50"})
+    edits = _outbox(admin_connection, "assessment.question.edited.v1", question["id"])
+    assert len(edits) == 2 and edits[1]["data"]["changed_fields"] == ["content"]
+    assert edits[1]["data"]["after"]["content"]["correct"] is False and edits[1]["data"]["status"] == "DRAFT"  # approved just after
+    approvals = _outbox(admin_connection, "assessment.question.approved.v1", question["id"])
+    assert len(approvals) == 1
+    order = admin_connection.execute("SELECT event_type FROM assessment.outbox WHERE key = %s ORDER BY id",
+                                     (question["id"],)).fetchall()
+    assert [row[0] for row in order][-2:] == ["assessment.question.edited.v1", "assessment.question.approved.v1"]
+
+    milestone = world.milestones[0]
+    put = await api.put(f"/v1/milestones/{milestone}/policy", headers=teacher,
+                        json={"max_attempts": 2, "retry_penalty": "0.5"})
+    assert put.status_code == 200, put.text
+    await api.put(f"/v1/milestones/{milestone}/policy", headers=teacher, json={"max_attempts": 2,
+                                                                             "retry_penalty": "0.500"})
+    await api.put(f"/v1/milestones/{milestone}/policy", headers=teacher, json={"max_attempts": 2})
+    policies = [e["data"] for e in _outbox(admin_connection, "assessment.milestone_policy.changed.v1", milestone)]
+    assert len(policies) == 2  # the same values again changed nothing
+    assert policies[0] | {"changed_fields": None} == {
+        "milestone_id": str(milestone), "lesson_id": str(world.lesson_id), "max_attempts": 2,
+        "retry_penalty": "0.5", "partial_credit": None, "changed_fields": None,
+        "before": {"max_attempts": None, "retry_penalty": None}}
+    assert policies[0]["changed_fields"] == ["max_attempts", "retry_penalty"]
+    assert policies[1]["changed_fields"] == ["retry_penalty"] and policies[1]["before"] == {"retry_penalty": "0.500"}
+    assert policies[1]["retry_penalty"] is None
+
+    name = f"cfg-{uuid.uuid4().hex[:6]}"
+    created = (await api.post("/v1/ai-configurations", headers=admin, json={
+        "name": name, "provider": "OPENAI", "model": "gpt-a", "api_key": "sk-very-secret-1", "is_active": True,
+        "input_price_per_1k": "0.01"})).json()
+    other = (await api.post("/v1/ai-configurations", headers=admin, json={
+        "name": f"{name}-b", "provider": "OPENAI", "model": "gpt-b", "api_key": "sk-very-secret-2"})).json()
+    await api.patch(f"/v1/ai-configurations/{created['id']}", headers=admin, json={"model": "gpt-a2",
+                                                                                   "api_key": "sk-very-secret-3"})
+    await api.patch(f"/v1/ai-configurations/{created['id']}", headers=admin, json={"model": "gpt-a2"})
+    await api.patch(f"/v1/ai-configurations/{other['id']}", headers=admin, json={"is_active": True})
+    mine = _outbox(admin_connection, "assessment.ai_configuration.changed.v1", created["id"])
+    assert "sk-very-secret" not in json.dumps(mine) + json.dumps(
+        _outbox(admin_connection, "assessment.ai_configuration.changed.v1", other["id"]))
+    assert [e["data"]["change"] for e in mine] == ["CREATED", "UPDATED", "DEACTIVATED"]
+    first, update, off = (e["data"] for e in mine)
+    assert first["before"] == {} and first["after"]["input_price_per_1k"] == "0.010000" and first["api_key_changed"]
+    assert first["after"]["model"] == "gpt-a" and first["is_active"] and first["has_api_key"]
+    assert "api_key" not in first["after"] and "api_key_encrypted" not in first["after"]
+    assert (update["changed_fields"], update["before"], update["after"]) == (["model"], {"model": "gpt-a"},
+                                                                            {"model": "gpt-a2"})
+    assert update["api_key_changed"] is True and update["has_api_key"] is True
+    assert (off["changed_fields"], off["is_active"], mine[2]["actor_id"]) == (["is_active"], False,
+                                                                              claims(admin)["sub"])
+    activated = _outbox(admin_connection, "assessment.ai_configuration.changed.v1", other["id"])[-1]["data"]
+    assert activated["change"] == "UPDATED" and activated["after"] == {"is_active": True}
