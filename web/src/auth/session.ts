@@ -34,7 +34,10 @@ export function decodeClaims(token: string): Claims | null {
     const payload = token.split(".")[1];
     if (!payload) return null;
     const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(payload.length / 4) * 4, "="));
-    return JSON.parse(json) as Claims;
+    const raw = JSON.parse(json) as Omit<Claims, "role"> & { role?: string; platform_admin?: boolean };
+    // identity writes the role in lower case ("teacher"); a platform admin carries a flag of its own.
+    const role = (raw.platform_admin ? "PLATFORM_ADMIN" : (raw.role ?? "student").toUpperCase()) as Role;
+    return { ...raw, role };
   } catch {
     return null;
   }

@@ -54,6 +54,7 @@ export function Player(props: PlayerProps) {
   // Where a seek the player itself makes lands: that seek is not checked again. (A position, not a
   // flag: one range input change can fire several seeking events.)
   const correcting = useRef<number | null>(null);
+  const playRequested = useRef<number | null>(null); // when play was asked for: the startup time
   const captionUrl = useCaptionTrack(props.captions, props.preferences.captions_language);
   const caption = props.captions[0];
 
@@ -192,6 +193,7 @@ export function Player(props: PlayerProps) {
     const element = video.current;
     if (!element) return;
     if (active && !active.review) return; // questions first
+    if (element.paused) playRequested.current ??= performance.now();
     if (element.paused) void element.play().catch((error) => setNotice(`The video cannot play: ${error.message}`));
     else element.pause();
   };
@@ -224,6 +226,11 @@ export function Player(props: PlayerProps) {
             element.playbackRate = rate;
           }}
           onTimeUpdate={(e) => setTime(e.currentTarget.currentTime)}
+          onPlaying={() => {
+            if (playRequested.current === null || playRequested.current < 0) return;
+            track({ type: "performance", name: "video.startup_ms", value: Math.round(performance.now() - playRequested.current) });
+            playRequested.current = -1; // once per player: later plays are resumes, not startups
+          }}
           onPlay={(e) => {
             setPlaying(true);
             setOfferResume(false);

@@ -169,7 +169,7 @@ export function Review() {
           const source = span && q.video_id ? (segmentsOf.get(q.video_id) ?? []).filter((s) => s.end > (span[0] ?? 0) && s.start < (span[1] ?? 0)) : [];
           return (
             <li key={q.id} id={`draft-${q.id}`} tabIndex={-1} className={`card draft ${index === focus ? "focused" : ""}`} onFocus={() => setFocus(index)} aria-describedby="shortcuts">
-              <div className="row">
+              <div className="row actions">
                 {status === "PENDING_REVIEW" && (
                   <label className="check">
                     <input type="checkbox" checked={selected.has(q.id)} onChange={() => setSelected((all) => toggle(all, q.id))} />
@@ -197,7 +197,7 @@ export function Review() {
               )}
               {q.rejection_reason && <p className="meta">Rejected: {q.rejection_reason}</p>}
               {status === "PENDING_REVIEW" && editing !== q.id && (
-                <div className="row">
+                <div className="row actions">
                   <button type="button" onClick={() => approve.mutate({ id: q.id })}>Approve</button>
                   <button type="button" className="secondary" onClick={() => setEditing(q.id)}>Edit and approve</button>
                   <button type="button" className="danger" onClick={() => askReject(q.id)}>Reject</button>

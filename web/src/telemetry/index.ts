@@ -48,6 +48,13 @@ export function track(event: TelemetryEvent): void {
 }
 
 if (typeof window !== "undefined") {
+  // How long the page took to become usable, once per page load (the seed's performance metrics).
+  window.addEventListener("load", () =>
+    setTimeout(() => {
+      const [navigation] = performance.getEntriesByType("navigation") as PerformanceNavigationTiming[];
+      if (navigation) track({ type: "performance", name: "page.load_ms", value: Math.round(navigation.loadEventEnd || navigation.duration) });
+    }, 0),
+  );
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden") void telemetry.flush({ keepalive: true });
   });

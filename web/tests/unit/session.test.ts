@@ -6,7 +6,7 @@ function jwt(claims: object): string {
 }
 
 const tokens = (n: number, expiresIn = 900) => ({
-  access_token: jwt({ sub: "u1", tid: "t1", role: "STUDENT", exp: 0, n }),
+  access_token: jwt({ sub: "u1", tid: "t1", role: "student", exp: 0, n }),
   refresh_token: `refresh-${n}`,
   expires_in: expiresIn,
   session_id: "s1",
@@ -23,6 +23,13 @@ describe("the session", () => {
     vi.resetModules();
   });
   afterEach(() => vi.unstubAllGlobals());
+
+  it("reads identity's claims: the role in any case, the platform admin's flag", async () => {
+    const { decodeClaims } = await import("../../src/auth/session");
+    expect(decodeClaims(jwt({ sub: "u", tid: "t", role: "teacher", exp: 0 }))?.role).toBe("TEACHER");
+    expect(decodeClaims(jwt({ sub: "u", tid: "t", role: "admin", platform_admin: true, exp: 0 }))?.role).toBe("PLATFORM_ADMIN");
+    expect(decodeClaims("not a token")).toBeNull();
+  });
 
   it("signs in, remembers the organisation, and sends the device id", async () => {
     const fetch = vi.fn(async () => respond(200, tokens(1)));
