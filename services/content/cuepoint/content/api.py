@@ -64,7 +64,10 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
         return await content.update_lesson(actor, lesson_id, _set(body))
 
     @lessons.post("/{lesson_id}/publish", response_model=Lesson,
-                  summary="Freeze the current draft as the version students see")
+                  summary="Freeze the current draft as the version students see",
+                  responses=problems(_403="not the lesson's author", _404="no such lesson", _409=(
+                      "no uploaded video, a video still uploading, or a required milestone without an approved "
+                      "question (`milestones` names each, with its video)")))
     async def publish(lesson_id: uuid.UUID, actor: Author) -> Any:
         return await content.publish(actor, lesson_id)
 

@@ -224,6 +224,7 @@ class Content:
             playable = [v for v in view["videos"] if v["status"] in ("UPLOADED", "READY")]
             if not playable:
                 raise Conflict("a lesson needs at least one uploaded video before it is published")
+            await self._refuse_unanswerable_milestones(session, playable)
             version = lesson.version + 1
             snapshot = json.loads(json.dumps({**view, "videos": playable, "status": "PUBLISHED", "version": version,
                                               "published_at": _now()}, default=_json_value))
@@ -241,6 +242,23 @@ class Content:
                 tenant_id=actor.tenant_id, actor_id=actor.id)
             # The author's view: draft and version agree, but for what publishing left out.
             return {**snapshot, "has_unpublished_changes": False, "excluded_videos": excluded}
+
+    async def _refuse_unanswerable_milestones(self, session: AsyncSession, videos: list[dict[str, Any]]) -> None:
+        """A required milestone stops playback until it is answered: without an approved question
+        students could never get past it."""
+        required = [(m, v) for v in videos for m in v["milestones"] if m["is_required"]]
+        if not required:
+            return
+        answerable = set((await session.execute(select(orm.questions.c.milestone_id).where(
+            orm.questions.c.milestone_id.in_([m["id"] for m, _ in required]),
+            orm.questions.c.status == "APPROVED"))).scalars())
+        blocked = [(m, v) for m, v in required if m["id"] not in answerable]
+        if blocked:
+            named = "; ".join(f"{m['title']!r} at {m['timestamp']:g} s in {v['title']!r}" for m, v in blocked)
+            raise Conflict(f"required milestones without an approved question: {named}. Approve a question for "
+                           "each, or make it optional", milestones=[
+                               {"milestone_id": str(m["id"]), "title": m["title"], "video_id": str(v["id"]),
+                                "video_title": v["title"]} for m, v in blocked])
 
     async def archive(self, actor: CurrentUser, lesson_id: uuid.UUID) -> dict[str, Any]:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:

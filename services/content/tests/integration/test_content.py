@@ -161,19 +161,30 @@ async def test_milestones_and_transcripts_validate(api, accounts: Accounts) -> N
     assert srt.status_code == 201
 
 
-async def test_publishing_freezes_what_students_see(api, accounts: Accounts) -> None:
+def _approve_a_question(admin_connection, milestone_id: str) -> None:
+    """As content's projection of assessment's QuestionApproved leaves it."""
+    admin_connection.execute("INSERT INTO content.questions (id, tenant_id, milestone_id, status) SELECT %s, "
+                             "tenant_id, id, 'APPROVED' FROM content.milestones WHERE id = %s",
+                             (uuid.uuid4(), milestone_id))
+
+
+async def test_publishing_freezes_what_students_see(api, accounts: Accounts, admin_connection) -> None:
     teacher, student = await accounts.login("teacher@example.com"), await accounts.login("student@example.com")
     lesson = await _lesson(api, teacher, "Cell division")
     assert (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).status_code == 404, "drafts are hidden"
     assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 409
     session = await _upload(api, teacher, lesson["id"])
     await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
-    await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher, json={"timestamp": 5, "title": "M1"})
+    first = await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher,
+                           json={"timestamp": 5, "title": "M1"})
+    _approve_a_question(admin_connection, first.json()["id"])
     published = await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)
     assert published.status_code == 200 and published.json()["version"] == 1
 
     await api.patch(f"/v1/lessons/{lesson['id']}", headers=teacher, json={"title": "Cell division (draft 2)"})
-    await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher, json={"timestamp": 9, "title": "M2"})
+    second = await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher,
+                            json={"timestamp": 9, "title": "M2"})
+    _approve_a_question(admin_connection, second.json()["id"])
     seen = (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).json()
     assert seen["title"] == "Cell division" and seen["version"] == 1
     assert [m["title"] for m in seen["videos"][0]["milestones"]] == ["M1"]
@@ -636,3 +647,25 @@ async def test_deleting_a_published_video_changes_only_the_draft(api, accounts: 
     republished = (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).json()
     assert [v["id"] for v in republished["videos"]] == [second["video_id"]]
     assert (await api.get(f"/v1/videos/{first['video_id']}/playback", headers=student)).status_code == 404
+
+
+async def test_a_required_milestone_without_an_approved_question_blocks_publishing(api, accounts: Accounts,
+                                                                                  admin_connection) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Unanswerable")
+    session = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    required = (await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher,
+                               json={"timestamp": 5, "title": "Mitosis check"})).json()
+    await api.post(f"/v1/videos/{session['video_id']}/milestones", headers=teacher,
+                   json={"timestamp": 8, "title": "Optional", "is_required": False})
+    admin_connection.execute("INSERT INTO content.questions (id, tenant_id, milestone_id, status) SELECT %s, "
+                             "tenant_id, id, 'PENDING_REVIEW' FROM content.milestones WHERE id = %s",
+                             (uuid.uuid4(), required["id"]))
+    refused = await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)
+    assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+    assert "'Mitosis check'" in refused.json()["detail"] and "'Chapter 1'" in refused.json()["detail"]
+    assert refused.json()["milestones"] == [{"milestone_id": required["id"], "title": "Mitosis check",
+                                             "video_id": session["video_id"], "video_title": "Chapter 1"}]
+    _approve_a_question(admin_connection, required["id"])
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
