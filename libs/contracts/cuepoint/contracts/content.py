@@ -114,6 +114,19 @@ class VideoUploaded(Event):
     height: int | None = Field(default=None, ge=1, description="Frame height in pixels, if known.")
 
 
+class VideoUpdated(Event):
+    """A video of a lesson's draft was renamed, reordered or moved to another chapter (or out of
+    one). Published versions keep what they froze. Key: video_id."""
+
+    event_type = "content.video.updated.v1"
+    key_field = "video_id"
+    video_id: UUID = Field(description="The video.")
+    lesson_id: UUID = Field(description="The lesson it belongs to.")
+    video_group_id: UUID | None = Field(default=None, description="Its chapter after the change; null for none.")
+    title: str = Field(description="The title after the change.")
+    position: int = Field(ge=0, description="Its place in playback order after the change.")
+
+
 class VideoDeleted(Event):
     """A video was deleted from a lesson's draft, with its milestones. Published versions are frozen
     snapshots: one that holds the video keeps playing it until a new version is published. Key: video_id."""

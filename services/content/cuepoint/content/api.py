@@ -12,7 +12,8 @@ from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authenticati
 from .handlers import Content
 from .schemas import (LANGUAGE_PATTERN, GroupIn, GroupPatch, Lesson, LessonIn, LessonPatch, LessonStatus,
                       LessonSummary, Milestone, MilestoneIn, MilestoneLookup, MilestonePatch, Playback, Transcript,
-                      TranscriptIn, TranscriptSummary, UploadIn, UploadSession, Video, VideoGroup)
+                      TranscriptIn, TranscriptSummary, UploadIn, UploadSession, Video, VideoGroup,
+                      VideoPatch)
 
 
 class WebVTTResponse(Response):
@@ -104,6 +105,12 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
                  summary="Verify the uploaded object and publish VideoUploaded")
     async def complete(video_id: uuid.UUID, actor: Author) -> Any:
         return await content.complete_upload(actor, video_id)
+
+    @videos.patch("/{video_id}", response_model=Video, summary="Rename, reorder or move to a chapter (the draft)",
+                  responses=problems(_403="not the lesson's author", _404="no such video",
+                                     _409="the lesson is archived", _422="the chapter is of another lesson"))
+    async def update_video(video_id: uuid.UUID, body: VideoPatch, actor: Author) -> Any:
+        return await content.update_video(actor, video_id, _set(body))
 
     @videos.delete("/{video_id}", status_code=204,
                    summary="Delete a video (and its milestones) from the draft; a published version keeps it",

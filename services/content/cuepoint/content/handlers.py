@@ -404,6 +404,24 @@ class Content:
                 width=probe.get("width"), height=probe.get("height")), tenant_id=actor.tenant_id, actor_id=actor.id)
             return _video(video)
 
+    async def update_video(self, actor: CurrentUser, video_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any]:
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id, lock=True)
+            await self._editable(session, actor, video.lesson_id)
+            if fields.get("video_group_id") is not None:
+                group = await self._group(session, fields["video_group_id"])
+                if group.lesson_id != video.lesson_id:
+                    raise Invalid("the chapter belongs to another lesson")
+            if fields:
+                await session.execute(update(orm.videos).where(orm.videos.c.id == video_id)
+                                      .values(**fields, updated_at=_now()))
+            video = await self._video(session, video_id)
+            await self._touch(session, video.lesson_id)
+            await self.outbox.emit(session, events.VideoUpdated(
+                video_id=video_id, lesson_id=video.lesson_id, video_group_id=video.video_group_id, title=video.title,
+                position=video.position), tenant_id=actor.tenant_id, actor_id=actor.id)
+            return _video(video)
+
     async def delete_video(self, actor: CurrentUser, video_id: uuid.UUID) -> None:
         """Takes the video out of the draft. A published version keeps playing it (its snapshot is
         frozen), so its row and file stay while a version names it; otherwise the file goes too."""

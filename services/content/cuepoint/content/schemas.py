@@ -94,6 +94,16 @@ class UploadIn(Strict):
                                         description="CRC32C of the file, base64 as GCS reports it; checked on complete.")
 
 
+class VideoPatch(Patch):
+    """Rename, reorder, or move to a chapter (null: out of any chapter)."""
+
+    clearable = frozenset({"video_group_id"})
+
+    title: Title | None = None
+    position: int | None = Field(default=None, ge=0, le=10_000)
+    video_group_id: uuid.UUID | None = None
+
+
 class MilestoneIn(Strict):
     timestamp: float = Field(ge=0, le=24 * 3600, description="Seconds into the video.")
     title: Title

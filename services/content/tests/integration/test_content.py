@@ -669,3 +669,40 @@ async def test_a_required_milestone_without_an_approved_question_blocks_publishi
                                              "video_id": session["video_id"], "video_title": "Chapter 1"}]
     _approve_a_question(admin_connection, required["id"])
     assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+
+
+async def test_a_video_is_renamed_reordered_and_moved_between_chapters(api, accounts: Accounts,
+                                                                       admin_connection) -> None:
+    teacher, student = await accounts.login("teacher@example.com"), await accounts.login("student@example.com")
+    lesson = await _lesson(api, teacher, "Rearranging")
+    chapter = (await api.post(f"/v1/lessons/{lesson['id']}/video-groups", headers=teacher,
+                              json={"title": "Part 1"})).json()
+    session = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+    path = f"/v1/videos/{session['video_id']}"
+
+    changed = await api.patch(path, headers=teacher, json={"title": "Mitosis", "position": 3,
+                                                            "video_group_id": chapter["id"]})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["title"], changed.json()["position"], changed.json()["video_group_id"]) == (
+        "Mitosis", 3, chapter["id"])
+    out_of_chapter = (await api.patch(path, headers=teacher, json={"video_group_id": None})).json()
+    assert out_of_chapter["video_group_id"] is None and out_of_chapter["title"] == "Mitosis"
+    assert (await api.patch(path, headers=teacher, json={"title": None})).status_code == 422
+    elsewhere = await _lesson(api, teacher, "Another lesson")
+    foreign = (await api.post(f"/v1/lessons/{elsewhere['id']}/video-groups", headers=teacher,
+                              json={"title": "Not here"})).json()
+    refused = await api.patch(path, headers=teacher, json={"video_group_id": foreign["id"]})
+    assert refused.status_code == 422 and "another lesson" in refused.json()["detail"]
+    assert (await api.patch(path, headers=student, json={"title": "x"})).status_code == 403
+
+    seen = (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).json()
+    assert seen["videos"][0]["title"] == "Chapter 1", "the published version is frozen"
+    assert (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()["has_unpublished_changes"]
+    updates = _events(admin_connection, "content.video.updated.v1", session["video_id"])
+    assert updates == [
+        {"video_id": session["video_id"], "lesson_id": lesson["id"], "video_group_id": chapter["id"],
+         "title": "Mitosis", "position": 3},
+        {"video_id": session["video_id"], "lesson_id": lesson["id"], "video_group_id": None,
+         "title": "Mitosis", "position": 3}]

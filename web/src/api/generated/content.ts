@@ -188,7 +188,8 @@ export type paths = {
         delete: operations["delete_video_v1_videos__video_id__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Rename, reorder or move to a chapter (the draft) */
+        patch: operations["update_video_v1_videos__video_id__patch"];
         trace?: never;
     };
     "/v1/videos/{video_id}/complete": {
@@ -1002,6 +1003,18 @@ export type components = {
              */
             width: number | null;
         };
+        /**
+         * VideoPatch
+         * @description Rename, reorder, or move to a chapter (null: out of any chapter).
+         */
+        VideoPatch: {
+            /** Position */
+            position?: number | null;
+            /** Title */
+            title?: string | null;
+            /** Video Group Id */
+            video_group_id?: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -1568,6 +1581,92 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_video_v1_videos__video_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                video_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VideoPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Video"];
+                };
+            };
+            /** @description not the lesson's author */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description no such video */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description the lesson is archived */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description the chapter is of another lesson */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
                 };
             };
         };
