@@ -185,3 +185,26 @@ class AIConfigurationChanged(Event):
     before: dict[str, Any] = Field(description="The changed fields' values before.")
     after: dict[str, Any] = Field(description="The changed fields' values after.")
 
+
+class AttemptScoreOverridden(Event):
+    """The lesson's author (or an admin) replaced the graded score of a student's typed answer (short answer or
+    fill in the blank), with a reason. The attempt's ``score`` is now this one wherever it counts (best score,
+    grades); whether the answer matched the key (``is_correct``) and the attempts left do not change.
+    Key: student_id (in order with the student's AttemptGraded)."""
+
+    event_type = "assessment.attempt.score_overridden.v1"
+    key_field = "student_id"
+    attempt_id: UUID = Field(description="The attempt whose score changed.")
+    student_id: UUID = Field(description="The student who answered.")
+    question_id: UUID = Field(description="The question answered.")
+    milestone_id: UUID | None = Field(description="The milestone of the question.")
+    video_id: UUID | None = Field(default=None, description="The video of the milestone.")
+    lesson_id: UUID = Field(description="The lesson of the question.")
+    attempt_number: int = Field(ge=1, description="Which attempt of the student's at the question.")
+    score: Decimal = Field(ge=0, description="The score now: the teacher's.")
+    previous_score: Decimal = Field(ge=0, description="The score before this override.")
+    graded_score: Decimal = Field(ge=0, description="The score the automatic grading gave.")
+    max_score: Decimal = Field(ge=0, description="Points of a fully correct first attempt (the highest allowed).")
+    best_score: Decimal = Field(ge=0, description="The student's best score at the question after the override.")
+    reason: str = Field(description="The teacher's reason, for the student and the record.")
+    overridden_at: datetime = Field(description="When the teacher overrode it.")

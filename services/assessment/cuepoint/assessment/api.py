@@ -100,6 +100,18 @@ class AttemptIn(Strict):
     time_taken_ms: int | None = Field(default=None, ge=0, le=24 * 3600 * 1000)
 
 
+class OverrideIn(Strict):
+    score: Decimal = Field(ge=0, le=1000, decimal_places=2, description="0 to the attempt's max_score.")
+    reason: str = Field(min_length=1, max_length=1000, description="Shown to the student and kept for the record.")
+
+
+def problems(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's 4xx answers, each an RFC 9457 problem."""
+    schema = schemas.Problem.model_json_schema()
+    return {status: {"description": description, "content": {"application/problem+json": {"schema": schema}}}
+            for status, description in described.items()}
+
+
 def _set(model: BaseModel, *, exclude_unset: bool = True) -> dict[str, Any]:
     values = model.model_dump(exclude_unset=exclude_unset, exclude={"content"})
     if values.get("base_url") is not None:
@@ -220,6 +232,17 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
                             limit: Limit = 50, offset: Offset = 0) -> Any:
         return await assessment.attempts(actor, milestone_id=milestone_id, lesson_id=lesson_id,
                                          student_id=student_id, limit=limit, offset=offset)
+
+    @attempts.post("/{attempt_id}/override", response_model=schemas.ScoreOverride,
+                   summary="Override the score of a student's typed answer (short answer, fill in the blank), "
+                           "with a reason; the grades follow",
+                   responses=problems({
+                       403: "Not the lesson's author (nor an admin)",
+                       404: "No such attempt in this organisation (or the caller is a student)",
+                       409: "The question's answers are graded by their key (not a typed answer)",
+                       422: "The score is outside 0..max_score, or the body is malformed"}))
+    async def override_score(attempt_id: uuid.UUID, body: OverrideIn, actor: User) -> Any:
+        return await assessment.override_score(actor, attempt_id, score=body.score, reason=body.reason)
 
     milestones = APIRouter(prefix="/v1/milestones", tags=["questions"])
 

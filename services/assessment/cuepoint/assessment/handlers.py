@@ -35,6 +35,9 @@ ANSWER = TypeAdapter(Answer)
 APPROVABLE = ("DRAFT", "PENDING_REVIEW", "REJECTED")
 # A rejection is a reviewer's decision: only approving that one question on purpose undoes it, never a bulk click.
 BULK_APPROVABLE = ("DRAFT", "PENDING_REVIEW")
+# Typed answers are matched against accepted spellings: a teacher may judge one the key missed. A choice,
+# a match or an order is right or wrong by its key alone.
+OVERRIDABLE = ("SHORT_ANSWER", "FILL_IN_THE_BLANK")
 
 # Each student's best score per approved question in a scope, against all of the scope's points.
 GRADE_SQL = """
@@ -504,7 +507,9 @@ class Assessment:
             # Window functions run before DISTINCT ON: the latest row carries the counts over all of them.
             latest = (select(a, func.count().over(**per_question).label("attempts_used"),
                              func.max(a.c.score).over(**per_question).label("best_score"),
-                             func.bool_or(a.c.is_correct).over(**per_question).label("ever_correct"))
+                             func.bool_or(a.c.is_correct).over(**per_question).label("ever_correct"),
+                             func.bool_or(a.c.overridden_at.is_not(None)).over(**per_question)
+                             .label("score_overridden"))
                       .join(q, q.c.id == a.c.question_id).where(*conditions).ext(distinct_on(a.c.question_id))
                       .order_by(a.c.question_id, a.c.attempt_number.desc())).subquery()
             total = (await session.execute(select(func.count()).select_from(latest))).scalar_one()
@@ -585,7 +590,7 @@ class Assessment:
                 max_score=result.max_score, is_correct=result.is_correct, attempts_left=result.attempts_left,
                 time_taken_ms=time_taken_ms, idempotency_key=idempotency_key, request_hash=request_hash,
                 created_at=answered_at))
-            await self._update_grades(session, actor, question)
+            await self._update_grades(session, actor.tenant_id, actor.id, question)
             await self.outbox.emit(session, events.AttemptGraded(
                 attempt_id=attempt_id, student_id=actor.id, question_id=question_id,
                 milestone_id=question.milestone_id, video_id=question.video_id, lesson_id=question.lesson_id,
@@ -597,20 +602,62 @@ class Assessment:
             stored = (await session.execute(select(a).where(a.c.id == attempt_id))).first()
             return _attempt_result(stored, question, policy, replayed=False)
 
-    async def _update_grades(self, session: AsyncSession, actor: CurrentUser, question: Any) -> None:
-        threshold = Decimal(str(await self.config("grading.passingThreshold", actor.tenant_id)))
+    async def override_score(self, actor: CurrentUser, attempt_id: uuid.UUID, *, score: Decimal,
+                             reason: str) -> dict[str, Any]:
+        """The lesson's author (or an admin) sets the score of a typed answer; the grades follow."""
+        a = orm.question_attempts
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            found = (await session.execute(select(a.c.student_id, a.c.question_id).where(a.c.id == attempt_id))).first()
+            if found is None or not actor.at_least(Role.TEACHER):
+                raise NotFound(f"no attempt {attempt_id}")
+            # The same lock as a new attempt of this student at this question: the best score is computed once.
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                                  {"k": f"attempt:{found.student_id}:{found.question_id}"})
+            attempt = await self._one(session, a, attempt_id, "attempt", lock=True)
+            question = await self._one(session, orm.questions, attempt.question_id, "question")
+            await self._authored_lesson(session, actor, question.lesson_id)
+            if question.type not in OVERRIDABLE:
+                raise Conflict(f"a {question.type} answer is graded by its key; only typed answers "
+                               f"({', '.join(OVERRIDABLE)}) can be overridden", type=question.type)
+            if score > attempt.max_score:
+                raise Invalid(f"the score must be between 0 and the question's {attempt.max_score} points",
+                              max_score=float(attempt.max_score))
+            overridden_at = _now()
+            graded = attempt.graded_score if attempt.graded_score is not None else attempt.score
+            await session.execute(update(a).where(a.c.id == attempt_id).values(
+                score=score, graded_score=graded, override_reason=reason, overridden_by_id=actor.id,
+                overridden_at=overridden_at))
+            await self._update_grades(session, actor.tenant_id, attempt.student_id, question)
+            best = (await session.execute(select(func.max(a.c.score)).where(
+                a.c.student_id == attempt.student_id, a.c.question_id == attempt.question_id))).scalar_one()
+            stored = await self._one(session, a, attempt_id, "attempt")
+            await self.outbox.emit(session, events.AttemptScoreOverridden(
+                attempt_id=attempt_id, student_id=attempt.student_id, question_id=attempt.question_id,
+                milestone_id=attempt.milestone_id, video_id=attempt.video_id, lesson_id=attempt.lesson_id,
+                attempt_number=attempt.attempt_number, score=stored.score, previous_score=attempt.score,
+                graded_score=graded, max_score=attempt.max_score, best_score=best, reason=reason,
+                overridden_at=overridden_at), tenant_id=actor.tenant_id, actor_id=actor.id)
+            return {"attempt_id": attempt_id, "question_id": attempt.question_id, "student_id": attempt.student_id,
+                    "lesson_id": attempt.lesson_id, "type": question.type, "attempt_number": attempt.attempt_number,
+                    "score": stored.score, "previous_score": attempt.score, "graded_score": graded,
+                    "max_score": attempt.max_score, "best_score": best, "is_correct": attempt.is_correct,
+                    "reason": reason, "overridden_by_id": actor.id, "overridden_at": overridden_at}
+
+    async def _update_grades(self, session: AsyncSession, tenant_id: uuid.UUID, student_id: uuid.UUID,
+                             question: Any) -> None:
+        threshold = Decimal(str(await self.config("grading.passingThreshold", tenant_id)))
         scopes = [("MILESTONE", question.milestone_id), ("VIDEO", question.video_id), ("LESSON", question.lesson_id)]
         for scope, scope_id in scopes:
             if scope_id is None:
                 continue
-            row = (await session.execute(GRADE_QUERIES[scope], {"scope_id": scope_id, "student_id": actor.id})).one()
+            row = (await session.execute(GRADE_QUERIES[scope], {"scope_id": scope_id, "student_id": student_id})).one()
             percent = (Decimal(row.score) * 100 / Decimal(row.max_score)).quantize(Decimal("0.01")) \
                 if row.max_score else Decimal(0)
             values = {"score": row.score, "max_score": row.max_score, "percent": percent,
                       "passed": percent >= threshold, "questions_answered": row.answered,
                       "questions_total": row.total, "updated_at": _now()}
             await session.execute(insert(orm.grades).values(
-                id=uuid.uuid4(), tenant_id=actor.tenant_id, student_id=actor.id, scope=scope, scope_id=scope_id,
+                id=uuid.uuid4(), tenant_id=tenant_id, student_id=student_id, scope=scope, scope_id=scope_id,
                 lesson_id=question.lesson_id, **values).on_conflict_do_update(
                 index_elements=[orm.grades.c.student_id, orm.grades.c.scope, orm.grades.c.scope_id], set_=values))
 
@@ -750,7 +797,10 @@ def _question_attempts(row: Any, question: Any, policy: Policy) -> dict[str, Any
             "best_score": row.best_score, "max_score": row.max_score, "is_correct": row.is_correct,
             "attempts_used": row.attempts_used, "attempts_left": row.attempts_left,
             "max_attempts": policy.max_attempts, "retry_penalty": policy.penalty_per_attempt, "settled": is_settled,
-            "answered_at": row.created_at, **_revealed(question, _content(question.content), is_settled=is_settled)}
+            "answered_at": row.created_at, "score_overridden": row.score_overridden,
+            "override": {"graded_score": row.graded_score, "reason": row.override_reason,
+                         "overridden_at": row.overridden_at} if row.overridden_at is not None else None,
+            **_revealed(question, _content(question.content), is_settled=is_settled)}
 
 
 def _grade(row: Any) -> dict[str, Any]:

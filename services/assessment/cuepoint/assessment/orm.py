@@ -79,7 +79,8 @@ question_attempts = Table(
     _id("video_id"), _id("lesson_id"), Column("attempt_number", Integer), Column("answer", JSONB),
     Column("score", Numeric), Column("max_score", Numeric), Column("is_correct", Boolean),
     Column("attempts_left", Integer), Column("time_taken_ms", Integer), Column("idempotency_key", Text),
-    Column("request_hash", Text), _at("created_at"),
+    Column("request_hash", Text), _at("created_at"), Column("graded_score", Numeric), Column("override_reason", Text),
+    _id("overridden_by_id"), _at("overridden_at"),
 )
 grades = Table(
     "grades", metadata,

@@ -244,6 +244,47 @@ class AttemptResult(_RevealedWhenSettled):
     answered_at: Timestamp
 
 
+class Override(_Closed):
+    """A teacher's judgement of a typed answer, replacing the automatic grading's score."""
+
+    graded_score: Score = Field(description="What the automatic grading gave.")
+    reason: str = Field(description="The teacher's reason.")
+    overridden_at: Timestamp
+
+
+class ScoreOverride(Out):
+    """An attempt's score after its teacher overrode it; the grades are updated with it."""
+
+    attempt_id: uuid.UUID
+    question_id: uuid.UUID
+    student_id: uuid.UUID
+    lesson_id: uuid.UUID
+    type: Literal["SHORT_ANSWER", "FILL_IN_THE_BLANK"]
+    attempt_number: int
+    score: Score = Field(description="The score now: the teacher's.")
+    previous_score: Score = Field(description="The score before this override.")
+    graded_score: Score = Field(description="What the automatic grading gave.")
+    max_score: Score
+    best_score: Score = Field(description="The student's best score at the question now (what grades count).")
+    is_correct: bool = Field(description="Whether the answer matched the key: an override does not change it.")
+    reason: str
+    overridden_by_id: uuid.UUID
+    overridden_at: Timestamp
+
+
+class Problem(Out):
+    """An RFC 9457 problem (`application/problem+json`); some carry extra members, e.g. `max_score`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+
+
 class QuestionAttempts(_RevealedWhenSettled):
     """A student's attempts at one question: the latest answer and where they stand."""
 
@@ -265,6 +306,10 @@ class QuestionAttempts(_RevealedWhenSettled):
     max_attempts: int
     retry_penalty: Share
     answered_at: Timestamp = Field(description="When the latest answer was given.")
+    score_overridden: bool = Field(default=False, description="A teacher overrode the score of one of these "
+                                                              "attempts (so `best_score` may be theirs).")
+    override: Override | None = Field(default=None, description="The teacher's override of the latest attempt's "
+                                                                "score (`score` is then theirs); null if none.")
 
 
 class Grade(Out):

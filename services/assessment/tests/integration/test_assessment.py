@@ -776,3 +776,68 @@ async def test_edits_policy_and_ai_configuration_changes_are_announced(api, work
                                                                               claims(admin)["sub"])
     activated = _outbox(admin_connection, "assessment.ai_configuration.changed.v1", other["id"])[-1]["data"]
     assert activated["change"] == "UPDATED" and activated["after"] == {"is_active": True}
+
+
+async def test_a_teacher_overrides_a_short_answers_score_with_a_reason(api, worker, accounts, infra,
+                                                                       admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    student = await accounts.login("student@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    typed = await _approved_question(api, teacher, world, {"type": "SHORT_ANSWER", "accepted_answers": ["stomata"],
+                                                           "tolerance": 0}, points="2", max_attempts=1)
+    choice = await _approved_question(api, teacher, world, {
+        "type": "MULTIPLE_CHOICE", "options": [{"id": "a", "text": "Xylem"}, {"id": "b", "text": "Phloem"}],
+        "correct_option_ids": ["a"]})
+    answered = (await api.post(f"/v1/questions/{typed['id']}/attempts", headers=student,
+                               json={"answer": {"text": "the stomatal pores"}})).json()
+    assert answered["score"] == 0 and answered["settled"]
+    picked = (await api.post(f"/v1/questions/{choice['id']}/attempts", headers=student,
+                             json={"answer": {"option_ids": ["b"]}})).json()
+    url = f"/v1/attempts/{answered['attempt_id']}/override"
+
+    # Only the lesson's author or an admin; nobody in another organisation; never a student; only typed answers.
+    colleague = await _user_in_tenant_of(accounts, teacher, "TEACHER")
+    body = {"score": "1.5", "reason": "Stomatal pores are stomata."}
+    assert (await api.post(url, headers=colleague, json=body)).status_code == 403
+    elsewhere = await accounts.tenant_with_users(f"override-{uuid.uuid4().hex[:6]}")
+    assert (await api.post(url, headers=elsewhere["teacher"], json=body)).status_code == 404
+    assert (await api.post(url, headers=elsewhere["admin"], json=body)).status_code == 404
+    assert (await api.post(url, headers=student, json=body)).status_code == 404
+    keyed = await api.post(f"/v1/attempts/{picked['attempt_id']}/override", headers=teacher, json=body)
+    assert keyed.status_code == 409 and "MULTIPLE_CHOICE" in keyed.json()["detail"]
+    too_much = await api.post(url, headers=teacher, json={**body, "score": "2.5"})
+    assert too_much.status_code == 422 and too_much.json()["max_score"] == 2
+    assert (await api.post(url, headers=teacher, json={"score": "1"})).status_code == 422  # a reason is required
+    assert (await api.post(url, headers=teacher, json={**body, "score": "-1"})).status_code == 422
+
+    overridden = await api.post(url, headers=teacher, json=body)
+    assert overridden.status_code == 200, overridden.text
+    result = overridden.json()
+    assert result | {"overridden_at": None} == {
+        "attempt_id": answered["attempt_id"], "question_id": typed["id"], "student_id": claims(student)["sub"],
+        "lesson_id": str(world.lesson_id), "type": "SHORT_ANSWER", "attempt_number": 1, "score": 1.5,
+        "previous_score": 0, "graded_score": 0, "max_score": 2, "best_score": 1.5, "is_correct": False,
+        "reason": "Stomatal pores are stomata.", "overridden_by_id": claims(teacher)["sub"], "overridden_at": None}
+    assert result["overridden_at"].endswith("Z")
+
+    # The student sees the teacher's score, and that it is the teacher's; the grades count it.
+    mine = (await api.get("/v1/attempts", headers=student, params={"lesson_id": str(world.lesson_id)})).json()
+    item = {i["question_id"]: i for i in mine["items"]}[typed["id"]]
+    assert (item["score"], item["best_score"], item["score_overridden"]) == (1.5, 1.5, True)
+    assert item["override"] == {"graded_score": 0, "reason": "Stomatal pores are stomata.",
+                                "overridden_at": result["overridden_at"]}
+    assert {i["question_id"]: i for i in mine["items"]}[choice["id"]]["override"] is None
+    grades = (await api.get("/v1/grades", headers=student, params={"lesson_id": str(world.lesson_id)})).json()
+    lesson = [g for g in grades["items"] if g["scope"] == "LESSON"][0]
+    assert (lesson["score"], lesson["max_score"]) == (1.5, 3)
+
+    # Overriding again keeps what the grading gave; each override is announced, keyed by the student.
+    again = (await api.post(url, headers=teacher, json={"score": "2", "reason": "Full marks on review."})).json()
+    assert (again["score"], again["previous_score"], again["graded_score"]) == (2, 1.5, 0)
+    announced = _outbox(admin_connection, "assessment.attempt.score_overridden.v1", claims(student)["sub"])
+    mine_only = [e for e in announced if e["data"]["attempt_id"] == answered["attempt_id"]]
+    assert [(e["data"]["score"], e["data"]["previous_score"], e["data"]["graded_score"]) for e in mine_only] == [
+        ("1.50", "0.00", "0.00"), ("2.00", "1.50", "0.00")]
+    assert mine_only[1]["data"]["reason"] == "Full marks on review." and mine_only[1]["actor_id"] == claims(
+        teacher)["sub"]
+    assert mine_only[1]["data"]["best_score"] == "2.00" and mine_only[1]["data"]["max_score"] == "2.00"

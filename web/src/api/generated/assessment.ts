@@ -103,6 +103,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/attempts/{attempt_id}/override": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Override the score of a student's typed answer (short answer, fill in the blank), with a reason; the grades follow */
+        post: operations["override_score_v1_attempts__attempt_id__override_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/generation-jobs": {
         parameters: {
             query?: never;
@@ -1070,6 +1087,40 @@ export type components = {
              */
             type: "ORDERING";
         };
+        /**
+         * Override
+         * @description A teacher's judgement of a typed answer, replacing the automatic grading's score.
+         */
+        Override: {
+            /**
+             * Graded Score
+             * @description What the automatic grading gave.
+             */
+            graded_score: number;
+            /**
+             * Overridden At
+             * Format: date-time
+             */
+            overridden_at: string;
+            /**
+             * Reason
+             * @description The teacher's reason.
+             */
+            reason: string;
+        };
+        /** OverrideIn */
+        OverrideIn: {
+            /**
+             * Reason
+             * @description Shown to the student and kept for the record.
+             */
+            reason: string;
+            /**
+             * Score
+             * @description 0 to the attempt's max_score.
+             */
+            score: number | string;
+        };
         /** Page[AuthoredQuestion] */
         Page_AuthoredQuestion_: {
             /** Items */
@@ -1213,6 +1264,8 @@ export type components = {
             max_score: number;
             /** Milestone Id */
             milestone_id: string | null;
+            /** @description The teacher's override of the latest attempt's score (`score` is then theirs); null if none. */
+            override?: components["schemas"]["Override"] | null;
             /**
              * Question Id
              * Format: uuid
@@ -1228,6 +1281,12 @@ export type components = {
              * @description The latest attempt's score.
              */
             score: number;
+            /**
+             * Score Overridden
+             * @description A teacher overrode the score of one of these attempts (so `best_score` may be theirs).
+             * @default false
+             */
+            score_overridden: boolean;
             /**
              * Settled
              * @description No more attempts are useful: an answer was right, or none are left.
@@ -1348,6 +1407,78 @@ export type components = {
         RejectIn: {
             /** Reason */
             reason?: string | null;
+        };
+        /**
+         * ScoreOverride
+         * @description An attempt's score after its teacher overrode it; the grades are updated with it.
+         */
+        ScoreOverride: {
+            /**
+             * Attempt Id
+             * Format: uuid
+             */
+            attempt_id: string;
+            /** Attempt Number */
+            attempt_number: number;
+            /**
+             * Best Score
+             * @description The student's best score at the question now (what grades count).
+             */
+            best_score: number;
+            /**
+             * Graded Score
+             * @description What the automatic grading gave.
+             */
+            graded_score: number;
+            /**
+             * Is Correct
+             * @description Whether the answer matched the key: an override does not change it.
+             */
+            is_correct: boolean;
+            /**
+             * Lesson Id
+             * Format: uuid
+             */
+            lesson_id: string;
+            /** Max Score */
+            max_score: number;
+            /**
+             * Overridden At
+             * Format: date-time
+             */
+            overridden_at: string;
+            /**
+             * Overridden By Id
+             * Format: uuid
+             */
+            overridden_by_id: string;
+            /**
+             * Previous Score
+             * @description The score before this override.
+             */
+            previous_score: number;
+            /**
+             * Question Id
+             * Format: uuid
+             */
+            question_id: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Score
+             * @description The score now: the teacher's.
+             */
+            score: number;
+            /**
+             * Student Id
+             * Format: uuid
+             */
+            student_id: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "SHORT_ANSWER" | "FILL_IN_THE_BLANK";
         };
         /**
          * ShortAnswer
@@ -1798,6 +1929,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    override_score_v1_attempts__attempt_id__override_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                attempt_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OverrideIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScoreOverride"];
+                };
+            };
+            /** @description Not the lesson's author (nor an admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Detail */
+                        detail?: string | null;
+                        /** Instance */
+                        instance?: string | null;
+                        /** Request Id */
+                        request_id?: string | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such attempt in this organisation (or the caller is a student) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Detail */
+                        detail?: string | null;
+                        /** Instance */
+                        instance?: string | null;
+                        /** Request Id */
+                        request_id?: string | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The question's answers are graded by their key (not a typed answer) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Detail */
+                        detail?: string | null;
+                        /** Instance */
+                        instance?: string | null;
+                        /** Request Id */
+                        request_id?: string | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The score is outside 0..max_score, or the body is malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Detail */
+                        detail?: string | null;
+                        /** Instance */
+                        instance?: string | null;
+                        /** Request Id */
+                        request_id?: string | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };
