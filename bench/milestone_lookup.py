@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import tempfile
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -53,6 +56,15 @@ def served_within(client: httpx.Client, seconds: str) -> tuple[float, float]:
     return within, total
 
 
+def _clip(seconds: int) -> bytes:
+    """A real, tiny MP4 (content refuses bytes that ffprobe cannot read as video)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "clip.mp4"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"color=c=black:s=64x48:r=1:d={seconds}",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)
+        return path.read_bytes()
+
+
 def prepare(client: httpx.Client, headers: dict[str, str], database_url: str) -> tuple[str, str]:
     lessons = client.get(f"{CONTENT}/v1/lessons", params={"q": "Bench: milestone lookup"}, headers=headers).json()
     existing = [item for item in lessons["items"] if item["title"] == "Bench: milestone lookup"]
@@ -61,7 +73,7 @@ def prepare(client: httpx.Client, headers: dict[str, str], database_url: str) ->
         video_id = lesson["videos"][0]["id"]
     else:
         lesson = client.post(f"{CONTENT}/v1/lessons", json={"title": "Bench: milestone lookup"}, headers=headers).json()
-        body = b"\x00" * 4096
+        body = _clip(600)
         upload = client.post(f"{CONTENT}/v1/lessons/{lesson['id']}/videos", headers=headers, json={
             "title": "Bench video", "content_type": "video/mp4", "size_bytes": len(body), "duration_seconds": 600}).json()
         httpx.put(upload["upload_url"], content=body, headers={"Content-Type": "video/mp4"}).raise_for_status()

@@ -174,7 +174,11 @@ class Demo:
             questions.append(self.call("POST", "/api/assessment/v1/questions", teacher, json={
                 "lesson_id": lesson["id"], "milestone_id": milestone_id, "prompt": prompt,
                 "explanation": explanation, "content": content, "approve": True}))
-        self.call("POST", f"/api/content/v1/lessons/{lesson['id']}/publish", teacher)
+        # content learns of the approvals from assessment's events a moment later, and refuses to
+        # publish a required milestone without an approved question until then.
+        self.wait("content seeing the approved questions", lambda: self.http.post(
+            f"/api/content/v1/lessons/{lesson['id']}/publish",
+            headers={"Authorization": f"Bearer {teacher}"}).status_code == 200)
         print(f"{len(questions)} approved questions of all six types; published")
         # A few AI drafts waiting in the teacher's review queue (the offline generator; logged as AI usage).
         job = self.call("POST", "/api/assessment/v1/generation-jobs", teacher, json={

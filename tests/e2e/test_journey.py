@@ -123,7 +123,12 @@ async def test_the_journey(platform, accounts, tmp_path: Path) -> None:
         await _call(client, "POST", "/api/assessment/v1/questions/approve", teacher,
                     json={"question_ids": [q["id"] for q in queue["items"]]})
         keys = {q["id"]: q["content"]["correct"] for q in queue["items"]}
-        await _call(client, "POST", f"/api/content/v1/lessons/{lesson['id']}/publish", teacher)
+
+        async def publishes():  # content refuses until it has heard of the approvals (through Kafka)
+            answer = await client.post(f"/api/content/v1/lessons/{lesson['id']}/publish", headers=_bearer(teacher))
+            assert answer.status_code in (200, 409), answer.text
+            return answer.status_code == 200
+        await eventually(publishes, timeout=20, message="the lesson could not be published")
 
         # The student, on device A, watches up to the milestone …
         student = await _login(client, "student@example.com")
