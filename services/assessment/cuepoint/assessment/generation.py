@@ -293,7 +293,8 @@ class Generation:
                         explanation=draft.explanation, points=1, difficulty=draft.difficulty,
                         status="PENDING_REVIEW", source="AI", ai_provider=provider.name, ai_model=provider.model,
                         prompt_version=provider.prompt_version, transcript_start=window[0].start,
-                        transcript_end=window[-1].end, generation_job_id=job.id, created_by_id=job.requested_by_id,
+                        transcript_end=window[-1].end, generation_job_id=job.id, drawn_for_milestone_id=milestone.id,
+                        created_by_id=job.requested_by_id,
                         created_at=_now(), updated_at=_now()))
                     created.append(events.GeneratedQuestion(question_id=question_id, milestone_id=milestone.id,
                                                             type=draft.content.type, status="PENDING_REVIEW"))

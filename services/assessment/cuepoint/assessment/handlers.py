@@ -752,7 +752,9 @@ def _teacher_view(row: Any) -> dict[str, Any]:
             "source": row.source,
             "ai": {"provider": row.ai_provider, "model": row.ai_model, "prompt_version": row.prompt_version,
                    "transcript_span": [row.transcript_start, row.transcript_end],
-                   "generation_job_id": row.generation_job_id} if row.source == "AI" else None,
+                   "generation_job_id": row.generation_job_id,
+                   # Drafts from before drawn_for_milestone_id existed: the milestone they are on now.
+                   "milestone_id": row.drawn_for_milestone_id or row.milestone_id} if row.source == "AI" else None,
             "max_attempts": row.max_attempts, "retry_penalty": row.retry_penalty, "partial_credit": row.partial_credit,
             "rejection_reason": row.rejection_reason, "reviewed_by_id": row.reviewed_by_id,
             "reviewed_at": row.reviewed_at, "created_at": row.created_at, "updated_at": row.updated_at}

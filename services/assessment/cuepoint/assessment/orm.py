@@ -62,6 +62,7 @@ questions = Table(
     Column("points", Numeric), Column("difficulty", Text), Column("status", Text), Column("source", Text),
     Column("ai_provider", Text), Column("ai_model", Text), Column("prompt_version", Text),
     Column("transcript_start", Float), Column("transcript_end", Float), _id("generation_job_id"),
+    _id("drawn_for_milestone_id"),
     Column("max_attempts", Integer), Column("retry_penalty", Numeric), Column("partial_credit", Boolean),
     Column("rejection_reason", Text), _id("created_by_id"), _id("reviewed_by_id"), _at("reviewed_at"),
     _at("created_at"), _at("updated_at"),

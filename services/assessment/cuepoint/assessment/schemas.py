@@ -172,7 +172,10 @@ class AiOrigin(Out):
     prompt_version: str | None
     transcript_span: tuple[float | None, float | None] = Field(description="Seconds of the video the question "
                                                                            "was drafted from.")
-    generation_job_id: uuid.UUID | None
+    generation_job_id: uuid.UUID | None = Field(description="The job that drafted it (`GET /v1/generation-jobs/{id}`).")
+    milestone_id: uuid.UUID | None = Field(default=None, description="The milestone it was drawn for (whose "
+                                                                     "transcript span it comes from), even after "
+                                                                     "a reviewer moved it.")
 
 
 class AuthoredQuestion(Out):

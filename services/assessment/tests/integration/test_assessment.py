@@ -841,3 +841,25 @@ async def test_a_teacher_overrides_a_short_answers_score_with_a_reason(api, work
     assert mine_only[1]["data"]["reason"] == "Full marks on review." and mine_only[1]["actor_id"] == claims(
         teacher)["sub"]
     assert mine_only[1]["data"]["best_score"] == "2.00" and mine_only[1]["data"]["max_score"] == "2.00"
+
+
+async def test_the_review_queue_shows_where_each_ai_draft_came_from(api, generation, worker, accounts, infra,
+                                                                    admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    world = await _world(infra, admin_connection, teacher)
+    job = await _generate(api, generation, teacher, world, count_per_milestone=1, types=["TRUE_FALSE"])
+    queue = (await api.get("/v1/questions", headers=teacher, params={
+        "lesson_id": str(world.lesson_id), "status": "PENDING_REVIEW"})).json()
+    assert queue["total"] == 2
+    by_milestone = {q["ai"]["milestone_id"]: q for q in queue["items"]}
+    assert set(by_milestone) == {str(m) for m in world.milestones}
+    first = by_milestone[str(world.milestones[0])]
+    assert first["ai"]["generation_job_id"] == job["id"]
+    start, end = first["ai"]["transcript_span"]
+    assert 0 <= start < end <= 40  # the transcript segments up to the 30 s milestone it was drawn for
+    # Moved to another milestone on review, it still says which milestone's transcript it was drawn from.
+    await api.patch(f"/v1/questions/{first['id']}", headers=teacher, json={"milestone_id": str(world.milestones[1])})
+    moved = (await api.get(f"/v1/questions/{first['id']}", headers=teacher)).json()
+    assert moved["milestone_id"] == str(world.milestones[1]) and moved["ai"]["milestone_id"] == str(world.milestones[0])
+    handwritten = await _draft(api, teacher, world)
+    assert handwritten["ai"] is None and handwritten["source"] == "MANUAL"

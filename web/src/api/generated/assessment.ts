@@ -316,8 +316,16 @@ export type components = {
     schemas: {
         /** AiOrigin */
         AiOrigin: {
-            /** Generation Job Id */
+            /**
+             * Generation Job Id
+             * @description The job that drafted it (`GET /v1/generation-jobs/{id}`).
+             */
             generation_job_id: string | null;
+            /**
+             * Milestone Id
+             * @description The milestone it was drawn for (whose transcript span it comes from), even after a reviewer moved it.
+             */
+            milestone_id?: string | null;
             /** Model */
             model: string | null;
             /** Prompt Version */
