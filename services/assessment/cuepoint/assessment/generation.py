@@ -170,12 +170,18 @@ class Generation:
         log.info("generation job started", extra={"job_id": str(job_id), "run": runs})
         try:
             if runs > self.settings.generation_max_runs:
-                raise JobFailed(f"gave up after {runs - 1} runs that did not finish (the worker kept stopping)")
+                last = f"; the last one: {job.error}" if job.error else " (the worker kept stopping)"
+                raise JobFailed(f"gave up after {runs - 1} runs that did not finish{last}")
             engine = await self._engine(job)
             drafted = await self._draft_all(job, engine)
         except JobFailed as failure:
             await self._fail(job, str(failure))
             log.warning("generation job failed", extra={"job_id": str(job_id), "reason": str(failure)})
+            return True
+        except Exception as error:  # a bug or an outage: said on the job in words, and run again after a pause
+            log.exception("generation job run failed", extra={"job_id": str(job_id), "run": runs})
+            await self._requeue(job, f"run {runs} failed unexpectedly ({type(error).__name__}: {error}); "
+                                     f"it will be tried again")
             return True
         count = await self._succeed(job, engine, drafted)
         log.info("generation job succeeded", extra={"job_id": str(job_id), "questions": count,
@@ -310,6 +316,14 @@ class Generation:
             await self.outbox.emit(session, events.GenerationFailed(
                 job_id=job.id, lesson_id=job.lesson_id, video_id=job.video_id, provider=job.provider,
                 model=job.model, reason=reason), tenant_id=job.tenant_id, actor_id=job.requested_by_id)
+
+    async def _requeue(self, job: Any, reason: str) -> None:
+        async with tenant_transaction(self.sessions, job.tenant_id) as session:
+            await session.execute(update(orm.generation_jobs).where(orm.generation_jobs.c.id == job.id).values(
+                status="QUEUED", error=reason))
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(orm.generation_queue).where(orm.generation_queue.c.job_id == job.id).values(
+                available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, self.settings.ai_backoff_seconds)))
 
     async def _finish(self, session: AsyncSession, job: Any, *, status: str, error: str | None,
                       question_count: int) -> None:

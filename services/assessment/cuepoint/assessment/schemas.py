@@ -363,7 +363,8 @@ class GenerationJob(Out):
     configuration_id: uuid.UUID | None
     trigger: Literal["TEACHER", "AUTOMATIC"]
     status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"]
-    error: str | None = Field(description="Why a failed job failed.")
+    error: str | None = Field(description="In words: why a FAILED job failed; on a QUEUED or RUNNING job, why its "
+                                          "last run failed before it is tried again. Null otherwise.")
     question_count: int
     runs: int
     created_at: Timestamp

@@ -863,3 +863,27 @@ async def test_the_review_queue_shows_where_each_ai_draft_came_from(api, generat
     assert moved["milestone_id"] == str(world.milestones[1]) and moved["ai"]["milestone_id"] == str(world.milestones[0])
     handwritten = await _draft(api, teacher, world)
     assert handwritten["ai"] is None and handwritten["source"] == "MANUAL"
+
+
+async def test_a_job_that_breaks_unexpectedly_says_why_in_words(api, generation, worker, accounts, infra,
+                                                                 admin_connection, monkeypatch):
+    teacher = await accounts.login("teacher@example.com")
+    world = await _world(infra, admin_connection, teacher)
+
+    async def broken(job, engine):
+        raise RuntimeError("the transcript store is unreachable")
+
+    monkeypatch.setattr(generation, "_draft_all", broken)
+    requested = await api.post("/v1/generation-jobs", headers=teacher, json={"lesson_id": str(world.lesson_id)})
+    job_id = requested.json()["id"]
+    for _ in range(generation.settings.generation_max_runs + 1):
+        admin_connection.execute("UPDATE assessment.generation_queue SET available_at = now() WHERE job_id = %s",
+                                 (uuid.UUID(job_id),))
+        assert await generation.run_once()
+        job = (await api.get(f"/v1/generation-jobs/{job_id}", headers=teacher)).json()
+        if job["status"] == "FAILED":
+            break
+        assert job["status"] == "QUEUED" and "the transcript store is unreachable" in job["error"], job
+        assert "tried again" in job["error"]
+    assert job["status"] == "FAILED", job
+    assert "gave up after" in job["error"] and "the transcript store is unreachable" in job["error"]

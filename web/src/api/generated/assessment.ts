@@ -787,7 +787,7 @@ export type components = {
             created_at: string;
             /**
              * Error
-             * @description Why a failed job failed.
+             * @description In words: why a FAILED job failed; on a QUEUED or RUNNING job, why its last run failed before it is tried again. Null otherwise.
              */
             error: string | null;
             /** Finished At */
