@@ -54,6 +54,10 @@ export function Player(props: PlayerProps) {
   // Where a seek the player itself makes lands: that seek is not checked again. (A position, not a
   // flag: one range input change can fire several seeking events.)
   const correcting = useRef<number | null>(null);
+  // The signed URL is refreshed every few minutes; the element keeps the one it loaded (a new src
+  // would reload the video) and takes the fresh one only if the old one stops working.
+  const [src, setSrc] = useState(props.url);
+  const restoreAt = useRef<number | null>(null);
   const playRequested = useRef<number | null>(null); // when play was asked for: the startup time
   const captionUrl = useCaptionTrack(props.captions, props.preferences.captions_language);
   const caption = props.captions[0];
@@ -216,7 +220,7 @@ export function Player(props: PlayerProps) {
       <div className={active ? "stage asking" : "stage"}>
         <video
           ref={video}
-          src={props.url}
+          src={src}
           preload="metadata"
           playsInline
           crossOrigin={undefined}
@@ -224,6 +228,11 @@ export function Player(props: PlayerProps) {
             const element = e.currentTarget;
             if (Number.isFinite(element.duration)) setDuration(element.duration);
             element.playbackRate = rate;
+            if (restoreAt.current !== null) {
+              correcting.current = restoreAt.current;
+              element.currentTime = restoreAt.current;
+              restoreAt.current = null;
+            }
           }}
           onTimeUpdate={(e) => setTime(e.currentTarget.currentTime)}
           onPlaying={() => {
@@ -254,7 +263,12 @@ export function Player(props: PlayerProps) {
           onRateChange={(e) =>
             track({ type: "video.rate_change", lesson_id: lessonId, video_id: videoId, position: e.currentTarget.currentTime, playback_rate: e.currentTarget.playbackRate })
           }
-          onError={() => setNotice("The video could not be loaded. Reload the page to try again.")}
+          onError={(e) => {
+            if (props.url !== src) {
+              restoreAt.current = e.currentTarget.currentTime; // the URL expired: go on with the fresh one
+              setSrc(props.url);
+            } else setNotice("The video could not be loaded. Reload the page to try again.");
+          }}
           onClick={togglePlay}
           aria-label="Lesson video"
         >

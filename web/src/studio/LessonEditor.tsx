@@ -43,22 +43,7 @@ export function LessonEditor() {
       <section className="card" aria-labelledby="videos-title">
         <h2 id="videos-title">Videos</h2>
         {videos.length === 0 && <Empty title="No videos yet: upload the first one below." />}
-        <ol className="videos">
-          {videos.map((video) => (
-            <li key={video.id} className="row">
-              <span>
-                <Link to={`/teach/lessons/${lessonId}/videos/${video.id}`}>{video.title}</Link>
-                <span className="meta">
-                  {" "}
-                  · {video.status.toLowerCase()}
-                  {video.duration ? ` · ${clock(video.duration)}` : ""} · {video.milestones.length}{" "}
-                  {video.milestones.length === 1 ? "milestone" : "milestones"}
-                  {groups.find((g) => g.id === video.video_group_id) ? ` · ${groups.find((g) => g.id === video.video_group_id)?.title}` : ""}
-                </span>
-              </span>
-            </li>
-          ))}
-        </ol>
+        <VideoList lessonId={lessonId} videos={videos} groups={groups} onChanged={refresh} />
         <VideoUpload lessonId={lessonId} groups={groups} onUploaded={refresh} />
       </section>
       <section className="card" aria-labelledby="questions-title">
@@ -66,6 +51,14 @@ export function LessonEditor() {
         <p>Ask the AI for drafts from the transcript, review them, or write your own.</p>
         <Link className="button secondary" to={`/teach/lessons/${lessonId}/review`}>
           Review questions
+        </Link>
+      </section>
+      <section className="card row actions" aria-label="Students">
+        <Link className="button secondary" to={`/teach/lessons/${lessonId}/class`}>
+          Class progress (live)
+        </Link>
+        <Link className="button secondary" to={`/teach/lessons/${lessonId}/analytics`}>
+          Analytics
         </Link>
       </section>
       <Publish lessonId={lessonId} status={data.status} onPublished={refresh} />
@@ -219,5 +212,62 @@ function Publish({ lessonId, status, onPublished }: { lessonId: string; status: 
       <p aria-live="polite">{publish.isSuccess ? `Published version ${publish.data.version}.` : ""}</p>
       {publish.isError && <p className="notice error" role="alert">{errorMessage(publish.error)}</p>}
     </section>
+  );
+}
+
+function VideoList({ lessonId, videos, groups, onChanged }: { lessonId: string; videos: Lesson["videos"]; groups: { id: string; title: string }[]; onChanged: () => void }) {
+  const update = useMutation({
+    mutationFn: ({ id, ...body }: { id: string; title?: string; position?: number; video_group_id?: string | null }) =>
+      unwrap(content.PATCH("/v1/videos/{video_id}", { params: { path: { video_id: id } }, body })),
+    onSuccess: onChanged,
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => unwrap(content.DELETE("/v1/videos/{video_id}", { params: { path: { video_id: id } } })),
+    onSuccess: onChanged,
+  });
+  const failed = [update, remove].find((m) => m.isError);
+  return (
+    <>
+      <ol className="plain">
+        {videos.map((video, index) => (
+          <li key={video.id} className="milestone-row">
+            <Link to={`/teach/lessons/${lessonId}/videos/${video.id}`} className="grow">
+              {video.title}
+            </Link>
+            <span className="meta">
+              {video.status.toLowerCase()}
+              {video.duration ? ` · ${clock(video.duration)}` : ""} · {video.milestones.length} {video.milestones.length === 1 ? "milestone" : "milestones"}
+            </span>
+            {groups.length > 0 && (
+              <label className="compact">
+                <span className="visually-hidden">Chapter of {video.title}</span>
+                <select value={video.video_group_id ?? ""} onChange={(e) => update.mutate({ id: video.id, video_group_id: e.target.value || null })}>
+                  <option value="">No chapter</option>
+                  {groups.map((g) => (
+                    <option key={g.id} value={g.id}>{g.title}</option>
+                  ))}
+                </select>
+              </label>
+            )}
+            <button type="button" className="icon" aria-label={`Move “${video.title}” up`} disabled={index === 0} onClick={() => update.mutate({ id: video.id, position: index - 1 })}>↑</button>
+            <button type="button" className="icon" aria-label={`Move “${video.title}” down`} disabled={index === videos.length - 1} onClick={() => update.mutate({ id: video.id, position: index + 1 })}>↓</button>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => {
+                const title = window.prompt("New title", video.title);
+                if (title && title.trim() && title !== video.title) update.mutate({ id: video.id, title: title.trim() });
+              }}
+            >
+              Rename<span className="visually-hidden"> {video.title}</span>
+            </button>
+            <button type="button" className="danger" onClick={() => window.confirm(`Delete “${video.title}” from the draft? A published version keeps playing it until you publish again.`) && remove.mutate(video.id)}>
+              Delete<span className="visually-hidden"> {video.title}</span>
+            </button>
+          </li>
+        ))}
+      </ol>
+      {failed && <ErrorNotice error={failed.error} />}
+    </>
   );
 }

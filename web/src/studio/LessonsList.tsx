@@ -33,7 +33,10 @@ export function LessonsList() {
 
   return (
     <div className="page">
-      <h1>Studio</h1>
+      <div className="row">
+        <h1>Studio</h1>
+        <Link to="/teach/dashboards">Your lessons at a glance</Link>
+      </div>
       <form className="card row" onSubmit={submit} aria-labelledby="new-lesson-title">
         <h2 id="new-lesson-title" className="visually-hidden">
           New lesson

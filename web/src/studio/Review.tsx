@@ -142,7 +142,12 @@ export function Review() {
       {status === "PENDING_REVIEW" && (
         <p className="meta" id="shortcuts">
           Keys: <kbd>j</kbd>/<kbd>k</kbd> next/previous, <kbd>a</kbd> approve, <kbd>e</kbd> edit, <kbd>r</kbd> reject, <kbd>x</kbd> select,{" "}
-          <kbd>b</kbd> approve the selected.
+          <kbd>b</kbd> approve the selected.{" "}
+          {items.length > 1 && (
+            <button type="button" className="link" onClick={() => setSelected(new Set(items.map((q) => q.id)))}>
+              Select all
+            </button>
+          )}
           {selected.size > 0 && (
             <button type="button" className="secondary" onClick={() => bulk.mutate([...selected])} disabled={bulk.isPending}>
               Approve {selected.size} selected

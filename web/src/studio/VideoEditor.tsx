@@ -33,10 +33,11 @@ export function VideoEditor() {
   const player = useRef<HTMLVideoElement>(null);
   const [time, setTime] = useState(0);
   const [selected, setSelected] = useState<string | null>(null);
-  const refresh = () => {
-    void queryClient.invalidateQueries({ queryKey: studioKeys.lesson(lessonId) });
-    void queryClient.invalidateQueries({ queryKey: ["content", "playback", videoId] });
-  };
+  // Milestones come with the lesson; the preview's signed URL is left alone, since a new one
+  // would reload the video and lose the frame the teacher is at.
+  const refresh = () => void queryClient.invalidateQueries({ queryKey: studioKeys.lesson(lessonId) });
+  const [src, setSrc] = useState<string | null>(null);
+  if (!src && playback.data) setSrc(playback.data.url);
 
   const video = lesson.data?.videos.find((v) => v.id === videoId);
   const milestones = [...(video?.milestones ?? [])].sort((a, b) => a.timestamp - b.timestamp);
@@ -101,7 +102,7 @@ export function VideoEditor() {
             <video
               ref={player}
               className="preview"
-              src={playback.data.url}
+              src={src ?? playback.data.url}
               controls
               preload="metadata"
               onTimeUpdate={(e) => setTime(e.currentTarget.currentTime)}

@@ -52,6 +52,20 @@ describe("resumable upload", () => {
     expect(storage.stored).toBe(10);
   });
 
+  it("reads the emulator's 'bytes=0-0' before any chunk as nothing stored", async () => {
+    const storage = new Storage(10, 1); // the very first chunk drops
+    const quirky: UploadTransport = {
+      put: async (url, body, headers, onProgress) => {
+        const answer = await storage.put(url, body, headers, onProgress);
+        return body === null && storage.stored === 0 ? { status: 308, range: "bytes=0-0" } : answer;
+      },
+    };
+    const upload = new ResumableUpload("u", new Blob(["0123456789"]), "video/mp4", quirky, undefined, 4);
+    await expect(upload.run()).rejects.toBeInstanceOf(UploadFailed);
+    await upload.run();
+    expect(storage.requests).toEqual(["bytes 0-3/10", "bytes */10", "bytes 0-3/10", "bytes 4-7/10", "bytes 8-9/10"]);
+  });
+
   it("pausing stops after the chunk in flight and resuming continues", async () => {
     const storage = new Storage(10);
     const progress: number[] = [];

@@ -1,0 +1,222 @@
+// The teacher's dashboards, as pictures with their numbers beside them: the seed's Teacher
+// Analytics Query for all their lessons, and for one lesson the item analysis (difficulty,
+// discrimination, the share of each option picked) and the engagement along each video's
+// timeline (views, rewatches, drop-off, with the milestones on the same axis). CSV for each.
+import { useQueries, useQuery } from "@tanstack/react-query";
+import { useMemo, useState } from "react";
+import { Link, useParams } from "react-router";
+import { analytics, assessment, authorizedFetch, unwrap } from "../api/client";
+import { API_BASE } from "../api/base";
+import { lessonQuery } from "../api/queries";
+import { errorMessage } from "../api/problem";
+import { clock } from "../player/rules";
+import { Empty, ErrorNotice, Loading } from "../ui/states";
+import { Chart, downloadCsv } from "./Chart";
+
+const BLUE = "#1f4fd6";
+
+/** The JSON variant of a route that also answers CSV (format=csv): the types allow both. */
+function json<T extends object>(data: T | string): T {
+  if (typeof data === "string") throw new Error("expected JSON, got CSV");
+  return data;
+}
+const AMBER = "#b45309";
+const GREEN = "#166534";
+
+function CsvButton({ path, filename }: { path: string; filename: string }) {
+  const [error, setError] = useState("");
+  return (
+    <>
+      <button
+        type="button"
+        className="secondary"
+        onClick={() => downloadCsv(() => authorizedFetch(new Request(`${API_BASE}/analytics${path}${path.includes("?") ? "&" : "?"}format=csv`)), filename).catch((e) => setError(errorMessage(e)))}
+      >
+        Download CSV<span className="visually-hidden"> {filename}</span>
+      </button>
+      {error && <span className="notice error" role="alert">{error}</span>}
+    </>
+  );
+}
+
+/** All of a teacher's lessons: the seed's Teacher Analytics Query. */
+export function LessonsDashboard() {
+  const lessons = useQuery({ queryKey: ["analytics", "lessons"], queryFn: async () => json(await unwrap(analytics.GET("/v1/dashboards/lessons", { params: { query: { limit: 100 } } }))) });
+  const items = lessons.data?.items ?? [];
+  const config = useMemo(
+    () => ({
+      type: "bar" as const,
+      data: {
+        labels: items.map((l) => l.title),
+        datasets: [
+          { label: "Average completion %", data: items.map((l) => l.avg_completion ?? 0), backgroundColor: BLUE },
+          { label: "Average score %", data: items.map((l) => l.avg_score ?? 0), backgroundColor: AMBER },
+        ],
+      },
+      options: { scales: { y: { min: 0, max: 100 } } },
+    }),
+    [items],
+  );
+  return (
+    <div className="page">
+      <p className="crumbs"><Link to="/teach">Studio</Link></p>
+      <div className="row">
+        <h1>Your lessons at a glance</h1>
+        <CsvButton path="/v1/dashboards/lessons" filename="lessons.csv" />
+      </div>
+      {lessons.isPending && <Loading />}
+      {lessons.isError && <ErrorNotice error={lessons.error} />}
+      {lessons.isSuccess && items.length === 0 && <Empty title="No lessons with students yet." />}
+      {items.length > 0 && (
+        <>
+          <Chart config={config} label="Average completion and score per lesson" />
+          <table className="data">
+            <thead>
+              <tr><th scope="col">Lesson</th><th scope="col">Students</th><th scope="col">Avg completion</th><th scope="col">Avg score</th><th scope="col">Avg time</th></tr>
+            </thead>
+            <tbody>
+              {items.map((l) => (
+                <tr key={l.title}>
+                  <th scope="row">{l.title}</th>
+                  <td>{l.enrolled_students}</td>
+                  <td>{l.avg_completion == null ? "—" : `${Math.round(l.avg_completion)}%`}</td>
+                  <td>{l.avg_score == null ? "—" : `${Math.round(l.avg_score)}%`}</td>
+                  <td>{l.avg_time_spent == null ? "—" : `${Math.round(l.avg_time_spent / 60)} min`}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </div>
+  );
+}
+
+/** One lesson: item analysis and engagement along each video. */
+export function LessonAnalytics() {
+  const { lessonId = "" } = useParams();
+  const lesson = useQuery(lessonQuery(lessonId));
+  const items = useQuery({
+    queryKey: ["analytics", "items", lessonId],
+    queryFn: async () => json(await unwrap(analytics.GET("/v1/dashboards/lessons/{lesson_id}/questions", { params: { path: { lesson_id: lessonId }, query: { limit: 200 } } }))),
+  });
+  const questions = useQuery({
+    queryKey: ["assessment", "questions", lessonId, "APPROVED"],
+    queryFn: () => unwrap(assessment.GET("/v1/questions", { params: { query: { lesson_id: lessonId, status: "APPROVED", limit: 100 } } })),
+  });
+  const prompt = new Map((questions.data?.items ?? []).map((q) => [q.id, q.prompt]));
+  const rows = items.data?.items ?? [];
+  const difficulty = useMemo(
+    () => ({
+      type: "bar" as const,
+      data: {
+        labels: rows.map((_, i) => `Q${i + 1}`),
+        datasets: [
+          { label: "Difficulty (share answering right first time)", data: rows.map((r) => r.difficulty ?? 0), backgroundColor: BLUE },
+          { label: "Discrimination", data: rows.map((r) => r.discrimination ?? 0), backgroundColor: GREEN },
+        ],
+      },
+      options: { scales: { y: { min: -1, max: 1 } } },
+    }),
+    [rows],
+  );
+  const videos = [...(lesson.data?.videos ?? [])].sort((a, b) => a.position - b.position);
+  const engagement = useQueries({
+    queries: videos.map((v) => ({
+      queryKey: ["analytics", "engagement", v.id],
+      queryFn: async () => json(await unwrap(analytics.GET("/v1/dashboards/videos/{video_id}/engagement", { params: { path: { video_id: v.id } } }))),
+    })),
+  });
+
+  return (
+    <div className="page wide">
+      <p className="crumbs">
+        <Link to="/teach">Studio</Link> › <Link to={`/teach/lessons/${lessonId}`}>{lesson.data?.title ?? "Lesson"}</Link>
+      </p>
+      <h1>Analytics</h1>
+      <section className="card" aria-labelledby="items-title">
+        <div className="row">
+          <h2 id="items-title">Questions</h2>
+          <CsvButton path={`/v1/dashboards/lessons/${lessonId}/questions`} filename="questions.csv" />
+        </div>
+        {items.isPending && <Loading />}
+        {items.isError && <ErrorNotice error={items.error} />}
+        {items.isSuccess && rows.length === 0 && <Empty title="No answers yet." />}
+        {rows.length > 0 && (
+          <>
+            <Chart config={difficulty} label="Difficulty and discrimination per question" />
+            <table className="data">
+              <thead>
+                <tr><th scope="col">#</th><th scope="col">Question</th><th scope="col">Students</th><th scope="col">Difficulty</th><th scope="col">Discrimination</th><th scope="col">Options picked</th></tr>
+              </thead>
+              <tbody>
+                {rows.map((r, i) => (
+                  <tr key={r.question_id}>
+                    <th scope="row">Q{i + 1}</th>
+                    <td>{prompt.get(r.question_id) ?? r.question_id.slice(0, 8)}</td>
+                    <td>{r.students}</td>
+                    <td>{r.difficulty ?? "—"}</td>
+                    <td>{r.discrimination ?? "—"}</td>
+                    <td>{Object.entries(r.option_picks ?? {}).map(([option, share]) => `${option}: ${Math.round(Number(share) * 100)}%`).join(", ") || "—"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
+        )}
+      </section>
+      {videos.map((video, index) => {
+        const data = engagement[index]?.data;
+        return (
+          <section className="card" key={video.id} aria-label={`Engagement: ${video.title}`}>
+            <div className="row">
+              <h2>{video.title}: engagement</h2>
+              <CsvButton path={`/v1/dashboards/videos/${video.id}/engagement`} filename={`engagement-${index + 1}.csv`} />
+            </div>
+            {engagement[index]?.isPending && <Loading />}
+            {engagement[index]?.isError && <ErrorNotice error={engagement[index]?.error} />}
+            {data && data.buckets.length === 0 && <Empty title="Nobody has watched this video yet." />}
+            {data && data.buckets.length > 0 && <EngagementChart data={data} />}
+          </section>
+        );
+      })}
+    </div>
+  );
+}
+
+type EngagementData = { bucket_seconds: number; buckets: { start: number; views: number; rewatches: number; drop_off: number }[]; milestones: { id: string; timestamp: number; title: string }[] };
+
+function EngagementChart({ data }: { data: EngagementData }) {
+  const config = useMemo(() => {
+    const labels = data.buckets.map((b) => clock(b.start));
+    const peak = Math.max(1, ...data.buckets.map((b) => b.views));
+    const atBucket = (t: number) => Math.floor(t / data.bucket_seconds);
+    return {
+      type: "line" as const,
+      data: {
+        labels,
+        datasets: [
+          { label: "Views", data: data.buckets.map((b) => b.views), borderColor: BLUE, backgroundColor: BLUE },
+          { label: "Rewatches", data: data.buckets.map((b) => b.rewatches), borderColor: GREEN, backgroundColor: GREEN },
+          { label: "Drop-off", data: data.buckets.map((b) => b.drop_off), borderColor: "#a11a1a", backgroundColor: "#a11a1a" },
+          {
+            type: "bar" as const,
+            label: "Milestones",
+            data: data.buckets.map((_, i) => (data.milestones.some((m) => atBucket(m.timestamp) === i) ? peak : null)),
+            backgroundColor: "rgba(180, 83, 9, 0.35)",
+          },
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true } } },
+    };
+  }, [data]);
+  return (
+    <>
+      <Chart config={config as never} label="Views, rewatches and drop-off along the video, milestones marked" />
+      <p className="meta">
+        Milestones: {data.milestones.map((m) => `${m.title} at ${clock(m.timestamp)}`).join(" · ") || "none"} · each point is {data.bucket_seconds} s of
+        video.
+      </p>
+    </>
+  );
+}
