@@ -6,6 +6,7 @@ Domain events carry ids only. Personal data travels on the compacted
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -50,6 +51,17 @@ class UserRegistered(Event):
     user_id: UUID = Field(description="The new user.")
     role: Role = Field(description="The role the account starts with.")
     invited_by_id: UUID | None = Field(default=None, description="The admin or teacher who invited the user, if any.")
+
+
+class InvitationSent(Event):
+    """An admin or teacher invited someone to the tenant with a role (the email, personal data, stays
+    in identity). Key: invitation_id."""
+
+    event_type = "identity.invitation.sent.v1"
+    key_field = "invitation_id"
+    invitation_id: UUID = Field(description="The invitation.")
+    role: Role = Field(description="The role the invited person will have.")
+    expires_at: datetime = Field(description="When the invitation's link stops working.")
 
 
 class UserVerified(Event):

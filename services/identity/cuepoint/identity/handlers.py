@@ -203,6 +203,9 @@ class Identity:
             token_hash=token_hash, expires_at=_now() + timedelta(days=self.settings.invitation_ttl_days),
             created_at=_now()))
         invitation = (await session.execute(select(orm.invitations).where(orm.invitations.c.id == invitation_id))).one()
+        await self.outbox.emit(session, events.InvitationSent(invitation_id=invitation_id, role=role.name,
+                                                              expires_at=invitation.expires_at),
+                               tenant_id=tenant.id, actor_id=invited_by)
         link = f"{self.settings.public_base_url}/accept-invitation?tenant={tenant.slug}&token={token}"
         return invitation, Email(
             to=email, subject=f"You are invited to {tenant.name} on Cuepoint",

@@ -60,6 +60,9 @@ async def test_each_change_is_published_once_without_personal_data(api, identity
         await api.patch("/v1/users/me/preferences", json={"theme": "dark"}, headers=bearer(person))
         await api.put("/v1/system-configs/video.maxFileSize", json={"value": 500 * 1024 * 1024}, headers=bearer(admin))
         await api.post(f"/v1/users/{user_id}/erase", headers=bearer(admin))
+        invited = await api.post("/v1/invitations", json={"email": "invited.someone@example.com", "role": "TEACHER"},
+                                 headers=bearer(admin))
+        assert invited.status_code == 201, invited.text
 
         await eventually(lambda: _ready(admin_connection.execute(
             "SELECT count(*) FROM identity.outbox WHERE published_at IS NULL").fetchone()[0] == 0),
@@ -85,6 +88,10 @@ async def test_each_change_is_published_once_without_personal_data(api, identity
     assert len({e["event_id"] for e in mine}) == len(mine)
     assert mine[1]["actor_id"] is not None and mine[1]["data"] == {"user_id": user_id, "old_role": "STUDENT",
                                                                     "new_role": "TEACHER"}
+    # An invitation is announced (so it is audited), by id and role: the email stays in identity.
+    invitation = [json.loads(r.value) for r in domain if r.key == invited.json()["id"].encode()]
+    assert [e["event_type"] for e in invitation] == ["identity.invitation.sent.v1"]
+    assert invitation[0]["data"]["role"] == "TEACHER" and invitation[0]["actor_id"] is not None
     for record in domain:  # no personal data anywhere on the domain topic
         blob = (record.value or b"") + (record.key or b"") + b"".join(v for _, v in record.headers)
         for secret in (email.encode(), name.encode(), b"@example.com"):
