@@ -10,8 +10,8 @@ from cuepoint.runtime.api_models import Page
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 
 from .handlers import Content
-from .schemas import (LANGUAGE_PATTERN, GroupIn, GroupPatch, Lesson, LessonIn, LessonPatch, LessonStatus,
-                      LessonSummary, Milestone, MilestoneIn, MilestoneLookup, MilestonePatch, Playback, Transcript,
+from .schemas import (LANGUAGE_PATTERN, GroupIn, GroupPatch, Lesson, LessonChanges, LessonIn, LessonPatch,
+                      LessonStatus, LessonSummary, LessonVersionSummary, Milestone, MilestoneIn, MilestoneLookup, MilestonePatch, Playback, Transcript,
                       TranscriptIn, TranscriptSummary, UploadIn, UploadSession, Video, VideoGroup,
                       VideoPatch)
 
@@ -71,6 +71,20 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
                       "question (`milestones` names each, with its video)")))
     async def publish(lesson_id: uuid.UUID, actor: Author) -> Any:
         return await content.publish(actor, lesson_id)
+
+    @lessons.get("/{lesson_id}/versions", response_model=Page[LessonVersionSummary],
+                 summary="The published versions, newest first (the lesson's author or an admin)",
+                 responses=problems(_403="not the lesson's author", _404="no such lesson"))
+    async def versions(lesson_id: uuid.UUID, actor: Author, limit: int = Query(default=20, ge=1, le=100),
+                       offset: int = Query(default=0, ge=0)) -> Any:
+        items, total = await content.versions(actor, lesson_id, limit=limit, offset=offset)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @lessons.get("/{lesson_id}/changes", response_model=LessonChanges,
+                 summary="What publishing now would change against the latest published version",
+                 responses=problems(_403="not the lesson's author", _404="no such lesson"))
+    async def changes(lesson_id: uuid.UUID, actor: Author) -> Any:
+        return await content.changes(actor, lesson_id)
 
     @lessons.post("/{lesson_id}/archive", response_model=Lesson, summary="Hide from new students; history is kept")
     async def archive(lesson_id: uuid.UUID, actor: Author) -> Any:

@@ -30,6 +30,7 @@ from .domain.captions import caption_label, webvtt
 from .domain.milestones import timestamp_problem
 from .domain.probe import PROBED_FORMATS, UNREADABLE, UnreadableVideo, probe_result
 from .domain.transcripts import Segment, TranscriptError, parse
+from .domain.versions import changes as version_changes
 from .settings import ContentSettings
 from .storage import VideoStorage, object_name, tenant_prefix
 
@@ -71,6 +72,24 @@ JOIN lesson_versions lv ON lv.lesson_id = l.id AND lv.version = l.version
 WHERE vid.id = %(video_id)s AND lv.snapshot->'videos' @> jsonb_build_array(jsonb_build_object('id', %(video_id)s::text))
 """
 
+# Counted in SQL: a snapshot holds every video and milestone, and a page needs only the numbers.
+VERSIONS = text("""
+SELECT lv.version, lv.snapshot->>'title' AS title, lv.published_at, lv.published_by_id,
+       jsonb_array_length(lv.snapshot->'videos') AS video_count,
+       COUNT(ms) AS milestone_count,
+       COUNT(ms) FILTER (WHERE (ms->>'is_required')::boolean) AS required_milestone_count
+FROM lesson_versions lv
+LEFT JOIN LATERAL jsonb_array_elements(lv.snapshot->'videos') v ON true
+LEFT JOIN LATERAL jsonb_array_elements(v->'milestones') ms ON true
+WHERE lv.lesson_id = :lesson_id
+GROUP BY lv.lesson_id, lv.version
+ORDER BY lv.version DESC
+LIMIT :limit OFFSET :offset
+""")
+
+# What publishing freezes; an expired or failed upload has nothing to play.
+PUBLISHABLE = ("UPLOADED", "READY")
+
 # The segments travel in TranscriptReady; this keeps that event far below Kafka's 1 MB.
 TRANSCRIPT_TEXT_LIMIT = 512 * 1024
 
@@ -106,6 +125,15 @@ class Content:
             raise Forbidden("only the lesson's author or an admin can change it")
         if lesson.status == "ARCHIVED":
             raise Conflict("this lesson is archived")
+        return lesson
+
+    async def _authored(self, session: AsyncSession, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
+        """A lesson its author or an admin may look into; unlike _editable, an archived one too."""
+        lesson = await self._lesson(session, lesson_id)
+        if not actor.at_least(Role.TEACHER):
+            raise NotFound(f"no lesson {lesson_id}")
+        if lesson.created_by_id != actor.id and not actor.at_least(Role.ADMIN):
+            raise Forbidden("only the lesson's author or an admin can see its versions")
         return lesson
 
     async def _touch(self, session: AsyncSession, lesson_id: uuid.UUID) -> None:
@@ -221,7 +249,7 @@ class Content:
                 raise Conflict(f"these videos are still uploading: {', '.join(pending)}; complete or delete them "
                                "(an upload not completed in time expires and is left out)")
             # An expired or failed upload has nothing to play: it is left out, as excluded_videos says.
-            playable = [v for v in view["videos"] if v["status"] in ("UPLOADED", "READY")]
+            playable = [v for v in view["videos"] if v["status"] in PUBLISHABLE]
             if not playable:
                 raise Conflict("a lesson needs at least one uploaded video before it is published")
             await self._refuse_unanswerable_milestones(session, playable)
@@ -242,6 +270,29 @@ class Content:
                 tenant_id=actor.tenant_id, actor_id=actor.id)
             # The author's view: draft and version agree, but for what publishing left out.
             return {**snapshot, "has_unpublished_changes": False, "excluded_videos": excluded}
+
+    async def versions(self, actor: CurrentUser, lesson_id: uuid.UUID, *, limit: int,
+                       offset: int) -> tuple[list[dict[str, Any]], int]:
+        """The published versions, newest first, with what each snapshot holds."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._authored(session, actor, lesson_id)
+            total = (await session.execute(select(func.count()).select_from(orm.lesson_versions).where(
+                orm.lesson_versions.c.lesson_id == lesson_id))).scalar_one()
+            rows = (await session.execute(VERSIONS, {"lesson_id": lesson_id, "limit": limit, "offset": offset})).all()
+        return [dict(row._mapping) for row in rows], total
+
+    async def changes(self, actor: CurrentUser, lesson_id: uuid.UUID) -> dict[str, Any]:
+        """What publishing now would change: the draft as publish would freeze it against the latest version."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            lesson = await self._authored(session, actor, lesson_id)
+            view = await self._draft_view(session, lesson)
+            # Archived lessons keep their version: the latest one, not only a PUBLISHED lesson's.
+            published = (await session.execute(
+                select(orm.lesson_versions.c.snapshot).where(orm.lesson_versions.c.lesson_id == lesson_id)
+                .order_by(orm.lesson_versions.c.version.desc()).limit(1))).scalar()
+        draft = json.loads(json.dumps({**view, "videos": [v for v in view["videos"] if v["status"] in PUBLISHABLE]},
+                                      default=_json_value))
+        return {"lesson_id": lesson_id, **version_changes(published, draft)}
 
     async def _refuse_unanswerable_milestones(self, session: AsyncSession, videos: list[dict[str, Any]]) -> None:
         """A required milestone stops playback until it is answered: without an approved question

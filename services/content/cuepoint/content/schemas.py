@@ -297,3 +297,155 @@ class Transcript(Out):
     language: str
     format: TranscriptFormat = Field(description="The format it was uploaded in.")
     segments: list[TranscriptSegment]
+
+
+# --- published versions and what publishing would change ------------------------------------------
+
+class LessonVersionSummary(Out):
+    """A published version of a lesson: a frozen snapshot students were (or are) shown."""
+
+    version: int
+    title: str = Field(description="The lesson's title in this version.")
+    published_at: Instant
+    published_by_id: uuid.UUID | None = Field(description="Who published it, if known.")
+    video_count: int
+    milestone_count: int
+    required_milestone_count: int = Field(description="Milestones students must answer before playing on.")
+
+
+class _Changes(Out):
+    # Unchanged fields are written as null, not left out: generated types read `T | null`.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class TextChange(Out):
+    before: str | None = Field(description="In the published version; null if it had none (or was never published).")
+    after: str | None = Field(description="In the draft.")
+
+
+class SeekPolicyChange(Out):
+    before: SeekPolicy | None
+    after: SeekPolicy
+
+
+class PositionChange(Out):
+    before: int
+    after: int
+
+
+class DurationChange(Out):
+    before: Seconds | None
+    after: Seconds | None
+
+
+class TimestampChange(Out):
+    before: Seconds
+    after: Seconds
+
+
+class RequiredChange(Out):
+    before: bool
+    after: bool
+
+
+class ChapterRef(Out):
+    id: uuid.UUID
+    title: str | None = Field(description="Null for a chapter the draft no longer has.")
+
+
+class ChapterMove(Out):
+    before: ChapterRef | None = Field(description="Null: out of any chapter.")
+    after: ChapterRef | None = Field(description="Null: out of any chapter.")
+
+
+class LessonFieldChanges(_Changes):
+    """The lesson's own fields that differ; null where the draft keeps the published value."""
+
+    title: TextChange | None = None
+    description: TextChange | None = None
+    thumbnail: TextChange | None = None
+    seek_policy: SeekPolicyChange | None = None
+
+
+class RenamedChapter(Out):
+    id: uuid.UUID
+    title: TextChange
+
+
+class ChapterChanges(Out):
+    added: list[VideoGroupSummary]
+    removed: list[VideoGroupSummary]
+    renamed: list[RenamedChapter]
+
+
+class VideoInVersion(Out):
+    """A video as a version lists it (added: the draft's; removed: the published one's)."""
+
+    id: uuid.UUID
+    title: str
+    position: int
+    duration: Seconds | None
+    chapter: ChapterRef | None
+    milestone_count: int
+
+
+class VideoFieldChanges(_Changes):
+    title: TextChange | None = None
+    position: PositionChange | None = None
+    chapter: ChapterMove | None = None
+    duration: DurationChange | None = None
+
+
+class ChangedVideo(Out):
+    id: uuid.UUID
+    title: str = Field(description="The draft's title.")
+    changes: VideoFieldChanges
+
+
+class VideoChanges(Out):
+    added: list[VideoInVersion]
+    removed: list[VideoInVersion]
+    changed: list[ChangedVideo]
+
+
+class MilestoneInVersion(Out):
+    id: uuid.UUID
+    video_id: uuid.UUID
+    video_title: str
+    timestamp: Seconds
+    title: str
+    is_required: bool
+
+
+class MilestoneFieldChanges(_Changes):
+    timestamp: TimestampChange | None = None
+    title: TextChange | None = None
+    is_required: RequiredChange | None = None
+
+
+class ChangedMilestone(Out):
+    id: uuid.UUID
+    video_id: uuid.UUID
+    video_title: str
+    title: str = Field(description="The draft's title.")
+    changes: MilestoneFieldChanges
+
+
+class MilestoneChanges(Out):
+    added: list[MilestoneInVersion] = Field(description="With those of added videos.")
+    removed: list[MilestoneInVersion] = Field(description="With those of removed videos.")
+    changed: list[ChangedMilestone]
+
+
+class LessonChanges(Out):
+    """What publishing the draft now would change against the latest published version. Only videos
+    publishing would include count (uploaded or ready): uploads in progress, expired or failed are not."""
+
+    lesson_id: uuid.UUID
+    base_version: int | None = Field(description="The published version compared with; null if never published "
+                                     "(then everything is added).")
+    has_changes: bool
+    lesson: LessonFieldChanges
+    chapters: ChapterChanges
+    videos: VideoChanges
+    milestones: MilestoneChanges

@@ -706,3 +706,162 @@ async def test_a_video_is_renamed_reordered_and_moved_between_chapters(api, acco
          "title": "Mitosis", "position": 3},
         {"video_id": session["video_id"], "lesson_id": lesson["id"], "video_group_id": None,
          "title": "Mitosis", "position": 3}]
+
+
+async def _another_teacher_of_demo(accounts: Accounts) -> dict[str, str]:
+    identity = accounts.client._transport.app.state.identity  # noqa: SLF001
+    demo = await identity.ensure_tenant(slug="demo", name="Demo")
+    await identity.ensure_user(tenant_id=demo.id, email="second.teacher@example.com", password="Demo123!",
+                               display_name="Second teacher", role="TEACHER")
+    return await accounts.login("second.teacher@example.com")
+
+
+async def test_published_versions_newest_first_with_their_counts(api, accounts: Accounts, admin_connection) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Versioned")
+    path = f"/v1/lessons/{lesson['id']}/versions"
+    assert (await api.get(path, headers=teacher)).json() == {"items": [], "total": 0, "limit": 20, "offset": 0}
+
+    first = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{first['video_id']}/complete", headers=teacher)
+    required = (await api.post(f"/v1/videos/{first['video_id']}/milestones", headers=teacher,
+                               json={"timestamp": 5, "title": "Required"})).json()
+    _approve_a_question(admin_connection, required["id"])
+    optional = (await api.post(f"/v1/videos/{first['video_id']}/milestones", headers=teacher,
+                               json={"timestamp": 9, "title": "Optional", "is_required": False})).json()
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+
+    await api.patch(f"/v1/lessons/{lesson['id']}", headers=teacher, json={"title": "Versioned, again"})
+    second = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{second['video_id']}/complete", headers=teacher)
+    for timestamp in (3, 4):
+        added = (await api.post(f"/v1/videos/{second['video_id']}/milestones", headers=teacher,
+                                json={"timestamp": timestamp, "title": f"At {timestamp}"})).json()
+        _approve_a_question(admin_connection, added["id"])
+    await api.delete(f"/v1/milestones/{optional['id']}", headers=teacher)
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+    await api.patch(f"/v1/lessons/{lesson['id']}", headers=teacher, json={"title": "Draft 3, unpublished"})
+
+    listed = await api.get(path, headers=teacher)
+    assert listed.status_code == 200, listed.text
+    page = listed.json()
+    assert page["total"] == 2
+    newest, oldest = page["items"]
+    assert {key: newest[key] for key in newest if key != "published_at"} == {
+        "version": 2, "title": "Versioned, again", "published_by_id": lesson["created_by_id"], "video_count": 2,
+        "milestone_count": 3, "required_milestone_count": 3}
+    assert {key: oldest[key] for key in oldest if key != "published_at"} == {
+        "version": 1, "title": "Versioned", "published_by_id": lesson["created_by_id"], "video_count": 1,
+        "milestone_count": 2, "required_milestone_count": 1}
+    assert newest["published_at"].endswith("Z") and newest["published_at"] > oldest["published_at"]
+    paged = (await api.get(path, params={"limit": 1, "offset": 1}, headers=teacher)).json()
+    assert [item["version"] for item in paged["items"]] == [1] and paged["total"] == 2
+
+    admin = await accounts.login("admin@example.com")
+    assert [item["version"] for item in (await api.get(path, headers=admin)).json()["items"]] == [2, 1]
+    changes = f"/v1/lessons/{lesson['id']}/changes"
+    assert (await api.get(changes, headers=admin)).status_code == 200
+    student, colleague = await accounts.login("student@example.com"), await _another_teacher_of_demo(accounts)
+    for headers in (student, colleague):
+        assert (await api.get(path, headers=headers)).status_code == 403
+        assert (await api.get(changes, headers=headers)).status_code == 403
+    other = await accounts.tenant_with_users("versions-elsewhere")
+    for role in ("teacher", "admin"):
+        assert (await api.get(path, headers=other[role])).status_code == 404
+        assert (await api.get(changes, headers=other[role])).status_code == 404
+    # A student is refused by role before any lesson is looked up: 403 says nothing of this one.
+    assert (await api.get(path, headers=other["student"])).status_code == 403
+    assert (await api.get(f"/v1/lessons/{uuid.uuid4()}/versions", headers=teacher)).status_code == 404
+
+
+async def test_changes_name_what_publishing_would_change(api, accounts: Accounts) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Diffed")
+    path = f"/v1/lessons/{lesson['id']}/changes"
+
+    async def changes() -> dict:
+        response = await api.get(path, headers=teacher)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    nothing = {"added": [], "removed": [], "changed": []}
+    no_chapters = {"added": [], "removed": [], "renamed": []}
+    unchanged = {"title": None, "description": None, "thumbnail": None, "seek_policy": None}
+
+    chapter = (await api.post(f"/v1/lessons/{lesson['id']}/video-groups", headers=teacher,
+                              json={"title": "Part 1"})).json()
+    first = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{first['video_id']}/complete", headers=teacher)
+    milestone = (await api.post(f"/v1/videos/{first['video_id']}/milestones", headers=teacher,
+                                json={"timestamp": 5, "title": "M1", "is_required": False})).json()
+    uploading = (await api.post(f"/v1/lessons/{lesson['id']}/videos", headers=teacher, json={
+        "title": "Still uploading", "content_type": "video/mp4", "size_bytes": 10})).json()
+
+    never = await changes()
+    assert never["base_version"] is None and never["has_changes"] is True
+    assert never["lesson"] == {"title": {"before": None, "after": "Diffed"},
+                               "description": {"before": None, "after": "How plants eat light"},
+                               "thumbnail": None, "seek_policy": {"before": None, "after": "FREE"}}
+    assert never["chapters"] == {**no_chapters, "added": [{"id": chapter["id"], "title": "Part 1", "position": 0}]}
+    assert never["videos"] == {**nothing, "added": [{
+        "id": first["video_id"], "title": "Chapter 1", "position": 0, "duration": 120.0, "chapter": None,
+        "milestone_count": 1}]}, "only what publishing would include: not the upload in progress"
+    assert never["milestones"] == {**nothing, "added": [{
+        "id": milestone["id"], "video_id": first["video_id"], "video_title": "Chapter 1", "timestamp": 5.0,
+        "title": "M1", "is_required": False}]}
+
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 409
+    await api.delete(f"/v1/videos/{uploading['video_id']}", headers=teacher)
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+    published = await changes()
+    assert published == {"lesson_id": lesson["id"], "base_version": 1, "has_changes": False, "lesson": unchanged,
+                         "chapters": no_chapters, "videos": nothing, "milestones": nothing}
+
+    await api.patch(f"/v1/lessons/{lesson['id']}", headers=teacher, json={
+        "title": "Diffed, edited", "thumbnail": "https://example.com/t.png", "seek_policy": "NO_SKIP_AHEAD"})
+    edited = await changes()
+    assert edited["has_changes"] is True and edited["lesson"] == {
+        "title": {"before": "Diffed", "after": "Diffed, edited"}, "description": None,
+        "thumbnail": {"before": None, "after": "https://example.com/t.png"},
+        "seek_policy": {"before": "FREE", "after": "NO_SKIP_AHEAD"}}
+    assert edited["videos"] == nothing and edited["milestones"] == nothing and edited["chapters"] == no_chapters
+
+    await api.patch(f"/v1/videos/{first['video_id']}", headers=teacher, json={
+        "title": "Mitosis", "position": 5, "video_group_id": chapter["id"]})
+    await api.patch(f"/v1/video-groups/{chapter['id']}", headers=teacher, json={"title": "Part One"})
+    later = (await api.post(f"/v1/lessons/{lesson['id']}/video-groups", headers=teacher,
+                            json={"title": "Part 2"})).json()
+    moved = await changes()
+    assert moved["videos"] == {**nothing, "changed": [{"id": first["video_id"], "title": "Mitosis", "changes": {
+        "title": {"before": "Chapter 1", "after": "Mitosis"}, "position": {"before": 0, "after": 5},
+        "chapter": {"before": None, "after": {"id": chapter["id"], "title": "Part One"}}, "duration": None}}]}
+    assert moved["chapters"] == {"added": [{"id": later["id"], "title": "Part 2", "position": 1}], "removed": [],
+                                 "renamed": [{"id": chapter["id"], "title": {"before": "Part 1", "after": "Part One"}}]}
+
+    await api.patch(f"/v1/milestones/{milestone['id']}", headers=teacher, json={"timestamp": 7, "title": "M1 later"})
+    added = (await api.post(f"/v1/videos/{first['video_id']}/milestones", headers=teacher,
+                            json={"timestamp": 20, "title": "M2", "is_required": False})).json()
+    second = await _upload(api, teacher, lesson["id"])
+    await api.post(f"/v1/videos/{second['video_id']}/complete", headers=teacher)
+    grown = await changes()
+    assert grown["milestones"] == {"added": [{
+        "id": added["id"], "video_id": first["video_id"], "video_title": "Mitosis", "timestamp": 20.0, "title": "M2",
+        "is_required": False}], "removed": [], "changed": [{
+            "id": milestone["id"], "video_id": first["video_id"], "video_title": "Mitosis", "title": "M1 later",
+            "changes": {"timestamp": {"before": 5.0, "after": 7.0}, "title": {"before": "M1", "after": "M1 later"},
+                        "is_required": None}}]}
+    assert [v["id"] for v in grown["videos"]["added"]] == [second["video_id"]]
+
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+    assert (await changes())["has_changes"] is False and (await changes())["base_version"] == 2
+    await api.delete(f"/v1/video-groups/{later['id']}", headers=teacher)
+    await api.delete(f"/v1/videos/{first['video_id']}", headers=teacher)
+    await api.patch(f"/v1/milestones/{milestone['id']}", headers=teacher, json={"is_required": True})
+    shrunk = await changes()
+    assert shrunk["chapters"] == {**no_chapters, "removed": [{"id": later["id"], "title": "Part 2", "position": 1}]}
+    assert shrunk["videos"] == {**nothing, "removed": [{
+        "id": first["video_id"], "title": "Mitosis", "position": 5, "duration": 120.0,
+        "chapter": {"id": chapter["id"], "title": "Part One"}, "milestone_count": 2}]}
+    assert [(m["id"], m["video_title"]) for m in shrunk["milestones"]["removed"]] == [
+        (milestone["id"], "Mitosis"), (added["id"], "Mitosis")], "a removed video's milestones go with it"
+    assert shrunk["milestones"]["added"] == shrunk["milestones"]["changed"] == []

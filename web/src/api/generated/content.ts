@@ -87,6 +87,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/lessons/{lesson_id}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What publishing now would change against the latest published version */
+        get: operations["changes_v1_lessons__lesson_id__changes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/lessons/{lesson_id}/publish": {
         parameters: {
             query?: never;
@@ -98,6 +115,23 @@ export type paths = {
         put?: never;
         /** Freeze the current draft as the version students see */
         post: operations["publish_v1_lessons__lesson_id__publish_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/lessons/{lesson_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The published versions, newest first (the lesson's author or an admin) */
+        get: operations["versions_v1_lessons__lesson_id__versions_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -309,6 +343,77 @@ export type components = {
              */
             path: string;
         };
+        /** ChangedMilestone */
+        ChangedMilestone: {
+            changes: components["schemas"]["MilestoneFieldChanges"];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Title
+             * @description The draft's title.
+             */
+            title: string;
+            /**
+             * Video Id
+             * Format: uuid
+             */
+            video_id: string;
+            /** Video Title */
+            video_title: string;
+        };
+        /** ChangedVideo */
+        ChangedVideo: {
+            changes: components["schemas"]["VideoFieldChanges"];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Title
+             * @description The draft's title.
+             */
+            title: string;
+        };
+        /** ChapterChanges */
+        ChapterChanges: {
+            /** Added */
+            added: components["schemas"]["VideoGroupSummary"][];
+            /** Removed */
+            removed: components["schemas"]["VideoGroupSummary"][];
+            /** Renamed */
+            renamed: components["schemas"]["RenamedChapter"][];
+        };
+        /** ChapterMove */
+        ChapterMove: {
+            /** @description Null: out of any chapter. */
+            after: components["schemas"]["ChapterRef"] | null;
+            /** @description Null: out of any chapter. */
+            before: components["schemas"]["ChapterRef"] | null;
+        };
+        /** ChapterRef */
+        ChapterRef: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Title
+             * @description Null for a chapter the draft no longer has.
+             */
+            title: string | null;
+        };
+        /** DurationChange */
+        DurationChange: {
+            /** After */
+            after: number | null;
+            /** Before */
+            before: number | null;
+        };
         /**
          * ExcludedVideo
          * @description A video of the draft that publishing leaves out: there is nothing to play.
@@ -425,6 +530,39 @@ export type components = {
             /** Videos */
             videos: components["schemas"]["LessonVideo"][];
         };
+        /**
+         * LessonChanges
+         * @description What publishing the draft now would change against the latest published version. Only videos
+         *     publishing would include count (uploaded or ready): uploads in progress, expired or failed are not.
+         */
+        LessonChanges: {
+            /**
+             * Base Version
+             * @description The published version compared with; null if never published (then everything is added).
+             */
+            base_version: number | null;
+            chapters: components["schemas"]["ChapterChanges"];
+            /** Has Changes */
+            has_changes: boolean;
+            lesson: components["schemas"]["LessonFieldChanges"];
+            /**
+             * Lesson Id
+             * Format: uuid
+             */
+            lesson_id: string;
+            milestones: components["schemas"]["MilestoneChanges"];
+            videos: components["schemas"]["VideoChanges"];
+        };
+        /**
+         * LessonFieldChanges
+         * @description The lesson's own fields that differ; null where the draft keeps the published value.
+         */
+        LessonFieldChanges: {
+            description: components["schemas"]["TextChange"] | null;
+            seek_policy: components["schemas"]["SeekPolicyChange"] | null;
+            thumbnail: components["schemas"]["TextChange"] | null;
+            title: components["schemas"]["TextChange"] | null;
+        };
         /** LessonIn */
         LessonIn: {
             /**
@@ -539,6 +677,38 @@ export type components = {
             version: number;
         };
         /**
+         * LessonVersionSummary
+         * @description A published version of a lesson: a frozen snapshot students were (or are) shown.
+         */
+        LessonVersionSummary: {
+            /** Milestone Count */
+            milestone_count: number;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+            /**
+             * Published By Id
+             * @description Who published it, if known.
+             */
+            published_by_id: string | null;
+            /**
+             * Required Milestone Count
+             * @description Milestones students must answer before playing on.
+             */
+            required_milestone_count: number;
+            /**
+             * Title
+             * @description The lesson's title in this version.
+             */
+            title: string;
+            /** Version */
+            version: number;
+            /** Video Count */
+            video_count: number;
+        };
+        /**
          * LessonVideo
          * @description A video inside a lesson, with its milestones in time order.
          */
@@ -615,6 +785,27 @@ export type components = {
              */
             video_id: string;
         };
+        /** MilestoneChanges */
+        MilestoneChanges: {
+            /**
+             * Added
+             * @description With those of added videos.
+             */
+            added: components["schemas"]["MilestoneInVersion"][];
+            /** Changed */
+            changed: components["schemas"]["ChangedMilestone"][];
+            /**
+             * Removed
+             * @description With those of removed videos.
+             */
+            removed: components["schemas"]["MilestoneInVersion"][];
+        };
+        /** MilestoneFieldChanges */
+        MilestoneFieldChanges: {
+            is_required: components["schemas"]["RequiredChange"] | null;
+            timestamp: components["schemas"]["TimestampChange"] | null;
+            title: components["schemas"]["TextChange"] | null;
+        };
         /** MilestoneIn */
         MilestoneIn: {
             /**
@@ -629,6 +820,27 @@ export type components = {
             timestamp: number;
             /** Title */
             title: string;
+        };
+        /** MilestoneInVersion */
+        MilestoneInVersion: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Is Required */
+            is_required: boolean;
+            /** Timestamp */
+            timestamp: number;
+            /** Title */
+            title: string;
+            /**
+             * Video Id
+             * Format: uuid
+             */
+            video_id: string;
+            /** Video Title */
+            video_title: string;
         };
         /**
          * MilestoneLookup
@@ -678,6 +890,17 @@ export type components = {
             /** Total */
             total: number;
         };
+        /** Page[LessonVersionSummary] */
+        Page_LessonVersionSummary_: {
+            /** Items */
+            items: components["schemas"]["LessonVersionSummary"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
         /**
          * Playback
          * @description What a player needs: a short-lived URL, where to pause, which captions exist.
@@ -709,6 +932,13 @@ export type components = {
              */
             video_id: string;
         };
+        /** PositionChange */
+        PositionChange: {
+            /** After */
+            after: number;
+            /** Before */
+            before: number;
+        };
         /**
          * Readiness
          * @description What ``/readyz`` answers when the process can serve: each dependency checked.
@@ -725,6 +955,52 @@ export type components = {
              * @constant
              */
             status: "ready";
+        };
+        /** RenamedChapter */
+        RenamedChapter: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            title: components["schemas"]["TextChange"];
+        };
+        /** RequiredChange */
+        RequiredChange: {
+            /** After */
+            after: boolean;
+            /** Before */
+            before: boolean;
+        };
+        /** SeekPolicyChange */
+        SeekPolicyChange: {
+            /**
+             * After
+             * @enum {string}
+             */
+            after: "FREE" | "NO_SKIP_AHEAD";
+            /** Before */
+            before: ("FREE" | "NO_SKIP_AHEAD") | null;
+        };
+        /** TextChange */
+        TextChange: {
+            /**
+             * After
+             * @description In the draft.
+             */
+            after: string | null;
+            /**
+             * Before
+             * @description In the published version; null if it had none (or was never published).
+             */
+            before: string | null;
+        };
+        /** TimestampChange */
+        TimestampChange: {
+            /** After */
+            after: number;
+            /** Before */
+            before: number;
         };
         /**
          * Transcript
@@ -920,6 +1196,22 @@ export type components = {
              */
             video_group_id: string | null;
         };
+        /** VideoChanges */
+        VideoChanges: {
+            /** Added */
+            added: components["schemas"]["VideoInVersion"][];
+            /** Changed */
+            changed: components["schemas"]["ChangedVideo"][];
+            /** Removed */
+            removed: components["schemas"]["VideoInVersion"][];
+        };
+        /** VideoFieldChanges */
+        VideoFieldChanges: {
+            chapter: components["schemas"]["ChapterMove"] | null;
+            duration: components["schemas"]["DurationChange"] | null;
+            position: components["schemas"]["PositionChange"] | null;
+            title: components["schemas"]["TextChange"] | null;
+        };
         /**
          * VideoGroup
          * @description A chapter (video group) of a lesson.
@@ -950,6 +1242,26 @@ export type components = {
              * Format: uuid
              */
             id: string;
+            /** Position */
+            position: number;
+            /** Title */
+            title: string;
+        };
+        /**
+         * VideoInVersion
+         * @description A video as a version lists it (added: the draft's; removed: the published one's).
+         */
+        VideoInVersion: {
+            chapter: components["schemas"]["ChapterRef"] | null;
+            /** Duration */
+            duration: number | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Milestone Count */
+            milestone_count: number;
             /** Position */
             position: number;
             /** Title */
@@ -1237,6 +1549,67 @@ export interface operations {
             };
         };
     };
+    changes_v1_lessons__lesson_id__changes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lesson_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LessonChanges"];
+                };
+            };
+            /** @description not the lesson's author */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description no such lesson */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     publish_v1_lessons__lesson_id__publish_post: {
         parameters: {
             query?: never;
@@ -1289,6 +1662,70 @@ export interface operations {
             };
             /** @description no uploaded video, a video still uploading, or a required milestone without an approved question (`milestones` names each, with its video) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    versions_v1_lessons__lesson_id__versions_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                lesson_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_LessonVersionSummary_"];
+                };
+            };
+            /** @description not the lesson's author */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description no such lesson */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
