@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 
-from cuepoint.contracts.topics import ASSESSMENT_EVENTS, CLIENT_EVENTS, CONTENT_EVENTS, PROGRESS_EVENTS
+from cuepoint.contracts.topics import ASSESSMENT_EVENTS, CLIENT_EVENTS, CONTENT_EVENTS, PROGRESS_EVENTS, USER_PROFILES
 from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime import replay
@@ -18,6 +18,7 @@ from cuepoint.runtime.service import Command, ServiceContext, ServiceSpec
 
 from . import api, orm
 from .live import LiveHub
+from .names import DisplayNames, ProfileConsumer
 from .projection import Projection
 from .reads import Reads
 from .settings import ProgressSettings
@@ -37,6 +38,7 @@ def input_consumers(context: ServiceContext, dead_letters: Any, *, emit: bool) -
                                                  **common),
         CLIENT_EVENTS.name: BatchConsumer(group_id="progress.playback", handler=projection.playback,
                                           event_types=["analytics.client_event.recorded.v1"], **common),
+        USER_PROFILES.name: ProfileConsumer(group_id="progress.profiles", names=DisplayNames(), **common),
     }
 
 

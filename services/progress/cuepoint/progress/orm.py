@@ -65,6 +65,11 @@ lesson_announcements = Table(
     _id("student_id", primary_key=True), _id("lesson_id", primary_key=True), _id("tenant_id"),
     Column("completion_percent", Numeric), Column("status", Text), _at("announced_at"),
 )
+display_names = Table(
+    "display_names", metadata,
+    _id("tenant_id", primary_key=True), _id("user_id", primary_key=True), Column("display_name", Text),
+    _at("updated_at"),
+)
 
 PROJECTIONS = (lessons, videos, milestones, questions, question_results, student_sessions, video_progress,
-               student_progress)
+               student_progress, display_names)

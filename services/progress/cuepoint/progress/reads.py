@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.contracts import progress as events
@@ -128,7 +128,7 @@ class Reads:
             lesson = (await session.execute(select(orm.lessons).where(orm.lessons.c.id == lesson_id))).first()
             if lesson is None:
                 raise NotFound(f"no lesson {lesson_id}")
-            query = select(sp).where(sp.c.lesson_id == lesson_id)
+            query = _with_name(select(sp)).where(sp.c.lesson_id == lesson_id)
             teaches = actor.at_least(Role.ADMIN) or (actor.at_least(Role.TEACHER) and lesson.created_by_id == actor.id)
             if not teaches:
                 query = query.where(sp.c.student_id == actor.id)
@@ -141,8 +141,8 @@ class Reads:
                           ) -> dict[str, Any] | None:
         sp = orm.student_progress
         async with tenant_transaction(self.sessions, tenant_id) as session:
-            row = (await session.execute(select(sp).where(sp.c.student_id == student_id,
-                                                          sp.c.lesson_id == lesson_id))).first()
+            row = (await session.execute(_with_name(select(sp)).where(sp.c.student_id == student_id,
+                                                                      sp.c.lesson_id == lesson_id))).first()
             return _progress(row) if row else None
 
     async def dashboard(self, actor: CurrentUser, *, limit: int, offset: int) -> dict[str, Any]:
@@ -168,7 +168,15 @@ def _session(row: Any) -> dict[str, Any]:
             "active": row.ended_at is None}
 
 
+def _with_name(query: Any) -> Any:
+    """``student_progress`` rows with the student's display name, null until identity's profile arrived
+    (or after an erasure)."""
+    sp, n = orm.student_progress, orm.display_names
+    return query.add_columns(n.c.display_name.label("student_name")).outerjoin(
+        n, and_(n.c.tenant_id == sp.c.tenant_id, n.c.user_id == sp.c.student_id))
+
+
 def _progress(row: Any) -> dict[str, Any]:
-    return {"student_id": row.student_id, "lesson_id": row.lesson_id, "completion_percent": row.completion_percent,
+    return {"student_id": row.student_id, "student_name": row.student_name, "lesson_id": row.lesson_id, "completion_percent": row.completion_percent,
             "average_score": row.average_score, "total_time_spent": row.total_time_spent, "status": row.status,
             "started_at": row.started_at, "completed_at": row.completed_at, "updated_at": row.updated_at}

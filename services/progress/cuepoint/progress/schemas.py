@@ -63,6 +63,9 @@ class LessonProgressOut(Out):
     """A student's progress in a lesson (the seed's ``student_progress``)."""
 
     student_id: uuid.UUID
+    student_name: str | None = Field(
+        description="The student's display name, from identity's profiles (never the email); null until the "
+                    "profile has arrived, and again once the student was erased.")
     lesson_id: uuid.UUID
     completion_percent: Percent = Field(description="0–100.")
     average_score: Percent | None = Field(description="0–100; null before any graded answer.")

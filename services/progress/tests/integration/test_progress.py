@@ -17,7 +17,7 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
-from cuepoint.contracts import analytics, assessment, content
+from cuepoint.contracts import analytics, assessment, content, identity
 from cuepoint.contracts.envelope import new_envelope
 from cuepoint.progress.bootstrap import rebuild, spec
 from cuepoint.progress.reads import STUDENT_DASHBOARD_SQL
@@ -266,6 +266,7 @@ SELECT t FROM (
   UNION ALL SELECT 's' || s::text FROM progress.student_sessions s WHERE tenant_id = %(t)s
   UNION ALL SELECT 'p' || p::text FROM progress.video_progress p WHERE tenant_id = %(t)s
   UNION ALL SELECT 'g' || g::text FROM progress.student_progress g WHERE tenant_id = %(t)s
+  UNION ALL SELECT 'n' || n::text FROM progress.display_names n WHERE tenant_id = %(t)s
 ) rows ORDER BY t
 """
 
@@ -348,6 +349,9 @@ async def test_live_streams_for_the_student_and_the_teacher(progress_settings, s
     try:
         async with start_worker():
             lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+            await _profile(infra, lesson.tenant_id, student, "Mary Somerville")
+            await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.display_names WHERE user_id = %s",
+                               (student,))
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 await eventually(lambda: _ready(server.started), timeout=10)
                 async with client.stream("GET", "/v1/stream", headers=users["student"]) as mine, \
@@ -369,8 +373,13 @@ async def test_live_streams_for_the_student_and_the_teacher(progress_settings, s
                     assert data["progress"]["updated_at"].endswith("Z")
                     seen = await asyncio.wait_for(_next_data(teacher_lines), timeout=20)
                     assert seen["student_id"] == str(student) and seen["lesson_id"] == str(lesson.lesson_id)
+                    assert seen["student_name"] == "Mary Somerville"
                     # Quiet from here on: a keep-alive comment must come within 20 s, or proxies drop the stream.
                     assert await asyncio.wait_for(_next_comment(lines), timeout=20) == ": ping"
+                    # A rename reaches the class view live, without any progress changing.
+                    await _profile(infra, lesson.tenant_id, student, "Mary Fairfax")
+                    renamed = await asyncio.wait_for(_next_data(teacher_lines), timeout=20)
+                    assert renamed["student_id"] == str(student) and renamed["student_name"] == "Mary Fairfax"
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 student_tries = await client.get(f"/v1/lessons/{lesson.lesson_id}/stream", headers=users["student"])
                 assert student_tries.status_code == 403
@@ -401,3 +410,127 @@ async def _next_comment(lines) -> str:
         if line.startswith(":"):
             return line
     raise AssertionError("the stream ended")
+
+
+# --- students' names, from identity's compacted user-profiles topic ------------------------------------
+
+async def _profile(infra, tenant_id: uuid.UUID, student: uuid.UUID, name: str) -> None:
+    await publish(infra, "identity.user-profiles", [identity.UserProfile(
+        user_id=student, email=f"{student.hex[:8]}@school.example", display_name=name, role="STUDENT")],
+        tenant_id=tenant_id, producer="identity", actor_id=student)
+
+
+async def _tombstone(infra, tenant_id: uuid.UUID, student: uuid.UUID) -> None:
+    """An erasure as identity's relay publishes it: a null value for the user's key (Outbox.tombstone)."""
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(infra.topic_prefix + "identity.user-profiles", None, key=str(student).encode(),
+                                     headers=[("tenant_id", str(tenant_id).encode()), ("tombstone", b"true")])
+    finally:
+        await producer.stop()
+
+
+async def _watching(infra, admin_connection, lesson: Lesson, student: uuid.UUID) -> None:
+    """The student has a row in the lesson's progress (what the class view lists)."""
+    await _telemetry(infra, lesson, [_heartbeat(lesson, student, "laptop", 0, 10, T0 + timedelta(seconds=10))])
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.student_progress WHERE student_id = %s "
+                       "AND lesson_id = %s", (student, lesson.lesson_id))
+
+
+async def _class_view(api, lesson: Lesson, teacher: dict[str, str]) -> dict[str, dict]:
+    answer = await api.get(f"/v1/lessons/{lesson.lesson_id}/progress", headers=teacher)
+    assert answer.status_code == 200, answer.text
+    return {item["student_id"]: item for item in answer.json()["items"]}
+
+
+async def _name_is(api, lesson: Lesson, teacher: dict[str, str], student: uuid.UUID, name: str | None) -> None:
+    async def shown() -> bool:
+        return (await _class_view(api, lesson, teacher))[str(student)]["student_name"] == name
+
+    await eventually(shown, timeout=30, message=f"the class view does not show {name!r}")
+
+
+async def test_the_class_view_names_students_follows_renames_and_forgets_the_erased(api, worker, accounts, infra,
+                                                                                   admin_connection):
+    users = await accounts.tenant_with_users(f"names-{uuid.uuid4().hex[:6]}")
+    lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+    student = uuid.UUID(claims(users["student"])["sub"])
+    await _watching(infra, admin_connection, lesson, student)
+    before = (await _class_view(api, lesson, users["teacher"]))[str(student)]
+    assert before["student_name"] is None  # no profile yet: listed all the same
+    assert before["status"] == "IN_PROGRESS" and before["lesson_id"] == str(lesson.lesson_id)
+
+    await _profile(infra, lesson.tenant_id, student, "Ada Lovelace")
+    await _name_is(api, lesson, users["teacher"], student, "Ada Lovelace")
+    answer = await api.get(f"/v1/lessons/{lesson.lesson_id}/progress", headers=users["teacher"])
+    assert "school.example" not in answer.text  # the profile's email is neither shown nor kept
+    assert _row(admin_connection, "SELECT count(*) FROM progress.display_names WHERE user_id = %s", student)[0] == 1
+    # The student's own view of the lesson carries the same field.
+    mine = (await api.get(f"/v1/lessons/{lesson.lesson_id}/progress", headers=users["student"])).json()["items"]
+    assert [item["student_name"] for item in mine] == ["Ada Lovelace"]
+
+    await _profile(infra, lesson.tenant_id, student, "Ada King")
+    await _name_is(api, lesson, users["teacher"], student, "Ada King")
+
+    await _tombstone(infra, lesson.tenant_id, student)
+    await _name_is(api, lesson, users["teacher"], student, None)
+    assert _row(admin_connection, "SELECT count(*) FROM progress.display_names WHERE user_id = %s "
+                "OR display_name LIKE 'Ada %%'", student)[0] == 0
+    # Erased, the student's progress stays (under the id, a pseudonym); only the name went.
+    after = (await _class_view(api, lesson, users["teacher"]))[str(student)]
+    assert {k: v for k, v in after.items() if k != "student_name"} == {
+        k: v for k, v in before.items() if k != "student_name"}
+
+
+async def test_another_tenants_profile_never_names_a_student(api, worker, accounts, infra, admin_connection):
+    users = await accounts.tenant_with_users(f"mine-{uuid.uuid4().hex[:6]}")
+    other = await accounts.tenant_with_users(f"theirs-{uuid.uuid4().hex[:6]}")
+    other_tenant = uuid.UUID(claims(other["teacher"])["tid"])
+    lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+    student = uuid.UUID(claims(users["student"])["sub"])
+    await _watching(infra, admin_connection, lesson, student)
+
+    # A profile for the same user id published under another tenant (a bug or a forgery) comes first.
+    await _profile(infra, other_tenant, student, "Intruder")
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.display_names WHERE user_id = %s "
+                       "AND tenant_id = %s", (student, other_tenant))
+    assert (await _class_view(api, lesson, users["teacher"]))[str(student)]["student_name"] is None
+    await _profile(infra, lesson.tenant_id, student, "Grace Hopper")
+    await _name_is(api, lesson, users["teacher"], student, "Grace Hopper")
+    # Nor does the other tenant's erasure touch this tenant's name.
+    await _tombstone(infra, other_tenant, student)
+    await wait_for_row(admin_connection, "SELECT count(*) = 0 FROM progress.display_names WHERE user_id = %s "
+                       "AND tenant_id = %s", (student, other_tenant))
+    assert (await _class_view(api, lesson, users["teacher"]))[str(student)]["student_name"] == "Grace Hopper"
+
+
+async def test_rebuild_gives_the_same_names_and_never_brings_an_erased_one_back(progress_settings, start_worker,
+                                                                                accounts, infra, admin_connection,
+                                                                                api):
+    users = await accounts.tenant_with_users(f"renames-{uuid.uuid4().hex[:6]}")
+    kept, erased = uuid.UUID(claims(users["student"])["sub"]), uuid.uuid4()
+    async with start_worker():
+        lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+        for student in (kept, erased):
+            await _watching(infra, admin_connection, lesson, student)
+        await _profile(infra, lesson.tenant_id, kept, "Alan Turing")
+        await _profile(infra, lesson.tenant_id, erased, "Joan Clarke")
+        await _profile(infra, lesson.tenant_id, kept, "A. M. Turing")
+        await _name_is(api, lesson, users["teacher"], kept, "A. M. Turing")
+        await _name_is(api, lesson, users["teacher"], erased, "Joan Clarke")
+        await _tombstone(infra, lesson.tenant_id, erased)
+        await _name_is(api, lesson, users["teacher"], erased, None)
+        live = {student: item["student_name"] for student, item in (await _class_view(api, lesson, users["teacher"])).items()}
+        rows = _names(admin_connection, lesson)
+    assert live == {str(kept): "A. M. Turing", str(erased): None} and len(rows) == 1
+
+    assert await rebuild(ServiceContext("progress", progress_settings), out=_Capture()) == 0
+    assert _names(admin_connection, lesson) == rows
+    rebuilt = {student: item["student_name"] for student, item in (await _class_view(api, lesson, users["teacher"])).items()}
+    assert rebuilt == live
+
+
+def _names(admin_connection, lesson: Lesson) -> list[tuple]:
+    return admin_connection.execute("SELECT user_id, display_name, updated_at FROM progress.display_names "
+                                    "WHERE tenant_id = %s ORDER BY user_id", (lesson.tenant_id,)).fetchall()

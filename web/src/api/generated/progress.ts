@@ -247,6 +247,11 @@ export type components = {
              */
             student_id: string;
             /**
+             * Student Name
+             * @description The student's display name, from identity's profiles (never the email); null until the profile has arrived, and again once the student was erased.
+             */
+            student_name: string | null;
+            /**
              * Total Time Spent
              * @description Seconds of watching and answering.
              */
