@@ -147,8 +147,21 @@ test("a teacher builds, reviews and publishes a lesson; the class view shows a s
   await expect(page.getByText("Rejected: Too close to the previous question")).toBeVisible();
   await snap(page, info, "review-done");
 
-  // Publish.
+  // A question written by hand: an ordering question, approved at once.
+  const writer = page.getByRole("form", { name: "Write a question" });
+  await writer.getByRole("combobox", { name: "Type" }).selectOption("ORDERING");
+  await writer.getByRole("textbox", { name: "Question", exact: true }).fill("Put the eruption in order.");
+  await writer.getByRole("textbox", { name: /steps in the right order/ }).fill("Magma rises\nPressure builds\nLava flows out");
+  await writer.getByRole("button", { name: "Add the question (approved)" }).click();
+  await expect(writer.getByText("Added and approved.")).toBeVisible();
+  await page.getByRole("tab", { name: "Approved" }).click();
+  await expect(page.getByRole("heading", { name: "Put the eruption in order." })).toBeVisible();
+  await accessible(page);
+
+  // Publish, after seeing what it will change.
   await page.getByRole("link", { name: title }).click();
+  await expect(page.getByText("First publication:")).toBeVisible();
+  await expect(page.getByText("video “How volcanoes erupt” added")).toBeVisible();
   await expect(async () => {
     await page.getByRole("button", { name: /^Publish/ }).click();
     await expect(page.getByText(/Published version \d+/)).toBeVisible({ timeout: 3000 });

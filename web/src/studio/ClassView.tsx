@@ -1,11 +1,12 @@
 // The class, live: every student's progress in a lesson, updated without a reload through the
 // lesson's SSE stream, and a student's drill-down with each answer and score.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 import { assessment, progress, unwrap } from "../api/client";
 import { API_BASE } from "../api/base";
 import { lessonQuery } from "../api/queries";
+import { errorMessage } from "../api/problem";
 import { follow } from "../api/stream";
 import { Empty, ErrorNotice, Loading, ProgressBar } from "../ui/states";
 
@@ -138,10 +139,37 @@ function Answers({ lessonId, studentId }: { lessonId: string; studentId: string 
           <strong>{a.type.replace(/_/g, " ").toLowerCase()}</strong> · score {a.score} of {a.max_score} · {a.attempts_used}{" "}
           {a.attempts_used === 1 ? "attempt" : "attempts"}
           {a.settled ? " · settled" : ""}
+          {a.score_overridden && a.override && <span className="tag">re-scored: {a.override.reason}</span>}
           <br />
           <span className="meta">answer: {JSON.stringify(a.answer).replace(/[{}"]/g, " ").replace(/\s+/g, " ")}</span>
+          {(a.type === "SHORT_ANSWER" || a.type === "FILL_IN_THE_BLANK") && <Override attemptId={a.attempt_id} max={a.max_score} />}
         </li>
       ))}
     </ul>
+  );
+}
+
+/** A teacher re-scores a typed answer the key missed, with a reason the student sees. */
+function Override({ attemptId, max }: { attemptId: string; max: number }) {
+  const queryClient = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const [score, setScore] = useState(String(max));
+  const [reason, setReason] = useState("");
+  const save = useMutation({
+    mutationFn: () => unwrap(assessment.POST("/v1/attempts/{attempt_id}/override", { params: { path: { attempt_id: attemptId } }, body: { score: Number(score), reason: reason.trim() } })),
+    onSuccess: () => {
+      setOpen(false);
+      void queryClient.invalidateQueries({ queryKey: ["assessment", "attempts-of"] });
+    },
+  });
+  if (!open) return <button type="button" className="link" onClick={() => setOpen(true)}>Re-score</button>;
+  return (
+    <form className="row" onSubmit={(e) => { e.preventDefault(); save.mutate(); }}>
+      <label>Score (0–{max})<input type="number" min={0} max={max} step="0.01" value={score} onChange={(e) => setScore(e.target.value)} required /></label>
+      <label className="grow">Reason (the student sees it)<input value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} /></label>
+      <button type="submit" disabled={save.isPending}>Save score</button>
+      <button type="button" className="secondary" onClick={() => setOpen(false)}>Cancel</button>
+      {save.isError && <p className="notice error" role="alert">{errorMessage(save.error)}</p>}
+    </form>
   );
 }

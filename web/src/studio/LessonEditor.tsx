@@ -195,10 +195,38 @@ function Chapters({ lessonId, groups, onChanged }: { lessonId: string; groups: {
 }
 
 function Publish({ lessonId, status, onPublished }: { lessonId: string; status: string; onPublished: () => void }) {
+  const changes = useQuery({
+    queryKey: ["content", "changes", lessonId],
+    queryFn: () => unwrap(content.GET("/v1/lessons/{lesson_id}/changes", { params: { path: { lesson_id: lessonId } } })),
+  });
+  const versions = useQuery({
+    queryKey: ["content", "versions", lessonId],
+    queryFn: () => unwrap(content.GET("/v1/lessons/{lesson_id}/versions", { params: { path: { lesson_id: lessonId } } })),
+  });
+  const queryClient = useQueryClient();
   const publish = useMutation({
     mutationFn: () => unwrap(content.POST("/v1/lessons/{lesson_id}/publish", { params: { path: { lesson_id: lessonId } } })),
-    onSuccess: onPublished,
+    onSuccess: () => {
+      onPublished();
+      void queryClient.invalidateQueries({ queryKey: ["content", "changes", lessonId] });
+      void queryClient.invalidateQueries({ queryKey: ["content", "versions", lessonId] });
+    },
   });
+  const c = changes.data;
+  const lines = c
+    ? [
+        ...Object.entries(c.lesson).filter(([, change]) => change).map(([field]) => `lesson ${field.replace("_", " ")} changed`),
+        ...c.chapters.added.map((x) => `chapter “${x.title}” added`),
+        ...c.chapters.removed.map((x) => `chapter “${x.title}” removed`),
+        ...c.chapters.renamed.map((x) => `chapter renamed to “${x.title.after}”`),
+        ...c.videos.added.map((x) => `video “${x.title}” added`),
+        ...c.videos.removed.map((x) => `video “${x.title}” removed`),
+        ...c.videos.changed.map((x) => `video “${x.title}” changed`),
+        ...c.milestones.added.map((x) => `milestone “${x.title}” at ${clock(x.timestamp)} added`),
+        ...c.milestones.removed.map((x) => `milestone “${x.title}” removed`),
+        ...c.milestones.changed.map((x) => `milestone “${x.title}” changed`),
+      ]
+    : [];
   return (
     <section className="card" aria-labelledby="publish-title">
       <h2 id="publish-title">Publish</h2>
@@ -206,11 +234,37 @@ function Publish({ lessonId, status, onPublished }: { lessonId: string; status: 
         Publishing freezes this draft as the version students see. Students who started an earlier version keep
         it until they finish.
       </p>
-      <button type="button" onClick={() => publish.mutate()} disabled={publish.isPending}>
+      {changes.isError && <ErrorNotice error={changes.error} />}
+      {c && (
+        <div aria-live="polite">
+          {c.has_changes ? (
+            <>
+              <p className="meta">{c.base_version ? `Against version ${c.base_version}:` : "First publication:"}</p>
+              <ul className="changes">{lines.map((line, i) => <li key={i}>{line}</li>)}</ul>
+            </>
+          ) : (
+            <p className="meta">Nothing has changed since version {c.base_version}.</p>
+          )}
+        </div>
+      )}
+      <button type="button" onClick={() => publish.mutate()} disabled={publish.isPending || (c ? !c.has_changes && status === "PUBLISHED" : false)}>
         {publish.isPending ? "Publishing…" : status === "PUBLISHED" ? "Publish the changes" : "Publish"}
       </button>
       <p aria-live="polite">{publish.isSuccess ? `Published version ${publish.data.version}.` : ""}</p>
       {publish.isError && <p className="notice error" role="alert">{errorMessage(publish.error)}</p>}
+      {versions.data && versions.data.items.length > 0 && (
+        <>
+          <h3>Published versions</h3>
+          <ol className="plain">
+            {versions.data.items.map((v) => (
+              <li key={v.version} className="meta">
+                Version {v.version} · {new Date(v.published_at).toLocaleString()} · {v.video_count} {v.video_count === 1 ? "video" : "videos"},{" "}
+                {v.milestone_count} milestones ({v.required_milestone_count} required)
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
     </section>
   );
 }

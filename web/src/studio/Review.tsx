@@ -9,6 +9,7 @@ import { lessonQuery } from "../api/queries";
 import { clock } from "../player/rules";
 import { Empty, ErrorNotice, Loading } from "../ui/states";
 import { draftsQuery, studioKeys, transcriptQuery } from "./queries";
+import { WriteQuestion } from "./WriteQuestion";
 
 type Status = "PENDING_REVIEW" | "APPROVED" | "REJECTED";
 const TABS: { status: Status; label: string }[] = [
@@ -132,6 +133,9 @@ export function Review() {
           </p>
         )}
       </section>
+      {milestoneTitle.size > 0 && (
+        <WriteQuestion lessonId={lessonId} milestones={[...milestoneTitle].map(([id, label]) => ({ id, label }))} onCreated={() => void refresh()} />
+      )}
       <div className="tabs" role="tablist" aria-label="Questions by status">
         {TABS.map((tab) => (
           <button key={tab.status} type="button" role="tab" aria-selected={status === tab.status} className={status === tab.status ? "" : "secondary"} onClick={() => { setStatus(tab.status); setFocus(0); }}>

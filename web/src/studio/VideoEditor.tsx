@@ -5,7 +5,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState, type PointerEvent as ReactPointerEvent } from "react";
 import { Link, useParams } from "react-router";
-import { content, unwrap } from "../api/client";
+import { assessment, content, unwrap } from "../api/client";
 import { lessonQuery, playbackQuery } from "../api/queries";
 import { errorMessage } from "../api/problem";
 import { clock } from "../player/rules";
@@ -183,6 +183,7 @@ export function VideoEditor() {
               ))}
             </ol>
           </section>
+          {chosen && <Policy key={chosen.id} milestoneId={chosen.id} title={chosen.title} />}
         </div>
         <aside aria-labelledby="transcript-title" className="card transcript">
           <h2 id="transcript-title">Transcript</h2>
@@ -240,5 +241,34 @@ function TranscriptUpload({ videoId, hasOne, onUploaded }: { videoId: string; ha
       <p aria-live="polite" className="meta">{upload.isPending ? "Uploading…" : upload.isSuccess ? "Transcript saved." : ""}</p>
       {upload.isError && <p className="notice error" role="alert">{errorMessage(upload.error)}</p>}
     </div>
+  );
+}
+
+/** The selected milestone's grading policy: attempts, retry penalty, partial credit. */
+function Policy({ milestoneId, title }: { milestoneId: string; title: string }) {
+  const [attempts, setAttempts] = useState("3");
+  const [penalty, setPenalty] = useState("0");
+  const [partial, setPartial] = useState(true);
+  const save = useMutation({
+    mutationFn: () =>
+      unwrap(
+        assessment.PUT("/v1/milestones/{milestone_id}/policy", {
+          params: { path: { milestone_id: milestoneId } },
+          body: { max_attempts: Number(attempts), retry_penalty: Number(penalty) / 100, partial_credit: partial },
+        }),
+      ),
+  });
+  return (
+    <form className="card form policy" onSubmit={(e) => { e.preventDefault(); save.mutate(); }} aria-label={`Grading of “${title}”`}>
+      <h2>Grading of “{title}”</h2>
+      <div className="row">
+        <label>Attempts<input type="number" min={1} max={20} value={attempts} onChange={(e) => setAttempts(e.target.value)} /></label>
+        <label>Each retry costs (%)<input type="number" min={0} max={100} value={penalty} onChange={(e) => setPenalty(e.target.value)} /></label>
+        <label className="check"><input type="checkbox" checked={partial} onChange={(e) => setPartial(e.target.checked)} /> Partial credit</label>
+      </div>
+      <button type="submit" className="secondary" disabled={save.isPending}>Save grading</button>
+      <p aria-live="polite" className="meta">{save.isSuccess ? "Saved: it applies to this milestone's questions." : ""}</p>
+      {save.isError && <p className="notice error" role="alert">{errorMessage(save.error)}</p>}
+    </form>
   );
 }

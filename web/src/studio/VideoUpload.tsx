@@ -104,6 +104,10 @@ export function VideoUpload({ lessonId, groups, onUploaded }: { lessonId: string
 
   function reset() {
     upload.current?.pause();
+    // A cancelled upload leaves no half-made video behind in the draft.
+    if (videoId.current && phase !== "done") {
+      void unwrap(content.DELETE("/v1/videos/{video_id}", { params: { path: { video_id: videoId.current } } })).then(onUploaded, () => undefined);
+    }
     upload.current = null;
     videoId.current = null;
     setFile(null);
