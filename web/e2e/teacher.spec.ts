@@ -134,7 +134,7 @@ test("a teacher builds, reviews and publishes a lesson; the class view shows a s
   await drafts.first().getByRole("button", { name: "Approve", exact: true }).click();
   await expect(drafts).toHaveCount(total - 1);
   await drafts.first().getByRole("button", { name: "Edit and approve" }).click();
-  await page.getByRole("textbox", { name: "Question", exact: true }).fill("Edited by the teacher: what reaches the surface as lava?");
+  await drafts.first().getByRole("textbox", { name: /^Question/ }).fill("Edited by the teacher: what reaches the surface as lava?");
   await page.getByRole("button", { name: "Save and approve" }).click();
   await expect(drafts).toHaveCount(total - 2);
   await drafts.first().focus();

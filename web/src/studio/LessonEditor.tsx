@@ -198,6 +198,7 @@ function Publish({ lessonId, status, onPublished }: { lessonId: string; status: 
   const changes = useQuery({
     queryKey: ["content", "changes", lessonId],
     queryFn: () => unwrap(content.GET("/v1/lessons/{lesson_id}/changes", { params: { path: { lesson_id: lessonId } } })),
+    staleTime: 0, // every edit elsewhere in the studio changes it: read it afresh each time the page opens
   });
   const versions = useQuery({
     queryKey: ["content", "versions", lessonId],
