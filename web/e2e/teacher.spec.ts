@@ -123,7 +123,7 @@ test("a teacher builds, reviews and publishes a lesson; the class view shows a s
   // AI drafts: approve one, edit and approve one, reject one, bulk-approve the rest.
   await page.getByRole("link", { name: title }).click();
   await page.getByRole("link", { name: "Review questions" }).click();
-  await page.getByRole("button", { name: "Draft questions for the whole lesson" }).click();
+  await page.getByRole("button", { name: "Draft questions", exact: true }).click();
   await expect(page.getByText(/Done: \d+ drafts to review/)).toBeVisible({ timeout: 60_000 });
   const drafts = page.locator(".drafts > li");
   await expect(drafts.first()).toBeVisible();

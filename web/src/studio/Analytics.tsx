@@ -120,6 +120,22 @@ export function LessonAnalytics() {
     }),
     [rows],
   );
+  const picks = useMemo(() => {
+    const options = [...new Set(rows.flatMap((r) => Object.keys(r.option_picks ?? {})))];
+    const colours = ["#1f4fd6", "#b45309", "#166534", "#7c3aed", "#a11a1a", "#0e7490"];
+    return {
+      type: "bar" as const,
+      data: {
+        labels: rows.map((_, i) => `Q${i + 1}`),
+        datasets: options.map((option, i) => ({
+          label: `option ${option}`,
+          data: rows.map((r) => Math.round(Number(r.option_picks?.[option] ?? 0) * 100)),
+          backgroundColor: colours[i % colours.length],
+        })),
+      },
+      options: { scales: { x: { stacked: true }, y: { stacked: true, min: 0, max: 100 } } },
+    };
+  }, [rows]);
   const videos = [...(lesson.data?.videos ?? [])].sort((a, b) => a.position - b.position);
   const engagement = useQueries({
     queries: videos.map((v) => ({
@@ -145,6 +161,7 @@ export function LessonAnalytics() {
         {rows.length > 0 && (
           <>
             <Chart config={difficulty} label="Difficulty and discrimination per question" />
+            {picks.data.datasets.length > 0 && <Chart config={picks} label="Share of students picking each option, per choice question (%)" />}
             <table className="data">
               <thead>
                 <tr><th scope="col">#</th><th scope="col">Question</th><th scope="col">Students</th><th scope="col">Difficulty</th><th scope="col">Discrimination</th><th scope="col">Options picked</th></tr>

@@ -39,8 +39,20 @@ export function Review() {
   );
   const milestoneTitle = new Map(videos.flatMap((v) => v.milestones.map((m) => [m.id, `${m.title} (${clock(m.timestamp)})`] as const)));
 
+  // What to draft for: the whole lesson, one video, or one milestone ("v:<id>" / "m:<id>").
+  const [scope, setScope] = useState("");
   const generate = useMutation({
-    mutationFn: () => unwrap(assessment.POST("/v1/generation-jobs", { body: { lesson_id: lessonId, count_per_milestone: 3 } })),
+    mutationFn: () =>
+      unwrap(
+        assessment.POST("/v1/generation-jobs", {
+          body: {
+            lesson_id: lessonId,
+            count_per_milestone: 3,
+            video_id: scope.startsWith("v:") ? scope.slice(2) : null,
+            milestone_ids: scope.startsWith("m:") ? [scope.slice(2)] : null,
+          },
+        }),
+      ),
     onSuccess: (job) => setJobId(job.id),
   });
   const job = useQuery({
@@ -121,8 +133,20 @@ export function Review() {
           <h2 id="generate-title">AI drafts</h2>
           <p className="meta">Three drafts per milestone, from the transcript before it. Nothing reaches students until you approve it.</p>
         </div>
+        <label>
+          Draft for
+          <select value={scope} onChange={(e) => setScope(e.target.value)}>
+            <option value="">the whole lesson</option>
+            {videos.map((v) => (
+              <optgroup key={v.id} label={v.title}>
+                <option value={`v:${v.id}`}>all of “{v.title}”</option>
+                {v.milestones.map((m) => <option key={m.id} value={`m:${m.id}`}>{m.title} ({clock(m.timestamp)})</option>)}
+              </optgroup>
+            ))}
+          </select>
+        </label>
         <button type="button" onClick={() => generate.mutate()} disabled={generate.isPending || (job.data && !["SUCCEEDED", "FAILED"].includes(job.data.status))}>
-          Draft questions for the whole lesson
+          Draft questions
         </button>
         {job.data && (
           <p role="status" className={job.data.status === "FAILED" ? "notice error" : "notice"}>
