@@ -24,6 +24,7 @@ lessons = Table(
 videos = Table(
     "videos", metadata,
     _id(primary_key=True), _id("tenant_id"), _id("lesson_id"), Column("duration", Float), _at("updated_at"),
+    Column("deleted", Boolean),
 )
 milestones = Table(
     "milestones", metadata,

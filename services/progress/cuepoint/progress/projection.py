@@ -172,6 +172,20 @@ class Projection:
                                                 "updated_at": envelope.occurred_at, **changes},
                           {**changes, "updated_at": envelope.occurred_at})
 
+        async def video_updated(session: AsyncSession, envelope: Event) -> None:
+            """Title, chapter and position are the draft's: progress keeps none of them, and students'
+            playback order is the published version's (``LessonPublished.video_ids``). Handled (and so
+            recorded in the inbox) rather than filtered out, to say that nothing is to be done."""
+
+        async def video_deleted(session: AsyncSession, envelope: Event) -> None:
+            # Only marked: a published version holding the video keeps playing it, with its milestones
+            # (so those stay too), until a publication leaves it out of ``video_ids``. An update, not an
+            # upsert: a cancelled upload that never reached VideoUploaded leaves nothing to mark.
+            v = orm.videos
+            await session.execute(v.update().where(v.c.id == envelope.data.video_id,
+                                                   v.c.updated_at <= envelope.occurred_at)
+                                  .values(deleted=True, updated_at=envelope.occurred_at))
+
         async def milestone_changed(session: AsyncSession, envelope: Event) -> None:
             data = envelope.data
             deleted = envelope.event_type == "content.milestone.deleted.v1"
@@ -188,6 +202,8 @@ class Projection:
             "content.lesson.published.v1": lesson_published,
             "content.lesson.archived.v1": lesson_archived,
             "content.video.uploaded.v1": video_uploaded,
+            "content.video.updated.v1": video_updated,
+            "content.video.deleted.v1": video_deleted,
             "content.milestone.created.v1": milestone_changed,
             "content.milestone.updated.v1": milestone_changed,
             "content.milestone.deleted.v1": milestone_changed,
@@ -221,10 +237,28 @@ class Projection:
             await self.refresh(session, envelope.tenant_id,
                                {(data.student_id, data.lesson_id): (data.answered_at, data.answered_at)})
 
+        async def score_overridden(session: AsyncSession, envelope: Event) -> None:
+            # The event's best_score is assessment's best over all the student's attempts with the new
+            # score in place, so it replaces ours (an override may lower it, which GREATEST could not
+            # follow); settled and time spent are the grading's and do not change.
+            data = envelope.data
+            r = orm.question_results
+            statement = insert(r).values(
+                student_id=data.student_id, question_id=data.question_id, tenant_id=envelope.tenant_id,
+                milestone_id=data.milestone_id, lesson_id=data.lesson_id, settled=False,
+                best_score=data.best_score, max_score=data.max_score, time_spent_ms=0, updated_at=data.overridden_at)
+            await session.execute(statement.on_conflict_do_update(
+                index_elements=[r.c.student_id, r.c.question_id],
+                set_={"best_score": statement.excluded.best_score, "max_score": statement.excluded.max_score,
+                      "updated_at": func.greatest(r.c.updated_at, statement.excluded.updated_at)}))
+            await self.refresh(session, envelope.tenant_id,
+                               {(data.student_id, data.lesson_id): (data.overridden_at, data.overridden_at)})
+
         return {
             "assessment.question.approved.v1": reviewed,
             "assessment.question.rejected.v1": reviewed,
             "assessment.attempt.graded.v1": attempt_graded,
+            "assessment.attempt.score_overridden.v1": score_overridden,
         }
 
     # --- progress's own events ----------------------------------------------------------------------
@@ -371,8 +405,10 @@ class Projection:
             if row is None:
                 continue
             order = list(row.video_ids or [])
+            # A published version's videos count even when deleted from the draft since (students still
+            # play them); without one, the draft's videos are all there is.
             videos = [world.videos[v] for v in order if v in world.videos] or sorted(
-                (v for v in all_videos if v.lesson_id == lesson_id), key=lambda v: str(v.id))
+                (v for v in all_videos if v.lesson_id == lesson_id and not v.deleted), key=lambda v: str(v.id))
             world.lessons[lesson_id] = _Lesson(row, videos, {v.id: by_video.get(v.id, []) for v in videos})
         if required:
             r = orm.question_results

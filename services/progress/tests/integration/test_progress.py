@@ -536,3 +536,125 @@ async def test_rebuild_gives_the_same_names_and_never_brings_an_erased_one_back(
 def _names(admin_connection, lesson: Lesson) -> list[tuple]:
     return admin_connection.execute("SELECT user_id, display_name, updated_at FROM progress.display_names "
                                     "WHERE tenant_id = %s ORDER BY user_id", (lesson.tenant_id,)).fetchall()
+
+
+# --- a teacher's re-scoring (assessment.attempt.score_overridden.v1) ------------------------------------
+
+async def _override(infra, lesson: Lesson, student: uuid.UUID, at: datetime, *, score: str, previous: str,
+                    best: str) -> list:
+    return await publish(infra, "assessment.events", [assessment.AttemptScoreOverridden(
+        attempt_id=uuid.uuid4(), student_id=student, question_id=lesson.question_id,
+        milestone_id=lesson.milestone_id, video_id=lesson.video_id, lesson_id=lesson.lesson_id, attempt_number=1,
+        score=score, previous_score=previous, graded_score=0, max_score=1, best_score=best,
+        reason="right, in other words", overridden_at=at)], tenant_id=lesson.tenant_id, producer="assessment",
+        actor_id=lesson.teacher_id)
+
+
+async def _average_is(api, lesson: Lesson, student: dict[str, str], average: float) -> None:
+    async def shown() -> bool:
+        answer = await api.get(f"/v1/lessons/{lesson.lesson_id}/progress", headers=student)
+        assert answer.status_code == 200, answer.text
+        items = answer.json()["items"]
+        return len(items) == 1 and items[0]["average_score"] == average
+
+    await eventually(shown, timeout=30, message=f"the student's average_score is not {average}")
+
+
+async def test_a_score_override_counts_as_if_graded_so_and_a_redelivery_changes_nothing(
+        progress_settings, start_worker, accounts, infra, admin_connection, api):
+    users = await accounts.tenant_with_users(f"override-{uuid.uuid4().hex[:6]}")
+    student = uuid.UUID(claims(users["student"])["sub"])
+    async with start_worker():
+        lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+        await _attempt(infra, lesson, student, T0 + timedelta(seconds=35), correct=False)
+        await _average_is(api, lesson, users["student"], 0.0)
+
+        with psycopg.connect(infra.admin_database_url(), autocommit=True) as listener:
+            listener.execute("LISTEN cuepoint_progress")
+            raised = await _override(infra, lesson, student, T0 + timedelta(seconds=40), score="1", previous="0",
+                                     best="1")
+            await _average_is(api, lesson, users["student"], 100.0)
+            # What the student's and the teacher's streams are woken by, as for a grading.
+            notices = [json.loads(n.payload) for n in listener.notifies(timeout=1)]
+            assert {"tenant_id": str(lesson.tenant_id), "student_id": str(student),
+                    "lesson_id": str(lesson.lesson_id)} in notices
+
+        # A second thought lowers it (the event's best score replaces ours, GREATEST could not)…
+        await _override(infra, lesson, student, T0 + timedelta(seconds=50), score="0.5", previous="1", best="0.5")
+        await _average_is(api, lesson, users["student"], 50.0)
+        # … and the first override delivered again must not bring 100 back.
+        await publish_envelopes(infra, "assessment.events", raised)
+        # Behind the duplicate on the student's partition: a grading of a question progress does not count.
+        sentinel = uuid.uuid4()
+        await publish(infra, "assessment.events", [assessment.AttemptGraded(
+            attempt_id=uuid.uuid4(), student_id=student, question_id=sentinel, milestone_id=None,
+            lesson_id=lesson.lesson_id, attempt_number=1, max_attempts=1, is_correct=True, score=1, max_score=1,
+            milestone_answered=True, answered_at=T0 + timedelta(seconds=60))], tenant_id=lesson.tenant_id,
+            producer="assessment", actor_id=student)
+        await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.question_results WHERE question_id = %s",
+                           (sentinel,))
+        assert _row(admin_connection, "SELECT best_score FROM progress.question_results WHERE student_id = %s AND "
+                    "question_id = %s", student, lesson.question_id)[0] == 0.5
+        await _average_is(api, lesson, users["student"], 50.0)
+        live = _checksum(admin_connection, lesson)
+
+    assert await rebuild(ServiceContext("progress", progress_settings), out=_Capture()) == 0
+    assert _checksum(admin_connection, lesson) == live
+
+
+# --- a video renamed, moved or deleted in a lesson's draft ----------------------------------------------
+
+async def test_a_video_deleted_from_the_draft_plays_on_in_the_published_version_and_leaves_an_unpublished_one(
+        api, worker, accounts, infra, admin_connection):
+    users = await accounts.tenant_with_users(f"deleted-{uuid.uuid4().hex[:6]}")
+    student = uuid.UUID(claims(users["student"])["sub"])
+    lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+    changes = await publish(infra, "content.events", [
+        content.VideoUpdated(video_id=lesson.video_id, lesson_id=lesson.lesson_id, title="Light, retitled",
+                             position=3),
+        content.VideoDeleted(video_id=lesson.video_id, lesson_id=lesson.lesson_id,
+                             milestone_ids=[lesson.milestone_id], in_published_version=True),
+    ], tenant_id=lesson.tenant_id, producer="content", actor_id=lesson.teacher_id)
+    await wait_for_row(admin_connection, "SELECT count(*) = 2 FROM progress.inbox WHERE event_id = ANY(%s)",
+                       ([e.event_id for e in changes],))
+    assert _row(admin_connection, "SELECT deleted, duration FROM progress.videos WHERE id = %s",
+                lesson.video_id) == (True, 60.0)
+
+    # The published version still plays it, required milestone (at 30 s) and all, until a publication
+    # leaves it out.
+    await _telemetry(infra, lesson, [_heartbeat(lesson, student, "phone", s, s + 10, T0 + timedelta(seconds=s + 10))
+                                     for s in range(0, 30, 10)])
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.student_progress WHERE student_id = %s "
+                       "AND lesson_id = %s AND status = 'IN_PROGRESS' AND completion_percent > 0",
+                       (student, lesson.lesson_id))
+    await _attempt(infra, lesson, student, T0 + timedelta(seconds=35), correct=True)
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.question_results WHERE student_id = %s",
+                       (student,))
+    await _telemetry(infra, lesson, [_heartbeat(lesson, student, "phone", s, s + 10, T0 + timedelta(seconds=s + 10))
+                                     for s in range(30, 60, 10)])
+
+    async def completed() -> bool:
+        answer = await api.get(f"/v1/lessons/{lesson.lesson_id}/progress", headers=users["student"])
+        item = answer.json()["items"][0]
+        return item["status"] == "COMPLETED" and item["completion_percent"] == 100
+
+    await eventually(completed, timeout=30, message="the published version's deleted video no longer counts")
+
+    # A lesson never published has only its draft: a video deleted from it counts for nothing.
+    draft = Lesson(lesson.tenant_id, lesson.teacher_id, uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
+    dropped = uuid.uuid4()
+    await publish(infra, "content.events", [
+        content.LessonCreated(lesson_id=draft.lesson_id, title="Respiration", created_by_id=draft.teacher_id),
+        *[content.VideoUploaded(video_id=video, lesson_id=draft.lesson_id, title="Part", storage_path="gs://b/o",
+                                content_type="video/mp4", size_bytes=1000, checksum="AAAAAA==", duration_seconds=60.0)
+          for video in (draft.video_id, dropped)],
+        content.VideoDeleted(video_id=dropped, lesson_id=draft.lesson_id),
+    ], tenant_id=draft.tenant_id, producer="content", actor_id=draft.teacher_id)
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.videos WHERE id = %s AND deleted",
+                       (dropped,))
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.videos WHERE id = %s", (draft.video_id,))
+    await _telemetry(infra, draft, [_heartbeat(draft, student, "phone", s, s + 10, T0 + timedelta(seconds=s + 110))
+                                    for s in range(0, 60, 10)])
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.student_progress WHERE student_id = %s "
+                       "AND lesson_id = %s AND status = 'COMPLETED' AND completion_percent = 100",
+                       (student, draft.lesson_id), message="the deleted draft video still counts")
