@@ -149,6 +149,13 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
     async def update_configuration(configuration_id: uuid.UUID, body: ConfigurationPatch, actor: Admin) -> Any:
         return await assessment.update_configuration(actor, configuration_id, _set(body))
 
+    @configurations.post("/{configuration_id}/test", response_model=schemas.ConnectionTest,
+                         summary="Test the connection: one tiny request to the provider (a failed test is a 200 "
+                                 "with ok false and the problem)",
+                         responses=problems({403: "Not an admin", 404: "No such configuration in this organisation"}))
+    async def test_configuration(configuration_id: uuid.UUID, actor: Admin) -> Any:
+        return await assessment.test_configuration(actor, configuration_id)
+
     usage = APIRouter(prefix="/v1/ai-usage", tags=["AI"])
 
     @usage.get("", response_model=schemas.Usage,

@@ -269,21 +269,30 @@ class Generation:
 
     async def _record_usage(self, job: Any, engine: Engine, started: float, tokens_in: int, tokens_out: int, *,
                             error: str | None) -> None:
+        await self.record_usage(tenant_id=job.tenant_id, actor_id=job.requested_by_id, request_type=REQUEST_TYPE,
+                                configuration_id=engine.configuration_id, job_id=job.id,
+                                provider=engine.provider.name, model=engine.provider.model, prices=engine.prices,
+                                tokens_in=tokens_in, tokens_out=tokens_out,
+                                response_time_ms=int((time.monotonic() - started) * 1000), error=error)
+
+    async def record_usage(self, *, tenant_id: uuid.UUID, actor_id: uuid.UUID | None, request_type: str,
+                           configuration_id: uuid.UUID | None, job_id: uuid.UUID | None, provider: str, model: str,
+                           prices: Prices, tokens_in: int, tokens_out: int, response_time_ms: int,
+                           error: str | None) -> None:
+        """One provider request in ai_usage_logs, announced as AIUsageRecorded in the same transaction."""
         usage_id = uuid.uuid4()
-        elapsed_ms = int((time.monotonic() - started) * 1000)
-        cost = engine.prices.cost(tokens_in, tokens_out)
-        provider = engine.provider
-        async with tenant_transaction(self.sessions, job.tenant_id) as session:
+        cost = prices.cost(tokens_in, tokens_out)
+        async with tenant_transaction(self.sessions, tenant_id) as session:
             await session.execute(orm.ai_usage_logs.insert().values(
-                id=usage_id, tenant_id=job.tenant_id, configuration_id=engine.configuration_id, job_id=job.id,
-                request_type=REQUEST_TYPE, provider=provider.name, model=provider.model, tokens_in=tokens_in,
-                tokens_out=tokens_out, tokens_used=tokens_in + tokens_out, cost=cost, response_time=elapsed_ms,
+                id=usage_id, tenant_id=tenant_id, configuration_id=configuration_id, job_id=job_id,
+                request_type=request_type, provider=provider, model=model, tokens_in=tokens_in,
+                tokens_out=tokens_out, tokens_used=tokens_in + tokens_out, cost=cost, response_time=response_time_ms,
                 success=error is None, error=error, created_at=_now()))
             await self.outbox.emit(session, events.AIUsageRecorded(
-                usage_log_id=usage_id, request_type=REQUEST_TYPE, provider=provider.name, model=provider.model,
+                usage_log_id=usage_id, request_type=request_type, provider=provider, model=model,
                 tokens_in=tokens_in, tokens_out=tokens_out, tokens_used=tokens_in + tokens_out, cost=cost,
-                response_time=elapsed_ms, success=error is None, error=error),
-                tenant_id=job.tenant_id, actor_id=job.requested_by_id)
+                response_time=response_time_ms, success=error is None, error=error),
+                tenant_id=tenant_id, actor_id=actor_id)
 
     async def _succeed(self, job: Any, engine: Engine, drafted: list[tuple[Any, list[TimedText], Drafts]]) -> int:
         provider = engine.provider

@@ -28,10 +28,12 @@ from .domain.grading import AnswerMismatch, AttemptLimitReached, Policy, grade, 
 from .domain.prompting import DEFAULT_PROMPT_TEMPLATE, Prices, TemplateProblem, check_template, validate_types
 from .domain.questions import Answer, QuestionContent, answer_key, selected_options, student_view
 from .generation import Generation, api_key_purpose, ensure_milestones
+from .providers import ConnectionCheck, check_offline, check_openai, no_api_key
 
 ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
 CONTENT = TypeAdapter(QuestionContent)
 ANSWER = TypeAdapter(Answer)
+CONNECTION_TEST = "CONNECTION_TEST"
 APPROVABLE = ("DRAFT", "PENDING_REVIEW", "REJECTED")
 # A rejection is a reviewer's decision: only approving that one question on purpose undoes it, never a bulk click.
 BULK_APPROVABLE = ("DRAFT", "PENDING_REVIEW")
@@ -191,6 +193,31 @@ class Assessment:
             rows = (await session.execute(select(table).order_by(table.c.provider, table.c.name, table.c.id)
                                           .limit(limit).offset(offset))).all()
             return {"items": [_configuration(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+
+    async def test_configuration(self, actor: CurrentUser, configuration_id: uuid.UUID) -> dict[str, Any]:
+        """One tiny, bounded request to the configured provider. A failed test is an answer, not an error.
+        Logged in ai_usage_logs only when the provider billed tokens for it: a refused or unreachable request
+        cost nothing, and the built-in generator never costs anything."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            row = await self._one(session, orm.ai_configurations, configuration_id, "AI configuration")
+        # The request happens outside any transaction: a slow provider must not hold a connection.
+        if row.provider == "OFFLINE":
+            check = check_offline()
+        elif not row.api_key_encrypted:
+            check = no_api_key()
+        else:
+            api_key = self.box.decrypt(row.api_key_encrypted, purpose=api_key_purpose(row.id)).decode()
+            check = await check_openai(model=row.model, api_key=api_key, base_url=row.base_url,
+                                       deadline=self.generation.settings.ai_test_timeout_seconds)
+        billed = check.tokens_in + check.tokens_out > 0
+        if billed:
+            await self.generation.record_usage(
+                tenant_id=actor.tenant_id, actor_id=actor.id, request_type=CONNECTION_TEST,
+                configuration_id=row.id, job_id=None, provider=row.provider, model=row.model,
+                prices=Prices(Decimal(row.input_price_per_1k), Decimal(row.output_price_per_1k)),
+                tokens_in=check.tokens_in, tokens_out=check.tokens_out, response_time_ms=check.latency_ms or 0,
+                error=check.detail)
+        return _connection_test(row, check, usage_logged=billed)
 
     async def usage(self, actor: CurrentUser, months: int) -> dict[str, Any]:
         """The seed's "AI Usage Cost Tracking" for this organisation, and this month's budget."""
@@ -803,6 +830,12 @@ def _question_attempts(row: Any, question: Any, policy: Policy) -> dict[str, Any
             "override": {"graded_score": row.graded_score, "reason": row.override_reason,
                          "overridden_at": row.overridden_at} if row.overridden_at is not None else None,
             **_revealed(question, _content(question.content), is_settled=is_settled)}
+
+
+def _connection_test(row: Any, check: ConnectionCheck, *, usage_logged: bool) -> dict[str, Any]:
+    return {"configuration_id": row.id, "provider": row.provider, "model": row.model, "ok": check.ok,
+            "latency_ms": check.latency_ms, "problem": check.problem, "detail": check.detail,
+            "tokens_used": check.tokens_in + check.tokens_out, "usage_logged": usage_logged}
 
 
 def _grade(row: Any) -> dict[str, Any]:

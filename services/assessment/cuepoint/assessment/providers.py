@@ -7,10 +7,14 @@ request, failed ones included, is logged once.
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
 from .domain import offline_generator
@@ -131,6 +135,116 @@ class OpenAIProvider:
         except OutputProblem as error:
             raise ProviderError(str(error), retryable=True, tokens_in=tokens_in, tokens_out=tokens_out) from error
         return Drafts(questions, tokens_in=tokens_in, tokens_out=tokens_out)
+
+
+# --- testing a configuration's connection -------------------------------------------------------
+
+ConnectionProblem = Literal["NO_API_KEY", "AUTHENTICATION_REFUSED", "MODEL_NOT_FOUND", "UNREACHABLE", "TIMED_OUT",
+                            "RATE_LIMITED", "PROVIDER_ERROR", "UNEXPECTED_ANSWER"]
+PROBE_MESSAGE = "Reply with the single word OK."
+PROBE_MAX_TOKENS = 5
+# Keys in the shape providers use, should a provider's error message repeat one.
+KEY_LIKE = re.compile(r"\b(sk|key|api)[-_][A-Za-z0-9_\-*.]{4,}", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """One bounded request's outcome. ``problem``/``detail`` only when not ok; the detail never holds the key."""
+
+    ok: bool
+    latency_ms: int | None
+    problem: ConnectionProblem | None = None
+    detail: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+def check_offline() -> ConnectionCheck:
+    """The built-in generator is always there: nothing to reach, nothing billed."""
+    return ConnectionCheck(ok=True, latency_ms=0)
+
+
+def no_api_key() -> ConnectionCheck:
+    return ConnectionCheck(ok=False, latency_ms=None, problem="NO_API_KEY",
+                           detail="this configuration has no API key: add one, then test again")
+
+
+async def check_openai(*, model: str, api_key: str, base_url: str | None, deadline: float) -> ConnectionCheck:
+    """One tiny chat completion within ``deadline`` seconds in all (connect, send, wait, read), classified."""
+    # Strict validation: a 200 that is not a chat completion (an HTML login page, a proxy's error) is refused
+    # by the SDK instead of passing through as text.
+    client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=deadline,
+                                _strict_response_validation=True)
+    where = base_url or "the OpenAI API"
+    started = time.monotonic()
+
+    def failed(problem: ConnectionProblem, detail: str) -> ConnectionCheck:
+        return ConnectionCheck(ok=False, latency_ms=_elapsed_ms(started), problem=problem,
+                               detail=_redacted(detail, api_key))
+
+    try:
+        async with asyncio.timeout(deadline):  # the SDK's timeout is per read; this bounds the whole request
+            response = await client.chat.completions.create(
+                model=model, max_tokens=PROBE_MAX_TOKENS, messages=[{"role": "user", "content": PROBE_MESSAGE}])
+    except (TimeoutError, openai.APITimeoutError):
+        return failed("TIMED_OUT", f"{where} did not answer within {deadline:g} s")
+    except openai.APIConnectionError as error:
+        cause = type(error.__cause__).__name__ if error.__cause__ else "connection error"
+        return failed("UNREACHABLE", f"cannot reach {where} ({cause})")
+    except openai.APIResponseValidationError as error:
+        return failed("UNEXPECTED_ANSWER", f"{where} answered {error.status_code} with something that is not a "
+                                           f"chat completion ({_content_type(error.response)}); is the base URL "
+                                           "the API's (often ending in /v1)?")
+    except ValueError:  # declared JSON that does not parse
+        return failed("UNEXPECTED_ANSWER", f"{where} answered with something that is not valid JSON")
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+        return failed("AUTHENTICATION_REFUSED", f"the provider refused the API key ({error.status_code}): "
+                                                f"{_message(error)}")
+    except openai.APIStatusError as error:
+        code = _error_code(error)
+        if error.status_code == 404 or code == "model_not_found":
+            return failed("MODEL_NOT_FOUND", f"the provider does not know the model {model!r} "
+                                             f"({error.status_code}): {_message(error)}")
+        if error.status_code == 429:
+            return failed("RATE_LIMITED", f"the provider is rate limiting or out of quota (429): {_message(error)}")
+        if error.status_code >= 500:
+            return failed("PROVIDER_ERROR", f"the provider failed ({error.status_code}): {_message(error)}")
+        return failed("UNEXPECTED_ANSWER", f"the provider refused the request ({error.status_code}): "
+                                           f"{_message(error)}")
+    finally:
+        await client.close()
+    latency_ms = _elapsed_ms(started)
+    if not isinstance(response, ChatCompletion):
+        return ConnectionCheck(ok=False, latency_ms=latency_ms, problem="UNEXPECTED_ANSWER",
+                               detail=f"{where} answered something that is not a chat completion")
+    usage = response.usage
+    tokens_in, tokens_out = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
+    if not response.choices:
+        return ConnectionCheck(ok=False, latency_ms=latency_ms, problem="UNEXPECTED_ANSWER",
+                               detail=f"{where} answered a chat completion without any choice",
+                               tokens_in=tokens_in, tokens_out=tokens_out)
+    return ConnectionCheck(ok=True, latency_ms=latency_ms, tokens_in=tokens_in, tokens_out=tokens_out)
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _redacted(text: str, api_key: str) -> str:
+    if api_key:
+        text = text.replace(api_key, "[the key]")
+    return KEY_LIKE.sub("[a key]", text)
+
+
+def _content_type(response: object) -> str:
+    headers = getattr(response, "headers", {}) or {}
+    return headers.get("content-type", "no content type").split(";")[0] or "no content type"
+
+
+def _error_code(error: openai.APIStatusError) -> str | None:
+    body = error.body
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    return str(inner.get("code")) if isinstance(inner, dict) and inner.get("code") else None
 
 
 def _retry_after(error: openai.APIStatusError) -> float | None:

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, model_s
 from cuepoint.runtime.api_models import Money, Out, Percent, Score
 
 from .domain.questions import Answer, QuestionContent
+from .providers import ConnectionProblem
 
 QuestionType = Literal["MULTIPLE_CHOICE", "TRUE_FALSE", "SHORT_ANSWER", "FILL_IN_THE_BLANK", "MATCHING", "ORDERING"]
 Status = Literal["DRAFT", "PENDING_REVIEW", "APPROVED", "REJECTED", "ARCHIVED"]
@@ -349,6 +350,23 @@ class Configuration(Out):
     is_active: bool
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class ConnectionTest(Out):
+    """The outcome of one small request to a configuration's provider. A failed test is still a 200:
+    ``ok`` is false and ``problem`` classifies what went wrong, ``detail`` says it in words (never the key)."""
+
+    configuration_id: uuid.UUID
+    provider: Provider
+    model: str
+    ok: bool
+    latency_ms: int | None = Field(description="From sending the request to the whole answer; null when nothing "
+                                               "was sent (no API key).")
+    problem: ConnectionProblem | None = Field(description="Null when ok.")
+    detail: str | None = Field(description="What went wrong, in words; null when ok.")
+    tokens_used: int = Field(ge=0, description="Tokens the provider reported for the test (a handful).")
+    usage_logged: bool = Field(description="Whether the test was recorded in ai_usage_logs: only when the "
+                                           "provider billed tokens for it.")
 
 
 class GenerationJob(Out):

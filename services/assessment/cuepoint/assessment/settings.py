@@ -14,6 +14,8 @@ class AssessmentSettings(RuntimeSettings):
     ai_backoff_seconds: float = Field(default=2.0, ge=0, description="First retry delay; doubles each try.")
     ai_backoff_max_seconds: float = Field(default=60.0, ge=0)
     ai_timeout_seconds: float = Field(default=120.0, gt=0, description="Per request to the AI provider.")
+    ai_test_timeout_seconds: float = Field(default=15.0, gt=0, le=60,
+                                           description="The whole of one connection test's request.")
     generation_poll_seconds: float = Field(default=1.0, gt=0, description="How often the worker looks for jobs.")
     generation_lease_seconds: float = Field(default=900.0, gt=0,
                                             description="After this long a running job is presumed dead and rerun.")

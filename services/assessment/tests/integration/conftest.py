@@ -24,7 +24,7 @@ from tests.support.services import api_client, running_worker, service_context
 @pytest.fixture(scope="session")
 def assessment_settings(infra: Infra, test_database: str, topics: list[str]) -> AssessmentSettings:
     return infra.settings("assessment", AssessmentSettings, ai_backoff_seconds=0.05, ai_timeout_seconds=1.0,
-                          generation_poll_seconds=0.2)
+                          ai_test_timeout_seconds=1.0, generation_poll_seconds=0.2)
 
 
 @pytest.fixture
@@ -65,7 +65,8 @@ async def worker(assessment_settings: AssessmentSettings, infra: Infra) -> Async
 class FakeOpenAI:
     """Serves /v1/chat/completions from a script: each request takes the next step (the last repeats).
 
-    A step is ("ok", content_json_text) | ("status", code) | ("sleep", seconds) | ("raw", text).
+    A step is ("ok", content_json_text) | ("status", code) | ("sleep", seconds) | ("raw", text)
+    | ("html", page): a 200 that is not JSON | ("hang", seconds): no answer at all, then the connection closes.
     """
 
     url: str
@@ -91,6 +92,18 @@ def fake_openai() -> Iterator[FakeOpenAI]:
             server.requests.append(body)
             server.authorization.append(self.headers.get("Authorization", ""))
             kind, value = server.next_step()
+            if kind == "hang":
+                time.sleep(value)
+                self.close_connection = True
+                return
+            if kind == "html":
+                page = value.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
             if kind == "sleep":
                 time.sleep(value)
                 kind, value = "ok", json.dumps({"questions": []})

@@ -69,6 +69,23 @@ export type paths = {
         patch: operations["update_configuration_v1_ai_configurations__configuration_id__patch"];
         trace?: never;
     };
+    "/v1/ai-configurations/{configuration_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Test the connection: one tiny request to the provider (a failed test is a 200 with ok false and the problem) */
+        post: operations["test_configuration_v1_ai_configurations__configuration_id__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/ai-usage": {
         parameters: {
             query?: never;
@@ -671,6 +688,52 @@ export type components = {
             prompt_template?: string | null;
             /** Temperature */
             temperature?: number | string | null;
+        };
+        /**
+         * ConnectionTest
+         * @description The outcome of one small request to a configuration's provider. A failed test is still a 200:
+         *     ``ok`` is false and ``problem`` classifies what went wrong, ``detail`` says it in words (never the key).
+         */
+        ConnectionTest: {
+            /**
+             * Configuration Id
+             * Format: uuid
+             */
+            configuration_id: string;
+            /**
+             * Detail
+             * @description What went wrong, in words; null when ok.
+             */
+            detail: string | null;
+            /**
+             * Latency Ms
+             * @description From sending the request to the whole answer; null when nothing was sent (no API key).
+             */
+            latency_ms: number | null;
+            /** Model */
+            model: string;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Problem
+             * @description Null when ok.
+             */
+            problem: ("NO_API_KEY" | "AUTHENTICATION_REFUSED" | "MODEL_NOT_FOUND" | "UNREACHABLE" | "TIMED_OUT" | "RATE_LIMITED" | "PROVIDER_ERROR" | "UNEXPECTED_ANSWER") | null;
+            /**
+             * Provider
+             * @enum {string}
+             */
+            provider: "OPENAI" | "OFFLINE";
+            /**
+             * Tokens Used
+             * @description Tokens the provider reported for the test (a handful).
+             */
+            tokens_used: number;
+            /**
+             * Usage Logged
+             * @description Whether the test was recorded in ai_usage_logs: only when the provider billed tokens for it.
+             */
+            usage_logged: boolean;
         };
         /**
          * FillInTheBlank
@@ -1861,6 +1924,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Configuration"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    test_configuration_v1_ai_configurations__configuration_id__test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                configuration_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTest"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Detail */
+                        detail?: string | null;
+                        /** Instance */
+                        instance?: string | null;
+                        /** Request Id */
+                        request_id?: string | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such configuration in this organisation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Detail */
+                        detail?: string | null;
+                        /** Instance */
+                        instance?: string | null;
+                        /** Request Id */
+                        request_id?: string | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description Validation Error */
