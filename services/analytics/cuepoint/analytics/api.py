@@ -4,7 +4,7 @@ import csv
 import io
 import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,7 +17,7 @@ from cuepoint.runtime.errors import DomainError, Invalid
 from .ingest import MAX_BYTES, Ingest
 from .reads import AuditLog, Dashboards
 from .schemas import AIUsage, AuditPage, AuditVerification, Engagement, IngestResult, ItemAnalysisPage, \
-    LessonPerformancePage, Rates
+    LessonCompletion, LessonPerformancePage, Rates
 
 
 class PayloadTooLarge(DomainError):
@@ -90,6 +90,16 @@ def routers(ingest: Ingest, dashboards: Dashboards, audit: AuditLog, verifier: T
     async def questions(lesson_id: uuid.UUID, actor: Teacher, format: Format = "json", limit: Limit = 100,
                         offset: Offset = 0) -> Any:
         return _page(await dashboards.questions(actor, lesson_id), format, "questions", limit, offset)
+
+    @boards.get("/lessons/{lesson_id}/completion", response_model=LessonCompletion, responses=CSV,
+                summary="Completion over time: started and completed per day, running totals and rate (CSV: the days)")
+    async def completion(lesson_id: uuid.UUID, actor: Teacher,
+                         start: Annotated[date | None, Query(description="Default: 29 days before end")] = None,
+                         end: Annotated[date | None, Query(description="Default: today (UTC)")] = None,
+                         format: Format = "json") -> Any:
+        end = end or datetime.now(UTC).date()
+        result = await dashboards.completion(actor, lesson_id, start or end - timedelta(days=29), end)
+        return result if format == "json" else _table(result["days"], format, "completion")
 
     @boards.get("/videos/{video_id}/engagement", response_model=Engagement, responses=CSV,
                 summary="Views, rewatches and drop-off per 5 seconds, milestones marked (CSV: the buckets)")

@@ -42,7 +42,7 @@ DOMAIN_TOPICS = (IDENTITY_EVENTS.name, SYSTEM_CONFIGS.name, CONTENT_EVENTS.name,
 # records the order events were first seen in.
 REBUILT = ("analytics_events", "lessons", "milestones", "student_progress", "ai_usage_logs", "generation_outcomes",
            "question_results", "option_picks", "video_buckets", "student_video_buckets", "daily_counts",
-           "daily_users", "daily_active", "lesson_stats", "ai_usage_monthly")
+           "daily_users", "daily_active", "lesson_stats", "lesson_days", "ai_usage_monthly")
 
 
 def input_consumers(context: ServiceContext, dead_letters: Any) -> dict[str, Any]:

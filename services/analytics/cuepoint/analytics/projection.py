@@ -202,7 +202,11 @@ async def _milestone(session: AsyncSession, envelope: Event) -> None:
 async def _progress(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
     status = "COMPLETED" if envelope.event_type == "progress.lesson.completed.v1" else data.status
-    # The lesson's started/completed counts move with the student's row (one statement, one snapshot).
+    completed_at = data.completed_at if envelope.event_type == "progress.lesson.completed.v1" else envelope.occurred_at
+    completed_at = completed_at if completed_at.tzinfo else completed_at.replace(tzinfo=UTC)
+    # The lesson's started/completed counts, in total and per day (a student starts on the day of their
+    # first progress event, completes on the day of their completion), move with the student's row: one
+    # statement, one snapshot, so a redelivered event finds the row it already made and counts nothing.
     await session.execute(text("""
         WITH old AS (SELECT status FROM student_progress WHERE student_id = :s AND lesson_id = :l),
         up AS (
@@ -214,15 +218,27 @@ async def _progress(session: AsyncSession, envelope: Event) -> None:
                 total_time_spent = excluded.total_time_spent, status = excluded.status,
                 updated_at = excluded.updated_at
             WHERE student_progress.updated_at <= excluded.updated_at
-            RETURNING status)
-        INSERT INTO lesson_stats (lesson_id, tenant_id, started, completed)
-        SELECT :l, :t, (NOT EXISTS (SELECT 1 FROM old))::int,
-               ((SELECT status FROM up) = 'COMPLETED' AND COALESCE((SELECT status FROM old), '') <> 'COMPLETED')::int
-        WHERE EXISTS (SELECT 1 FROM up)
-        ON CONFLICT (lesson_id) DO UPDATE SET started = lesson_stats.started + excluded.started,
-                                              completed = lesson_stats.completed + excluded.completed"""),
+            RETURNING status),
+        moved AS (
+            SELECT (NOT EXISTS (SELECT 1 FROM old))::int AS started,
+                   ((SELECT status FROM up) = 'COMPLETED'
+                    AND COALESCE((SELECT status FROM old), '') <> 'COMPLETED')::int AS completed
+            WHERE EXISTS (SELECT 1 FROM up)),
+        stats AS (
+            INSERT INTO lesson_stats (lesson_id, tenant_id, started, completed)
+            SELECT :l, :t, started, completed FROM moved
+            ON CONFLICT (lesson_id) DO UPDATE SET started = lesson_stats.started + excluded.started,
+                                                  completed = lesson_stats.completed + excluded.completed)
+        INSERT INTO lesson_days (lesson_id, day, tenant_id, started, completed)
+        SELECT :l, day, :t, sum(started), sum(completed)
+        FROM (SELECT CAST(:day AS date) AS day, started, 0 AS completed FROM moved
+              UNION ALL SELECT CAST(:completed_day AS date), 0, completed FROM moved) AS moves
+        GROUP BY day HAVING sum(started) + sum(completed) > 0 ORDER BY day
+        ON CONFLICT (lesson_id, day) DO UPDATE SET started = lesson_days.started + excluded.started,
+                                                   completed = lesson_days.completed + excluded.completed"""),
         {"s": data.student_id, "l": data.lesson_id, "t": envelope.tenant_id, "c": data.completion_percent,
-         "a": data.average_score, "spent": data.total_time_spent, "status": status, "at": envelope.occurred_at})
+         "a": data.average_score, "spent": data.total_time_spent, "status": status, "at": envelope.occurred_at,
+         "day": envelope.occurred_at.astimezone(UTC).date(), "completed_day": completed_at.astimezone(UTC).date()})
 
 
 async def _ai_usage(session: AsyncSession, envelope: Event) -> None:

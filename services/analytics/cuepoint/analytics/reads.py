@@ -153,6 +153,32 @@ class Dashboards:
                 ORDER BY d.day"""), {"start": start, "end": end})).mappings().all()
         return {"lessons": [dict(r) for r in lessons], "days": [dict(r) | {"day": r["day"].date()} for r in days]}
 
+    async def completion(self, actor: CurrentUser, lesson_id: uuid.UUID, start: date, end: date) -> dict[str, Any]:
+        """Per day: students who started the lesson and who completed it that day, and the running totals
+        (from before the range too) with the completion rate at the end of the day."""
+        if end < start or (end - start).days > 365:
+            raise Invalid("the range must run forwards and span at most 366 days")
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            lesson = await self._lesson(session, actor, lesson_id)
+            days = (await session.execute(text("""
+                WITH before AS (
+                    SELECT COALESCE(sum(started), 0) AS started, COALESCE(sum(completed), 0) AS completed
+                    FROM lesson_days WHERE lesson_id = :lesson AND day < :start),
+                daily AS (
+                    SELECT d.day::date AS day, COALESCE(l.started, 0) AS started,
+                           COALESCE(l.completed, 0) AS completed
+                    FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') AS d(day)
+                    LEFT JOIN lesson_days l ON l.lesson_id = :lesson AND l.day = d.day::date),
+                running AS (
+                    SELECT daily.*, before.started + sum(daily.started) OVER w AS cumulative_started,
+                           before.completed + sum(daily.completed) OVER w AS cumulative_completed
+                    FROM daily CROSS JOIN before WINDOW w AS (ORDER BY day))
+                SELECT day, started, completed, cumulative_started::int, cumulative_completed::int,
+                       ROUND(100.0 * cumulative_completed / NULLIF(cumulative_started, 0), 2) AS completion_rate
+                FROM running ORDER BY day"""), {"lesson": lesson_id, "start": start, "end": end})).mappings().all()
+        return {"lesson_id": lesson_id, "title": lesson.title, "start": start, "end": end,
+                "days": [dict(r) for r in days]}
+
     async def ai_usage(self, actor: CurrentUser) -> dict[str, Any]:
         if not actor.at_least(Role.ADMIN):
             raise Forbidden("admins see AI usage")

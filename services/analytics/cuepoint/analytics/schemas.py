@@ -98,6 +98,25 @@ class Rates(Out):
     days: list[DayRate]
 
 
+class CompletionDay(Out):
+    day: date = Field(description="A UTC calendar day.")
+    started: int = Field(description="Students whose first progress on the lesson was that day.")
+    completed: int = Field(description="Students who completed the lesson that day.")
+    cumulative_started: int = Field(description="Students who had started by the end of the day (all time).")
+    cumulative_completed: int = Field(description="Students who had completed by the end of the day (all time).")
+    completion_rate: Percent | None = Field(
+        description="cumulative_completed / cumulative_started at the end of the day, 0–100; null before anyone "
+                    "started.")
+
+
+class LessonCompletion(Out):
+    lesson_id: uuid.UUID
+    title: str
+    start: date = Field(description="First day of the range (inclusive).")
+    end: date = Field(description="Last day of the range (inclusive).")
+    days: list[CompletionDay] = Field(description="Every day of the range, in order, days without activity included.")
+
+
 class AIUsageMonth(Out):
     """One row of the seed's AI Usage Cost Tracking query."""
 

@@ -102,6 +102,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/dashboards/lessons/{lesson_id}/completion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Completion over time: started and completed per day, running totals and rate (CSV: the days) */
+        get: operations["completion_v1_dashboards_lessons__lesson_id__completion_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/dashboards/lessons/{lesson_id}/questions": {
         parameters: {
             query?: never;
@@ -273,6 +290,40 @@ export type components = {
              */
             tenant_id: string;
         };
+        /** CompletionDay */
+        CompletionDay: {
+            /**
+             * Completed
+             * @description Students who completed the lesson that day.
+             */
+            completed: number;
+            /**
+             * Completion Rate
+             * @description cumulative_completed / cumulative_started at the end of the day, 0–100; null before anyone started.
+             */
+            completion_rate: number | null;
+            /**
+             * Cumulative Completed
+             * @description Students who had completed by the end of the day (all time).
+             */
+            cumulative_completed: number;
+            /**
+             * Cumulative Started
+             * @description Students who had started by the end of the day (all time).
+             */
+            cumulative_started: number;
+            /**
+             * Day
+             * Format: date
+             * @description A UTC calendar day.
+             */
+            day: string;
+            /**
+             * Started
+             * @description Students whose first progress on the lesson was that day.
+             */
+            started: number;
+        };
         /** DayRate */
         DayRate: {
             /** Active Users */
@@ -418,6 +469,33 @@ export type components = {
             question_id: string;
             /** Students */
             students: number;
+        };
+        /** LessonCompletion */
+        LessonCompletion: {
+            /**
+             * Days
+             * @description Every day of the range, in order, days without activity included.
+             */
+            days: components["schemas"]["CompletionDay"][];
+            /**
+             * End
+             * Format: date
+             * @description Last day of the range (inclusive).
+             */
+            end: string;
+            /**
+             * Lesson Id
+             * Format: uuid
+             */
+            lesson_id: string;
+            /**
+             * Start
+             * Format: date
+             * @description First day of the range (inclusive).
+             */
+            start: string;
+            /** Title */
+            title: string;
         };
         /**
          * LessonPerformance
@@ -712,6 +790,45 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_LessonPerformance_"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    completion_v1_dashboards_lessons__lesson_id__completion_get: {
+        parameters: {
+            query?: {
+                /** @description Default: today (UTC) */
+                end?: string | null;
+                /** @description json (default) or csv */
+                format?: string;
+                /** @description Default: 29 days before end */
+                start?: string | null;
+            };
+            header?: never;
+            path: {
+                lesson_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON; with format=csv, the same rows as CSV (a header line, then one line a row). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LessonCompletion"];
                     "text/csv": string;
                 };
             };
