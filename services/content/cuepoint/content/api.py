@@ -12,7 +12,7 @@ from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authenticati
 from .handlers import Content
 from .schemas import (LANGUAGE_PATTERN, GroupIn, GroupPatch, Lesson, LessonChanges, LessonIn, LessonPatch,
                       LessonStatus, LessonSummary, LessonVersionSummary, Milestone, MilestoneIn, MilestoneLookup, MilestonePatch, Playback, Transcript,
-                      TranscriptIn, TranscriptSummary, UploadIn, UploadSession, Video, VideoGroup,
+                      TranscriptIn, TranscriptSummary, UploadIn, ReplacementIn, CompletedVideo, UploadSession, Video, VideoGroup,
                       VideoPatch)
 
 
@@ -115,10 +115,27 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
 
     videos = APIRouter(prefix="/v1/videos", tags=["videos"])
 
-    @videos.post("/{video_id}/complete", response_model=Video,
-                 summary="Verify the uploaded object and publish VideoUploaded")
+    @videos.post("/{video_id}/complete", response_model=CompletedVideo,
+                 summary="Verify the uploaded object (a first upload or a replacement) and publish VideoUploaded",
+                 responses=problems(_403="not the lesson's author", _404="no such video",
+                                    _409="nothing uploaded yet, or the upload failed",
+                                    _410="the upload session expired (a replacement's: the video keeps its file)",
+                                    _422="the file is not what was announced, or not a video ffprobe can read"))
     async def complete(video_id: uuid.UUID, actor: Author) -> Any:
         return await content.complete_upload(actor, video_id)
+
+    @videos.post("/{video_id}/replace", status_code=201, response_model=UploadSession,
+                 summary="Start uploading a new file for this video; complete swaps it in for the draft",
+                 description="The video keeps its id, title, position, chapter, milestones and transcripts. The new "
+                 "file goes to a new object: published versions keep playing the one they were published with "
+                 "until the next publication, and a replacement never completed leaves the current file in place.",
+                 responses=problems(_403="not the lesson's author", _404="no such video",
+                                    _409="the lesson is archived, or the video has no completed file yet",
+                                    _422="a type or size this organisation does not accept"))
+    async def replace_file(video_id: uuid.UUID, body: ReplacementIn, actor: Author) -> Any:
+        return await content.replace_file(actor, video_id, content_type=body.content_type,
+                                           size_bytes=body.size_bytes, duration=body.duration_seconds,
+                                           checksum=body.checksum_crc32c)
 
     @videos.patch("/{video_id}", response_model=Video, summary="Rename, reorder or move to a chapter (the draft)",
                   responses=problems(_403="not the lesson's author", _404="no such video",

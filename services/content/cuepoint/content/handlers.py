@@ -32,7 +32,7 @@ from .domain.probe import PROBED_FORMATS, UNREADABLE, UnreadableVideo, probe_res
 from .domain.transcripts import Segment, TranscriptError, parse
 from .domain.versions import changes as version_changes
 from .settings import ContentSettings
-from .storage import VideoStorage, object_name, tenant_prefix
+from .storage import VideoStorage, object_name, replacement_object_name, tenant_prefix
 
 # The seed's "Video Milestone Lookup", verbatim but for the GROUP BY PostgreSQL requires.
 MILESTONE_LOOKUP_SQL = """
@@ -367,9 +367,7 @@ class Content:
 
     # --- videos and uploads ---------------------------------------------------------------------------
 
-    async def create_upload(self, actor: CurrentUser, lesson_id: uuid.UUID, *, title: str, content_type: str,
-                            size_bytes: int, video_group_id: uuid.UUID | None, position: int | None,
-                            duration: float | None = None, checksum: str | None = None) -> dict[str, Any]:
+    async def _refuse_unacceptable_file(self, actor: CurrentUser, content_type: str, size_bytes: int) -> None:
         if content_type not in self.settings.allowed_video_types:
             raise Invalid(f"content type {content_type!r} is not accepted; use one of "
                           f"{', '.join(self.settings.allowed_video_types)}")
@@ -377,6 +375,11 @@ class Content:
         if size_bytes > cap:
             raise Invalid(f"the file is {size_bytes} bytes; this organisation accepts at most {cap} bytes "
                           "(system config video.maxFileSize)")
+
+    async def create_upload(self, actor: CurrentUser, lesson_id: uuid.UUID, *, title: str, content_type: str,
+                            size_bytes: int, video_group_id: uuid.UUID | None, position: int | None,
+                            duration: float | None = None, checksum: str | None = None) -> dict[str, Any]:
+        await self._refuse_unacceptable_file(actor, content_type, size_bytes)
         video_id = uuid.uuid4()
         name = object_name(actor.tenant_id, video_id)
         expires_at = _now() + timedelta(minutes=self.settings.upload_session_minutes)
@@ -402,12 +405,21 @@ class Content:
                 "size_bytes": size_bytes, "expires_at": expires_at}
 
     async def complete_upload(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
-        """Checks the stored object and, once, publishes VideoUploaded."""
+        """Checks the stored object and, once, publishes VideoUploaded. A video with a pending
+        replacement of its file completes that replacement instead."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id, lock=True)
+            await self._editable(session, actor, video.lesson_id)
+            replacing = video.status in PUBLISHABLE and video.replacement is not None
+            if video.status in PUBLISHABLE and not replacing:
+                return _completed(video)  # already completed: nothing happens twice
+        if replacing:
+            return await self._complete_replacement(actor, video_id)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             video = await self._video(session, video_id, lock=True)
             await self._editable(session, actor, video.lesson_id)
             if video.status in ("UPLOADED", "READY"):
-                return _video(video)  # already completed: nothing happens twice
+                return _completed(video)  # a concurrent complete won
             if video.status == "FAILED":
                 raise Conflict("this upload failed; start a new one")
             name = video.storage_path.removeprefix(self.storage.gs_prefix)
@@ -421,7 +433,8 @@ class Content:
                 stored = await self.storage.stat(name)
                 if stored is None:
                     raise Conflict("nothing was uploaded for this video yet")
-                failure = _upload_problem(video, stored, int(await self.config("video.maxFileSize", actor.tenant_id)))
+                failure = _upload_problem(_announced(video), stored,
+                                          int(await self.config("video.maxFileSize", actor.tenant_id)))
                 if failure is not None:
                     await self._fail(session, video, str(failure))
                     await self.storage.delete(name)
@@ -439,7 +452,7 @@ class Content:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             video = await self._video(session, video_id, lock=True, deleted_ok=True)
             if video.status in ("UPLOADED", "READY"):
-                return _video(video)  # a concurrent complete won
+                return _completed(video)  # a concurrent complete won
             metadata = {"size": stored.size, "content_type": stored.content_type, "checksum": stored.crc32c,
                         "md5": stored.md5, **{k: v for k, v in probe.items() if k != "duration"}}
             await session.execute(update(orm.videos).where(orm.videos.c.id == video_id).values(
@@ -453,7 +466,110 @@ class Content:
                 position=video.position, storage_path=video.storage_path, content_type=stored.content_type or "",
                 size_bytes=stored.size, checksum=stored.crc32c or "", duration_seconds=video.duration,
                 width=probe.get("width"), height=probe.get("height")), tenant_id=actor.tenant_id, actor_id=actor.id)
-            return _video(video)
+            return _completed(video)
+
+    async def replace_file(self, actor: CurrentUser, video_id: uuid.UUID, *, content_type: str, size_bytes: int,
+                           duration: float | None = None, checksum: str | None = None) -> dict[str, Any]:
+        """A resumable upload session for a new file of an existing video. The file goes to a new
+        object; the video keeps its current one until ``complete`` verifies the new one (a published
+        version keeps playing its own until the next publication)."""
+        await self._refuse_unacceptable_file(actor, content_type, size_bytes)
+        upload_id = uuid.uuid4()
+        name = replacement_object_name(actor.tenant_id, video_id, upload_id)
+        expires_at = _now() + timedelta(minutes=self.settings.upload_session_minutes)
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id, lock=True)
+            await self._editable(session, actor, video.lesson_id)
+            if video.status not in PUBLISHABLE:
+                raise Conflict("this video has no completed file to replace; complete its upload, or delete it "
+                               "and start a new one")
+            superseded = video.replacement
+            await session.execute(update(orm.videos).where(orm.videos.c.id == video_id).values(replacement={
+                "upload_id": str(upload_id), "storage_path": self.storage.gs_prefix + name,
+                "content_type": content_type, "expected_size": size_bytes, "expected_checksum": checksum,
+                "duration": duration, "expires_at": _json_value(expires_at)}, updated_at=_now()))
+            upload_url = await self.storage.create_upload(name, content_type=content_type, size=size_bytes)
+        if superseded is not None:  # a replacement started again: the earlier one is never completed
+            await self.storage.delete(superseded["storage_path"].removeprefix(self.storage.gs_prefix))
+        return {"video_id": video_id, "upload_url": upload_url, "method": "PUT", "content_type": content_type,
+                "size_bytes": size_bytes, "expires_at": expires_at}
+
+    async def _complete_replacement(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
+        """Verifies the replacement like any upload and swaps it in for the draft. A replacement that
+        fails or expired is dropped: the video keeps the file it had."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id, lock=True)
+            await self._editable(session, actor, video.lesson_id)
+            pending = video.replacement
+            if pending is None:
+                return _completed(video)  # a concurrent complete won
+            name = pending["storage_path"].removeprefix(self.storage.gs_prefix)
+            if not name.startswith(tenant_prefix(actor.tenant_id)):
+                raise Forbidden("the object is outside this organisation's storage")
+            failure: Exception | None = None
+            if datetime.fromisoformat(pending["expires_at"]) < _now():
+                failure = Gone("the replacement's upload session expired; the video keeps its current file. "
+                               "Start a new replacement")
+            else:
+                stored = await self.storage.stat(name)
+                if stored is None:
+                    raise Conflict("nothing was uploaded for this replacement yet")
+                failure = _upload_problem(_announced_replacement(pending), stored,
+                                          int(await self.config("video.maxFileSize", actor.tenant_id)))
+            if failure is not None:
+                await self._drop_replacement(session, video_id, pending)
+                await self.storage.delete(name)
+        if failure is not None:
+            raise failure
+        try:
+            probe = await self._probe(name, stored.size)
+        except UnreadableVideo as error:
+            async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+                await self._drop_replacement(session, video_id, pending)
+            await self.storage.delete(name)
+            raise Invalid(f"{error}; the video keeps its current file") from error
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            video = await self._video(session, video_id, lock=True, deleted_ok=True)
+            if (video.replacement or {}).get("upload_id") != pending["upload_id"]:
+                return _completed(video)  # completed concurrently, or superseded by a newer replacement
+            previous_path = video.storage_path
+            metadata = {"size": stored.size, "content_type": stored.content_type, "checksum": stored.crc32c,
+                        "md5": stored.md5, **{k: v for k, v in probe.items() if k != "duration"}}
+            if pending.get("expected_checksum"):
+                metadata["expected_checksum"] = pending["expected_checksum"]
+            # The old file's duration says nothing about the new one: unknown unless ffprobe or the browser says.
+            duration = probe.get("duration", pending.get("duration"))
+            await session.execute(update(orm.videos).where(orm.videos.c.id == video_id).values(
+                status="READY" if probe else "UPLOADED", storage_path=pending["storage_path"], duration=duration,
+                content_type=pending["content_type"], expected_size=pending["expected_size"], metadata=metadata,
+                replacement=None, upload_expires_at=None, updated_at=_now()))
+            await self._touch(session, video.lesson_id)
+            video = await self._video(session, video_id, deleted_ok=True)
+            past_end = [] if duration is None else (await session.execute(select(orm.milestones).where(
+                orm.milestones.c.video_id == video_id, orm.milestones.c.timestamp > duration)
+                .order_by(orm.milestones.c.timestamp))).all()
+            # A published version names the file it was published with and keeps playing it.
+            still_played = (await session.execute(select(func.count()).select_from(orm.lesson_versions).where(
+                orm.lesson_versions.c.lesson_id == video.lesson_id,
+                orm.lesson_versions.c.snapshot["videos"].contains(
+                    [{"id": str(video_id), "storage_path": previous_path}])))).scalar_one() > 0
+            # The same event as a first upload: consumers read it as "this video's file is now this one".
+            await self.outbox.emit(session, events.VideoUploaded(
+                video_id=video_id, lesson_id=video.lesson_id, video_group_id=video.video_group_id, title=video.title,
+                position=video.position, storage_path=video.storage_path, content_type=stored.content_type or "",
+                size_bytes=stored.size, checksum=stored.crc32c or "", duration_seconds=video.duration,
+                width=probe.get("width"), height=probe.get("height")), tenant_id=actor.tenant_id, actor_id=actor.id)
+        if not still_played and previous_path != video.storage_path:
+            await self.storage.delete(previous_path.removeprefix(self.storage.gs_prefix))
+        warnings = [f"milestone {m.title!r} at {m.timestamp:g} s is after the end of the new "
+                    f"{duration:.3f} s file: it is kept, but playback never reaches it; move or delete it"
+                    for m in past_end]
+        return {**_completed(video), "milestones_past_end": [_milestone(m) for m in past_end], "warnings": warnings}
+
+    async def _drop_replacement(self, session: AsyncSession, video_id: uuid.UUID, pending: dict[str, Any]) -> None:
+        await session.execute(update(orm.videos).where(
+            orm.videos.c.id == video_id, orm.videos.c.replacement["upload_id"].astext == pending["upload_id"])
+            .values(replacement=None, updated_at=_now()))
 
     async def update_video(self, actor: CurrentUser, video_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any]:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
@@ -492,6 +608,8 @@ class Content:
                 in_published_version=published), tenant_id=actor.tenant_id, actor_id=actor.id)
         if not published:
             await self.storage.delete(video.storage_path.removeprefix(self.storage.gs_prefix))
+        if video.replacement is not None:
+            await self.storage.delete(video.replacement["storage_path"].removeprefix(self.storage.gs_prefix))
 
     async def _fail(self, session: AsyncSession, video: Any, reason: str) -> None:
         await session.execute(update(orm.videos).where(orm.videos.c.id == video.id).values(
@@ -526,17 +644,17 @@ class Content:
         """A short-lived read URL and the milestones where playback pauses."""
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             video = await self._video(session, video_id, deleted_ok=True)
-            milestones = await self._playback_milestones(session, actor, video)
+            milestones, played = await self._playback_milestones(session, actor, video)
             if video.status not in ("UPLOADED", "READY"):
                 raise Conflict("this video has not been uploaded yet")
             languages = (await session.execute(select(orm.transcripts.c.language).where(
                 orm.transcripts.c.video_id == video_id).order_by(orm.transcripts.c.language))).scalars().all()
         minutes = self.settings.playback_url_minutes
-        url = await self.storage.read_url(video.storage_path.removeprefix(self.storage.gs_prefix), minutes)
+        url = await self.storage.read_url(played["storage_path"].removeprefix(self.storage.gs_prefix), minutes)
         captions = [{"language": language, "label": caption_label(language),
                      "path": f"/v1/videos/{video_id}/transcripts/{language}.vtt"} for language in languages]
         return {"video_id": video_id, "url": url, "expires_at": _now() + timedelta(minutes=minutes),
-                "duration": video.duration, "milestones": milestones, "captions": captions}
+                "duration": played["duration"], "milestones": milestones, "captions": captions}
 
     async def milestones(self, actor: CurrentUser, video_id: uuid.UUID) -> list[dict[str, Any]]:
         """The playback lookup alone (no URL signing): it runs while a video plays, so authors
@@ -551,15 +669,19 @@ class Content:
                 raise NotFound(f"no video {video_id}")
         return rows
 
-    async def _playback_milestones(self, session: AsyncSession, actor: CurrentUser, video: Any) -> list[dict]:
-        """Authors preview the working draft (the seed's lookup); students get the published version."""
+    async def _playback_milestones(self, session: AsyncSession, actor: CurrentUser,
+                                   video: Any) -> tuple[list[dict], dict[str, Any]]:
+        """The milestones and the file to play: authors preview the working draft (the seed's lookup);
+        students get the published version, whose file stays the one it was published with even
+        after the draft's is replaced."""
         if actor.at_least(Role.TEACHER):
-            return [dict(row._mapping) for row in await session.execute(MILESTONE_LOOKUP, {"video_id": video.id})]
+            milestones = [dict(row._mapping) for row in await session.execute(MILESTONE_LOOKUP, {"video_id": video.id})]
+            return milestones, {"storage_path": video.storage_path, "duration": video.duration}
         snapshot = await self._published_snapshot(session, video.lesson_id)
         published = next((v for v in snapshot["videos"] if v["id"] == str(video.id)), None)
         if published is None:
             raise NotFound(f"no video {video.id}")
-        return await self._with_question_counts(session, published["milestones"])
+        return await self._with_question_counts(session, published["milestones"]), published
 
     async def _with_question_counts(self, session: AsyncSession, milestones: list[dict[str, Any]]) -> list[dict]:
         ids = [uuid.UUID(m["id"]) for m in milestones]
@@ -694,14 +816,24 @@ def _json_value(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} has no place in a lesson snapshot")
 
 
-def _upload_problem(video: Any, stored: Any, cap: int) -> Exception | None:
+def _announced(video: Any) -> dict[str, Any]:
+    return {"expected_size": video.expected_size, "content_type": video.content_type,
+            "expected_checksum": (video.metadata or {}).get("expected_checksum")}
+
+
+def _announced_replacement(pending: dict[str, Any]) -> dict[str, Any]:
+    return {key: pending.get(key) for key in ("expected_size", "content_type", "expected_checksum")}
+
+
+def _upload_problem(announced: dict[str, Any], stored: Any, cap: int) -> Exception | None:
     if stored.size > cap:
         return Invalid(f"the uploaded file is {stored.size} bytes, over the {cap}-byte limit")
-    if stored.size != video.expected_size:
-        return Invalid(f"the uploaded file is {stored.size} bytes, not the {video.expected_size} announced")
-    if stored.content_type != video.content_type:
-        return Invalid(f"the uploaded file is {stored.content_type!r}, not the {video.content_type!r} announced")
-    expected = (video.metadata or {}).get("expected_checksum")
+    if stored.size != announced["expected_size"]:
+        return Invalid(f"the uploaded file is {stored.size} bytes, not the {announced['expected_size']} announced")
+    if stored.content_type != announced["content_type"]:
+        return Invalid(f"the uploaded file is {stored.content_type!r}, not the {announced['content_type']!r} "
+                       "announced")
+    expected = announced["expected_checksum"]
     if expected and stored.crc32c != expected:
         return Invalid(f"the uploaded file's CRC32C is {stored.crc32c}, not the {expected} announced: it was "
                        "corrupted or replaced in transit")
@@ -743,6 +875,11 @@ def _video(video: Any) -> dict[str, Any]:
             "position": video.position, "duration": video.duration, "status": _status(video),
             "upload_expires_at": video.upload_expires_at if video.status == "UPLOADING" else None,
             "storage_path": video.storage_path, "metadata": video.metadata or {}}
+
+
+def _completed(video: Any) -> dict[str, Any]:
+    """The answer of ``complete``; only a replacement's own completion has milestones to warn about."""
+    return {**_video(video), "milestones_past_end": [], "warnings": []}
 
 
 def _milestone(milestone: Any) -> dict[str, Any]:

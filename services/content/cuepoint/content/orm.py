@@ -36,7 +36,7 @@ videos = Table(
     Column("video_group_id", Uuid), Column("title", Text), Column("position", Integer), Column("duration", Float),
     Column("storage_path", Text), Column("status", Text), Column("content_type", Text),
     Column("expected_size", BigInteger), _at("upload_expires_at"), Column("metadata", JSONB), _at("created_at"),
-    _at("updated_at"), _at("deleted_at"),
+    _at("updated_at"), _at("deleted_at"), Column("replacement", JSONB),
 )
 milestones = Table(
     "milestones", metadata,

@@ -80,18 +80,36 @@ class GroupPatch(Patch):
     position: int | None = Field(default=None, ge=0, le=10_000)
 
 
+# What a client says about a file it is about to upload (a new video's, or a replacement).
+ContentType = Annotated[str, Field(max_length=100, examples=["video/mp4"])]
+SizeBytes = Annotated[int, Field(gt=0)]
+BrowserDuration = Annotated[float | None, Field(
+    gt=0, le=24 * 3600, description="As the browser reads it; ffprobe's value wins when available.")]
+Checksum = Annotated[str | None, Field(
+    pattern=r"^[A-Za-z0-9+/]{6}==$",
+    description="CRC32C of the file, base64 as GCS reports it; checked on complete.")]
+
+
 class UploadIn(Strict):
     """The server chooses where the file goes; the client only says what it is."""
 
     title: Title
-    content_type: str = Field(max_length=100, examples=["video/mp4"])
-    size_bytes: int = Field(gt=0)
+    content_type: ContentType
+    size_bytes: SizeBytes
     video_group_id: uuid.UUID | None = None
     position: int | None = Field(default=None, ge=0, le=10_000)
-    duration_seconds: float | None = Field(default=None, gt=0, le=24 * 3600,
-                                           description="As the browser reads it; ffprobe's value wins when available.")
-    checksum_crc32c: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{6}==$",
-                                        description="CRC32C of the file, base64 as GCS reports it; checked on complete.")
+    duration_seconds: BrowserDuration = None
+    checksum_crc32c: Checksum = None
+
+
+class ReplacementIn(Strict):
+    """A new file for an existing video: as an upload's start, without what the video already has
+    (title, chapter, position)."""
+
+    content_type: ContentType
+    size_bytes: SizeBytes
+    duration_seconds: BrowserDuration = None
+    checksum_crc32c: Checksum = None
 
 
 class VideoPatch(Patch):
@@ -178,6 +196,16 @@ class Video(Out):
         default=None, description="While UPLOADING or EXPIRED: when the upload session ends (ended).")
     storage_path: str = Field(description="Where the file is (gs://bucket/name).")
     metadata: VideoMetadata
+
+
+class CompletedVideo(Video):
+    """A video once its upload (or its file's replacement) is completed, with what the new file
+    leaves out of place."""
+
+    milestones_past_end: list[Milestone] = Field(
+        default_factory=list, description="Milestones after the end of the file: kept, but playback never reaches "
+        "them; move or delete them.")
+    warnings: list[str] = Field(default_factory=list, description="What the author should look at, in words.")
 
 
 class LessonVideo(Video):

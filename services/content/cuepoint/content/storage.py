@@ -40,6 +40,11 @@ def object_name(tenant_id: UUID, video_id: UUID) -> str:
     return f"tenants/{tenant_id}/videos/{video_id}/original"
 
 
+def replacement_object_name(tenant_id: UUID, video_id: UUID, upload_id: UUID) -> str:
+    """A new object for each replacement: published versions keep playing the file they name."""
+    return f"tenants/{tenant_id}/videos/{video_id}/replacements/{upload_id}"
+
+
 def tenant_prefix(tenant_id: UUID) -> str:
     return f"tenants/{tenant_id}/"
 

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -865,3 +866,151 @@ async def test_changes_name_what_publishing_would_change(api, accounts: Accounts
     assert [(m["id"], m["video_title"]) for m in shrunk["milestones"]["removed"]] == [
         (milestone["id"], "Mitosis"), (added["id"], "Mitosis")], "a removed video's milestones go with it"
     assert shrunk["milestones"]["added"] == shrunk["milestones"]["changed"] == []
+
+
+async def _replace(api, headers, video_id, body: bytes, *, declared: int | None = None) -> dict:
+    started = await api.post(f"/v1/videos/{video_id}/replace", headers=headers, json={
+        "content_type": "video/mp4", "size_bytes": declared or len(body)})
+    assert started.status_code == 201, started.text
+    session = started.json()
+    async with httpx.AsyncClient() as storage:
+        put = await storage.put(session["upload_url"], content=body, headers={"Content-Type": "video/mp4"})
+    assert put.status_code in (200, 201), put.text
+    return session
+
+
+async def _played(api, headers, video_id) -> bytes:
+    playback = await api.get(f"/v1/videos/{video_id}/playback", headers=headers)
+    assert playback.status_code == 200, playback.text
+    async with httpx.AsyncClient() as storage:
+        return (await storage.get(playback.json()["url"])).content
+
+
+async def test_replacing_a_published_videos_file_changes_only_the_draft(api, accounts: Accounts,
+                                                                       admin_connection) -> None:
+    teacher, student = await accounts.login("teacher@example.com"), await accounts.login("student@example.com")
+    lesson = await _lesson(api, teacher, "Replacing a file")
+    original = await _upload(api, teacher, lesson["id"], duration=60.0)
+    video_id = original["video_id"]
+    before = (await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)).json()
+    milestones = [(await api.post(f"/v1/videos/{video_id}/milestones", headers=teacher, json={
+        "timestamp": t, "title": f"At {t}", "is_required": False})).json() for t in (10, 50)]
+    assert (await api.put(f"/v1/videos/{video_id}/transcripts/en", headers=teacher,
+                          json={"format": "vtt", "content": VTT})).status_code == 201
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+
+    longer = clip(90.0)
+    session = await _replace(api, teacher, video_id, longer)
+    assert session["video_id"] == video_id and session["method"] == "PUT" and session["size_bytes"] == len(longer)
+    assert session["upload_url"].startswith("http://127.0.0.1:")
+    pending = (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()["videos"][0]
+    assert pending["storage_path"] == before["storage_path"], "nothing changes before complete"
+    completed = await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)
+    assert completed.status_code == 200, completed.text
+    after = completed.json()
+    assert after["id"] == video_id and after["title"] == before["title"] and after["position"] == before["position"]
+    assert after["duration"] == pytest.approx(90.0, abs=0.5) and after["status"] == "READY"
+    assert after["storage_path"] != before["storage_path"] and "/replacements/" in after["storage_path"]
+    assert after["metadata"]["size"] == len(longer)
+    assert after["milestones_past_end"] == [] and after["warnings"] == []
+    assert (await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)).json() == after, "completed once"
+
+    draft = (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()
+    [drafted] = draft["videos"]
+    assert drafted["storage_path"] == after["storage_path"] and drafted["duration"] == after["duration"]
+    assert [m["id"] for m in drafted["milestones"]] == [m["id"] for m in milestones]
+    assert draft["has_unpublished_changes"] is True
+    transcript = await api.get(f"/v1/videos/{video_id}/transcripts/en", headers=teacher)
+    assert transcript.status_code == 200 and len(transcript.json()["segments"]) == 2
+    assert await _played(api, teacher, video_id) == longer, "authors preview the new file"
+
+    seen = (await api.get(f"/v1/lessons/{lesson['id']}", headers=student)).json()
+    [published] = seen["videos"]
+    assert published["storage_path"] == before["storage_path"] and published["duration"] == before["duration"]
+    playback = (await api.get(f"/v1/videos/{video_id}/playback", headers=student)).json()
+    assert playback["duration"] == before["duration"]
+    assert await _played(api, student, video_id) == clip(60.0), "the published version plays its own file"
+
+    uploaded = _events(admin_connection, "content.video.uploaded.v1", video_id)
+    assert [e["storage_path"] for e in uploaded] == [before["storage_path"], after["storage_path"]]
+    assert uploaded[-1]["duration_seconds"] == after["duration"] and uploaded[-1]["size_bytes"] == len(longer)
+
+    assert (await api.post(f"/v1/lessons/{lesson['id']}/publish", headers=teacher)).status_code == 200
+    assert await _played(api, student, video_id) == longer, "the next publication plays the new file"
+
+
+async def test_a_shorter_file_keeps_the_milestones_past_its_end_and_says_so(api, accounts: Accounts) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Shorter file")
+    video_id = (await _upload(api, teacher, lesson["id"], duration=60.0))["video_id"]
+    await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)
+    early, late = [(await api.post(f"/v1/videos/{video_id}/milestones", headers=teacher, json={
+        "timestamp": t, "title": f"At {t}"})).json() for t in (5, 50)]
+    await _replace(api, teacher, video_id, clip(20.0))
+    answer = (await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)).json()
+    assert answer["duration"] == pytest.approx(20.0, abs=0.5)
+    assert [m["id"] for m in answer["milestones_past_end"]] == [late["id"]]
+    assert len(answer["warnings"]) == 1 and "At 50" in answer["warnings"][0] and "kept" in answer["warnings"][0]
+    kept = (await api.get(f"/v1/videos/{video_id}/milestones", headers=teacher)).json()
+    assert [m["id"] for m in kept] == [early["id"], late["id"]]
+
+
+async def test_a_replacement_never_completed_leaves_the_old_file(api, accounts: Accounts, admin_connection) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Abandoned replacement")
+    video_id = (await _upload(api, teacher, lesson["id"], duration=60.0))["video_id"]
+    before = (await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)).json()
+
+    await _replace(api, teacher, video_id, clip(90.0))  # uploaded, never completed
+    draft = (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()["videos"][0]
+    assert draft["storage_path"] == before["storage_path"] and draft["duration"] == before["duration"]
+    assert draft["status"] == before["status"]
+    assert await _played(api, teacher, video_id) == clip(60.0)
+
+    expired_at = json.dumps((datetime.now(UTC) - timedelta(seconds=1)).isoformat())
+    admin_connection.execute("UPDATE content.videos SET replacement = jsonb_set(replacement, '{expires_at}', "
+                             "%s::jsonb) WHERE id = %s", (expired_at, video_id))
+    late = await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)
+    assert late.status_code == 410 and "keeps its current file" in late.json()["detail"]
+    again = await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)
+    assert again.status_code == 200 and again.json()["storage_path"] == before["storage_path"]
+    assert again.json()["status"] == before["status"] and again.json()["duration"] == before["duration"]
+    assert await _played(api, teacher, video_id) == clip(60.0)
+    assert [e["storage_path"] for e in _events(admin_connection, "content.video.uploaded.v1", video_id)] == [
+        before["storage_path"]], "no event for a replacement that never completed"
+
+    # A file that is not what was announced is refused like any upload, and the video keeps its own.
+    await _replace(api, teacher, video_id, clip(90.0), declared=len(clip(90.0)) + 7)
+    refused = await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)
+    assert refused.status_code == 422 and "announced" in refused.json()["detail"]
+    kept = (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()["videos"][0]
+    assert kept["storage_path"] == before["storage_path"] and kept["status"] == before["status"]
+
+
+async def test_only_the_author_or_an_admin_replaces_a_file(api, accounts: Accounts) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher, "Who replaces")
+    video_id = (await _upload(api, teacher, lesson["id"]))["video_id"]
+    await api.post(f"/v1/videos/{video_id}/complete", headers=teacher)
+    body = {"content_type": "video/mp4", "size_bytes": len(VIDEO)}
+    url = f"/v1/videos/{video_id}/replace"
+
+    colleague = await _another_teacher_of_demo(accounts)
+    refused = await api.post(url, headers=colleague, json=body)
+    assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+    assert (await api.post(url, headers=await accounts.login("student@example.com"), json=body)).status_code == 403
+    elsewhere = (await accounts.tenant_with_users("replacing-elsewhere"))["admin"]
+    assert (await api.post(url, headers=elsewhere, json=body)).status_code == 404
+    assert (await api.post(url, headers=teacher, json={**body, "content_type": "text/html"})).status_code == 422
+    assert (await api.post(url, headers=teacher, json={**body, "title": "no"})).status_code == 422
+
+    session = await _replace(api, await accounts.login("admin@example.com"), video_id, clip(30.0))
+    assert (await api.post(f"/v1/videos/{video_id}/complete", headers=colleague)).status_code == 403
+    assert (await api.post(f"/v1/videos/{video_id}/complete", headers=elsewhere)).status_code == 404
+    done = await api.post(f"/v1/videos/{session['video_id']}/complete", headers=teacher)
+    assert done.status_code == 200 and done.json()["duration"] == pytest.approx(30.0, abs=0.5)
+
+    pending = (await api.post(f"/v1/lessons/{lesson['id']}/videos", headers=teacher, json={
+        "title": "Not uploaded", "content_type": "video/mp4", "size_bytes": 10})).json()
+    nothing_yet = await api.post(f"/v1/videos/{pending['video_id']}/replace", headers=teacher, json=body)
+    assert nothing_yet.status_code == 409, "an upload still in progress has no file to replace"

@@ -235,7 +235,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Verify the uploaded object and publish VideoUploaded */
+        /** Verify the uploaded object (a first upload or a replacement) and publish VideoUploaded */
         post: operations["complete_v1_videos__video_id__complete_post"];
         delete?: never;
         options?: never;
@@ -272,6 +272,26 @@ export type paths = {
         get: operations["playback_v1_videos__video_id__playback_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/videos/{video_id}/replace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start uploading a new file for this video; complete swaps it in for the draft
+         * @description The video keeps its id, title, position, chapter, milestones and transcripts. The new file goes to a new object: published versions keep playing the one they were published with until the next publication, and a replacement never completed leaves the current file in place.
+         */
+        post: operations["replace_file_v1_videos__video_id__replace_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -406,6 +426,64 @@ export type components = {
              * @description Null for a chapter the draft no longer has.
              */
             title: string | null;
+        };
+        /**
+         * CompletedVideo
+         * @description A video once its upload (or its file's replacement) is completed, with what the new file
+         *     leaves out of place.
+         */
+        CompletedVideo: {
+            /**
+             * Duration
+             * @description Seconds; unknown until the browser or ffprobe says.
+             */
+            duration: number | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Lesson Id
+             * Format: uuid
+             */
+            lesson_id: string;
+            metadata: components["schemas"]["VideoMetadata"];
+            /**
+             * Milestones Past End
+             * @description Milestones after the end of the file: kept, but playback never reaches them; move or delete them.
+             */
+            milestones_past_end: components["schemas"]["Milestone"][];
+            /** Position */
+            position: number;
+            /**
+             * Status
+             * @description UPLOADING until completed; UPLOADED, or READY once ffprobe read it; EXPIRED if not completed in time.
+             * @enum {string}
+             */
+            status: "UPLOADING" | "UPLOADED" | "READY" | "FAILED" | "EXPIRED";
+            /**
+             * Storage Path
+             * @description Where the file is (gs://bucket/name).
+             */
+            storage_path: string;
+            /** Title */
+            title: string;
+            /**
+             * Upload Expires At
+             * @description While UPLOADING or EXPIRED: when the upload session ends (ended).
+             */
+            upload_expires_at: string | null;
+            /**
+             * Video Group Id
+             * @description Its chapter, if it has one.
+             */
+            video_group_id: string | null;
+            /**
+             * Warnings
+             * @description What the author should look at, in words.
+             */
+            warnings: string[];
         };
         /** DurationChange */
         DurationChange: {
@@ -964,6 +1042,30 @@ export type components = {
              */
             id: string;
             title: components["schemas"]["TextChange"];
+        };
+        /**
+         * ReplacementIn
+         * @description A new file for an existing video: as an upload's start, without what the video already has
+         *     (title, chapter, position).
+         */
+        ReplacementIn: {
+            /**
+             * Checksum Crc32C
+             * @description CRC32C of the file, base64 as GCS reports it; checked on complete.
+             */
+            checksum_crc32c?: string | null;
+            /**
+             * Content Type
+             * @example video/mp4
+             */
+            content_type: string;
+            /**
+             * Duration Seconds
+             * @description As the browser reads it; ffprobe's value wins when available.
+             */
+            duration_seconds?: number | null;
+            /** Size Bytes */
+            size_bytes: number;
         };
         /** RequiredChange */
         RequiredChange: {
@@ -2125,16 +2227,82 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Video"];
+                    "application/json": components["schemas"]["CompletedVideo"];
                 };
             };
-            /** @description Validation Error */
+            /** @description not the lesson's author */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description no such video */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description nothing uploaded yet, or the upload failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description the upload session expired (a replacement's: the video keeps its file) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description the file is not what was announced, or not a video ffprobe can read */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
                 };
             };
         };
@@ -2232,6 +2400,92 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    replace_file_v1_videos__video_id__replace_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                video_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplacementIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadSession"];
+                };
+            };
+            /** @description not the lesson's author */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description no such video */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description the lesson is archived, or the video has no completed file yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
+                };
+            };
+            /** @description a type or size this organisation does not accept */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        detail?: string;
+                        instance?: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    };
                 };
             };
         };
