@@ -84,6 +84,7 @@ export function AiSetup() {
                 Active<span className="visually-hidden"> {c.name}</span>
               </label>
               {c.provider !== "OFFLINE" && <KeyForm onSave={(key) => setKey.mutate({ id: c.id, key })} name={c.name} />}
+              <ConnectionTest id={c.id} name={c.name} />
             </li>
           ))}
         </ul>
@@ -146,5 +147,25 @@ function NewProvider({ onCreated }: { onCreated: () => void }) {
       <button type="submit" disabled={create.isPending || !name.trim()}>Add provider</button>
       {create.isError && <p className="notice error" role="alert">{errorMessage(create.error)}</p>}
     </form>
+  );
+}
+
+/** One small request to the provider: does the key, the model and the address work? */
+function ConnectionTest({ id, name }: { id: string; name: string }) {
+  const test = useMutation({
+    mutationFn: () => unwrap(assessment.POST("/v1/ai-configurations/{configuration_id}/test", { params: { path: { configuration_id: id } } })),
+  });
+  return (
+    <span className="row">
+      <button type="button" className="secondary" onClick={() => test.mutate()} disabled={test.isPending}>
+        {test.isPending ? "Testing…" : "Test the connection"}<span className="visually-hidden"> of {name}</span>
+      </button>
+      {test.data && (
+        <span role="status" className={test.data.ok ? "notice success" : "notice error"}>
+          {test.data.ok ? `Works (${test.data.latency_ms} ms)` : test.data.detail ?? test.data.problem}
+        </span>
+      )}
+      {test.isError && <span className="notice error" role="alert">{errorMessage(test.error)}</span>}
+    </span>
   );
 }
