@@ -1,20 +1,10 @@
 // The admin runs the organisation in the browser: changes grading.passingThreshold (a bad value
 // refused at the field), invites a teacher, sees both in the audit log and verifies its chain;
 // the AI page shows the spend against the budget. axe-core on every page, screenshots of each.
-import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page, type TestInfo } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { accessible, screenshots } from "./support";
 
-let step = 0;
-async function snap(page: Page, info: TestInfo, name: string): Promise<void> {
-  step += 1;
-  await page.screenshot({ path: info.outputPath(`a${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
-}
-
-async function accessible(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
-}
+const snap = screenshots("a");
 
 test("an admin changes a setting and invites a teacher; the audit log shows both and verifies intact", async ({ page }, info) => {
   await page.goto("/sign-in");

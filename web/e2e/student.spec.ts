@@ -2,8 +2,8 @@
 // invitation, the demo lesson on a laptop (captions, a refused seek, a milestone answered wrong
 // then right), then a phone that resumes where the laptop left off, shows the answers given, and
 // finishes the lesson. axe-core checks every page; a screenshot of each step goes to the output.
-import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page, type TestInfo } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
+import { accessible, screenshots } from "./support";
 
 const INVITATION = process.env.CUEPOINT_INVITATION_LINK ?? "";
 const EMAIL = process.env.CUEPOINT_STUDENT_EMAIL ?? "";
@@ -11,18 +11,7 @@ const PASSWORD = "a long passphrase 42";
 const LESSON = "Photosynthesis: how plants make food";
 const VIDEO = "Photosynthesis in one minute";
 
-let step = 0;
-async function snap(page: Page, info: TestInfo, name: string): Promise<void> {
-  step += 1;
-  await page.screenshot({ path: info.outputPath(`${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
-}
-
-/** No serious or critical accessibility violation on the page as it is now. */
-async function accessible(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
-}
+const snap = screenshots("");
 
 const videoTime = (page: Page) => page.evaluate(() => document.querySelector("video")?.currentTime ?? -1);
 const videoPaused = (page: Page) => page.evaluate(() => document.querySelector("video")?.paused ?? true);

@@ -3,8 +3,8 @@
 // upload resumed from the offset storage committed, a transcript, two milestones on the
 // timeline, AI drafts reviewed (approve, edit and approve, reject, bulk approve), publish; then a
 // student's answer reaching the live class view. axe-core on every page, screenshots of each.
-import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page, type TestInfo } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { accessible, screenshots } from "./support";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,17 +25,7 @@ Ash clouds can travel thousands of kilometres on the wind.
 Scientists measure gas and ground swelling to predict eruptions.
 `;
 
-let step = 0;
-async function snap(page: Page, info: TestInfo, name: string): Promise<void> {
-  step += 1;
-  await page.screenshot({ path: info.outputPath(`t${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
-}
-
-async function accessible(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
-}
+const snap = screenshots("t");
 
 /** A real H.264 MP4 of 16 s, over 8 MiB so that it goes up in two chunks. */
 function makeVideo(): string {

@@ -2,7 +2,7 @@
 // hash chain ("intact", or where it breaks).
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { analytics, unwrap } from "../api/client";
+import { analytics, jsonOnly, unwrap } from "../api/client";
 import { Empty, ErrorNotice, Loading } from "../ui/states";
 
 const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
@@ -15,8 +15,9 @@ export function Audit() {
   const [before, setBefore] = useState<number | null>(null);
   const entries = useQuery({
     queryKey: ["analytics", "audit", action, actor, target, start, before],
-    queryFn: async () => {
-      const data = await unwrap(
+    queryFn: async () =>
+      jsonOnly(
+        await unwrap(
         analytics.GET("/v1/audit-logs", {
           params: {
             query: {
@@ -25,10 +26,8 @@ export function Audit() {
             },
           },
         }),
-      );
-      if (typeof data === "string") throw new Error("expected JSON");
-      return data;
-    },
+        ),
+      ),
   });
   const verify = useMutation({ mutationFn: () => unwrap(analytics.GET("/v1/audit-logs/verify")) });
   return (

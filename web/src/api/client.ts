@@ -50,3 +50,9 @@ export async function unwrap<T>(
   if (!response.ok) throw new ApiError(response.status, (error ?? {}) as Problem);
   return data as T;
 }
+
+/** The JSON variant of a route that can also answer CSV (`format=csv`): its types allow both. */
+export function jsonOnly<T extends object>(data: T | string): T {
+  if (typeof data === "string") throw new Error("expected JSON, got CSV");
+  return data;
+}

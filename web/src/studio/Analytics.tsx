@@ -5,7 +5,7 @@
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { Link, useParams } from "react-router";
-import { analytics, assessment, authorizedFetch, unwrap } from "../api/client";
+import { analytics, assessment, authorizedFetch, jsonOnly, unwrap } from "../api/client";
 import { API_BASE } from "../api/base";
 import { lessonQuery } from "../api/queries";
 import { errorMessage } from "../api/problem";
@@ -15,11 +15,6 @@ import { Chart, downloadCsv } from "./Chart";
 
 const BLUE = "#1f4fd6";
 
-/** The JSON variant of a route that also answers CSV (format=csv): the types allow both. */
-function json<T extends object>(data: T | string): T {
-  if (typeof data === "string") throw new Error("expected JSON, got CSV");
-  return data;
-}
 const AMBER = "#b45309";
 const GREEN = "#166534";
 
@@ -41,7 +36,7 @@ function CsvButton({ path, filename }: { path: string; filename: string }) {
 
 /** All of a teacher's lessons: the seed's Teacher Analytics Query. */
 export function LessonsDashboard() {
-  const lessons = useQuery({ queryKey: ["analytics", "lessons"], queryFn: async () => json(await unwrap(analytics.GET("/v1/dashboards/lessons", { params: { query: { limit: 100 } } }))) });
+  const lessons = useQuery({ queryKey: ["analytics", "lessons"], queryFn: async () => jsonOnly(await unwrap(analytics.GET("/v1/dashboards/lessons", { params: { query: { limit: 100 } } }))) });
   const items = lessons.data?.items ?? [];
   const config = useMemo(
     () => ({
@@ -98,7 +93,7 @@ export function LessonAnalytics() {
   const lesson = useQuery(lessonQuery(lessonId));
   const items = useQuery({
     queryKey: ["analytics", "items", lessonId],
-    queryFn: async () => json(await unwrap(analytics.GET("/v1/dashboards/lessons/{lesson_id}/questions", { params: { path: { lesson_id: lessonId }, query: { limit: 200 } } }))),
+    queryFn: async () => jsonOnly(await unwrap(analytics.GET("/v1/dashboards/lessons/{lesson_id}/questions", { params: { path: { lesson_id: lessonId }, query: { limit: 200 } } }))),
   });
   const questions = useQuery({
     queryKey: ["assessment", "questions", lessonId, "APPROVED"],
@@ -140,7 +135,7 @@ export function LessonAnalytics() {
   const engagement = useQueries({
     queries: videos.map((v) => ({
       queryKey: ["analytics", "engagement", v.id],
-      queryFn: async () => json(await unwrap(analytics.GET("/v1/dashboards/videos/{video_id}/engagement", { params: { path: { video_id: v.id } } }))),
+      queryFn: async () => jsonOnly(await unwrap(analytics.GET("/v1/dashboards/videos/{video_id}/engagement", { params: { path: { video_id: v.id } } }))),
     })),
   });
 
