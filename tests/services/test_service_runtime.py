@@ -74,3 +74,22 @@ def test_migrate_check_reports_pending_migrations(infra: Infra, test_database: s
             admin.execute("UPDATE progress.alembic_version SET version_num = '0001'")
     assert pending.returncode == 1
     assert "migrations pending" in pending.stdout
+
+
+async def test_a_database_backed_endpoint_answers_503_with_retry_after_when_postgres_is_unreachable(infra: Infra) -> None:
+    """PostgreSQL stopped (here: nothing listening on its port) is a retryable 503, never a 500."""
+    from cuepoint.identity.bootstrap import spec as identity_spec
+    from cuepoint.identity.settings import IdentitySettings
+
+    context = ServiceContext("identity", infra.settings("identity", IdentitySettings, pg_port=1))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(identity_spec(), context),
+                                                                   raise_app_exceptions=False),
+                                     base_url="http://t") as client:
+            login = await client.post("/v1/auth/login", json={"tenant": "demo", "email": "admin@demo.example",
+                                                             "password": "Demo123!"})
+    finally:
+        await context.close()
+    assert login.status_code == 503, login.text
+    assert login.headers["content-type"] == "application/problem+json"
+    assert int(login.headers["Retry-After"]) >= 1

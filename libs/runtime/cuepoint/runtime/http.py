@@ -18,6 +18,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import psycopg
+import psycopg_pool
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -38,6 +41,26 @@ HTTP_LATENCY = Histogram(
     "cuepoint_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+DATABASE_RETRY_AFTER_SECONDS = 5  # about what a PostgreSQL restart or crash recovery takes
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps) means PostgreSQL cannot be reached or used right now:
+    psycopg's OperationalError and kin (refused, shut down, connection lost), SQLAlchemy's wrapper
+    of them or of a connection it invalidated, and a pool that found no free connection in time."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, psycopg.OperationalError | psycopg_pool.PoolTimeout | sqlalchemy.exc.TimeoutError):
+            return True
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and (
+                current.connection_invalidated or isinstance(current, sqlalchemy.exc.OperationalError)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class Readiness(BaseModel):
@@ -204,13 +227,21 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as error:
             # Answered here (not by an Exception handler, which Starlette runs outermost,
             # after this context is gone) so the answer carries the request id.
-            log.exception("unhandled error", extra={"path": scope.get("path")})
-            if not response_started:
+            if database_unavailable(error):
+                # PostgreSQL stopped, restarting or out of connections: nothing was committed, so
+                # the client may safely retry — say so (503 + Retry-After) rather than a 500.
+                log.warning("database unavailable", extra={"path": scope.get("path"), "error": repr(error)})
+                response = problem_response(503, "Service unavailable", "The database does not answer; retry shortly.",
+                                            type_="/problems/unavailable", instance=scope.get("path"),
+                                            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+            else:
+                log.exception("unhandled error", extra={"path": scope.get("path")})
                 response = problem_response(500, "Internal server error", "The error was logged with this request's id.",
                                             instance=scope.get("path"))
+            if not response_started:
                 await response(scope, receive, send_with_id)
         finally:
             route = scope.get("route")

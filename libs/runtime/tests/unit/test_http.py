@@ -6,7 +6,10 @@ import json
 import logging
 
 import httpx
+import psycopg
+import psycopg_pool
 import pytest
+import sqlalchemy.exc
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -14,6 +17,17 @@ from cuepoint.runtime.http import Problem, ServiceHttp, create_app
 from cuepoint.runtime.logging import JsonFormatter, correlation_id
 
 pytestmark = pytest.mark.unit
+
+# What a route sees when PostgreSQL is stopped, restarting or out of connections, as each layer raises it.
+DATABASE_DOWN = {
+    "psycopg": lambda: psycopg.OperationalError("connection failed: Connection refused"),
+    "sqlalchemy": lambda: sqlalchemy.exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("refused")),
+    "invalidated": lambda: sqlalchemy.exc.DBAPIError("SELECT 1", {}, psycopg.InterfaceError("closed"),
+                                                     connection_invalidated=True),
+    "sqlalchemy-pool": lambda: sqlalchemy.exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached"),
+    "psycopg-pool": lambda: psycopg_pool.PoolTimeout("couldn't get a connection after 30.00 sec"),
+    "admin-shutdown": lambda: psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+}
 
 
 class Lesson(BaseModel):
@@ -35,6 +49,10 @@ def _app(ready: dict[str, bool] | None = None):
     @router.get("/v1/crash")
     async def crash() -> dict:
         raise RuntimeError("secret connection string postgres://u:p@h")
+
+    @router.get("/v1/database-down/{kind}")
+    async def database_down(kind: str) -> dict:
+        raise DATABASE_DOWN[kind]()
 
     async def passing() -> bool:
         return True
@@ -81,6 +99,18 @@ async def test_unexpected_errors_answer_500_without_leaking_internals() -> None:
     assert response.headers["content-type"] == "application/problem+json"
     assert "postgres://" not in response.text
     assert response.json()["request_id"] == "req-crash"
+
+
+@pytest.mark.parametrize("kind", DATABASE_DOWN)
+async def test_an_unavailable_database_answers_503_with_retry_after_not_500(kind: str) -> None:
+    async with _client(_app()) as client:
+        response = await client.get(f"/v1/database-down/{kind}", headers={"X-Request-ID": "req-db"})
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["Retry-After"]) >= 1
+    body = response.json()
+    assert body["title"] == "Service unavailable" and body["request_id"] == "req-db"
+    assert "refused" not in response.text and "QueuePool" not in response.text  # no internals
 
 
 async def test_request_id_is_echoed_generated_and_visible_to_handlers() -> None:
