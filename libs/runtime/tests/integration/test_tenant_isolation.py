@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
@@ -25,15 +26,6 @@ JOIN pg_tables t ON t.schemaname = c.table_schema AND t.tablename = c.table_name
 WHERE c.column_name = 'tenant_id' AND c.table_schema = ANY(%s)
 """
 
-# Tables read across tenants by design — a work queue a worker claims before it knows whose job
-# it is, the list of audit chains `verify` walks. They may hold ids and bookkeeping only: the
-# rows they point to are tenant-protected.
-CROSS_TENANT_QUEUES = {
-    ("assessment", "generation_queue"): {"job_id", "tenant_id", "available_at", "runs"},
-    ("analytics", "audit_heads"): {"tenant_id", "seq", "hash"},
-}
-
-
 def test_every_tenant_table_has_forced_rls_and_a_runtime_role_that_cannot_bypass_it(admin_connection,
                                                                                         probe_schemas) -> None:
     schemas = [*SERVICES, *probe_schemas]
@@ -41,20 +33,20 @@ def test_every_tenant_table_has_forced_rls_and_a_runtime_role_that_cannot_bypass
     assert any(schema == SOURCE for schema, *_ in tables), "the probe table is missing: the check saw nothing"
     for schema, table, enabled, forced, owner in tables:
         runtime_role = f"cuepoint_{schema}"
-        if (schema, table) in CROSS_TENANT_QUEUES:
-            columns = {row[0] for row in admin_connection.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-                (schema, table))}
-            assert columns == CROSS_TENANT_QUEUES[schema, table], f"{schema}.{table} holds more than ids: {columns}"
-            continue
+        # No exemptions: work queues and chain heads read across tenants are forced too (issue 16, finding 10).
         assert enabled and forced, f"{schema}.{table}: RLS enabled={enabled} forced={forced}"
         assert owner != runtime_role, f"{schema}.{table} is owned by the runtime role"
         policies = admin_connection.execute(
-            "SELECT qual, with_check FROM pg_policies WHERE schemaname = %s AND tablename = %s", (schema, table)
-        ).fetchall()
-        assert policies, f"{schema}.{table} has no policy"
-        for using, check in policies:
-            assert "app.tenant_id" in (using or "") and "app.tenant_id" in (check or ""), f"{schema}.{table}"
+            "SELECT policyname, roles, qual, with_check FROM pg_policies WHERE schemaname = %s AND tablename = %s",
+            (schema, table)).fetchall()
+        assert any(name == "tenant_isolation" for name, *_ in policies), f"{schema}.{table} has no tenant policy"
+        for name, roles, using, check in policies:
+            if name == "tenant_isolation":
+                assert "app.tenant_id" in (using or "") and "app.tenant_id" in (check or ""), f"{schema}.{table}"
+            else:
+                # Reading across tenants is for the schema's owner alone, which the runtime role reaches
+                # only through a narrow SECURITY DEFINER function (a queue claim, the list of chains).
+                assert list(roles) == [f"cuepoint_{schema}_owner"], f"{schema}.{table}: policy {name} for {roles}"
     roles = admin_connection.execute(
         "SELECT rolname, rolbypassrls, rolsuper FROM pg_roles WHERE rolname = ANY(%s)",
         ([f"cuepoint_{schema}" for schema in schemas],),
@@ -137,3 +129,34 @@ async def test_a_pooled_connection_does_not_carry_the_tenant_over(runtime_engine
         assert (await session.execute(text("SELECT current_setting('app.tenant_id', true)"))).scalar_one() in (None, "")
         assert (await session.execute(text(f"SELECT count(*) FROM {SOURCE}.counters"))).scalar_one() == 0
     assert len(pids) == 1
+
+
+def test_the_readers_across_tenants_see_other_tenants_only_through_their_functions(infra: Infra,
+                                                                                    admin_connection) -> None:
+    """The generation queue and the audit chain heads are forced like every tenant table: the runtime
+    role, without a tenant, sees none of their rows; the claim and the list of chains still reach all."""
+    tenants = [uuid.uuid4(), uuid.uuid4()]
+    jobs = [uuid.uuid4(), uuid.uuid4()]
+    for tenant, job in zip(tenants, jobs, strict=True):
+        # Due long ago: claimed before anything else in the queue.
+        admin_connection.execute("INSERT INTO assessment.generation_queue (job_id, tenant_id, available_at) "
+                                 "VALUES (%s, %s, now() - interval '10 years')", (job, tenant))
+        admin_connection.execute("INSERT INTO analytics.audit_heads (tenant_id, seq, hash) VALUES (%s, 1, 'h')",
+                                 (tenant,))
+    try:
+        with psycopg.connect(db.libpq_dsn(infra.settings("assessment").runtime_database_url)) as assessment:
+            assert assessment.execute("SELECT count(*) FROM generation_queue WHERE job_id = ANY(%s)",
+                                      (jobs,)).fetchone()[0] == 0
+            claimed = [assessment.execute("SELECT job_id, tenant_id FROM claim_generation_job(60)").fetchone()
+                       for _ in jobs]
+            assert sorted(claimed) == sorted(zip(jobs, tenants, strict=True))
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                assessment.execute("ALTER TABLE generation_queue NO FORCE ROW LEVEL SECURITY")
+        with psycopg.connect(db.libpq_dsn(infra.settings("analytics").runtime_database_url)) as analytics:
+            assert analytics.execute("SELECT count(*) FROM audit_heads WHERE tenant_id = ANY(%s)",
+                                     (tenants,)).fetchone()[0] == 0
+            chains = {row[0] for row in analytics.execute("SELECT audit_chain_tenants()")}
+            assert set(tenants) <= chains
+    finally:
+        admin_connection.execute("DELETE FROM assessment.generation_queue WHERE job_id = ANY(%s)", (jobs,))
+        admin_connection.execute("DELETE FROM analytics.audit_heads WHERE tenant_id = ANY(%s)", (tenants,))

@@ -138,7 +138,8 @@ def _verify(context: ServiceContext, args: argparse.Namespace) -> int:
 
 async def _tenants(context: ServiceContext) -> list[uuid.UUID]:
     with psycopg.connect(libpq_dsn(context.settings.runtime_database_url)) as connection:
-        return [row[0] for row in connection.execute("SELECT tenant_id FROM audit_heads ORDER BY 1")]
+        # audit_heads is tenant-isolated; this function alone lists every chain (migration 0006).
+        return [row[0] for row in connection.execute("SELECT audit_chain_tenants()")]
 
 
 def _partitions(context: ServiceContext, args: argparse.Namespace) -> int:

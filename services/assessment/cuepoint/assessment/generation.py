@@ -33,6 +33,7 @@ from . import orm
 from .domain import offline_generator
 from .domain.offline_generator import TimedText
 from .domain.prompting import DEFAULT_PROMPT_TEMPLATE, Prices, window_before
+from .domain.questions import with_minted_ids
 from .providers import DraftRequest, Drafts, OfflineProvider, OpenAIProvider, Provider, ProviderError
 from .settings import AssessmentSettings
 
@@ -41,12 +42,9 @@ log = logging.getLogger(__name__)
 ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
 REQUEST_TYPE = "QUESTION_GENERATION"
 
-CLAIM = text("""
-UPDATE generation_queue SET available_at = now() + make_interval(secs => :lease), runs = runs + 1
-WHERE job_id = (SELECT job_id FROM generation_queue WHERE available_at <= now()
-                ORDER BY available_at FOR UPDATE SKIP LOCKED LIMIT 1)
-RETURNING job_id, tenant_id, runs
-""")
+# Leases the oldest due job of any tenant: the queue is tenant-isolated, this function alone reads
+# across tenants (migration 0005).
+CLAIM = text("SELECT job_id, tenant_id, runs FROM claim_generation_job(:lease)")
 
 
 def _now() -> datetime:
@@ -164,7 +162,7 @@ class Generation:
                 await session.execute(update(orm.generation_jobs).where(orm.generation_jobs.c.id == job_id).values(
                     status="RUNNING", runs=runs, started_at=_now()))
         if job is None or job.status in ("SUCCEEDED", "FAILED"):
-            await self._dequeue(job_id)
+            await self._dequeue(job_id, tenant_id)
             return True
         started = time.monotonic()
         log.info("generation job started", extra={"job_id": str(job_id), "run": runs})
@@ -301,10 +299,11 @@ class Generation:
             for milestone, window, drafts in drafted:
                 for draft in drafts.questions:
                     question_id = uuid.uuid4()
+                    content = with_minted_ids(draft.content)
                     await session.execute(orm.questions.insert().values(
                         id=question_id, tenant_id=job.tenant_id, lesson_id=job.lesson_id,
-                        video_id=milestone.video_id, milestone_id=milestone.id, type=draft.content.type,
-                        prompt=draft.prompt, content=draft.content.model_dump(mode="json"),
+                        video_id=milestone.video_id, milestone_id=milestone.id, type=content.type,
+                        prompt=draft.prompt, content=content.model_dump(mode="json"),
                         explanation=draft.explanation, points=1, difficulty=draft.difficulty,
                         status="PENDING_REVIEW", source="AI", ai_provider=provider.name, ai_model=provider.model,
                         prompt_version=provider.prompt_version, transcript_start=window[0].start,
@@ -330,7 +329,6 @@ class Generation:
         async with tenant_transaction(self.sessions, job.tenant_id) as session:
             await session.execute(update(orm.generation_jobs).where(orm.generation_jobs.c.id == job.id).values(
                 status="QUEUED", error=reason))
-        async with self.sessions() as session, session.begin():
             await session.execute(update(orm.generation_queue).where(orm.generation_queue.c.job_id == job.id).values(
                 available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, self.settings.ai_backoff_seconds)))
 
@@ -340,8 +338,8 @@ class Generation:
             status=status, error=error, question_count=question_count, finished_at=_now()))
         await session.execute(orm.generation_queue.delete().where(orm.generation_queue.c.job_id == job.id))
 
-    async def _dequeue(self, job_id: uuid.UUID) -> None:
-        async with self.sessions() as session, session.begin():
+    async def _dequeue(self, job_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+        async with tenant_transaction(self.sessions, tenant_id) as session:
             await session.execute(orm.generation_queue.delete().where(orm.generation_queue.c.job_id == job_id))
 
 

@@ -488,9 +488,9 @@ async def test_a_job_whose_worker_died_is_run_again_and_given_up_after_max_runs(
     job_id = uuid.UUID(requested.json()["id"])
 
     # A worker claims the job and dies before finishing: its lease holds the job back …
+    admin_connection.execute("UPDATE assessment.generation_queue SET available_at = now() - interval '1 second' "
+                             "WHERE job_id <> %s", (job_id,))
     async with generation.sessions() as session, session.begin():
-        await session.execute(text("UPDATE generation_queue SET available_at = now() - interval '1 second' "
-                                   "WHERE job_id <> :id"), {"id": job_id})
         claimed = (await session.execute(CLAIM, {"lease": 3600})).first()
     assert claimed.job_id == job_id
     await _run_jobs(generation)
