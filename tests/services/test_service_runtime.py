@@ -32,7 +32,7 @@ async def test_service_is_healthy_and_ready_on_real_postgres_and_kafka(service: 
         await context.close()
     assert health.json() == {"status": "ok", "service": service}
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "kafka": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "kafka": "ok", "configs": "ok"}
     assert openapi.json()["info"]["title"] == f"Cuepoint {service}"
 
 

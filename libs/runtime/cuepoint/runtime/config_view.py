@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from cuepoint.contracts.configs import CONFIG_KEYS, resolve
@@ -21,6 +22,9 @@ from cuepoint.contracts.identity import SystemConfigChanged
 from cuepoint.contracts.topics import SYSTEM_CONFIGS
 
 log = logging.getLogger(__name__)
+
+REJECTED = Counter("cuepoint_system_config_records_rejected_total",
+                   "System-config records skipped because this process cannot use them", ["key"])
 
 
 class SystemConfigView:
@@ -39,18 +43,29 @@ class SystemConfigView:
         return resolve(key, tenant_value, self._overrides.get(("platform", key)))
 
     def apply(self, value: bytes | None) -> None:
+        """Applies one record; never raises. A record this process cannot use (not an envelope, or a
+        value its key's type refuses — say one written before the type was tightened) is logged,
+        counted and skipped: the last good value stays, and the records after it still apply. The
+        topic is compacted, so a bad record may stay there for good; it must not stop the view."""
         if value is None:
             return
+        key = "(unparsed)"
         try:
             change = Envelope[SystemConfigChanged].model_validate_json(value).data
+            key = change.key if change.key in CONFIG_KEYS else "(unknown)"
+            scope = str(change.scope_tenant_id) if change.scope_tenant_id else "platform"
+            if change.is_default or change.value is None:
+                self._overrides.pop((scope, change.key), None)
+            elif change.key in CONFIG_KEYS:  # a key this version does not know yet: nothing to keep
+                self._overrides[(scope, change.key)] = CONFIG_KEYS[change.key].validate(change.value)
         except ValidationError as error:
-            log.error("ignoring an invalid system-config record", extra={"error": str(error)})
-            return
-        scope = str(change.scope_tenant_id) if change.scope_tenant_id else "platform"
-        if change.is_default or change.value is None:
-            self._overrides.pop((scope, change.key), None)
-        elif change.key in CONFIG_KEYS:
-            self._overrides[(scope, change.key)] = CONFIG_KEYS[change.key].validate(change.value)
+            REJECTED.labels(key).inc()
+            log.error("rejected a system-config record; the last good value stays",
+                      extra={"topic": self.topic, "key": key, "error": str(error)})
+
+    def healthy(self) -> bool:
+        """Loaded, and still following the topic (for readiness)."""
+        return self.loaded.is_set() and self._task is not None and not self._task.done()
 
     async def start(self, timeout: float = 30) -> None:
         """Loads the whole topic, then keeps following it in the background."""

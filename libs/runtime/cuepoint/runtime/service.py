@@ -109,6 +109,11 @@ class ServiceContext:
     async def kafka_ready(self) -> bool:
         return await kafka_reachable(self.settings.bootstrap_servers)
 
+    async def configs_ready(self) -> bool:
+        """A config view not needed yet is no obstacle; one in use must be loaded and following.
+        (A bad record on the topic does not count against it: it is skipped, the last good value kept.)"""
+        return self._configs is None or self._configs.healthy()
+
     async def close(self) -> None:
         for closer in reversed(self._closers):
             await closer()
@@ -161,7 +166,8 @@ def build_app(spec: ServiceSpec, context: ServiceContext) -> FastAPI:
             service=spec.name,
             description=spec.description,
             routers=spec.routers(context),
-            readiness={"database": context.database_ready, "kafka": context.kafka_ready},
+            readiness={"database": context.database_ready, "kafka": context.kafka_ready,
+                       "configs": context.configs_ready},
             lifespan=lifespan,
         )
     )
