@@ -44,6 +44,14 @@ class Gone(DomainError):
     status, title, slug = 410, "Gone", "gone"
 
 
+class TooLarge(DomainError):
+    status, title, slug = 413, "Content too large", "too-large"
+
+
+class UnsupportedType(DomainError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
 class TooManyRequests(DomainError):
     status, title, slug = 429, "Too many requests", "too-many-requests"
 

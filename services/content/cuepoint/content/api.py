@@ -3,11 +3,12 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from cuepoint.runtime.api_models import Page
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
+from cuepoint.runtime.errors import TooLarge
 
 from .handlers import Content
 from .schemas import (LANGUAGE_PATTERN, GroupIn, GroupPatch, Lesson, LessonChanges, LessonIn, LessonPatch,
@@ -34,6 +35,9 @@ def problems(**answers: str) -> dict[int | str, dict[str, Any]]:
     return {int(code.lstrip("_")): {"description": description,
                                      "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}}}
             for code, description in answers.items()}
+
+
+IMAGE_MEDIA = ("image/png", "image/jpeg", "image/webp")
 
 
 def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
@@ -63,6 +67,22 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
     @lessons.patch("/{lesson_id}", response_model=Lesson)
     async def update_lesson(lesson_id: uuid.UUID, body: LessonPatch, actor: Author) -> Any:
         return await content.update_lesson(actor, lesson_id, _set(body))
+
+    @lessons.put("/{lesson_id}/thumbnail", response_model=Lesson,
+                 summary="Upload the lesson's thumbnail image (PNG, JPEG or WebP; the body is the image)",
+                 openapi_extra={"requestBody": {"required": True, "content": {
+                     media: {"schema": {"type": "string", "format": "binary"}} for media in IMAGE_MEDIA}}},
+                 responses=problems(_403="not the lesson's author", _404="no such lesson", _409="the lesson is archived",
+                                    _413="larger than the limit", _415="not a PNG, JPEG or WebP image",
+                                    _422="the bytes are not the image type they were sent as"))
+    async def set_thumbnail(lesson_id: uuid.UUID, request: Request, actor: Author) -> Any:
+        limit = content.settings.thumbnail_max_bytes
+        data = bytearray()
+        async for chunk in request.stream():  # never more than the limit in memory
+            data += chunk
+            if len(data) > limit:
+                raise TooLarge(f"a thumbnail may be at most {limit // 1024} KB")
+        return await content.set_thumbnail(actor, lesson_id, bytes(data), request.headers.get("content-type", ""))
 
     @lessons.post("/{lesson_id}/publish", response_model=Lesson,
                   summary="Freeze the current draft as the version students see",
@@ -197,4 +217,19 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
         await content.delete_milestone(actor, milestone_id)
         return Response(status_code=204)
 
-    return [lessons, groups, videos, milestone_routes]
+    # No token: an <img> sends none. The name is the image's hash, so only who was shown a lesson
+    # naming it can ask, and an image never changes under its name (cached for good).
+    thumbnails = APIRouter(prefix="/v1/thumbnails", tags=["lessons"])
+
+    @thumbnails.get("/{tenant_id}/{file_name}", response_class=Response,
+                    summary="A lesson's thumbnail image, as its lesson names it",
+                    responses={200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}
+                                                 for media in IMAGE_MEDIA}},
+                               **problems(_404="no such image")})
+    async def thumbnail(tenant_id: uuid.UUID,
+                        file_name: str = Path(pattern=r"^[0-9a-f]{64}\.(png|jpg|webp)$")) -> Response:
+        data, media_type = await content.thumbnail(tenant_id, file_name)
+        return Response(data, media_type=media_type, headers={
+            "Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"})
+
+    return [lessons, groups, videos, milestone_routes, thumbnails]

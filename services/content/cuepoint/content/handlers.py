@@ -27,12 +27,13 @@ from cuepoint.runtime.outbox import Outbox
 
 from . import orm
 from .domain.captions import caption_label, webvtt
+from .domain.images import EXTENSION_TYPES, image_file_name
 from .domain.milestones import timestamp_problem
 from .domain.probe import PROBED_FORMATS, UNREADABLE, UnreadableVideo, probe_result
 from .domain.transcripts import Segment, TranscriptError, parse
 from .domain.versions import changes as version_changes
 from .settings import ContentSettings
-from .storage import VideoStorage, object_name, replacement_object_name, tenant_prefix
+from .storage import VideoStorage, object_name, replacement_object_name, tenant_prefix, thumbnail_object_name
 
 # The seed's "Video Milestone Lookup", verbatim but for the GROUP BY PostgreSQL requires.
 MILESTONE_LOOKUP_SQL = """
@@ -184,6 +185,28 @@ class Content:
                 lesson_id=lesson_id, title=lesson.title, thumbnail=lesson.thumbnail, seek_policy=lesson.seek_policy,
                 auto_generate_questions=lesson.auto_generate_questions), tenant_id=actor.tenant_id, actor_id=actor.id)
             return await self._draft_view(session, lesson)
+
+    async def set_thumbnail(self, actor: CurrentUser, lesson_id: uuid.UUID, data: bytes,
+                            content_type: str) -> dict[str, Any]:
+        """Stores the image under its hash and makes it the lesson's thumbnail (a LessonUpdated)."""
+        file_name = image_file_name(data, content_type, max_bytes=self.settings.thumbnail_max_bytes)
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            await self._editable(session, actor, lesson_id)  # nothing is stored for who may not change it
+        await self.storage.put(thumbnail_object_name(actor.tenant_id, file_name), data,
+                               content_type=EXTENSION_TYPES[file_name.rsplit(".", 1)[1]])
+        url = f"{self.settings.public_api_path.rstrip('/')}/v1/thumbnails/{actor.tenant_id}/{file_name}"
+        return await self.update_lesson(actor, lesson_id, {"thumbnail": url})
+
+    async def thumbnail(self, tenant_id: uuid.UUID, file_name: str) -> tuple[bytes, str]:
+        """An image set_thumbnail stored: its bytes and content type. The name is a hash, so a
+        caller who has no lesson page naming it cannot guess it."""
+        extension = file_name.rsplit(".", 1)[-1]
+        data = None
+        if extension in EXTENSION_TYPES:
+            data = await self.storage.read(thumbnail_object_name(tenant_id, file_name))
+        if data is None:
+            raise NotFound(f"no thumbnail {file_name}")
+        return data, EXTENSION_TYPES[extension]
 
     async def get_lesson(self, actor: CurrentUser, lesson_id: uuid.UUID) -> dict[str, Any]:
         """Teachers and admins see the working draft; students the published version."""

@@ -45,6 +45,11 @@ def replacement_object_name(tenant_id: UUID, video_id: UUID, upload_id: UUID) ->
     return f"tenants/{tenant_id}/videos/{video_id}/replacements/{upload_id}"
 
 
+def thumbnail_object_name(tenant_id: UUID, file_name: str) -> str:
+    """``file_name`` is the image's SHA-256 and extension: the same image is stored once."""
+    return f"tenants/{tenant_id}/thumbnails/{file_name}"
+
+
 def tenant_prefix(tenant_id: UUID) -> str:
     return f"tenants/{tenant_id}/"
 
@@ -107,6 +112,17 @@ class VideoStorage:
             with destination.open("wb") as file:
                 self.bucket.blob(name).download_to_file(file, start=0, end=max_bytes - 1, checksum=None)
         await asyncio.to_thread(fetch)
+
+    async def put(self, name: str, data: bytes, *, content_type: str) -> None:
+        await asyncio.to_thread(self.bucket.blob(name).upload_from_string, data, content_type=content_type)
+
+    async def read(self, name: str) -> bytes | None:
+        def fetch() -> bytes | None:
+            try:
+                return self.bucket.blob(name).download_as_bytes()
+            except NotFound:
+                return None
+        return await asyncio.to_thread(fetch)
 
     async def delete(self, name: str) -> None:
         def remove() -> None:

@@ -1014,3 +1014,41 @@ async def test_only_the_author_or_an_admin_replaces_a_file(api, accounts: Accoun
         "title": "Not uploaded", "content_type": "video/mp4", "size_bytes": 10})).json()
     nothing_yet = await api.post(f"/v1/videos/{pending['video_id']}/replace", headers=teacher, json=body)
     assert nothing_yet.status_code == 409, "an upload still in progress has no file to replace"
+
+
+# The smallest valid PNG (1×1, transparent): a real image a browser renders.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000005000157d0a7c30000000049454e44ae426082")
+
+
+async def test_a_thumbnail_image_is_uploaded_served_and_checked(api, accounts: Accounts, admin_connection) -> None:
+    teacher = await accounts.login("teacher@example.com")
+    lesson = await _lesson(api, teacher)
+    url = f"/v1/lessons/{lesson['id']}/thumbnail"
+
+    stored = await api.put(url, content=PNG, headers={**teacher, "Content-Type": "image/png"})
+    assert stored.status_code == 200, stored.text
+    thumbnail = stored.json()["thumbnail"]
+    assert thumbnail.startswith("/api/content/v1/thumbnails/"), thumbnail
+    # Served without a token (an <img> sends none), by a name that is the image's own hash.
+    served = await api.get(thumbnail.removeprefix("/api/content"))
+    assert served.status_code == 200
+    assert served.content == PNG
+    assert served.headers["content-type"] == "image/png"
+    assert "immutable" in served.headers["cache-control"]
+    assert _events(admin_connection, "content.lesson.updated.v1", lesson["id"])[-1]["thumbnail"] == thumbnail
+
+    # What is not the image it says it is, or too big, or of another type, is refused with a reason.
+    lying = await api.put(url, content=b"<svg onload=alert(1)>", headers={**teacher, "Content-Type": "image/png"})
+    assert lying.status_code == 422 and "not a PNG" in lying.json()["detail"]
+    svg = await api.put(url, content=b"<svg/>", headers={**teacher, "Content-Type": "image/svg+xml"})
+    assert svg.status_code == 415 and "PNG, JPEG or WebP" in svg.json()["detail"]
+    big = await api.put(url, content=PNG + b"\0" * (2 * 1024 * 1024), headers={**teacher, "Content-Type": "image/png"})
+    assert big.status_code == 413
+    assert (await api.put(url, content=PNG, headers={"Content-Type": "image/png"})).status_code == 401
+    student = await accounts.login("student@example.com")
+    assert (await api.put(url, content=PNG, headers={**student, "Content-Type": "image/png"})).status_code == 403
+    # An unknown image is a 404; a name that is not one content makes is not looked up at all.
+    tenant = thumbnail.split("/")[-2]
+    assert (await api.get(f"/v1/thumbnails/{tenant}/{'0' * 64}.png")).status_code == 404
+    assert (await api.get(f"/v1/thumbnails/{tenant}/original")).status_code == 422
