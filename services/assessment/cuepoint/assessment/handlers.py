@@ -26,7 +26,15 @@ from cuepoint.runtime.secrets import SecretBox
 from . import orm
 from .domain.grading import AnswerMismatch, AttemptLimitReached, Policy, grade, settled
 from .domain.prompting import DEFAULT_PROMPT_TEMPLATE, Prices, TemplateProblem, check_template, validate_types
-from .domain.questions import Answer, QuestionContent, answer_key, selected_options, student_view
+from .domain.questions import (
+    Answer,
+    QuestionContent,
+    answer_key,
+    selected_options,
+    shown_ids,
+    student_view,
+    with_minted_ids,
+)
 from .generation import Generation, api_key_purpose, ensure_milestones
 from .providers import ConnectionCheck, check_offline, check_openai, no_api_key
 
@@ -285,7 +293,7 @@ class Assessment:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             await self._authored_lesson(session, actor, fields["lesson_id"])
             milestone = await self._milestone_of(session, fields["lesson_id"], fields.get("milestone_id"))
-            content = fields.pop("content")
+            content = with_minted_ids(fields.pop("content"))
             await session.execute(orm.questions.insert().values(
                 id=question_id, tenant_id=actor.tenant_id, video_id=milestone.video_id if milestone else None,
                 type=content.type, content=content.model_dump(mode="json"), status="DRAFT", source="MANUAL",
@@ -341,7 +349,7 @@ class Assessment:
                 raise Conflict("this question is archived")
             values = dict(changes)
             if "content" in values:
-                content = values.pop("content")
+                content = with_minted_ids(values.pop("content"), keep=shown_ids(question.content))
                 values.update(type=content.type, content=content.model_dump(mode="json"))
             if "milestone_id" in values:
                 milestone = await self._milestone_of(session, question.lesson_id, values["milestone_id"])

@@ -402,19 +402,22 @@ async def test_attempts_grading_and_once_only_publication(api, worker, accounts,
                           json={"answer": {"option_ids": ["a", "c"]}})
     assert done.status_code == 409
 
-    # Ordering: one try; a wrong type of answer is 422 and does not use it.
+    # Ordering: one try; a wrong type of answer is 422 and does not use it. The ids are the server's, not the
+    # author's x, y, z (which would give the order away); by text, the author's order is Roots, Xylem, Leaves.
+    by_text = {i["text"]: i["id"] for i in order["content"]["items"]}
+    x, y, z = by_text["Roots"], by_text["Xylem"], by_text["Leaves"]
     wrong_shape = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
                                  json={"answer": {"option_ids": ["x"]}})
     assert wrong_shape.status_code == 422 and "ORDERING" in wrong_shape.json()["detail"]
     incomplete = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
-                                json={"answer": {"order": ["x", "y"]}})
+                                json={"answer": {"order": [x, y]}})
     assert incomplete.status_code == 422 and "every item" in incomplete.json()["detail"]
     ordered = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
-                             json={"answer": {"order": ["y", "x", "z"]}})
+                             json={"answer": {"order": [y, x, z]}})
     assert ordered.json()["score"] == 0.5 and ordered.json()["attempts_left"] == 0
-    assert ordered.json()["correct_answer"] == {"order": ["x", "y", "z"]}  # settled: attempts are used up
+    assert ordered.json()["correct_answer"] == {"order": [x, y, z]}  # settled: attempts are used up
     past = await api.post(f"/v1/questions/{order['id']}/attempts", headers=student,
-                          json={"answer": {"order": ["x", "y", "z"]}})
+                          json={"answer": {"order": [x, y, z]}})
     assert past.status_code == 409 and past.json()["attempts_used"] == 1 and past.json()["max_attempts"] == 1
 
     # Grades: best score per question against all approved points in scope (4 + 1).
@@ -887,3 +890,70 @@ async def test_a_job_that_breaks_unexpectedly_says_why_in_words(api, generation,
         assert "tried again" in job["error"]
     assert job["status"] == "FAILED", job
     assert "gave up after" in job["error"] and "the transcript store is unreachable" in job["error"]
+
+
+def _guess_from_ids(view: dict) -> dict:
+    """A first attempt from the ids alone, as an attacker would: pairs by their shared number or by
+    position in sorted order, items in the order of their ids."""
+    if view["type"] == "MATCHING":
+        lefts, rights = sorted(i["id"] for i in view["left"]), sorted(i["id"] for i in view["right"])
+        by_number = {r.lstrip("abcdefghijklmnopqrstuvwxyz_-"): r for r in rights}
+        matches = {left: by_number.get(left.lstrip("abcdefghijklmnopqrstuvwxyz_-"), rights[n])
+                   for n, left in enumerate(lefts)}
+        return {"matches": matches}
+    return {"order": sorted(i["id"] for i in view["items"])}
+
+
+async def test_ids_shown_to_students_give_no_answer_away(api, generation, worker, accounts, infra,
+                                                         admin_connection):
+    teacher = await accounts.login("teacher@example.com")
+    student = await accounts.login("student@example.com")
+    classmate = await _user_in_tenant_of(accounts, student, "STUDENT")
+    world = await _world(infra, admin_connection, teacher)
+    # Written by hand as authors do: numbered in answer order.
+    matching = await _approved_question(api, teacher, world, {"type": "MATCHING", "pairs": [
+        {"left_id": f"t{n}", "left": left, "right_id": f"s{n}", "right": right} for n, (left, right) in enumerate(
+            [("Xylem", "carries water"), ("Phloem", "carries sugars"), ("Stomata", "exchange gases"),
+             ("Chlorophyll", "absorbs light")], start=1)]})
+    ordering = await _approved_question(api, teacher, world, {
+        "type": "ORDERING", "items": [{"id": f"i{n}", "text": text} for n, text in enumerate(
+            ["Roots take up water", "Xylem carries it", "Leaves open stomata", "Light is absorbed",
+             "Glucose is made"], start=1)], "correct_order": ["i1", "i2", "i3", "i4", "i5"]})
+    # … and drafted by the offline generator, approved as they come.
+    await _generate(api, generation, teacher, world, milestone_ids=[str(world.milestones[0])],
+                    count_per_milestone=2, types=["MATCHING", "ORDERING"])
+    drafts = (await api.get("/v1/questions", headers=teacher, params={
+        "lesson_id": str(world.lesson_id), "status": "PENDING_REVIEW"})).json()["items"]
+    assert {d["type"] for d in drafts} == {"MATCHING", "ORDERING"}
+    await api.post("/v1/questions/approve", headers=teacher, json={"question_ids": [d["id"] for d in drafts]})
+
+    # The ids students see are none of the author's.
+    written = {f"t{n}" for n in range(1, 5)} | {f"s{n}" for n in range(1, 5)} | {f"i{n}" for n in range(1, 6)}
+    stored = json.dumps([matching["content"], ordering["content"]])
+    assert not any(f'"{i}"' in stored for i in written), stored
+    for draft in drafts:
+        ids = [p[side] for p in draft["content"].get("pairs", []) for side in ("left_id", "right_id")] + [
+            i["id"] for i in draft["content"].get("items", [])]
+        assert not any(len(i) <= 3 for i in ids), draft["content"]  # no t1/s1/i1 numbering
+
+    listing = (await api.get(f"/v1/milestones/{world.milestones[0]}/questions", headers=student)).json()
+    views = {q["id"]: q["content"] for q in listing["questions"] if q["type"] in ("MATCHING", "ORDERING")}
+    assert len(views) == 4
+    # First attempts from the ids alone do not score full marks.
+    scored = maximum = 0
+    for question_id, view in views.items():
+        answer = await api.post(f"/v1/questions/{question_id}/attempts", headers=student,
+                                json={"answer": _guess_from_ids(view)})
+        assert answer.status_code == 201, answer.text
+        scored, maximum = scored + answer.json()["score"], maximum + answer.json()["max_score"]
+    assert scored < maximum, "the ids alone answered every matching and ordering question"
+
+    # The order shown is each student's own (and the same on every reload).
+    theirs = (await api.get(f"/v1/milestones/{world.milestones[0]}/questions", headers=classmate)).json()
+    again = (await api.get(f"/v1/milestones/{world.milestones[0]}/questions", headers=student)).json()
+    shown = lambda listing: [q["content"] for q in listing["questions"] if q["id"] in views]  # noqa: E731
+    assert shown(again) == shown(listing) and shown(theirs) != shown(listing)
+    # A teacher's edit that keeps the items keeps their ids (the attempts' answers still name them).
+    kept = await api.patch(f"/v1/questions/{ordering['id']}", headers=teacher, json={
+        "content": ordering["content"], "prompt": "Put the steps in order."})
+    assert kept.status_code == 200 and kept.json()["content"] == ordering["content"]

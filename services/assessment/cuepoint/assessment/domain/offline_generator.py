@@ -107,6 +107,12 @@ def _blank(sentence: _Sentence, term: str, marker: str = "_____") -> str:
     return re.sub(rf"\b{re.escape(term)}\b", marker, sentence.text, count=1, flags=re.I)
 
 
+def _id(rng: random.Random) -> str:
+    """An id in no particular order (never ``t1``↔``s1``, ``i1`` < ``i2``: those would give the answer away);
+    from the generator's own random source, so the same window still yields the same drafts."""
+    return f"{rng.getrandbits(48):012x}"
+
+
 def _draft(kind: str, prompt: str, explanation: str, content: object, sentence: _Sentence, difficulty: str) -> Draft:
     return Draft(kind, prompt, explanation, content, difficulty, sentence.start, sentence.end)
 
@@ -159,8 +165,8 @@ def _matching(sentences, terms, rng, index) -> Draft:
     chosen = sorted(used.items(), key=lambda item: item[1].start)[:4]
     if len(chosen) < 2:
         return _fill_in(sentences, terms, rng, index)
-    pairs = [{"left_id": f"t{i + 1}", "left": term, "right_id": f"s{i + 1}", "right": _blank(s, term)[:300]}
-             for i, (term, s) in enumerate(chosen)]
+    pairs = [{"left_id": _id(rng), "left": term, "right_id": _id(rng), "right": _blank(s, term)[:300]}
+             for term, s in chosen]
     return Draft("MATCHING", "Match each word to the statement it completes.",
                  "Each statement is quoted from the video with its word removed.", Matching(pairs=pairs), "MEDIUM",
                  chosen[0][1].start, chosen[-1][1].end)
@@ -168,7 +174,7 @@ def _matching(sentences, terms, rng, index) -> Draft:
 
 def _ordering(sentences, terms, rng, index) -> Draft:
     picked = sorted(rng.sample(range(len(sentences)), min(4, len(sentences))))
-    items = [{"id": f"i{n + 1}", "text": sentences[k].text[:300]} for n, k in enumerate(picked)]
+    items = [{"id": _id(rng), "text": sentences[k].text[:300]} for k in picked]
     shown = items[:]
     rng.shuffle(shown)
     return Draft("ORDERING", "Put these statements in the order the video presents them.",

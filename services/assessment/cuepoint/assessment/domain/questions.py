@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
+from collections.abc import Collection
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -167,8 +169,9 @@ def student_view(content: MultipleChoice | TrueFalse | ShortAnswer | FillInTheBl
                  *, seed: str) -> dict[str, object]:
     """What a student may see of a question before it is settled: never the answer key.
 
-    Items whose given order would reveal the answer (ordering items, matching's right
-    column) are shuffled, deterministically per ``seed`` so a reload shows the same order.
+    Matching's two columns and ordering's items are shuffled per ``seed`` (question and student):
+    the order the author wrote them in is the answer, and the same order for everyone would let
+    one student's solved question serve the class. Deterministic, so a reload shows the same order.
     """
     rng = random.Random(seed)
     match content:
@@ -180,16 +183,59 @@ def student_view(content: MultipleChoice | TrueFalse | ShortAnswer | FillInTheBl
         case FillInTheBlank():
             return {"type": content.type, "template": content.template, "blank_ids": [b.id for b in content.blanks]}
         case Matching():
+            lefts = [{"id": p.left_id, "text": p.left} for p in content.pairs]
             rights = [{"id": p.right_id, "text": p.right} for p in content.pairs]
+            rng.shuffle(lefts)
             rng.shuffle(rights)
-            return {"type": content.type, "left": [{"id": p.left_id, "text": p.left} for p in content.pairs],
-                    "right": rights}
+            return {"type": content.type, "left": lefts, "right": rights}
         case Ordering():
             items = [i.model_dump() for i in content.items]
+            rng.shuffle(items)
             while len(items) > 1 and [i["id"] for i in items] == content.correct_order:
                 rng.shuffle(items)
             return {"type": content.type, "items": items}
     raise TypeError(f"unknown question content {type(content).__name__}")  # pragma: no cover
+
+
+def new_id() -> str:
+    """An id that says nothing: not its position, not its partner's."""
+    return secrets.token_hex(6)
+
+
+def with_minted_ids(content: MultipleChoice | TrueFalse | ShortAnswer | FillInTheBlank | Matching | Ordering,
+                    *, keep: Collection[str] = ()) -> MultipleChoice | TrueFalse | ShortAnswer | FillInTheBlank \
+        | Matching | Ordering:
+    """The content with every matching and ordering id that students see replaced by a random one, the key
+    following. Authors (a teacher, an AI, the demo) number pairs and items in answer order — ``t1``↔``s1``,
+    ``i1`` < ``i2`` — and those ids alone answered the question. ``keep``: ids minted here before (a stored
+    question's), kept so an edit does not orphan its attempts' answers.
+    """
+    def minted(ids: list[str]) -> dict[str, str]:
+        return {old: old if old in keep else new_id() for old in ids}
+
+    match content:
+        case Matching():
+            lefts = minted([p.left_id for p in content.pairs])
+            rights = minted([p.right_id for p in content.pairs])
+            return Matching(pairs=[p.model_copy(update={"left_id": lefts[p.left_id], "right_id": rights[p.right_id]})
+                                   for p in content.pairs])
+        case Ordering():
+            ids = minted([i.id for i in content.items])
+            return Ordering(items=[i.model_copy(update={"id": ids[i.id]}) for i in content.items],
+                            correct_order=[ids[i] for i in content.correct_order])
+    return content
+
+
+def shown_ids(content: object) -> set[str]:
+    """The matching and ordering ids of stored content (a dict as stored, or a model)."""
+    raw = content.model_dump() if isinstance(content, BaseModel) else content
+    if not isinstance(raw, dict):
+        return set()
+    if raw.get("type") == "MATCHING":
+        return {p[side] for p in raw.get("pairs", []) for side in ("left_id", "right_id")}
+    if raw.get("type") == "ORDERING":
+        return {i["id"] for i in raw.get("items", [])}
+    return set()
 
 
 def answer_key(content: MultipleChoice | TrueFalse | ShortAnswer | FillInTheBlank | Matching | Ordering
