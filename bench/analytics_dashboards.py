@@ -88,6 +88,11 @@ READ_MODELS = [
                'OPENAI', 'gpt', 1500, 0.02, 800 + i % 400, i % 20 <> 0, now() - (i % 365) * interval '1 day'
         FROM generate_series(0, 49999) i""",
 ]
+# Which lesson each video belongs to (five a lesson): the engagement dashboard checks the author by it.
+# Apart from READ_MODELS so that data loaded before the videos read model existed gets it too.
+VIDEOS = f"""INSERT INTO analytics.videos (tenant_id, id, lesson_id, updated_at)
+    SELECT %(t)s, {_id('video', 'v')}, {_id('lesson', 'v / 5')}, now() FROM generate_series(0, 999) v
+    ON CONFLICT DO NOTHING"""
 EVENTS = f"""
 INSERT INTO analytics.analytics_events (id, tenant_id, user_id, event_type, category, lesson_id, video_id, device_id,
                                         data, occurred_at)
@@ -103,6 +108,8 @@ FROM generate_series(%(start)s, %(end)s) i
 def load(owner_url: str, events: int) -> None:
     with psycopg.connect(libpq_dsn(owner_url)) as c:
         c.execute("SELECT set_config('app.tenant_id', %s, false)", (str(TENANT),))
+        c.execute(VIDEOS, {"t": TENANT})
+        c.commit()
         if c.execute("SELECT count(*) FROM analytics.lessons").fetchone()[0] >= 200:
             print("  (reusing the data loaded by an earlier run)", file=sys.stderr)
             return
@@ -141,7 +148,7 @@ async def main() -> int:
     dashboards = Dashboards(context.sessions)
     teacher = CurrentUser(id=ident("teacher", 3), tenant_id=TENANT, role=Role.TEACHER)
     admin = CurrentUser(id=ident("admin", 0), tenant_id=TENANT, role=Role.ADMIN)
-    lesson, video = ident("lesson", 23), ident("video", 42)
+    lesson, video = ident("lesson", 23), ident("video", 117)  # video 117 is lesson 23's, teacher 3's
     today = date.today()
     cases = {
         "lessons (seed teacher query)": (lambda: dashboards.lessons(teacher, None),

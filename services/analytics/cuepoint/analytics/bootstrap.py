@@ -30,6 +30,7 @@ from cuepoint.runtime.service import BackgroundTask, Command, ServiceContext, Se
 
 from . import api
 from .ingest import Ingest
+from .ownership import Ownership
 from .projection import client_events, domain_event
 from .reads import AuditLog, Dashboards
 from .settings import AnalyticsSettings
@@ -42,7 +43,7 @@ DOMAIN_TOPICS = (IDENTITY_EVENTS.name, SYSTEM_CONFIGS.name, CONTENT_EVENTS.name,
 # records the order events were first seen in.
 REBUILT = ("analytics_events", "lessons", "milestones", "student_progress", "ai_usage_logs", "generation_outcomes",
            "question_results", "option_picks", "video_buckets", "student_video_buckets", "daily_counts",
-           "daily_users", "daily_active", "lesson_stats", "lesson_days", "ai_usage_monthly")
+           "daily_users", "daily_active", "lesson_stats", "lesson_days", "ai_usage_monthly", "videos", "questions")
 
 
 def input_consumers(context: ServiceContext, dead_letters: Any) -> dict[str, Any]:
@@ -96,7 +97,8 @@ def background(context: ServiceContext) -> list[BackgroundTask]:
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
-    ingest = Ingest(context.settings.bootstrap_servers, topic_prefix=context.settings.topic_prefix)
+    ingest = Ingest(context.settings.bootstrap_servers, topic_prefix=context.settings.topic_prefix,
+                    owned=Ownership(context.sessions).owned)
     context.on_close(ingest.close)
     return api.routers(ingest, Dashboards(context.sessions), AuditLog(context.sessions), context.verifier)
 

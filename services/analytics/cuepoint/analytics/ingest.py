@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,11 +27,21 @@ MAX_EVENTS = 500
 MAX_BYTES = 1024 * 1024
 EVENT = TypeAdapter(ClientEvent)
 ITEM_KEYS = ("id", "occurred_at")
+# A broker that is down or frozen is answered within this (a 503 the client retries), not after 15 s.
+ACK_TIMEOUT = 5.0
+RETRY_AFTER_SECONDS = 5
+# Names the published event ids (uuid5) of client events: see retry_safe.
+CLIENT_EVENT_NAMESPACE = uuid.UUID("5b1c0c52-4f0e-4c1a-9d3e-2f8f3c6a7e10")
+ID_FIELDS = ("lesson_id", "video_id", "question_id")
+# (tenant, ids named by field) → those the tenant owns (ownership.Ownership.owned)
+OwnedIds = Callable[[uuid.UUID, dict[str, list[uuid.UUID]]], Awaitable[set[uuid.UUID]]]
 
 
 class Ingest:
-    def __init__(self, bootstrap_servers: str, *, topic_prefix: str, ack_timeout: float = 15.0) -> None:
+    def __init__(self, bootstrap_servers: str, *, topic_prefix: str, owned: OwnedIds,
+                 ack_timeout: float = ACK_TIMEOUT) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.owned = owned
         self.topic = topic_prefix + CLIENT_EVENTS.name
         self.ack_timeout = ack_timeout
         self._producer: AIOKafkaProducer | None = None
@@ -46,7 +57,8 @@ class Ingest:
                     await asyncio.wait_for(producer.start(), timeout=self.ack_timeout)
                 except (KafkaError, TimeoutError, OSError) as error:
                     await producer.stop()
-                    raise Unavailable("the event stream is unavailable; retry the batch later") from error
+                    raise Unavailable("the event stream is unavailable; retry the batch later",
+                                      retry_after=RETRY_AFTER_SECONDS) from error
                 self._producer = producer
             return self._producer
 
@@ -74,11 +86,33 @@ class Ingest:
                 rejected.append({"index": index, "id": None if given is None else str(given),
                                  "errors": _problems(error)})
                 continue
-            envelopes.append(new_envelope(record, tenant_id=actor.tenant_id, producer="analytics",
-                                          actor_id=actor.id, correlation_id=correlation_id.get()))
+            envelopes.append((index, item, new_envelope(record, tenant_id=actor.tenant_id, producer="analytics",
+                                                        actor_id=actor.id, correlation_id=correlation_id.get())))
+        envelopes = await self._owned_only(actor, envelopes, rejected)
         if envelopes:
             await self._publish(envelopes)
         return {"accepted": len(envelopes), "rejected": rejected, "received_at": received_at}
+
+    async def _owned_only(self, actor: CurrentUser, indexed: list[tuple[int, Any, Any]],
+                          rejected: list[dict[str, Any]]) -> list[Any]:
+        """The events whose lesson, video and question ids the caller's tenant owns; the others rejected."""
+        named = {field: [getattr(e.data.event, field) for _, _, e in indexed if getattr(e.data.event, field, None)]
+                 for field in ID_FIELDS}
+        owned = await self.owned(actor.tenant_id, named)
+        kept = []
+        for index, item, envelope in indexed:
+            foreign = [field for field in ID_FIELDS
+                       if getattr(envelope.data.event, field, None) is not None
+                       and getattr(envelope.data.event, field) not in owned]
+            if foreign:
+                rejected.append({"index": index, "id": None if item.get("id") is None else str(item["id"]),
+                                 "errors": [{"location": field, "message": f"{field.removesuffix('_id')} "
+                                             f"{getattr(envelope.data.event, field)} not found in this organisation"}
+                                            for field in foreign]})
+            else:
+                kept.append(envelope)
+        rejected.sort(key=lambda problem: problem["index"])
+        return kept
 
     @staticmethod
     def _record(actor: CurrentUser, item: Any, device_id: str, received_at: datetime,
@@ -95,16 +129,29 @@ class Ingest:
 
     async def _publish(self, envelopes: list[Any]) -> None:
         producer = await self._started()
+        envelopes = [retry_safe(envelope) for envelope in envelopes]
         try:
-            sends = [await producer.send(self.topic, envelope.model_dump_json().encode(),
-                                         key=envelope.key.encode(),
-                                         headers=[(k, v.encode()) for k, v in envelope.headers().items()])
-                     for envelope in envelopes]
-            await asyncio.wait_for(asyncio.gather(*sends), timeout=self.ack_timeout)
+            async with asyncio.timeout(self.ack_timeout):  # waiting for metadata included
+                sends = [await producer.send(self.topic, envelope.model_dump_json().encode(),
+                                             key=envelope.key.encode(),
+                                             headers=[(k, v.encode()) for k, v in envelope.headers().items()])
+                         for envelope in envelopes]
+                await asyncio.gather(*sends)
         except (KafkaError, TimeoutError) as error:
+            # Some of the batch may be stored all the same; a retry is safe (see retry_safe).
             log.warning("client events not acknowledged by the broker", extra={"events": len(envelopes),
                                                                               "error": repr(error)})
-            raise Unavailable("the event stream did not acknowledge the batch; retry it") from error
+            raise Unavailable("the event stream did not acknowledge the batch; retry it",
+                              retry_after=RETRY_AFTER_SECONDS) from error
+
+
+def retry_safe(envelope: Any) -> Any:
+    """The envelope under an event id named by (tenant, user, device, the client's event id): a batch
+    the client sends again (after a 503 that stored part of it, a lost answer, a reload) publishes the
+    same event ids, and every consumer, deduplicating on the event id, stores each event once."""
+    record = envelope.data
+    name = f"{envelope.tenant_id}/{record.user_id}/{record.device_id}/{record.client_event_id}"
+    return envelope.model_copy(update={"event_id": uuid.uuid5(CLIENT_EVENT_NAMESPACE, name)})
 
 
 def _holds_nul(value: Any) -> bool:

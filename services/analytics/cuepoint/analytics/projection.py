@@ -30,7 +30,8 @@ def _json(value: Any) -> str:
 # COPied as it came, and one statement takes it apart into the event store and the read models:
 # building and adapting rows in Python cost more than everything the database does with them.
 # Rows that every batch shares (a day's counts, a video's buckets) are written in key order, so
-# concurrent workers wait for each other briefly and never deadlock.
+# concurrent workers wait for each other briefly and never deadlock. Every key leads with the tenant:
+# one tenant's rows can never block another's (migration 0007).
 
 _CLIENT_EVENTS = text(f"""
 WITH stored AS (
@@ -45,7 +46,12 @@ WITH stored AS (
            event || jsonb_strip_nulls(jsonb_build_object('client_occurred_at', record->'client_occurred_at',
                                                          'user_agent', record->'user_agent')),
            (record->>'received_at')::timestamptz
-    FROM {STAGED_JSON}, LATERAL (SELECT doc->'data' AS record, doc->'data'->'event' AS event) AS parts
+    FROM (SELECT DISTINCT ON ((doc->>'event_id')::uuid) doc FROM {STAGED_JSON}  -- a copy of each: the first
+          ORDER BY (doc->>'event_id')::uuid, (doc->'data'->>'received_at')::timestamptz) AS staged,
+         LATERAL (SELECT doc->'data' AS record, doc->'data'->'event' AS event) AS parts
+    -- A client's retry carries the event id of the first copy (the ingest names it by the client's
+    -- id) but a later received_at, so the key alone would store it again: look the id up.
+    WHERE NOT EXISTS (SELECT FROM analytics_events e WHERE e.id = (staged.doc->>'event_id')::uuid)
     ON CONFLICT DO NOTHING  -- the key deduplicates: a redelivered event is stored, and counted, once
     RETURNING user_id, event_type, video_id, data, (occurred_at AT TIME ZONE 'UTC')::date AS day),
 counts AS (
@@ -71,7 +77,8 @@ plays AS (  -- each heartbeat's played ranges as buckets, per student, video and
 known AS (  -- (a lookup per pair: estimates of set-returning functions are poor, and a hash join read every row)
     SELECT k.* FROM (SELECT DISTINCT video_id, student_id FROM plays) AS p
     CROSS JOIN LATERAL (SELECT student_id, video_id, buckets FROM student_video_buckets
-                        WHERE video_id = p.video_id AND student_id = p.student_id FOR UPDATE) AS k),
+                        WHERE tenant_id = CAST(:tenant AS uuid) AND video_id = p.video_id
+                          AND student_id = p.student_id FOR UPDATE) AS k),
 scored AS (  -- a bucket a student plays for the first time is a view; again, a rewatch
     SELECT p.*, coalesce(p.bucket = ANY (k.buckets), false) AS seen
     FROM plays p LEFT JOIN known k USING (student_id, video_id)),
@@ -83,12 +90,12 @@ students AS (
     CROSS JOIN LATERAL (SELECT array_agg(x ORDER BY x) AS buckets
                         FROM unnest(coalesce(k.buckets, '{{}}') || n.new) AS x) AS merged
     ORDER BY n.video_id, n.student_id
-    ON CONFLICT (video_id, student_id) DO UPDATE SET buckets = excluded.buckets, furthest = excluded.furthest)
+    ON CONFLICT (tenant_id, video_id, student_id) DO UPDATE SET buckets = excluded.buckets, furthest = excluded.furthest)
 INSERT INTO video_buckets (video_id, bucket, tenant_id, views, rewatches)
 SELECT video_id, bucket, CAST(:tenant AS uuid), count(*) FILTER (WHERE NOT seen),
        sum(plays) - count(*) FILTER (WHERE NOT seen)
 FROM scored GROUP BY video_id, bucket ORDER BY video_id, bucket
-ON CONFLICT (video_id, bucket) DO UPDATE SET views = video_buckets.views + excluded.views,
+ON CONFLICT (tenant_id, video_id, bucket) DO UPDATE SET views = video_buckets.views + excluded.views,
                                              rewatches = video_buckets.rewatches + excluded.rewatches""")
 
 
@@ -177,7 +184,7 @@ async def _lesson(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
     await session.execute(text("""
         INSERT INTO lessons (id, tenant_id, title, created_by_id, updated_at) VALUES (:id, :t, :title, :by, :at)
-        ON CONFLICT (id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at
+        ON CONFLICT (tenant_id, id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at
         WHERE lessons.updated_at <= excluded.updated_at"""),
         {"id": data.lesson_id, "t": envelope.tenant_id, "title": data.title,
          "by": getattr(data, "created_by_id", None) or envelope.actor_id, "at": envelope.occurred_at})
@@ -189,7 +196,7 @@ async def _milestone(session: AsyncSession, envelope: Event) -> None:
     await session.execute(text("""
         INSERT INTO milestones (id, tenant_id, video_id, timestamp, title, deleted, updated_at)
         VALUES (:id, :t, :video, :ts, :title, :deleted, :at)
-        ON CONFLICT (id) DO UPDATE SET timestamp = CASE WHEN excluded.deleted THEN milestones.timestamp
+        ON CONFLICT (tenant_id, id) DO UPDATE SET timestamp = CASE WHEN excluded.deleted THEN milestones.timestamp
                                                         ELSE excluded.timestamp END,
                                        title = CASE WHEN excluded.deleted THEN milestones.title ELSE excluded.title END,
                                        deleted = excluded.deleted, updated_at = excluded.updated_at
@@ -197,6 +204,40 @@ async def _milestone(session: AsyncSession, envelope: Event) -> None:
         {"id": data.milestone_id, "t": envelope.tenant_id, "video": data.video_id,
          "ts": 0.0 if deleted else data.timestamp, "title": "" if deleted else data.title, "deleted": deleted,
          "at": envelope.occurred_at})
+
+
+async def _video(session: AsyncSession, envelope: Event) -> None:
+    """Which lesson a video of this tenant belongs to: what the ingest and the engagement dashboard check."""
+    data = envelope.data
+    await session.execute(text("""
+        INSERT INTO videos (tenant_id, id, lesson_id, updated_at) VALUES (:t, :id, :lesson, :at)
+        ON CONFLICT (tenant_id, id) DO UPDATE SET lesson_id = excluded.lesson_id, updated_at = excluded.updated_at
+        WHERE videos.updated_at <= excluded.updated_at"""),
+        {"t": envelope.tenant_id, "id": data.video_id, "lesson": data.lesson_id, "at": envelope.occurred_at})
+
+
+async def _milestone_and_video(session: AsyncSession, envelope: Event) -> None:
+    await _milestone(session, envelope)
+    await _video(session, envelope)
+
+
+async def _questions(session: AsyncSession, envelope: Event) -> None:
+    """The question ids this tenant owns, with their lesson: what the ingest checks."""
+    data = envelope.data
+    ids = [q.question_id for q in data.questions] if hasattr(data, "questions") else [data.question_id]
+    await session.execute(text("""
+        INSERT INTO questions (tenant_id, id, lesson_id) SELECT :t, q, :lesson FROM unnest(CAST(:ids AS uuid[])) q
+        ORDER BY q ON CONFLICT DO NOTHING"""), {"t": envelope.tenant_id, "ids": ids, "lesson": data.lesson_id})
+
+
+async def _generation_and_questions(session: AsyncSession, envelope: Event) -> None:
+    await _generation(session, envelope)
+    await _questions(session, envelope)
+
+
+async def _attempt_and_question(session: AsyncSession, envelope: Event) -> None:
+    await _attempt(session, envelope)
+    await _questions(session, envelope)
 
 
 async def _progress(session: AsyncSession, envelope: Event) -> None:
@@ -213,7 +254,7 @@ async def _progress(session: AsyncSession, envelope: Event) -> None:
             INSERT INTO student_progress (student_id, lesson_id, tenant_id, completion_percent, average_score,
                                           total_time_spent, status, updated_at)
             VALUES (:s, :l, :t, :c, :a, :spent, :status, :at)
-            ON CONFLICT (student_id, lesson_id) DO UPDATE SET
+            ON CONFLICT (tenant_id, student_id, lesson_id) DO UPDATE SET
                 completion_percent = excluded.completion_percent, average_score = excluded.average_score,
                 total_time_spent = excluded.total_time_spent, status = excluded.status,
                 updated_at = excluded.updated_at
@@ -227,14 +268,14 @@ async def _progress(session: AsyncSession, envelope: Event) -> None:
         stats AS (
             INSERT INTO lesson_stats (lesson_id, tenant_id, started, completed)
             SELECT :l, :t, started, completed FROM moved
-            ON CONFLICT (lesson_id) DO UPDATE SET started = lesson_stats.started + excluded.started,
+            ON CONFLICT (tenant_id, lesson_id) DO UPDATE SET started = lesson_stats.started + excluded.started,
                                                   completed = lesson_stats.completed + excluded.completed)
         INSERT INTO lesson_days (lesson_id, day, tenant_id, started, completed)
         SELECT :l, day, :t, sum(started), sum(completed)
         FROM (SELECT CAST(:day AS date) AS day, started, 0 AS completed FROM moved
               UNION ALL SELECT CAST(:completed_day AS date), 0, completed FROM moved) AS moves
         GROUP BY day HAVING sum(started) + sum(completed) > 0 ORDER BY day
-        ON CONFLICT (lesson_id, day) DO UPDATE SET started = lesson_days.started + excluded.started,
+        ON CONFLICT (tenant_id, lesson_id, day) DO UPDATE SET started = lesson_days.started + excluded.started,
                                                    completed = lesson_days.completed + excluded.completed"""),
         {"s": data.student_id, "l": data.lesson_id, "t": envelope.tenant_id, "c": data.completion_percent,
          "a": data.average_score, "spent": data.total_time_spent, "status": status, "at": envelope.occurred_at,
@@ -277,7 +318,7 @@ async def _attempt(session: AsyncSession, envelope: Event) -> None:
         INSERT INTO question_results (student_id, question_id, tenant_id, lesson_id, first_fraction, first_correct,
                                       attempts, best_fraction)
         VALUES (:s, :q, :t, :l, :f, :c, 1, :f)
-        ON CONFLICT (question_id, student_id) DO UPDATE SET attempts = question_results.attempts + 1,
+        ON CONFLICT (tenant_id, question_id, student_id) DO UPDATE SET attempts = question_results.attempts + 1,
             best_fraction = greatest(question_results.best_fraction, excluded.best_fraction)"""),
         {"s": data.student_id, "q": data.question_id, "t": envelope.tenant_id, "l": data.lesson_id,
          "f": round(fraction, 4), "c": data.is_correct and data.attempt_number == 1})
@@ -285,7 +326,7 @@ async def _attempt(session: AsyncSession, envelope: Event) -> None:
         await session.execute(text("""
             INSERT INTO option_picks (question_id, option_id, tenant_id, picks)
             SELECT :q, o, :t, 1 FROM unnest(CAST(:options AS text[])) o
-            ON CONFLICT (question_id, option_id) DO UPDATE SET picks = option_picks.picks + 1"""),
+            ON CONFLICT (tenant_id, question_id, option_id) DO UPDATE SET picks = option_picks.picks + 1"""),
             {"q": data.question_id, "t": envelope.tenant_id, "options": list(data.selected_options)})
 
 
@@ -300,14 +341,19 @@ READ_MODELS = {
     "content.lesson.created.v1": _lesson,
     "content.lesson.updated.v1": _lesson,
     "content.lesson.published.v1": _lesson,
-    "content.milestone.created.v1": _milestone,
-    "content.milestone.updated.v1": _milestone,
-    "content.milestone.deleted.v1": _milestone,
+    "content.milestone.created.v1": _milestone_and_video,
+    "content.milestone.updated.v1": _milestone_and_video,
+    "content.milestone.deleted.v1": _milestone_and_video,
+    "content.video.uploaded.v1": _video,
+    "content.video.updated.v1": _video,
+    "content.transcript.ready.v1": _video,
     "progress.lesson.progressed.v1": _progress,
     "progress.lesson.completed.v1": _progress,
     "assessment.ai_usage.recorded.v1": _ai_usage,
-    "assessment.questions.generated.v1": _generation,
+    "assessment.questions.generated.v1": _generation_and_questions,
     "assessment.generation.failed.v1": _generation,
-    "assessment.attempt.graded.v1": _attempt,
+    "assessment.attempt.graded.v1": _attempt_and_question,
+    "assessment.question.approved.v1": _questions,
+    "assessment.question.edited.v1": _questions,
     "identity.user.erased.v1": _erase,
 }

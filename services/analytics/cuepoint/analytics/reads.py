@@ -110,8 +110,12 @@ class Dashboards:
     async def engagement(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
         """Per 5-second bucket: views (students), rewatches, and drop-off (students whose furthest point it is)."""
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            if not actor.at_least(Role.TEACHER):
+            # The video's lesson decides, as for the lesson dashboards: its author or an admin.
+            lesson_id = (await session.execute(text("SELECT lesson_id FROM videos WHERE id = :v"),
+                                               {"v": video_id})).scalar()
+            if lesson_id is None or not actor.at_least(Role.TEACHER):
                 raise NotFound(f"no video {video_id}")
+            await self._lesson(session, actor, lesson_id)
             buckets = (await session.execute(text(
                 "SELECT bucket, views, rewatches FROM video_buckets WHERE video_id = :v ORDER BY bucket"),
                 {"v": video_id})).all()

@@ -47,9 +47,15 @@ def _heartbeat(lesson, video, start, end, **extra):
             "position": end, "played": [{"start": start, "end": end}], **extra}
 
 
-async def test_ingest_validates_each_event_and_publishes_the_valid_ones(api, accounts: Accounts, infra):
+async def test_ingest_validates_each_event_and_publishes_the_valid_ones(api, accounts: Accounts, infra,
+                                                                       admin_connection):
     student = await accounts.login("student@example.com")
     lesson, video = uuid.uuid4(), uuid.uuid4()
+    # The ingest takes events for the tenant's own lessons and videos, as content's events made them known.
+    admin_connection.execute("INSERT INTO analytics.lessons (id, tenant_id, title, created_by_id, updated_at) "
+                             "VALUES (%s, %s, 'Ingest', %s, now())", (lesson, claims(student)["tid"], uuid.uuid4()))
+    admin_connection.execute("INSERT INTO analytics.videos (tenant_id, id, lesson_id, updated_at) "
+                             "VALUES (%s, %s, %s, now())", (claims(student)["tid"], video, lesson))
     batch = {"device_id": "laptop-1", "events": [
         _heartbeat(lesson, video, 0, 10),
         {"type": "video.teleport", "lesson_id": str(lesson)},                       # unknown type
@@ -87,7 +93,10 @@ async def test_ingest_validates_each_event_and_publishes_the_valid_ones(api, acc
 
 
 async def test_ingest_answers_503_when_the_broker_does_not_acknowledge():
-    unreachable = Ingest("127.0.0.1:1", topic_prefix="nowhere.", ack_timeout=2)
+    async def owned(tenant_id, named):
+        return set()
+
+    unreachable = Ingest("127.0.0.1:1", topic_prefix="nowhere.", owned=owned, ack_timeout=2)
     actor = CurrentUser(id=uuid.uuid4(), tenant_id=uuid.uuid4(), role=Role.STUDENT)
     with pytest.raises(Unavailable, match="unavailable"):
         await unreachable.accept(actor, {"device_id": "d", "events": [{"type": "navigation", "path": "/"}]},
@@ -143,7 +152,9 @@ async def test_dashboards_give_the_numbers_a_hand_computation_gives(api, worker,
                                               reason="budget")]
     await publish(infra, "assessment.events", [*attempts, *usage, *generation], tenant_id=tenant,
                   producer="assessment")
-    # Telemetry through the ingest: one student watches 0–15 s then rewatches 5–10 s; another 0–5 s.
+    # Telemetry through the ingest (once analytics knows the video is this tenant's): one student watches
+    # 0–15 s then rewatches 5–10 s; another 0–5 s.
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.videos WHERE id = %s", (video,))
     assert (await api.post("/v1/events", headers=student, json={"device_id": "tab", "events": [
         _heartbeat(lesson, video, 0, 15), _heartbeat(lesson, video, 5, 10),
         {"type": "error", "message": "stalled"}]})).status_code == 202
@@ -281,9 +292,12 @@ async def test_rebuild_is_identical_duplicates_change_nothing_and_erasure(api, s
     teacher_id = uuid.UUID(claims(world["teacher"])["sub"])
     lesson, video = uuid.uuid4(), uuid.uuid4()
     async with start_worker():
-        sent = await publish(infra, "content.events", [content.LessonCreated(lesson_id=lesson, title="Rebuilt",
-                                                                             created_by_id=teacher_id)],
-                             tenant_id=tenant, producer="content", actor_id=teacher_id)
+        sent = await publish(infra, "content.events", [
+            content.LessonCreated(lesson_id=lesson, title="Rebuilt", created_by_id=teacher_id),
+            content.VideoUploaded(video_id=video, lesson_id=lesson, title="Rebuilt", storage_path="gs://b/o",
+                                  content_type="video/mp4", size_bytes=1, checksum="x")],
+            tenant_id=tenant, producer="content", actor_id=teacher_id)
+        await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM analytics.videos WHERE id = %s", (video,))
         assert (await api.post("/v1/events", headers={**student, "User-Agent": "Safari/19"}, json={
             "device_id": "ipad", "events": [_heartbeat(lesson, video, 0, 10), _heartbeat(lesson, video, 5, 20),
                                             {"type": "navigation", "path": "/me/jane.doe@example.com"}]})
