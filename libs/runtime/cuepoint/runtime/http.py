@@ -166,7 +166,9 @@ def _install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
-        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+        # A 429, or a 503 that knows when to come back (``Unavailable(..., retry_after=5)``), says when.
+        retry_after = error.retry_after if isinstance(error, TooManyRequests) else error.extensions.get("retry_after")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         if isinstance(error, Unauthenticated):
             headers = {"WWW-Authenticate": "Bearer"}
         return problem_response(error.status, error.title, error.detail, type_=f"/problems/{error.slug}",
