@@ -7,7 +7,7 @@ export UV_PYTHON ?= python3.11
 PYTHON := .venv/bin/python
 PYTEST := $(PYTHON) -m pytest
 
-.PHONY: help deps infra web up down status migrate seed schemas api-types test test-unit test-integration test-web bench clean
+.PHONY: help deps infra web up down status migrate seed schemas api-types test test-unit test-integration test-web bench clean engine images compose-up compose-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ up: infra web ## the whole platform: infrastructure, migrations, every service, 
 	@$(MAKE) --no-print-directory seed
 	@echo
 	@echo "Cuepoint is up: open http://127.0.0.1:$${CUEPOINT_GATEWAY_PORT:-8080}/ (the web client); APIs at /api/<service>/ (identity, content, assessment, progress, analytics)"
-	@echo "  APIs direct: identity :8001, content :8002, assessment :8003, progress :8004, analytics :8005"
+	@echo "  APIs direct: identity :$${CUEPOINT_IDENTITY_PORT:-8001}, content :$${CUEPOINT_CONTENT_PORT:-8002}, assessment :$${CUEPOINT_ASSESSMENT_PORT:-8003}, progress :$${CUEPOINT_PROGRESS_PORT:-8004}, analytics :$${CUEPOINT_ANALYTICS_PORT:-8005}"
 	@echo "  (each has /docs, /healthz, /readyz, /metrics). Logs: .local/logs/. Stop: make down."
 	@echo "  Demo logins (tenant 'demo', password Demo123!): admin@example.com, teacher@example.com, student@example.com"
 
@@ -82,5 +82,20 @@ bench: ## benchmarks against the running platform (make up): lookup, projections
 	@$(PYTHON) bench/analytics_dashboards.py
 	@$(PYTHON) bench/web_bundle.py
 
+# Under Docker (README "Deploying"): the project's own engine, images from Debian's packages (no Docker Hub),
+# the compose platform on 127.0.0.1:18080 (CUEPOINT_COMPOSE_GATEWAY_PORT).
+engine: ## start a Docker engine of the project's own (.local/docker), or check DOCKER_HOST
+	@deploy/docker/engine.sh up
+
+images: engine web ## build every image from a debootstrap Debian base (sizes and times in .local/docker/images.txt)
+	@nice -n 10 deploy/docker/images.sh
+
+compose-up: engine ## the platform under docker compose (make images first), demo data included
+	@deploy/docker/compose.sh up
+
+compose-down: ## stop the compose platform (its volumes stay; deploy/docker/compose.sh purge drops them)
+	@deploy/docker/compose.sh down
+
 clean: down ## stop everything and delete local data (.local/)
+	@deploy/docker/engine.sh down
 	@rm -rf .local

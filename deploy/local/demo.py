@@ -17,6 +17,7 @@ Idempotent: a second run finds the lesson and changes nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import base64
 import subprocess
 import sys
@@ -218,7 +219,8 @@ class Demo:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gateway", default="http://127.0.0.1:8080")
+    parser.add_argument("--gateway", default=f"http://127.0.0.1:{os.environ.get('CUEPOINT_GATEWAY_PORT', '8080')}",
+                        help="the gateway to seed through (default: 127.0.0.1 on CUEPOINT_GATEWAY_PORT, else 8080)")
     parser.add_argument("--video-dir", type=Path, default=Path(__file__).resolve().parents[2] / ".local" / "demo")
     args = parser.parse_args()
     try:

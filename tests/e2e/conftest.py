@@ -49,7 +49,7 @@ def platform(infra: Infra, test_database: str, topics: list[str], accounts: Acco
            "CUEPOINT_SMTP_STARTTLS": "false", "CUEPOINT_LOG_LEVEL": "INFO"}
     for service in SERVICES:
         env[f"CUEPOINT_{service.upper()}_PORT"] = str(_free_port())
-    env["CUEPOINT_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env['CUEPOINT_GATEWAY_PORT']}"  # links in emails
+    env.pop("CUEPOINT_PUBLIC_BASE_URL", None)  # services.sh derives the emailed links' base from the gateway's port
     env.pop("CUEPOINT_JWKS_URL", None)
     script = ROOT / "deploy/local/services.sh"
     started = subprocess.run([str(script), "up"], env=env, capture_output=True, text=True, timeout=300)

@@ -302,9 +302,10 @@ def _psql(platform, service: str, tenant: str, query: str, parameter: str | None
 
 
 async def test_the_seeds_four_key_queries_return_the_demo_data(platform, tmp_path: Path) -> None:
+    # No --gateway: the demo finds the gateway on its configured port, as `make seed` runs it.
     seeded = subprocess.run([str(Path(__file__).resolve().parents[2] / ".venv/bin/python"), str(DEMO),
-                             "--gateway", platform.gateway, "--video-dir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300, check=False)
+                             "--video-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, check=False, env=platform.env)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     async with httpx.AsyncClient(base_url=platform.gateway, timeout=30) as client:
         teacher = await _login(client, "teacher@example.com")
@@ -333,3 +334,16 @@ async def test_the_seeds_four_key_queries_return_the_demo_data(platform, tmp_pat
     assert [r for r in teacher_rows if r[0] == lesson["title"]][0][1] == "1"
     usage = _psql(platform, "assessment", me["tenant_id"], KEY_QUERIES["assessment"], None)
     assert usage and usage[0][1] == "QUESTION_GENERATION" and int(usage[0][2]) >= 2
+
+
+async def test_each_services_swagger_ui_works_through_the_gateway(platform) -> None:
+    """/api/<service>/docs loads its document and its assets through the gateway, none from a CDN."""
+    async with httpx.AsyncClient(base_url=platform.gateway, timeout=30) as client:
+        for service in ("identity", "content", "assessment", "progress", "analytics"):
+            page = await client.get(f"/api/{service}/docs")
+            assert page.status_code == 200, page.text
+            assert "cdn." not in page.text
+            for url in (f"/api/{service}/openapi.json", f"/api/{service}/docs/assets/swagger-ui-bundle.js",
+                        f"/api/{service}/docs/assets/swagger-ui.css"):
+                assert url in page.text, f"{service}'s docs page does not name {url}"
+                assert (await client.get(url)).status_code == 200, url

@@ -24,10 +24,12 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .docs import ForwardedPrefix, docs_options
 from .errors import DomainError, TooManyRequests, Unauthenticated
 from .logging import correlation_id
 
@@ -114,7 +116,8 @@ class ServiceHttp:
 
 
 def create_app(spec: ServiceHttp) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI served by the service itself (docs.py)
+        **docs_options(),
         title=f"Cuepoint {spec.service}",
         version=spec.version,
         description=spec.description,
@@ -124,6 +127,7 @@ def create_app(spec: ServiceHttp) -> FastAPI:
     )
     _install_problem_handlers(app)
     _install_request_context(app)
+    app.add_middleware(ForwardedPrefix)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
