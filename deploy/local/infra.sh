@@ -46,7 +46,8 @@ wait_port() { # wait_port PORT SECONDS
   for ((i = 0; i < $2 * 10; i++)); do port_open "$1" && return 0; sleep 0.1; done
   return 1
 }
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Read once, quietly: nginx deletes its pid file as it exits, so it may vanish between two reads.
+pid_alive() { local pid; pid="$(cat "$1" 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 stop_process() { # stop_process PIDFILE SIGNAL TENTHS: signal, wait up to TENTHS/10 s, then SIGKILL
   local pidfile="$1" i
   if pid_alive "$pidfile"; then

@@ -26,6 +26,8 @@ mkdir -p "$LOGS" "$RUN"
 # Where the services find each other locally.
 export STORAGE_EMULATOR_HOST="${STORAGE_EMULATOR_HOST:-http://127.0.0.1:${CUEPOINT_STORAGE_PORT:-9023}}"
 # Browsers reach storage through the gateway (see gateway_config): content rewrites the URLs it hands out.
+# Links in emails (invitations, resets) point at the gateway on its configured port.
+export CUEPOINT_PUBLIC_BASE_URL="${CUEPOINT_PUBLIC_BASE_URL:-http://127.0.0.1:${CUEPOINT_GATEWAY_PORT:-8080}}"
 export CUEPOINT_STORAGE_PUBLIC_URL="${CUEPOINT_STORAGE_PUBLIC_URL:-http://127.0.0.1:${CUEPOINT_GATEWAY_PORT:-8080}/storage}"
 export NO_GCE_CHECK="${NO_GCE_CHECK:-True}"  # local runs are never on GCE: no metadata-server probe
 export CUEPOINT_JWKS_URL="${CUEPOINT_JWKS_URL:-http://127.0.0.1:${CUEPOINT_IDENTITY_PORT:-8001}/.well-known/jwks.json}"
@@ -34,7 +36,8 @@ say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
 port_of() { local var="CUEPOINT_${1^^}_PORT"; echo "${!var:-${DEFAULT_PORT[$1]}}"; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Read once, quietly: nginx deletes its pid file as it exits, so it may vanish between two reads.
+pid_alive() { local pid; pid="$(cat "$1" 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 
 STARTED=()
 fail() { # fail STEP LOGFILE: report, stop what this run started, exit 1
@@ -50,9 +53,9 @@ fail() { # fail STEP LOGFILE: report, stop what this run started, exit 1
 stop_pidfile() {
   local pidfile="$1" i
   if pid_alive "$pidfile"; then
-    kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+    kill -TERM "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do pid_alive "$pidfile" || break; sleep 0.1; done
-    pid_alive "$pidfile" && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+    pid_alive "$pidfile" && kill -KILL "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
   fi
   rm -f "$pidfile"
 }
@@ -138,6 +141,8 @@ http {
   client_max_body_size 2m;          # the event ingest takes up to 1 MB; videos go straight to storage
   client_body_buffer_size 2m;       # kept in memory: the workers (nobody) need not write under the checkout
   map \$http_x_request_id \$request_id_out { "" \$request_id; default \$http_x_request_id; }
+  # /api/<service>/… tells the service its prefix, for the links of its Swagger UI (/api/<service>/docs).
+  map \$request_uri \$api_prefix { ~^(?<prefix>/api/[a-z]+)/ \$prefix; default ""; }
   server {
     listen 127.0.0.1:$(gateway_port);
     proxy_http_version 1.1;
@@ -145,6 +150,7 @@ http {
     proxy_set_header X-Request-ID \$request_id_out;
     proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto \$scheme;
+    proxy_set_header X-Forwarded-Prefix \$api_prefix;
     proxy_set_header Connection "";
     proxy_buffering off;             # Server-Sent Events (progress streams) pass through as they come
     proxy_read_timeout 1h;
