@@ -1,0 +1,100 @@
+"""deploy/k8s/, checked offline: base/ is what generate.py writes, every core object of the production
+overlay is valid against Kubernetes' own schemas (kubernetes-validate), the Strimzi KafkaTopics are the
+contracts' topic registry, and the manifests keep the promises README "Deploying" makes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+
+from cuepoint.contracts.topics import SERVICES, all_topics
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy/k8s"))
+import generate  # noqa: E402
+import render  # noqa: E402
+
+KUBERNETES = "1.33.0"
+OPERATOR_GROUPS = ("kafka.strimzi.io/", "postgresql.cnpg.io/")
+DOCS = render.render(ROOT / "deploy/k8s/overlays/production")
+
+
+def _of(kind: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in DOCS if doc["kind"] == kind}
+
+
+def test_base_is_what_the_generator_writes() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "deploy/k8s/generate.py"), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if not d["apiVersion"].startswith(OPERATOR_GROUPS)],
+                         ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_core_objects_are_valid_kubernetes(doc: dict) -> None:
+    kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+def test_the_kafka_topics_are_the_contracts_registry() -> None:
+    topics = {doc["spec"]["topicName"]: doc for doc in _of("KafkaTopic").values()}
+    assert set(topics) == {topic.name for topic in all_topics()}
+    for topic in all_topics():
+        spec = topics[topic.name]["spec"]
+        assert spec["partitions"] == topic.partitions, topic.name
+        assert spec["config"] == topic.config(), topic.name
+        assert topics[topic.name]["metadata"]["labels"]["strimzi.io/cluster"] == "cuepoint-kafka"
+
+
+def test_kafka_is_the_version_make_infra_runs() -> None:
+    pom = (ROOT / "deploy/local/kafka/pom.xml").read_text()
+    version = pom.split("<kafka.version>")[1].split("</kafka.version>")[0]
+    assert _of("Kafka")["cuepoint-kafka"]["spec"]["kafka"]["version"] == version
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_runs_api_worker_relay_and_a_migrate_job(service: str) -> None:
+    deployments, jobs = _of("Deployment"), _of("Job")
+    for process in ("api", "worker", "relay"):
+        container = deployments[f"{service}-{process}"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"][0] == process
+        assert container["image"] == f"registry.example.com/cuepoint/{service}:0.1.0"
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+    api = deployments[f"{service}-api"]["spec"]["template"]["spec"]["containers"][0]
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert jobs[f"{service}-migrate"]["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+    assert f"{service}-api" in _of("HorizontalPodAutoscaler") and f"{service}-api" in _of("PodDisruptionBudget")
+    assert _of("Service")[f"{service}-api"]["spec"]["ports"][0]["port"] == generate.PORTS[service]
+
+
+def test_worker_autoscalers_stop_at_the_partitions() -> None:
+    for service in SERVICES:
+        hpa = _of("HorizontalPodAutoscaler").get(f"{service}-worker")
+        if generate.partitions_bound(service) == 1:
+            assert hpa is None
+        else:
+            assert hpa["spec"]["maxReplicas"] == generate.partitions_bound(service)
+    assert _of("HorizontalPodAutoscaler")["analytics-worker"]["spec"]["maxReplicas"] == 12  # client events
+
+
+def test_network_policies_let_a_service_reach_postgres_kafka_and_the_jwks_only() -> None:
+    policies = _of("NetworkPolicy")
+    assert policies["default-deny"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    for service in ("progress", "analytics"):  # nothing outside the cluster
+        egress = policies[service]["spec"]["egress"]
+        targets = [rule["to"][0] for rule in egress]
+        assert not any("ipBlock" in target for target in targets)
+        ports = sorted(port["port"] for rule in egress for port in rule["ports"])
+        assert ports == [53, 53, 5432, 8001, 9092]
+
+
+def test_every_object_lands_in_the_overlays_namespace_and_the_ingress_reaches_the_gateway() -> None:
+    assert {doc["metadata"].get("namespace") for doc in DOCS} == {"cuepoint"}
+    ingress = _of("Ingress")["cuepoint"]["spec"]["rules"][0]
+    assert ingress["http"]["paths"][0]["backend"]["service"]["name"] == "gateway"
+    assert _of("Cluster")["cuepoint-pg"]["spec"]["imageName"].endswith(":15")
