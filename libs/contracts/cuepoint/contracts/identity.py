@@ -106,6 +106,19 @@ class UserErased(Event):
     user_id: UUID = Field(description="The erased user; the id may remain as a pseudonym.")
 
 
+class SessionsRevoked(Event):
+    """Sessions of a user ended before their time: logout, a reused refresh token, a password change or
+    reset, a role change, deactivation, erasure, a suspended tenant, or the user revoking one. Every
+    service refuses the access tokens of these sessions (their ``sid`` claim) from then on, and may
+    forget them once the longest access-token lifetime has passed since ``occurred_at``. Key: user_id."""
+
+    event_type = "identity.sessions.revoked.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The user whose sessions ended.")
+    session_ids: list[UUID] = Field(description="The sessions ended (the `sid` claim of their access tokens).")
+    reason: str = Field(description="Why, e.g. `logout`, `refresh token reused`, `password reset`, `account erased`.")
+
+
 class PreferencesUpdated(Event):
     """A user changed their preferences. Key: user_id."""
 

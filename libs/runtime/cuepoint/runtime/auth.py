@@ -2,8 +2,10 @@
 
 Tokens are EdDSA (Ed25519) JWTs with ``kid``; only allow-listed algorithms are accepted
 (so ``alg=none`` and HS256-with-the-public-key are refused), and ``aud``, ``exp``,
-``iat``, ``sub``, ``tid``, ``role`` and ``jti`` are required. An unknown ``kid`` triggers
-one JWKS refresh (rate-limited), which is how rotated keys are picked up.
+``iat``, ``sub``, ``tid``, ``role``, ``jti`` and ``sid`` are required. An unknown ``kid`` triggers
+one JWKS refresh (rate-limited), which is how rotated keys are picked up. A token whose session
+(``sid``) identity has ended is refused, from the revocation list the verifier is given
+(:mod:`.revocations`), within moments of the revocation.
 
 FastAPI: ``Depends(authenticated)`` gives the :class:`CurrentUser`; ``require_role(…)``
 guards a route. Failures answer 401 problem+json with ``WWW-Authenticate: Bearer``.
@@ -25,9 +27,10 @@ from fastapi import Depends, Request
 from jwt import PyJWK
 
 from .http import Problem
+from .revocations import RevocationsUnavailable
 
 ALLOWED_ALGORITHMS = ("EdDSA",)
-REQUIRED_CLAIMS = ("sub", "tid", "role", "aud", "exp", "iat", "jti")
+REQUIRED_CLAIMS = ("sub", "tid", "role", "aud", "exp", "iat", "jti", "sid")
 
 
 class Role(enum.IntEnum):
@@ -64,6 +67,10 @@ class InvalidToken(Exception):
 
 class KeySource(Protocol):
     async def key(self, kid: str) -> PyJWK | None: ...
+
+
+class Revocations(Protocol):
+    async def revoked(self, session_id: UUID) -> bool: ...
 
 
 class JwksCache:
@@ -119,10 +126,12 @@ def keys_from_jwks(document: dict[str, Any]) -> dict[str, PyJWK]:
 
 
 class TokenVerifier:
-    def __init__(self, keys: KeySource, *, audience: str, leeway: float = 5) -> None:
+    def __init__(self, keys: KeySource, *, audience: str, leeway: float = 5,
+                 revocations: Revocations | None = None) -> None:
         self.keys = keys
         self.audience = audience
         self.leeway = leeway
+        self.revocations = revocations
 
     async def verify(self, token: str) -> CurrentUser:
         try:
@@ -143,15 +152,18 @@ class TokenVerifier:
         try:
             claims = jwt.decode(token, key=key, algorithms=list(ALLOWED_ALGORITHMS), audience=self.audience,
                                 leeway=self.leeway, options={"require": list(REQUIRED_CLAIMS)})
-            return CurrentUser(
+            user = CurrentUser(
                 id=UUID(claims["sub"]), tenant_id=UUID(claims["tid"]), role=Role.parse(claims["role"]),
-                session_id=UUID(claims["sid"]) if claims.get("sid") else None,
-                platform_admin=bool(claims.get("platform_admin", False)), token_id=str(claims["jti"]),
+                session_id=UUID(claims["sid"]), platform_admin=bool(claims.get("platform_admin", False)),
+                token_id=str(claims["jti"]),
             )
         except jwt.ExpiredSignatureError as error:
             raise InvalidToken("token expired") from error
         except (jwt.PyJWTError, ValueError, KeyError) as error:
             raise InvalidToken(str(error) or "invalid token") from error
+        if self.revocations is not None and await self.revocations.revoked(user.session_id):
+            raise InvalidToken("this session has ended; log in again")
+        return user
 
 
 def _unauthorized(detail: str) -> Problem:
@@ -172,6 +184,9 @@ def authentication(verifier_of: Callable[[Request], TokenVerifier]) -> Callable[
             return await verifier_of(request).verify(token.strip())
         except InvalidToken as error:
             raise _unauthorized(str(error)) from error
+        except RevocationsUnavailable as error:
+            raise Problem(503, "Service Unavailable", str(error), type_="/problems/unavailable",
+                          headers={"Retry-After": "5"}) from error
 
     return authenticated
 

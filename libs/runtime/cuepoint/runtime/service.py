@@ -38,6 +38,7 @@ from .kafka import PRODUCER_SETTINGS, kafka_reachable
 from .logging import configure_logging
 from .migrations import current_heads, upgrade
 from .outbox import Outbox, OutboxRelay
+from .revocations import RevocationList
 from .settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,16 @@ class ServiceContext:
         consumer.subscribe(broker, self.topic(topic), group_prefix=self.settings.topic_prefix, **options)
 
     @cached_property
+    def revocations(self) -> RevocationList:
+        """The sessions identity ended whose tokens may still be alive (loaded on first use)."""
+        return RevocationList(self.settings.bootstrap_servers, topic_prefix=self.settings.topic_prefix)
+
+    @cached_property
     def verifier(self) -> TokenVerifier:
-        """Verifies access tokens against identity's JWKS (cached, refreshed on an unknown kid)."""
-        return TokenVerifier(JwksCache(self.settings.jwks_url), audience=self.settings.jwt_audience)
+        """Verifies access tokens against identity's JWKS (cached, refreshed on an unknown kid), refusing
+        those of revoked sessions."""
+        return TokenVerifier(JwksCache(self.settings.jwks_url), audience=self.settings.jwt_audience,
+                             revocations=self.revocations)
 
     async def database_ready(self) -> bool:
         async with self.engine.connect() as connection:
@@ -121,6 +129,8 @@ class ServiceContext:
         if self._configs is not None:
             await self._configs.stop()
             self._configs = None
+        if "revocations" in self.__dict__:
+            await self.revocations.stop()
         if "reads" in self.__dict__:
             await self.reads.close()
         if "engine" in self.__dict__:

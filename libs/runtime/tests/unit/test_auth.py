@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cuepoint.runtime.auth import InvalidToken, JwksCache, Role, TokenVerifier
+from cuepoint.runtime.revocations import KEEP_SECONDS, RevokedSessions
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +25,7 @@ def _jwk(key: Ed25519PrivateKey, kid: str) -> dict:
 def _claims(**changes: object) -> dict:
     now = int(time.time())
     claims = {"sub": str(uuid.uuid4()), "tid": str(uuid.uuid4()), "role": "teacher", "aud": "cuepoint",
-              "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex}
+              "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex, "sid": str(uuid.uuid4())}
     claims.update(changes)
     return claims
 
@@ -73,6 +74,8 @@ async def test_rejects_what_it_must() -> None:
         "expired": jwt.encode(_claims(exp=now - 100, iat=now - 700), key, algorithm="EdDSA", headers={"kid": "k1"}),
         "missing tid": jwt.encode({k: v for k, v in _claims().items() if k != "tid"}, key, algorithm="EdDSA",
                                   headers={"kid": "k1"}),
+        "missing sid": jwt.encode({k: v for k, v in _claims().items() if k != "sid"}, key, algorithm="EdDSA",
+                                  headers={"kid": "k1"}),
         "unknown role": jwt.encode(_claims(role="owner"), key, algorithm="EdDSA", headers={"kid": "k1"}),
         "HS256": jwt.encode(_claims(), server.keys[0]["x"], algorithm="HS256", headers={"kid": "k1"}),
         "no kid": jwt.encode(_claims(), key, algorithm="EdDSA"),
@@ -102,3 +105,46 @@ async def test_a_key_published_just_after_a_refresh_is_picked_up_within_the_refr
         with pytest.raises(InvalidToken, match="unknown signing key"):
             await verifier.verify(jwt.encode(_claims(), second, algorithm="EdDSA", headers={"kid": kid}))
     assert server.fetches <= 5, "unknown kids are throttled to one fetch per interval"
+
+
+class Revoked:
+    """A revocation list the test fills."""
+
+    def __init__(self) -> None:
+        self.sessions: set[uuid.UUID] = set()
+
+    async def revoked(self, session_id: uuid.UUID) -> bool:
+        return session_id in self.sessions
+
+
+async def test_a_revoked_sessions_token_is_refused_and_other_sessions_are_not() -> None:
+    server = JwksServer()
+    key = Ed25519PrivateKey.generate()
+    server.keys = [_jwk(key, "k1")]
+    revocations = Revoked()
+    verifier = TokenVerifier(JwksCache("http://identity/jwks", client=httpx.AsyncClient(
+        transport=httpx.MockTransport(server.handler))), audience="cuepoint", revocations=revocations)
+    ended, alive = _claims(), _claims()
+    revocations.sessions.add(uuid.UUID(ended["sid"]))
+    with pytest.raises(InvalidToken, match="session has ended"):
+        await verifier.verify(jwt.encode(ended, key, algorithm="EdDSA", headers={"kid": "k1"}))
+    user = await verifier.verify(jwt.encode(alive, key, algorithm="EdDSA", headers={"kid": "k1"}))
+    assert user.session_id == uuid.UUID(alive["sid"])
+
+
+def test_revoked_sessions_are_forgotten_once_their_tokens_have_expired() -> None:
+    now = [1_000_000.0]
+    sessions = RevokedSessions(clock=lambda: now[0])
+    first, second, late = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    sessions.add([first], revoked_at=now[0])
+    now[0] += 600
+    sessions.add([second], revoked_at=now[0])
+    sessions.add([late], revoked_at=now[0] - KEEP_SECONDS - 1)  # heard of after its tokens expired
+    assert first in sessions and second in sessions and late not in sessions
+    now[0] += KEEP_SECONDS - 600 + 1
+    sessions.prune()
+    assert first not in sessions and second in sessions
+    assert len(sessions) == 1, "memory holds only the sessions whose tokens may still be alive"
+    now[0] += 600
+    sessions.prune()
+    assert len(sessions) == 0

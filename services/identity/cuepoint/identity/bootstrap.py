@@ -45,7 +45,7 @@ def build_identity(context: ServiceContext) -> Identity:
 
 def routers(context: ServiceContext) -> list[APIRouter]:
     identity = build_identity(context)
-    verifier = TokenVerifier(identity.keys, audience=context.settings.jwt_audience)
+    verifier = TokenVerifier(identity.keys, audience=context.settings.jwt_audience, revocations=context.revocations)
     return api.routers(identity, verifier, identity.keys.jwks)
 
 

@@ -28,7 +28,7 @@ from .domain import throttle
 from .domain.passwords import password_problems
 from .domain.preferences import Preferences, merge
 from .domain.tokens import MalformedToken, new_token, parse_token
-from .domain.users import may_invite, normalize_email
+from .domain.users import may_invite, normalize_email, with_article
 from .mail import Email, Mailer, send_quietly
 from .security import Passwords, SigningKeys, sign_access_token
 from .settings import IdentitySettings
@@ -118,8 +118,16 @@ class Identity:
                 event = (events.TenantSuspended if status == "SUSPENDED" else events.TenantReactivated)(tenant_id=tenant_id)
                 await self.outbox.emit(session, event, tenant_id=tenant_id, actor_id=actor.id)
                 if status == "SUSPENDED":
-                    await session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.revoked_at.is_(None))
-                                          .values(revoked_at=_now(), revoke_reason="tenant suspended"))
+                    ended = (await session.execute(update(orm.auth_sessions)
+                                                   .where(orm.auth_sessions.c.revoked_at.is_(None))
+                                                   .values(revoked_at=_now(), revoke_reason="tenant suspended")
+                                                   .returning(orm.auth_sessions.c.user_id, orm.auth_sessions.c.id))).all()
+                    by_user: dict[uuid.UUID, list[uuid.UUID]] = {}
+                    for user_id, session_id in ended:
+                        by_user.setdefault(user_id, []).append(session_id)
+                    for user_id, session_ids in by_user.items():
+                        await self._announce_ended(session, tenant_id, user_id, session_ids, "tenant suspended",
+                                                   actor.id)
             return (await session.execute(select(orm.tenants).where(orm.tenants.c.id == tenant_id))).one()
 
     async def _tenant_by_slug(self, session: AsyncSession, slug: str) -> Any:
@@ -209,7 +217,7 @@ class Identity:
         link = f"{self.settings.public_base_url}/accept-invitation?tenant={tenant.slug}&token={token}"
         return invitation, Email(
             to=email, subject=f"You are invited to {tenant.name} on Cuepoint",
-            text=f"You have been invited to join {tenant.name} as a {role.name.lower()}.\n\n"
+            text=f"You have been invited to join {tenant.name} as {with_article(role.name.lower())}.\n\n"
                  f"Accept the invitation and choose a password:\n{link}\n\nInvitation token: {token}\n"
                  f"The link expires in {self.settings.invitation_ttl_days} days.\n")
 
@@ -399,9 +407,11 @@ class Identity:
             if token.used_at is not None:
                 # A used token presented again: it was stolen, or the thief refreshed first.
                 # Either way the whole family (the session) ends.
-                await session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.id == auth_session.id)
-                                      .values(revoked_at=auth_session.revoked_at or _now(),
-                                              revoke_reason=auth_session.revoke_reason or "refresh token reused"))
+                if auth_session.revoked_at is None:
+                    await session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.id == auth_session.id)
+                                          .values(revoked_at=_now(), revoke_reason="refresh token reused"))
+                    await self._announce_ended(session, tenant_id, auth_session.user_id, [auth_session.id],
+                                               "refresh token reused", None)
                 reused = True
             elif auth_session.revoked_at is not None or auth_session.expires_at < _now():
                 raise Unauthenticated("this session has ended; log in again")
@@ -431,6 +441,7 @@ class Identity:
                 orm.auth_sessions.c.revoked_at.is_(None)).values(revoked_at=_now(), revoke_reason=reason))
             if result.rowcount == 0:
                 raise NotFound("no such active session")
+            await self._announce_ended(session, actor.tenant_id, actor.id, [session_id], reason, actor.id)
 
     async def logout(self, actor: CurrentUser) -> None:
         if actor.session_id is not None:
@@ -451,14 +462,24 @@ class Identity:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             await session.execute(update(orm.users).where(orm.users.c.id == actor.id)
                                   .values(password_hash=new_hash, updated_at=_now()))
-            await self._end_sessions(session, actor.id, "password changed", keep=actor.session_id)
+            await self._end_sessions(session, actor.id, "password changed", keep=actor.session_id, actor_id=actor.id)
 
     async def _end_sessions(self, session: AsyncSession, user_id: uuid.UUID, reason: str,
-                            keep: uuid.UUID | None = None) -> None:
+                            keep: uuid.UUID | None = None, actor_id: uuid.UUID | None = None) -> None:
         condition = and_(orm.auth_sessions.c.user_id == user_id, orm.auth_sessions.c.revoked_at.is_(None))
         if keep is not None:
             condition = and_(condition, orm.auth_sessions.c.id != keep)
-        await session.execute(update(orm.auth_sessions).where(condition).values(revoked_at=_now(), revoke_reason=reason))
+        ended = (await session.execute(update(orm.auth_sessions).where(condition).values(
+            revoked_at=_now(), revoke_reason=reason).returning(orm.auth_sessions.c.tenant_id, orm.auth_sessions.c.id))).all()
+        if ended:
+            await self._announce_ended(session, ended[0].tenant_id, user_id, [row.id for row in ended], reason, actor_id)
+
+    async def _announce_ended(self, session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID,
+                              session_ids: list[uuid.UUID], reason: str, actor_id: uuid.UUID | None) -> None:
+        """Every service refuses these sessions' access tokens once it hears of this (the tokens are
+        otherwise valid until they expire)."""
+        await self.outbox.emit(session, events.SessionsRevoked(user_id=user_id, session_ids=session_ids, reason=reason),
+                               tenant_id=tenant_id, actor_id=actor_id)
 
     # --- users ---------------------------------------------------------------------------------
 
@@ -495,15 +516,18 @@ class Identity:
             # The same expression as the users_search trigram index, so the index serves it.
             haystack = (func.lower(orm.users.c.display_name) + " " + func.lower(orm.users.c.email)).self_group()
             needle = query.strip().lower()
-            # Typo-tolerant: trigram similarity (pg_trgm), or a plain substring.
-            conditions.append(or_(haystack.op("%", is_comparison=True)(needle), haystack.contains(needle)))
-            order = [func.similarity(haystack, needle).desc(), orm.users.c.id]
+            # Typo-tolerant (pg_trgm): the needle against the most similar words of the haystack
+            # (`%>`, word similarity), or a plain substring. Whole-string similarity (`%`) is diluted by a
+            # long email: "techer" scores 0.14 against "new teacher new.teacher@school.example".
+            conditions.append(or_(haystack.op("%>", is_comparison=True)(needle), haystack.contains(needle)))
+            order = [func.word_similarity(needle, haystack).desc(), func.similarity(haystack, needle).desc(),
+                     orm.users.c.id]
         if role:
             conditions.append(orm.users.c.role == role)
         if status:
             conditions.append(orm.users.c.status == status)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            await session.execute(text("SET LOCAL pg_trgm.similarity_threshold = 0.2"))
+            await session.execute(text("SET LOCAL pg_trgm.word_similarity_threshold = 0.5"))
             total = (await session.execute(select(func.count()).select_from(orm.users).where(*conditions))).scalar_one()
             rows = (await session.execute(select(orm.users).where(*conditions).order_by(*order)
                                           .limit(limit).offset(offset))).all()
@@ -525,7 +549,7 @@ class Identity:
                                                                    new_role=new_role),
                                    tenant_id=actor.tenant_id, actor_id=actor.id)
             # Tokens carry the role: end the sessions so the new role applies at once.
-            await self._end_sessions(session, user_id, "role changed")
+            await self._end_sessions(session, user_id, "role changed", actor_id=actor.id)
             user = await self._user(session, user_id)
             await self._publish_profile(session, user)
             return user
@@ -550,7 +574,7 @@ class Identity:
             event = events.UserReactivated(user_id=user_id) if active else events.UserDeactivated(user_id=user_id)
             await self.outbox.emit(session, event, tenant_id=actor.tenant_id, actor_id=actor.id)
             if not active:
-                await self._end_sessions(session, user_id, "account deactivated")
+                await self._end_sessions(session, user_id, "account deactivated", actor_id=actor.id)
             return await self._user(session, user_id)
 
     # --- preferences -----------------------------------------------------------------------------
@@ -670,9 +694,9 @@ class Identity:
             await session.execute(orm.user_preferences.delete().where(orm.user_preferences.c.user_id == user_id))
             await session.execute(orm.email_verification_tokens.delete().where(
                 orm.email_verification_tokens.c.user_id == user_id))
+            await self._end_sessions(session, user_id, "account erased", actor_id=actor.id)
             await session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.user_id == user_id).values(
-                user_agent=None, ip_address=None, device_id=None, revoked_at=func.coalesce(
-                    orm.auth_sessions.c.revoked_at, _now()), revoke_reason="account erased"))
+                user_agent=None, ip_address=None, device_id=None))
             await session.execute(update(orm.invitations).where(orm.invitations.c.email == user.email)
                                   .values(email=f"erased-{user_id}@erased.invalid"))
             await self.outbox.emit(session, events.UserErased(user_id=user_id), tenant_id=actor.tenant_id,

@@ -225,3 +225,26 @@ async def test_export_and_erasure(api, infra: Infra) -> None:
     me = await login(api, "teacher@example.com")
     own = (await api.get("/v1/users/me/export", headers=bearer(me))).json()
     assert own["user"]["email"] == "teacher@example.com" and own["sessions"]
+
+
+async def test_typo_tolerant_search_finds_a_new_tenants_invited_teacher(api, mailbox: Mailbox) -> None:
+    """In a new tenant the emails are long (`new.teacher@<slug>.example`): the whole-string similarity of
+    "techer" to "new teacher new.teacher@…" fell under the threshold, so nothing was found; a typo in
+    one word must match that word."""
+    _, admin = await new_tenant(api, mailbox, "typo-school")
+    message = next(m for m in mailbox.messages if m["To"] == "admin@typo-school.example")
+    assert "as an admin" in body(message), "the invitation's grammar: an admin"
+    invited = await api.post("/v1/invitations", json={"email": "new.teacher@typo-school.example", "role": "TEACHER"},
+                             headers=bearer(admin))
+    assert invited.status_code == 201
+    token = await mailbox.token_for("new.teacher@typo-school.example")
+    message = next(m for m in mailbox.messages if m["To"] == "new.teacher@typo-school.example")
+    assert "as a teacher" in body(message)
+    joined = await _register(api, "new.teacher@typo-school.example", tenant="typo-school", display_name="New Teacher",
+                             invitation_token=token)
+    assert joined.status_code == 201, joined.text
+    for query in ("techer", "New Techer", "teacher", "new.teacher@typo"):
+        found = (await api.get("/v1/users", params={"q": query}, headers=bearer(admin))).json()
+        assert [u["display_name"] for u in found["items"]][:1] == ["New Teacher"], query
+    nothing = (await api.get("/v1/users", params={"q": "zzzqqq"}, headers=bearer(admin))).json()
+    assert nothing["items"] == []

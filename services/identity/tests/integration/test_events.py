@@ -53,6 +53,7 @@ async def test_each_change_is_published_once_without_personal_data(api, identity
         admin_connection.execute("UPDATE identity.users SET email_verified = true WHERE id = %s", (user_id,))
         admin = await login(api, "admin@example.com")
         person = await login(api, email, "a long enough phrase")
+        person_first_session = person["session_id"]
         await api.put(f"/v1/users/{user_id}/role", json={"role": "TEACHER"}, headers=bearer(admin))
         await api.post(f"/v1/users/{user_id}/deactivate", headers=bearer(admin))
         await api.post(f"/v1/users/{user_id}/reactivate", headers=bearer(admin))
@@ -82,12 +83,17 @@ async def test_each_change_is_published_once_without_personal_data(api, identity
     domain = await _read_all(infra, infra.topic_prefix + "identity.events")
     mine = [json.loads(r.value) for r in domain if r.key == user_id.encode()]
     assert [e["event_type"] for e in mine] == [
-        "identity.user.registered.v1", "identity.user.role_changed.v1", "identity.user.deactivated.v1",
-        "identity.user.reactivated.v1", "identity.preferences.updated.v1", "identity.user.erased.v1",
+        "identity.user.registered.v1", "identity.user.role_changed.v1", "identity.sessions.revoked.v1",
+        "identity.user.deactivated.v1", "identity.user.reactivated.v1", "identity.preferences.updated.v1",
+        "identity.sessions.revoked.v1", "identity.user.erased.v1",
     ]
     assert len({e["event_id"] for e in mine}) == len(mine)
     assert mine[1]["actor_id"] is not None and mine[1]["data"] == {"user_id": user_id, "old_role": "STUDENT",
                                                                     "new_role": "TEACHER"}
+    # Ended sessions are announced by id (every service refuses their tokens), with why and by whom.
+    assert mine[2]["data"] == {"user_id": user_id, "session_ids": [person_first_session], "reason": "role changed"}
+    assert mine[2]["actor_id"] == mine[1]["actor_id"]
+    assert mine[6]["data"]["reason"] == "account erased" and mine[6]["data"]["session_ids"] == [person["session_id"]]
     # An invitation is announced (so it is audited), by id and role: the email stays in identity.
     invitation = [json.loads(r.value) for r in domain if r.key == invited.json()["id"].encode()]
     assert [e["event_type"] for e in invitation] == ["identity.invitation.sent.v1"]

@@ -187,3 +187,35 @@ async def test_key_rotation_keeps_old_tokens_valid_and_publishes_both_keys(api, 
     assert (await api.get("/v1/users/me", headers=bearer(after))).status_code == 200
     fresh = await identity.keys.current()
     assert fresh.kid == new_kid
+
+
+async def test_an_ended_sessions_access_token_is_refused_within_seconds(api, identity_settings, infra: Infra) -> None:
+    """The access token of a logged-out session is refused, not honoured until it expires: identity
+    announces the ended session and every verifier (identity's own here) refuses its `sid`."""
+    import asyncio
+
+    from cuepoint.runtime import db
+    from cuepoint.runtime.outbox import OutboxRelay
+    from tests.support.platform import eventually
+
+    stop = asyncio.Event()
+    relay = OutboxRelay(dsn=db.libpq_dsn(identity_settings.runtime_database_url), schema="identity",
+                        bootstrap_servers=infra.bootstrap_servers, poll_interval=0.3)
+    relay_task = asyncio.create_task(relay.run(stop))
+    try:
+        kept = await login(api, "teacher@example.com", device_id="kept")
+        ended = await login(api, "teacher@example.com", device_id="ended")
+        assert _claims(ended)["sid"] == ended["session_id"]
+        assert (await api.get("/v1/users/me", headers=bearer(ended))).status_code == 200
+        assert (await api.post("/v1/auth/logout", headers=bearer(ended))).status_code == 204
+
+        async def refused() -> bool:
+            return (await api.get("/v1/users/me", headers=bearer(ended))).status_code == 401
+
+        await eventually(refused, timeout=5, message="the logged-out token was still accepted")
+        answer = await api.get("/v1/users/me", headers=bearer(ended))
+        assert answer.headers["content-type"] == "application/problem+json" and "ended" in answer.json()["detail"]
+        assert (await api.get("/v1/users/me", headers=bearer(kept))).status_code == 200, "other sessions go on"
+    finally:
+        stop.set()
+        await relay_task

@@ -16,3 +16,8 @@ def may_invite(inviter: Role, invitee: Role) -> bool:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def with_article(noun: str) -> str:
+    """"a teacher", "an admin": the article by the noun's first letter (enough for role names)."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
