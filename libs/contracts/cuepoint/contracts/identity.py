@@ -72,6 +72,25 @@ class UserVerified(Event):
     user_id: UUID = Field(description="The verified user.")
 
 
+class UserPasswordChanged(Event):
+    """A user's password changed: by the user (knowing the old one) or by an emailed reset link. The
+    sessions it ended are announced separately (SessionsRevoked). Key: user_id."""
+
+    event_type = "identity.user.password_changed.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The user whose password changed.")
+    method: Literal["changed", "reset"] = Field(description="`changed` (old password given) or `reset` (emailed link).")
+
+
+class UserEmailChanged(Event):
+    """A user's email address changed, once the new address was confirmed by its emailed link (the
+    address itself is personal data: it travels on identity.user-profiles). Key: user_id."""
+
+    event_type = "identity.user.email_changed.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The user whose email address changed.")
+
+
 class UserRoleChanged(Event):
     """An admin changed a user's role. Key: user_id."""
 

@@ -98,6 +98,21 @@ class PasswordChangeIn(Strict):
     new_password: Password
 
 
+class PasswordResetIn(Strict):
+    tenant: Slug
+    email: EmailStr
+
+
+class PasswordResetConfirmIn(Strict):
+    token: str = Field(min_length=1, max_length=300, description="The token of the emailed reset link.")
+    new_password: Password
+
+
+class EmailChangeIn(Strict):
+    new_email: EmailStr
+    current_password: Password
+
+
 class ProfileIn(Strict):
     display_name: DisplayName
 
@@ -301,6 +316,23 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
         await identity.change_password(actor, current_password=body.current_password, new_password=body.new_password)
         return Response(status_code=204)
 
+    @auth.post("/password-reset", status_code=202, response_model=AcceptedOut,
+               summary="Email a password-reset link (the same answer whether or not the account exists)")
+    async def request_password_reset(body: PasswordResetIn) -> Any:
+        await identity.request_password_reset(tenant_slug=body.tenant, email=body.email)
+        return {"status": "accepted", "detail": "if an account with this email exists, a reset link is on its way"}
+
+    @auth.post("/password-reset/confirm", status_code=204,
+               summary="Choose a new password with the emailed link (single-use; every session ends)")
+    async def reset_password(body: PasswordResetConfirmIn) -> Response:
+        await identity.reset_password(body.token, body.new_password)
+        return Response(status_code=204)
+
+    @auth.post("/email-change/confirm", response_model=UserOut,
+               summary="Confirm a new email address with the link sent to it")
+    async def confirm_email_change(body: TokenIn) -> Any:
+        return _user(await identity.confirm_email_change(body.token))
+
     users = APIRouter(prefix="/v1/users", tags=["users"])
 
     @users.get("/me", response_model=UserOut)
@@ -310,6 +342,12 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
     @users.patch("/me", response_model=UserOut)
     async def update_me(body: ProfileIn, actor: User) -> Any:
         return _user(await identity.update_profile(actor, display_name=body.display_name))
+
+    @users.post("/me/email", status_code=202, response_model=AcceptedOut,
+                summary="Change my email address: a confirmation link goes to the new one")
+    async def change_email(body: EmailChangeIn, actor: User) -> Any:
+        await identity.request_email_change(actor, new_email=body.new_email, current_password=body.current_password)
+        return {"status": "accepted", "detail": "follow the link sent to the new address to finish the change"}
 
     @users.get("/me/preferences", response_model=Preferences)
     async def get_preferences(actor: User) -> Any:

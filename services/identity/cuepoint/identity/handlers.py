@@ -3,6 +3,7 @@ its events to the outbox in that transaction, and sends email only after commit.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class Identity:
         self.keys = keys
         self.mailer = mailer
         self.settings = settings
+        self._mail_tasks: set[asyncio.Task[None]] = set()
 
     # --- tenants (platform admin) ---------------------------------------------------------
 
@@ -463,6 +465,154 @@ class Identity:
             await session.execute(update(orm.users).where(orm.users.c.id == actor.id)
                                   .values(password_hash=new_hash, updated_at=_now()))
             await self._end_sessions(session, actor.id, "password changed", keep=actor.session_id, actor_id=actor.id)
+            await self.outbox.emit(session, events.UserPasswordChanged(user_id=actor.id, method="changed"),
+                                   tenant_id=actor.tenant_id, actor_id=actor.id)
+
+    # --- password reset and email change (both proven by a link to the mailbox) ---------------
+
+    async def request_password_reset(self, *, tenant_slug: str, email: str) -> None:
+        """Emails a reset link if the account exists. The caller always gets the same answer, and the
+        email goes out in the background, so neither the answer nor its timing tells who has an account;
+        past the hourly limit no more links are sent (silently, for the same reason)."""
+        async with self.sessions() as session, session.begin():
+            tenant = await self._tenant_by_slug(session, tenant_slug)
+            if tenant is None or tenant.status != "ACTIVE":
+                return
+            await set_tenant(session, tenant.id)
+            user = (await session.execute(select(orm.users).where(
+                func.lower(orm.users.c.email) == normalize_email(email)))).first()
+            if user is None or user.status != "ACTIVE":
+                return
+            recent = (await session.execute(select(func.count()).select_from(orm.password_reset_tokens).where(
+                orm.password_reset_tokens.c.user_id == user.id,
+                orm.password_reset_tokens.c.created_at > _now() - timedelta(hours=1)))).scalar_one()
+            if recent >= self.settings.password_reset_per_hour:
+                return
+            token, token_hash = new_token(tenant.id)
+            minutes = self.settings.password_reset_ttl_minutes
+            await session.execute(orm.password_reset_tokens.insert().values(
+                id=uuid.uuid4(), tenant_id=tenant.id, user_id=user.id, token_hash=token_hash,
+                expires_at=_now() + timedelta(minutes=minutes), created_at=_now()))
+        link = f"{self.settings.public_base_url}/reset-password?token={token}"
+        self._send_later(Email(
+            to=user.email, subject="Reset your Cuepoint password",
+            text=f"Hello {user.display_name},\n\nsomeone (we hope you) asked to reset your password for "
+                 f"{tenant.name}. Choose a new one here:\n{link}\n\nReset token: {token}\n"
+                 f"The link works once and expires in {minutes} minutes; resetting signs you out everywhere.\n"
+                 "If you did not ask, ignore this email: your password stays as it is.\n"))
+
+    def _send_later(self, email: Email) -> None:
+        task = asyncio.create_task(send_quietly(self.mailer, email))
+        self._mail_tasks.add(task)  # referenced until done, so it is not collected mid-send
+        task.add_done_callback(self._mail_tasks.discard)
+
+    async def _open_account_token(self, session: AsyncSession, table: Any, token_hash: bytes, what: str) -> Any:
+        row = (await session.execute(select(table).where(table.c.token_hash == token_hash).with_for_update())).first()
+        if row is None:
+            raise NotFound(f"no such {what} link")
+        if row.used_at is not None:
+            raise Gone(f"this {what} link was already used")
+        if row.expires_at < _now():
+            raise Gone(f"this {what} link has expired; ask for a new one")
+        return row
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        """Sets the new password, uses up every open reset link of the account, and ends every session."""
+        try:
+            tenant_id, token_hash = parse_token(token)
+        except MalformedToken as error:
+            raise Invalid("the reset token is malformed") from error
+        async with tenant_transaction(self.sessions, tenant_id) as session:
+            row = await self._open_account_token(session, orm.password_reset_tokens, token_hash, "reset")
+            user = await self._user(session, row.user_id)
+        if user.status != "ACTIVE":
+            raise Gone("this account can no longer sign in")
+        problems = password_problems(new_password, email=user.email, display_name=user.display_name)
+        if problems:
+            raise Invalid(f"new password {'; '.join(problems)}",
+                          errors=[{"location": "body.new_password", "message": p} for p in problems])
+        new_hash = await self.passwords.hash(new_password)
+        async with tenant_transaction(self.sessions, tenant_id) as session:
+            # Again under the row lock: two confirmations of one link racing each other, one wins.
+            await self._open_account_token(session, orm.password_reset_tokens, token_hash, "reset")
+            await session.execute(update(orm.password_reset_tokens).where(
+                orm.password_reset_tokens.c.user_id == user.id, orm.password_reset_tokens.c.used_at.is_(None))
+                .values(used_at=_now()))
+            values: dict[str, Any] = {"password_hash": new_hash, "updated_at": _now()}
+            if not user.email_verified:  # the link reached the mailbox: the address is proven
+                values.update(email_verified=True, email_verified_at=_now())
+                await self.outbox.emit(session, events.UserVerified(user_id=user.id), tenant_id=tenant_id,
+                                       actor_id=user.id)
+            await session.execute(update(orm.users).where(orm.users.c.id == user.id).values(**values))
+            await self.outbox.emit(session, events.UserPasswordChanged(user_id=user.id, method="reset"),
+                                   tenant_id=tenant_id, actor_id=user.id)
+            await self._end_sessions(session, user.id, "password reset", actor_id=user.id)
+        await send_quietly(self.mailer, Email(
+            to=user.email, subject="Your Cuepoint password was changed",
+            text=f"Hello {user.display_name},\n\nyour password was changed with a reset link, and every device "
+                 "was signed out. If this was not you, reset it again and tell your organisation's admin.\n"))
+
+    async def request_email_change(self, actor: CurrentUser, *, new_email: str, current_password: str) -> None:
+        """Emails a confirmation link to the new address; the old one is told. An address another account
+        of the organisation has gets no link (its owner is told instead), with the same answer."""
+        new_email = normalize_email(new_email)
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            user = await self._user(session, actor.id)
+        if not await self.passwords.verify(user.password_hash, current_password):
+            raise Forbidden("the current password is wrong")
+        if new_email == normalize_email(user.email):
+            raise Invalid("this is already your email address",
+                          errors=[{"location": "body.new_email", "message": "this is already your email address"}])
+        hours = self.settings.email_change_ttl_hours
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            tenant = (await session.execute(select(orm.tenants).where(orm.tenants.c.id == actor.tenant_id))).one()
+            taken = (await session.execute(select(orm.users.c.id).where(
+                func.lower(orm.users.c.email) == new_email))).first() is not None
+            if not taken:
+                token, token_hash = new_token(actor.tenant_id)
+                await session.execute(orm.email_change_tokens.insert().values(
+                    id=uuid.uuid4(), tenant_id=actor.tenant_id, user_id=actor.id, new_email=new_email,
+                    token_hash=token_hash, expires_at=_now() + timedelta(hours=hours), created_at=_now()))
+        if taken:
+            self._send_later(Email(
+                to=new_email, subject="Someone tried to use your address on Cuepoint",
+                text=f"Someone with an account at {tenant.name} asked to use this address, which already belongs "
+                     "to an account there. Nothing changed. If you forgot your password, ask for a reset link.\n"))
+            return
+        link = f"{self.settings.public_base_url}/confirm-email-change?token={token}"
+        self._send_later(Email(
+            to=new_email, subject="Confirm your new email address for Cuepoint",
+            text=f"Hello {user.display_name},\n\nconfirm that {new_email} is your new address for {tenant.name}:\n"
+                 f"{link}\n\nConfirmation token: {token}\nThe link expires in {hours} hours.\n"))
+        self._send_later(Email(
+            to=user.email, subject="Your Cuepoint email address is about to change",
+            text=f"Hello {user.display_name},\n\nyou asked to change your address to {new_email}. It changes once "
+                 "the link sent there is followed. If this was not you, change your password now.\n"))
+
+    async def confirm_email_change(self, token: str) -> Any:
+        try:
+            tenant_id, token_hash = parse_token(token)
+        except MalformedToken as error:
+            raise Invalid("the confirmation token is malformed") from error
+        async with tenant_transaction(self.sessions, tenant_id) as session:
+            row = await self._open_account_token(session, orm.email_change_tokens, token_hash, "confirmation")
+            user = await self._user(session, row.user_id)
+            if user.status != "ACTIVE":
+                raise Gone("this account can no longer sign in")
+            try:
+                async with session.begin_nested():
+                    await session.execute(update(orm.users).where(orm.users.c.id == user.id).values(
+                        email=row.new_email, email_verified=True, email_verified_at=_now(), updated_at=_now()))
+            except IntegrityError as error:
+                raise Conflict("another account of this organisation has this address now") from error
+            await session.execute(update(orm.email_change_tokens).where(
+                orm.email_change_tokens.c.user_id == user.id, orm.email_change_tokens.c.used_at.is_(None))
+                .values(used_at=_now()))
+            await self.outbox.emit(session, events.UserEmailChanged(user_id=user.id), tenant_id=tenant_id,
+                                   actor_id=user.id)
+            user = await self._user(session, user.id)
+            await self._publish_profile(session, user)
+            return user
 
     async def _end_sessions(self, session: AsyncSession, user_id: uuid.UUID, reason: str,
                             keep: uuid.UUID | None = None, actor_id: uuid.UUID | None = None) -> None:
@@ -692,8 +842,8 @@ class Identity:
                 email=f"erased-{user_id}@erased.invalid", display_name="Erased user", password_hash="!",
                 status="ERASED", erased_at=_now(), updated_at=_now(), last_login_at=None))
             await session.execute(orm.user_preferences.delete().where(orm.user_preferences.c.user_id == user_id))
-            await session.execute(orm.email_verification_tokens.delete().where(
-                orm.email_verification_tokens.c.user_id == user_id))
+            for tokens in (orm.email_verification_tokens, orm.password_reset_tokens, orm.email_change_tokens):
+                await session.execute(tokens.delete().where(tokens.c.user_id == user_id))
             await self._end_sessions(session, user_id, "account erased", actor_id=actor.id)
             await session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.user_id == user_id).values(
                 user_agent=None, ip_address=None, device_id=None))

@@ -45,6 +45,17 @@ email_verification_tokens = Table(
     Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("user_id", Uuid),
     Column("token_hash", LargeBinary), _at("expires_at"), _at("used_at", True), _at("created_at"),
 )
+password_reset_tokens = Table(
+    "password_reset_tokens", metadata,
+    Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("user_id", Uuid),
+    Column("token_hash", LargeBinary), _at("expires_at"), _at("used_at", True), _at("created_at"),
+)
+email_change_tokens = Table(
+    "email_change_tokens", metadata,
+    Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("user_id", Uuid),
+    Column("new_email", Text), Column("token_hash", LargeBinary), _at("expires_at"), _at("used_at", True),
+    _at("created_at"),
+)
 invitations = Table(
     "invitations", metadata,
     Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("email", Text), Column("role", Text),
