@@ -1,25 +1,31 @@
-# syntax=docker/dockerfile:1
-# One image per service: `docker build --build-arg SERVICE=content -f deploy/docker/service.Dockerfile .`
-# The image holds that service's package, the shared libs and their dependencies, nothing else.
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# One image per service, e.g. `deploy/docker/images.sh` builds
+#   docker build --build-arg SERVICE=content -f deploy/docker/service.Dockerfile .
+# It holds that service's package, the shared libs and their locked dependencies (uv.lock), nothing
+# else, and runs as an unprivileged user. Content's also has ffprobe: it reads an upload's real
+# duration and resolution instead of trusting the client's.
+ARG PYTHON_IMAGE=cuepoint/python:local
+ARG BUILD_IMAGE=cuepoint/python-build:local
 
-FROM ${PYTHON_IMAGE} AS build
+FROM ${BUILD_IMAGE} AS build
 ARG SERVICE
 RUN test -n "$SERVICE" || (echo "build with --build-arg SERVICE=<identity|content|assessment|progress|analytics>" && false)
-ENV UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
-RUN pip install --no-cache-dir uv
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY libs ./libs
 COPY services ./services
-RUN uv sync --frozen --no-dev --no-editable --package "cuepoint-${SERVICE}"
+RUN --mount=type=secret,id=ca,required=false \
+    if [ -s /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi \
+ && uv sync --frozen --no-dev --no-editable --package "cuepoint-${SERVICE}"
 
 FROM ${PYTHON_IMAGE}
 ARG SERVICE
-ENV SERVICE=${SERVICE} PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 CUEPOINT_HTTP_HOST=0.0.0.0
+RUN if [ "$SERVICE" = content ]; then \
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
+      && rm -rf /var/lib/apt/lists/*; fi
+ENV SERVICE=${SERVICE} PATH=/app/.venv/bin:$PATH CUEPOINT_HTTP_HOST=0.0.0.0 NO_GCE_CHECK=True
 COPY --from=build /app/.venv /app/.venv
-RUN useradd --system --uid 10001 cuepoint
 USER 10001
+WORKDIR /app
 # `docker run IMAGE api|worker|relay|migrate|--help`
 ENTRYPOINT ["/bin/sh", "-c", "exec python -m \"cuepoint.$SERVICE\" \"$@\"", "--"]
 CMD ["api"]

@@ -23,36 +23,82 @@ PROCESSES = ("migrate", "api", "worker", "relay")
 
 def test_compose_runs_every_process_of_every_service_and_nothing_unknown() -> None:
     expected = {f"{service}-{process}" for service in SERVICES for process in PROCESSES}
-    app_services = {name for name, spec in COMPOSE.items() if "build" in spec and name not in ("provision", "topics")}
+    app_services = {name for name, spec in COMPOSE.items()
+                    if spec["image"].split(":")[0] in {f"cuepoint/{s}" for s in SERVICES} and name not in ("provision", "topics")}
     assert app_services == expected
-    assert {"postgres", "kafka", "gateway"} <= set(COMPOSE)
+    assert {"postgres", "kafka", "storage", "gateway"} <= set(COMPOSE)
 
 
 def test_the_gateways_route_every_service_to_its_api() -> None:
     docker = (ROOT / "deploy/docker/gateway.conf").read_text()
     local = (ROOT / "deploy/local/services.sh").read_text()
     for service in SERVICES:
-        assert f"location /api/{service}/ {{ proxy_pass http://{service}-api:" in docker
+        assert f"set ${service} {service}-api:{_port(service)};" in docker
+        assert re.search(rf"location /api/{service}/ {{ rewrite \^/api/{service}\(/\.\*\)\$ \$1 break; "
+                         rf"proxy_pass http://\${service}; }}", docker)
         assert service in local.split("SERVICES=(", 1)[1].split(")", 1)[0]
     assert "location /api/%s/ { proxy_pass http://127.0.0.1:%s/; }" in local
 
 
+def test_the_compose_gateway_passes_the_callers_request_id_through() -> None:
+    # It used to set X-Request-ID to nginx's own $request_id, so a caller's id was lost at the gateway.
+    docker = (ROOT / "deploy/docker/gateway.conf").read_text()
+    assert 'map $http_x_request_id $request_id_out { "" $request_id; default $http_x_request_id; }' in docker
+    assert "proxy_set_header X-Request-ID $request_id_out;" in docker
+    assert "proxy_set_header X-Request-ID $request_id;" not in docker
+
+
+def test_compose_hands_browsers_storage_urls_through_the_gateway() -> None:
+    # STORAGE_EMULATOR_HOST alone made every upload and playback URL http://storage:9023/…, a name
+    # only containers resolve; content rewrites them to the public URL, the gateway's /storage/.
+    env = COMPOSE["content-api"]["environment"]
+    gateway_port = COMPOSE["gateway"]["ports"][0].removeprefix("127.0.0.1:").removesuffix(":8080")
+    assert env["STORAGE_EMULATOR_HOST"] == "http://storage:9023"
+    assert env["CUEPOINT_STORAGE_PUBLIC_URL"] == f"http://127.0.0.1:{gateway_port}/storage"
+    assert "location /storage/ {" in (ROOT / "deploy/docker/gateway.conf").read_text()
+
+
+def test_compose_kafka_has_a_listener_for_the_host_and_the_version_make_infra_runs() -> None:
+    kafka = COMPOSE["kafka"]
+    assert kafka["image"].startswith("cuepoint/kafka:")  # built from deploy/local/kafka/pom.xml's jars
+    port = "${CUEPOINT_COMPOSE_KAFKA_PORT:-29092}"
+    assert kafka["ports"] == [f"127.0.0.1:{port}:29092"]
+    assert kafka["environment"]["KAFKA_EXTERNAL_ADVERTISED"] == f"127.0.0.1:{port}"
+    entrypoint = (ROOT / "deploy/docker/kafka-entrypoint.sh").read_text()
+    assert "advertised.listeners=INTERNAL://${KAFKA_INTERNAL_ADVERTISED:-kafka:9092},EXTERNAL://${KAFKA_EXTERNAL_ADVERTISED}" in entrypoint
+    assert "deploy/local/kafka/pom.xml" in (ROOT / "deploy/docker/images.sh").read_text()
+
+
+def test_compose_host_ports_differ_from_make_ups() -> None:
+    published = [port for spec in COMPOSE.values() for port in spec.get("ports", [])]
+    assert all(port.startswith("127.0.0.1:${CUEPOINT_COMPOSE_") for port in published), published
+    defaults = {int(re.search(r":-(\d+)}", port).group(1)) for port in published}
+    assert defaults.isdisjoint({5432, 9092, 9093, 9023, 8080, 8001, 8002, 8003, 8004, 8005})
+
+
 @pytest.mark.parametrize("service", SERVICES)
-def test_each_compose_service_builds_its_own_package_with_the_right_command(service: str) -> None:
+def test_each_compose_service_runs_its_own_image_with_the_right_command(service: str) -> None:
     for process in PROCESSES:
         spec = COMPOSE[f"{service}-{process}"]
-        dockerfile = ROOT / spec["build"]["dockerfile"]
-        assert dockerfile.is_file()
-        assert spec["build"]["args"]["SERVICE"] == service
+        assert spec["image"] == f"cuepoint/{service}:${{CUEPOINT_IMAGE_TAG:-local}}"
         assert spec["command"] == [process]
+        assert spec["restart"] == ("no" if process == "migrate" else "unless-stopped")
         assert (ROOT / "services" / service / "cuepoint" / service / "__main__.py").is_file()
         if process != "migrate":
             assert spec["depends_on"] == {f"{service}-migrate": {"condition": "service_completed_successfully"}}
-    assert COMPOSE[f"{service}-api"]["ports"] == [f"127.0.0.1:{_port(service)}:{_port(service)}"]
+    assert f"127.0.0.1:{_port(service)}/readyz" in " ".join(COMPOSE[f"{service}-api"]["healthcheck"]["test"])
 
 
 def _port(service: str) -> int:
     return importlib.import_module(f"cuepoint.{service}.settings").__dict__[f"{service.capitalize()}Settings"]().http_port
+
+
+def test_every_dockerfile_takes_its_base_image_as_a_build_argument() -> None:
+    for dockerfile in (ROOT / "deploy/docker").glob("*.Dockerfile"):
+        text = dockerfile.read_text()
+        assert re.search(r"^ARG (BASE_IMAGE|PYTHON_IMAGE)=", text, re.M), dockerfile.name
+        assert "syntax=" not in text, f"{dockerfile.name}: a syntax line pulls a frontend image from Docker Hub"
+    assert "ffmpeg" in (ROOT / "deploy/docker/service.Dockerfile").read_text()  # content's ffprobe
 
 
 def test_the_dockerfile_runs_the_service_module_with_the_command() -> None:
