@@ -3,9 +3,11 @@ import { createBrowserRouter, Navigate, useLocation, useRouteError } from "react
 import { useClaims } from "./auth/useSession";
 import { AcceptInvitation } from "./pages/AcceptInvitation";
 import { Account } from "./pages/Account";
+import { ConfirmEmailChange } from "./pages/ConfirmEmailChange";
 import { LessonPage } from "./pages/LessonPage";
 import { MyLessons } from "./pages/MyLessons";
 import { NotFound } from "./pages/NotFound";
+import { ForgotPassword, ResetPassword } from "./pages/PasswordReset";
 import { SignIn } from "./pages/SignIn";
 import { VerifyEmail } from "./pages/VerifyEmail";
 import { Watch } from "./pages/Watch";
@@ -43,6 +45,9 @@ export const router = createBrowserRouter([
   { path: "/sign-in", element: <SignIn />, errorElement: <RouteError /> },
   { path: "/accept-invitation", element: <AcceptInvitation />, errorElement: <RouteError /> },
   { path: "/verify-email", element: <VerifyEmail />, errorElement: <RouteError /> },
+  { path: "/forgot-password", element: <ForgotPassword />, errorElement: <RouteError /> },
+  { path: "/reset-password", element: <ResetPassword />, errorElement: <RouteError /> },
+  { path: "/confirm-email-change", element: <ConfirmEmailChange />, errorElement: <RouteError /> },
   {
     element: (
       <RequireSession>

@@ -21,6 +21,7 @@ export function Account() {
       <Preferences />
       <Sessions />
       <Password />
+      <EmailAddress />
       <MyData />
     </div>
   );
@@ -158,6 +159,41 @@ function Password() {
           {change.isPending ? "Changing…" : "Change password"}
         </button>
         <p aria-live="polite">{change.isSuccess ? "Your password is changed." : ""}</p>
+        {change.isError && <p className="notice error" role="alert">{errorMessage(change.error)}</p>}
+      </form>
+    </section>
+  );
+}
+
+function EmailAddress() {
+  const me = useQuery(meQuery);
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const change = useMutation({
+    mutationFn: () => unwrap(identity.POST("/v1/users/me/email", { body: { new_email: email.trim(), current_password: password } })),
+    onSuccess: () => setPassword(""),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    change.mutate();
+  };
+  return (
+    <section aria-labelledby="email-title" className="card">
+      <h2 id="email-title">Email address</h2>
+      {me.data && <p>Now: {me.data.email}. It changes once you follow the link we send to the new address.</p>}
+      <form className="form" onSubmit={submit}>
+        <label>
+          New email address
+          <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="email" required />
+        </label>
+        <label>
+          Current password
+          <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
+        </label>
+        <button type="submit" disabled={change.isPending}>
+          {change.isPending ? "Sending…" : "Change email address"}
+        </button>
+        <p aria-live="polite">{change.isSuccess ? `Check ${email.trim()} for the link that finishes the change.` : ""}</p>
         {change.isError && <p className="notice error" role="alert">{errorMessage(change.error)}</p>}
       </form>
     </section>

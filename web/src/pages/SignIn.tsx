@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { Navigate, useNavigate, useSearchParams } from "react-router";
+import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { errorMessage } from "../api/problem";
 import { session } from "../auth/session";
 import { useClaims } from "../auth/useSession";
@@ -76,6 +76,7 @@ export function SignIn() {
         <button type="submit" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
+        <Link to="/forgot-password">Forgot password?</Link>
       </form>
     </main>
   );
