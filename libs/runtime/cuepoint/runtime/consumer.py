@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.contracts.envelope import Envelope
-from cuepoint.contracts.registry import UnknownEventType, model_for
+from cuepoint.contracts.registry import EVENT_TYPES, UnknownEventType, model_for
 from cuepoint.contracts.topics import dead_letter_topic
 
 from .db import set_tenant
@@ -50,6 +50,9 @@ Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, list[Envelope[Any]]], Awaitable[None]]
 
 PROCESSED = Counter("cuepoint_consumer_events_total", "Events by outcome", ["group", "outcome"])
+UNKNOWN_TYPES = Counter("cuepoint_consumer_unknown_event_types_total",
+                        "Events skipped because no contract of this version knows their type", ["group", "event_type"])
+MAX_UNKNOWN_TYPE_LABELS = 50  # beyond, counted as "(other)": a stream of made-up types cannot grow the metric
 
 
 class Record(Protocol):
@@ -166,6 +169,7 @@ class _ConsumerBase:
         self.event_types = frozenset(event_types)
         self.dead_letters = dead_letters
         self.inbox = True  # (BatchConsumer may leave deduplication to its handler)
+        self._unknown_types: set[str] = set()
         self.max_tries = max_tries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -183,6 +187,7 @@ class _ConsumerBase:
         """
         header_type = _header(record, "event_type")
         if header_type is not None and header_type not in self.event_types:
+            self._skipping(header_type, record)
             return None  # routed on the header, without parsing the value
         if record.value is None:
             return None  # a tombstone on a compacted topic
@@ -198,11 +203,24 @@ class _ConsumerBase:
         except ValidationError as error:
             raise _Rejected("invalid-envelope", error) from error
         if header.event_type not in self.event_types:
+            self._skipping(header.event_type, record)
             return None
         try:
             return _typed_envelope(header.event_type).model_validate_json(record.value)
         except (ValidationError, UnknownEventType) as error:
             raise _Rejected("invalid-payload", error) from error
+
+    def _skipping(self, event_type: str, record: Record) -> None:
+        """A type this consumer does not handle is skipped; one no contract knows (a newer producer's,
+        a typo) is also counted and logged (once per type), so that it is seen and not silently lost."""
+        if event_type in EVENT_TYPES:
+            return
+        if event_type not in self._unknown_types and len(self._unknown_types) < MAX_UNKNOWN_TYPE_LABELS:
+            self._unknown_types.add(event_type)
+            log.warning("skipping events of an unknown event type (logged once per type)",
+                        extra={"group": self.group_id, "event_type": event_type[:200], "topic": record.topic,
+                               "partition": record.partition, "offset": record.offset})
+        UNKNOWN_TYPES.labels(self.group_id, event_type if event_type in self._unknown_types else "(other)").inc()
 
     async def _claim(self, session: AsyncSession, pairs: Sequence[tuple[Record, Envelope[Any]]]) -> set[Any]:
         """Inserts inbox rows; returns the event ids not processed before."""
