@@ -1,0 +1,195 @@
+"""The compose platform, really run: the images `make images` builds (a step whose inputs did not change
+is Docker's cache), docker-compose.yml brought up under a project name and host ports of its own (beside a
+running `make up` and any other compose platform), the demo journey through its gateway (deploy/local/demo.py:
+the same one `make up` seeds with — logins, an upload to storage and its playback URL, a published lesson
+with approved and AI-drafted questions, a student's playback and answers through every worker), what a
+browser and the data team on the host rely on, a worker SIGKILLed and restarted by its restart policy
+with no event lost, and a teardown that leaves no container, network or volume behind.
+
+No engine is no skip: deploy/docker/engine.sh starts the project's own (or uses DOCKER_HOST), and a
+failure to start it fails these tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from cuepoint.contracts.topics import all_topics
+
+pytestmark = pytest.mark.docker
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_LESSON = "Photosynthesis: how plants make food"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@dataclass
+class Compose:
+    project: str
+    gateway: str
+    kafka: str
+    env: dict[str, str]
+
+    def docker(self, *args: str, timeout: float = 60) -> str:
+        result = _run(["docker", *args], self.env, timeout)
+        assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr}"
+        return result.stdout.strip()
+
+    def container(self, service: str) -> str:
+        ids = self.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}",
+                          "--filter", f"label=com.docker.compose.service={service}").split()
+        assert len(ids) >= 1, f"no running {service} container"
+        return ids[0]
+
+    def leftovers(self) -> dict[str, list[str]]:
+        label = f"label=com.docker.compose.project={self.project}"
+        return {kind: self.docker(*command, "--filter", label).split()
+                for kind, command in {"containers": ["ps", "-aq"], "networks": ["network", "ls", "-q"],
+                                      "volumes": ["volume", "ls", "-q"]}.items()}
+
+
+@pytest.fixture(scope="module")
+def compose() -> Iterator[Compose]:
+    env = dict(os.environ)
+    engine = _run([str(ROOT / "deploy/docker/engine.sh"), "up"], env, 300)
+    assert engine.returncode == 0, f"the Docker engine did not start:\n{engine.stdout}\n{engine.stderr}"
+    env["DOCKER_HOST"] = _run([str(ROOT / "deploy/docker/engine.sh"), "env"], env, 30).stdout.split("=", 1)[1].strip()
+    started = time.monotonic()
+    images = _run(["nice", "-n", "10", str(ROOT / "deploy/docker/images.sh")], env, 1800)
+    assert images.returncode == 0, f"make images failed:\n{images.stdout}\n{images.stderr}"
+    print(f"\nimages ready in {time.monotonic() - started:.0f} s:\n{images.stdout}")
+    ports = {name: _free_port() for name in ("GATEWAY", "KAFKA", "PG")}
+    project = f"cuepoint-test-{uuid.uuid4().hex[:6]}"
+    env.update({"COMPOSE_PROJECT_NAME": project, **{f"CUEPOINT_COMPOSE_{name}_PORT": str(port) for name, port in ports.items()}})
+    platform = Compose(project, f"http://127.0.0.1:{ports['GATEWAY']}", f"127.0.0.1:{ports['KAFKA']}", env)
+    try:
+        started = time.monotonic()
+        up = _run([str(ROOT / "deploy/docker/compose.sh"), "up"], env, 900)
+        assert up.returncode == 0, f"compose up failed:\n{up.stdout}\n{up.stderr}\n" \
+            + _run([str(ROOT / "deploy/docker/compose.sh"), "logs"], env, 60).stdout[-6000:]
+        print(f"compose up and the demo journey in {time.monotonic() - started:.0f} s:\n{up.stdout}")
+        yield platform
+    finally:
+        _run([str(ROOT / "deploy/docker/compose.sh"), "purge"], env, 300)
+
+
+def _login(client: httpx.Client, role: str) -> dict[str, str]:
+    response = client.post("/api/identity/v1/auth/login",
+                           json={"tenant": "demo", "email": f"{role}@example.com", "password": "Demo123!"})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _demo_lesson(client: httpx.Client, headers: dict[str, str]) -> dict:
+    lessons = client.get("/api/content/v1/lessons", params={"q": DEMO_LESSON, "limit": 100}, headers=headers).json()["items"]
+    return next(lesson for lesson in lessons if lesson["title"] == DEMO_LESSON)
+
+
+def _eventually(check, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
+
+
+def test_a_browser_on_the_host_uses_the_platform_through_the_gateway(compose: Compose) -> None:
+    with httpx.Client(base_url=compose.gateway, timeout=30) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and "<div id=\"root\">" in page.text.replace("'", '"')
+        student = _login(client, "student")
+        dashboard = client.get("/api/progress/v1/dashboard", headers=student).json()["items"]
+        assert [entry["title"] for entry in dashboard] == [DEMO_LESSON]
+        lesson = _demo_lesson(client, student)
+        resume = client.get("/api/progress/v1/resume", params={"lesson_id": lesson["id"]}, headers=student).json()
+        assert resume["position"] >= 20
+        # Playback: the signed URL points at the gateway the browser used (not at http://storage:9023),
+        # and serves the uploaded video's bytes there.
+        playback = client.get(f"/api/content/v1/videos/{resume['video_id']}/playback", headers=student).json()
+        assert playback["url"].startswith(f"{compose.gateway}/storage/"), playback["url"]
+        video = httpx.get(playback["url"], headers={"Range": "bytes=0-1023"}, timeout=30)
+        assert video.status_code == 206 and video.content[4:8] == b"ftyp"
+        # ffprobe in content's image read the real duration of the upload.
+        assert playback["duration"] == pytest.approx(60, abs=0.5)
+
+
+def test_the_gateway_passes_the_callers_request_id_through(compose: Compose) -> None:
+    request_id = f"compose-test-{uuid.uuid4().hex}"
+    response = httpx.get(f"{compose.gateway}/api/content/readyz", headers={"X-Request-ID": request_id}, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == request_id
+
+
+def test_the_data_team_reads_kafka_from_the_host(compose: Compose) -> None:
+    async def topics() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=compose.kafka, request_timeout_ms=10_000)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+    assert {topic.name for topic in all_topics()} <= asyncio.run(topics())
+
+
+def test_a_killed_worker_is_restarted_and_loses_no_event(compose: Compose) -> None:
+    worker = compose.container("progress-worker")
+    restarts = int(compose.docker("inspect", "--format", "{{.RestartCount}}", worker))
+    with httpx.Client(base_url=compose.gateway, timeout=30) as client:
+        student = _login(client, "student")
+        lesson = _demo_lesson(client, student)
+        before = client.get("/api/progress/v1/resume", params={"lesson_id": lesson["id"]}, headers=student).json()
+        # SIGKILL its process from the host, as a crash or the OOM killer would (`docker kill` counts as a
+        # manual stop, which no restart policy undoes).
+        os.kill(int(compose.docker("inspect", "--format", "{{.State.Pid}}", worker)), signal.SIGKILL)
+        # While it is down (and as it comes back), the student goes on watching: 20 s to 45 s (the second
+        # required milestone) in five heartbeats. A lost one would leave a gap in what counts as watched.
+        # They are 3 s apart: progress counts no more playback than the time between two heartbeats allows.
+        device = f"compose-{uuid.uuid4().hex[:6]}"
+        for start in range(20, 45, 5):
+            time.sleep(3)
+            response = client.post("/api/analytics/v1/events", headers=student, json={"device_id": device, "events": [
+                {"type": "video.heartbeat", "lesson_id": lesson["id"], "video_id": before["video_id"],
+                 "position": start + 5, "played": [{"start": start, "end": start + 5}]}]})
+            assert response.status_code in (200, 202), response.text
+        assert _eventually(lambda: compose.docker("inspect", "--format", "{{.State.Running}} {{.RestartCount}}", worker)
+                           == f"true {restarts + 1}", 60), "compose did not restart the killed worker"
+
+        def watched() -> list:
+            resume = client.get("/api/progress/v1/resume", params={"lesson_id": lesson["id"]}, headers=student).json()
+            return resume["watched"] if resume["position"] >= 45 else []
+        segments = _eventually(lambda: [s for s in watched() if s[0] <= 20 and s[1] >= 45], 90)
+        assert segments, f"the watched segments have a gap after the restart: {watched() or before['watched']}"
+
+
+def test_teardown_leaves_no_container_network_or_volume(compose: Compose) -> None:
+    assert all(compose.leftovers().values())  # there is something to remove
+    down = _run([str(ROOT / "deploy/docker/compose.sh"), "purge"], compose.env, 300)
+    assert down.returncode == 0, down.stderr
+    assert compose.leftovers() == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_the_compose_file_is_valid_for_the_installed_compose(compose: Compose) -> None:
+    result = _run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], compose.env, 60)
+    assert result.returncode == 0, result.stderr
