@@ -15,7 +15,7 @@ from cuepoint.runtime.service import ServiceContext
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("service", [s for s in SERVICES if s != "identity"])  # identity consumes nothing
+@pytest.mark.parametrize("service", SERVICES)
 def test_every_consumer_group_and_topic_carries_the_environment_prefix(service: str) -> None:
     spec = importlib.import_module(f"cuepoint.{service}.bootstrap").spec()
     groups: dict[str, set[str]] = {}

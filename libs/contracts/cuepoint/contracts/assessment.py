@@ -208,3 +208,26 @@ class AttemptScoreOverridden(Event):
     best_score: Decimal = Field(ge=0, description="The student's best score at the question after the override.")
     reason: str = Field(description="The teacher's reason, for the student and the record.")
     overridden_at: datetime = Field(description="When the teacher overrode it.")
+
+
+class LessonGraded(Event):
+    """A student's lesson grade changed: an answer was graded or overridden, or the passing threshold changed
+    (``passed`` re-evaluated). The lesson score's one definition (assessment's ``domain/grading.py`` and the
+    README): approved questions of required milestones always count, those of optional milestones once
+    answered; weighted by points; each question earns the best attempt after retry penalties (or a teacher's
+    override). progress takes ``percent`` as ``student_progress.average_score``. Key: student_id (in order
+    with the student's AttemptGraded)."""
+
+    event_type = "assessment.lesson.graded.v1"
+    key_field = "student_id"
+    student_id: UUID = Field(description="The student.")
+    lesson_id: UUID = Field(description="The lesson.")
+    score: Decimal = Field(ge=0, description="Points earned over the questions that count.")
+    max_score: Decimal = Field(ge=0, description="Points of the questions that count.")
+    percent: Decimal = Field(ge=0, le=100, description="score / max_score, 0–100 (0 while nothing counts).")
+    passed: bool = Field(description="percent at or above the organisation's grading.passingThreshold.")
+    passing_threshold: Decimal = Field(ge=0, le=100, description="The threshold `passed` was judged against.")
+    questions_answered: int = Field(ge=0, description="Questions that count and were answered.")
+    questions_counted: int = Field(ge=0, description="Questions that count.")
+    reason: Literal["ANSWERED", "OVERRIDDEN", "THRESHOLD_CHANGED"] = Field(description="What changed the grade.")
+    graded_at: datetime = Field(description="When it changed.")

@@ -41,7 +41,9 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         ConfigKey("ai.monthlyBudgetUsd", Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=2)], Decimal("50"),
                   "AI spend per tenant per calendar month; generation stops when it is reached."),
         ConfigKey("grading.passingThreshold", Annotated[float, Field(ge=0, le=100)], 70.0,
-                  "Score in percent at or above which a lesson counts as passed."),
+                  "Score in percent at or above which a lesson counts as passed. Applies to stored grades too: "
+                  "changing an organisation's value judges every grade of it again (a platform-wide default, "
+                  "at each grade's next change)."),
         ConfigKey("grading.defaultMaxAttempts", Annotated[int, Field(ge=1, le=20)], 3,
                   "Attempts a question allows unless the teacher sets another limit."),
         ConfigKey("identity.requireEmailVerification", bool, True,

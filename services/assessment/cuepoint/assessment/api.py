@@ -181,6 +181,15 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
     async def get_job(job_id: uuid.UUID, actor: Teacher) -> Any:
         return await assessment.get_job(actor, job_id)
 
+    queue = APIRouter(prefix="/v1/generation-queue", tags=["AI"])
+
+    @queue.get("", response_model=schemas.GenerationQueue,
+               summary="The organisation's generation queue: jobs waiting and running, the oldest waiting, the "
+                       "bounds jobs run within",
+               responses=problems({403: "Not an admin"}))
+    async def generation_queue(actor: Admin) -> Any:
+        return await assessment.generation_queue(actor)
+
     questions = APIRouter(prefix="/v1/questions", tags=["questions"])
 
     @questions.post("", status_code=201, response_model=schemas.AuthoredQuestion,
@@ -271,4 +280,4 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
                           limit: Limit = 100, offset: Offset = 0) -> Any:
         return await assessment.grades(actor, lesson_id=lesson_id, student_id=student_id, limit=limit, offset=offset)
 
-    return [configurations, usage, jobs, questions, attempts, milestones, grades]
+    return [configurations, usage, jobs, queue, questions, attempts, milestones, grades]

@@ -6,7 +6,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 
-from cuepoint.contracts.topics import CONTENT_EVENTS
+from cuepoint.contracts.topics import CONTENT_EVENTS, SYSTEM_CONFIGS
 from cuepoint.runtime.consumer import DeadLetters, IdempotentConsumer
 from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, SecretBox
 from cuepoint.runtime.service import BackgroundTask, ServiceContext, ServiceSpec
@@ -53,6 +53,11 @@ def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLe
     context.subscribe(IdempotentConsumer(
         sessions=context.sessions, schema="assessment", group_id="assessment.content-projection", handlers=projection,
         dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries), broker, CONTENT_EVENTS.name)
+    # Grades follow a changed passing threshold (their `passed`); the compacted topic keeps every latest value.
+    context.subscribe(IdempotentConsumer(
+        sessions=context.sessions, schema="assessment", group_id="assessment.grading-configs",
+        handlers={"identity.system_config.changed.v1": build_assessment(context).passing_threshold_changed},
+        dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries), broker, SYSTEM_CONFIGS.name)
 
 
 def background(context: ServiceContext) -> list[BackgroundTask]:

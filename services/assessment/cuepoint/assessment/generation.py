@@ -10,6 +10,7 @@ QuestionsGenerated (or GenerationFailed) then commit together: no half-generated
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -42,9 +43,16 @@ log = logging.getLogger(__name__)
 ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
 REQUEST_TYPE = "QUESTION_GENERATION"
 
-# Leases the oldest due job of any tenant: the queue is tenant-isolated, this function alone reads
-# across tenants (migration 0005).
-CLAIM = text("SELECT job_id, tenant_id, runs FROM claim_generation_job(:lease)")
+# Leases the oldest due job of any tenant that the bounds allow: the queue is tenant-isolated, this function
+# alone reads across tenants (migrations 0005, 0006).
+CLAIM = text("SELECT job_id, tenant_id, runs, leased_at "
+             "FROM claim_generation_job(:lease, :per_tenant, :per_provider, :in_all)")
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (not merely a task it awaited)."""
+    task = asyncio.current_task()
+    return bool(task and task.cancelling())
 
 
 def _now() -> datetime:
@@ -128,7 +136,8 @@ class Generation:
             count_per_milestone=count, types=types, configuration_id=configuration.id if configuration else None,
             provider=provider, model=model, trigger=trigger, requested_by_id=requested_by_id, status="QUEUED",
             created_at=_now()))
-        await session.execute(orm.generation_queue.insert().values(job_id=job_id, tenant_id=tenant_id))
+        await session.execute(orm.generation_queue.insert().values(job_id=job_id, tenant_id=tenant_id,
+                                                                   provider=provider))
         log.info("generation job queued", extra={"job_id": str(job_id), "provider": provider, "trigger": trigger,
                                                   "milestones": len(milestone_ids)})
         return job_id
@@ -136,26 +145,96 @@ class Generation:
     # --- running ----------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """The worker's loop: run jobs while there are any, then poll."""
-        while not stop.is_set():
-            try:
-                ran = await self.run_once()
-            except Exception:  # a bug or an outage must not end the loop; the lease reruns the job
-                log.exception("generation loop error")
-                ran = False
-            if not ran:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self.settings.generation_poll_seconds)
-                except TimeoutError:
-                    pass
+        """The worker's loop: up to ``generation_concurrency`` jobs at once (the claim keeps them within the
+        per-tenant and per-provider bounds, across workers), then poll. A slow provider holds its own jobs
+        only, never another tenant's or another provider's."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                claimed = None
+                if len(running) < self.settings.generation_concurrency:
+                    try:
+                        claimed = await self.claim()
+                    except Exception:  # an outage must not end the loop; the lease reruns the job
+                        log.exception("generation loop error")
+                if claimed is not None:
+                    task = asyncio.create_task(self._run_logged(claimed), name=f"generation-{claimed.job_id}")
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    continue
+                # Nothing to claim (or no room): wait for a job to finish, the next poll, or the stop.
+                stopping = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({stopping, *running}, timeout=self.settings.generation_poll_seconds,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+        finally:
+            # Stopping: the jobs in flight are abandoned; their leases lapse and another runner takes them.
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _run_logged(self, claimed: Any) -> None:
+        try:
+            await self.run_claimed(claimed)
+        except Exception:  # a bug: logged; the lease reruns the job
+            log.exception("generation loop error", extra={"job_id": str(claimed.job_id)})
+
+    async def claim(self) -> Any:
+        """Lease the oldest due job the bounds allow: (job_id, tenant_id, runs, leased_at), or None."""
+        settings = self.settings
+        async with self.sessions() as session, session.begin():
+            return (await session.execute(CLAIM, {
+                "lease": settings.generation_lease_seconds, "per_tenant": settings.generation_per_tenant,
+                "per_provider": settings.generation_per_provider,
+                "in_all": settings.generation_concurrency})).first()
 
     async def run_once(self) -> bool:
-        """Claim and run one job; False when none is waiting."""
-        async with self.sessions() as session, session.begin():
-            claimed = (await session.execute(CLAIM, {"lease": self.settings.generation_lease_seconds})).first()
+        """Claim and run one job to its end; False when none is waiting (or the bounds allow none)."""
+        claimed = await self.claim()
         if claimed is None:
             return False
-        job_id, tenant_id, runs = claimed
+        await self.run_claimed(claimed)
+        return True
+
+    async def run_claimed(self, claimed: Any) -> None:
+        """Run a claimed job, renewing its lease while it works: a runner that dies stops renewing, and
+        its job is taken over when the (short) lease lapses. A runner that lost its lease (it stalled for
+        longer than the lease, and another took the job over) stops: the job must not finish twice."""
+        work = asyncio.create_task(self._run(claimed))
+        keeper = asyncio.create_task(self._keep_lease(claimed, work))
+        try:
+            await work
+        except asyncio.CancelledError:
+            if keeper.done() and keeper.result() is False and not _cancelling():
+                log.warning("generation job abandoned: its lease was taken over",
+                            extra={"job_id": str(claimed.job_id)})
+                return
+            raise
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep_lease(self, claimed: Any, work: asyncio.Task[None]) -> bool:
+        """Renews the lease every third of it while ``work`` runs; False (and ``work`` cancelled) if lost."""
+        lease = self.settings.generation_lease_seconds
+        q = orm.generation_queue
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                async with tenant_transaction(self.sessions, claimed.tenant_id) as session:
+                    renewed = (await session.execute(update(q).where(
+                        q.c.job_id == claimed.job_id, q.c.leased_at == claimed.leased_at).values(
+                        available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease)))).rowcount
+            except Exception:  # an outage: try again at the next third; the lease may still hold
+                log.exception("could not renew a generation lease", extra={"job_id": str(claimed.job_id)})
+                continue
+            if not renewed:
+                work.cancel()
+                return False
+
+    async def _run(self, claimed: Any) -> None:
+        job_id, tenant_id, runs = claimed.job_id, claimed.tenant_id, claimed.runs
         async with tenant_transaction(self.sessions, tenant_id) as session:
             job = (await session.execute(select(orm.generation_jobs).where(orm.generation_jobs.c.id == job_id))).first()
             if job is not None and job.status not in ("SUCCEEDED", "FAILED"):
@@ -163,9 +242,9 @@ class Generation:
                     status="RUNNING", runs=runs, started_at=_now()))
         if job is None or job.status in ("SUCCEEDED", "FAILED"):
             await self._dequeue(job_id, tenant_id)
-            return True
+            return
         started = time.monotonic()
-        log.info("generation job started", extra={"job_id": str(job_id), "run": runs})
+        log.info("generation job started", extra={"job_id": str(job_id), "run": runs, "provider": job.provider})
         try:
             if runs > self.settings.generation_max_runs:
                 last = f"; the last one: {job.error}" if job.error else " (the worker kept stopping)"
@@ -175,16 +254,15 @@ class Generation:
         except JobFailed as failure:
             await self._fail(job, str(failure))
             log.warning("generation job failed", extra={"job_id": str(job_id), "reason": str(failure)})
-            return True
+            return
         except Exception as error:  # a bug or an outage: said on the job in words, and run again after a pause
             log.exception("generation job run failed", extra={"job_id": str(job_id), "run": runs})
             await self._requeue(job, f"run {runs} failed unexpectedly ({type(error).__name__}: {error}); "
                                      f"it will be tried again")
-            return True
+            return
         count = await self._succeed(job, engine, drafted)
         log.info("generation job succeeded", extra={"job_id": str(job_id), "questions": count,
                                                     "seconds": round(time.monotonic() - started, 3)})
-        return True
 
     async def _engine(self, job: Any) -> Engine:
         if job.configuration_id is None:
@@ -247,7 +325,13 @@ class Generation:
                     raise JobFailed(str(error)) from error
             started = time.monotonic()
             try:
-                drafts = await engine.provider.draft(request)
+                try:
+                    drafts = await engine.provider.draft(request)
+                except (ProviderError, asyncio.CancelledError):
+                    raise
+                except Exception as unexpected:  # whatever a provider does, the request is logged and classified
+                    raise ProviderError(f"the provider's answer could not be used ({type(unexpected).__name__}: "
+                                        f"{str(unexpected)[:200]})", retryable=False) from unexpected
             except ProviderError as error:
                 await self._record_usage(job, engine, started, error.tokens_in, error.tokens_out, error=str(error))
                 if not error.retryable:
@@ -330,7 +414,8 @@ class Generation:
             await session.execute(update(orm.generation_jobs).where(orm.generation_jobs.c.id == job.id).values(
                 status="QUEUED", error=reason))
             await session.execute(update(orm.generation_queue).where(orm.generation_queue.c.job_id == job.id).values(
-                available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, self.settings.ai_backoff_seconds)))
+                available_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, self.settings.ai_backoff_seconds),
+                leased_at=None))
 
     async def _finish(self, session: AsyncSession, job: Any, *, status: str, error: str | None,
                       question_count: int) -> None:

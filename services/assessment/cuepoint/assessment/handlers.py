@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.contracts import assessment as events
+from cuepoint.contracts.configs import CONFIG_KEYS
 from cuepoint.runtime.auth import CurrentUser, Role
 from cuepoint.runtime.db import one_or_404, tenant_transaction
 from cuepoint.runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -24,7 +26,7 @@ from cuepoint.runtime.outbox import Outbox
 from cuepoint.runtime.secrets import SecretBox
 
 from . import orm
-from .domain.grading import AnswerMismatch, AttemptLimitReached, Policy, grade, settled
+from .domain.grading import AnswerMismatch, AttemptLimitReached, Counted, Policy, grade, lesson_score, passed, settled
 from .domain.prompting import DEFAULT_PROMPT_TEMPLATE, Prices, TemplateProblem, check_template, validate_types
 from .domain.questions import (
     Answer,
@@ -38,6 +40,7 @@ from .domain.questions import (
 from .generation import Generation, api_key_purpose, ensure_milestones
 from .providers import ConnectionCheck, check_offline, check_openai, no_api_key
 
+log = logging.getLogger(__name__)
 ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
 CONTENT = TypeAdapter(QuestionContent)
 ANSWER = TypeAdapter(Answer)
@@ -49,21 +52,17 @@ BULK_APPROVABLE = ("DRAFT", "PENDING_REVIEW")
 # a match or an order is right or wrong by its key alone.
 OVERRIDABLE = ("SHORT_ANSWER", "FILL_IN_THE_BLANK")
 
-# Each student's best score per approved question in a scope, against all of the scope's points.
-GRADE_SQL = """
-WITH scope_questions AS (
-    SELECT id, points FROM questions WHERE status = 'APPROVED' AND {column} = :scope_id
-), best AS (
-    SELECT a.question_id, MAX(a.score) AS score
-    FROM question_attempts a JOIN scope_questions s ON s.id = a.question_id
-    WHERE a.student_id = :student_id GROUP BY a.question_id
-)
-SELECT COALESCE(SUM(s.points), 0) AS max_score, COALESCE(SUM(b.score), 0) AS score,
-       COUNT(b.question_id) AS answered, COUNT(s.id) AS total
-FROM scope_questions s LEFT JOIN best b ON b.question_id = s.id
+# Every approved question of a lesson with what the lesson score needs of it (domain.grading.lesson_score): its
+# points, whether its milestone is required, and the student's best score (null: not answered). Questions on
+# a deleted milestone no longer reach students and do not count.
+LESSON_QUESTIONS_SQL = """
+SELECT q.id, q.milestone_id, q.video_id, q.points, COALESCE(m.is_required, false) AS required, b.best
+FROM questions q
+LEFT JOIN milestones m ON m.id = q.milestone_id
+LEFT JOIN (SELECT question_id, MAX(score) AS best FROM question_attempts
+           WHERE student_id = :student_id AND lesson_id = :lesson_id GROUP BY question_id) b ON b.question_id = q.id
+WHERE q.lesson_id = :lesson_id AND q.status = 'APPROVED' AND (m.id IS NULL OR NOT m.deleted)
 """
-GRADE_QUERIES = {scope: text(GRADE_SQL.format(column=column))
-                 for scope, column in (("MILESTONE", "milestone_id"), ("VIDEO", "video_id"), ("LESSON", "lesson_id"))}
 
 
 def _now() -> datetime:
@@ -285,6 +284,27 @@ class Assessment:
             rows = (await session.execute(select(orm.generation_jobs).where(where).order_by(
                 orm.generation_jobs.c.created_at.desc()).limit(limit).offset(offset))).all()
             return {"items": [_job(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+
+    async def generation_queue(self, actor: CurrentUser) -> dict[str, Any]:
+        """Depth and age of this organisation's queue (row-level security shows its rows only)."""
+        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            rows = (await session.execute(text(QUEUE_SQL))).all()
+        settings = self.generation.settings
+        waiting = [row for row in rows if not row.running]
+        oldest = min(waiting, key=lambda row: (row.created_at, str(row.job_id)), default=None)
+        providers = sorted({row.provider for row in rows})
+        return {"waiting": len(waiting), "running": len(rows) - len(waiting),
+                "oldest_waiting_job_id": oldest.job_id if oldest else None,
+                "oldest_waiting_since": oldest.created_at if oldest else None,
+                "oldest_waiting_seconds": round(max(0.0, (_now() - oldest.created_at).total_seconds()), 3)
+                if oldest else None,
+                "by_provider": [{"provider": p, "waiting": sum(1 for r in waiting if r.provider == p),
+                                 "running": sum(1 for r in rows if r.provider == p and r.running)}
+                                for p in providers],
+                "limits": {"per_tenant": settings.generation_per_tenant,
+                           "per_provider": settings.generation_per_provider,
+                           "in_all": settings.generation_concurrency,
+                           "lease_seconds": settings.generation_lease_seconds}}
 
     # --- authoring and review ------------------------------------------------------------------------
 
@@ -625,7 +645,7 @@ class Assessment:
                 max_score=result.max_score, is_correct=result.is_correct, attempts_left=result.attempts_left,
                 time_taken_ms=time_taken_ms, idempotency_key=idempotency_key, request_hash=request_hash,
                 created_at=answered_at))
-            await self._update_grades(session, actor.tenant_id, actor.id, question)
+            graded = await self._update_grades(session, actor.tenant_id, actor.id, question, reason="ANSWERED")
             await self.outbox.emit(session, events.AttemptGraded(
                 attempt_id=attempt_id, student_id=actor.id, question_id=question_id,
                 milestone_id=question.milestone_id, video_id=question.video_id, lesson_id=question.lesson_id,
@@ -634,6 +654,8 @@ class Assessment:
                 attempts_left=result.attempts_left, time_taken_ms=time_taken_ms,
                 selected_options=selected_options(parsed), answered_at=answered_at),
                 tenant_id=actor.tenant_id, actor_id=actor.id)
+            for event in graded:
+                await self.outbox.emit(session, event, tenant_id=actor.tenant_id, actor_id=actor.id)
             stored = (await session.execute(select(a).where(a.c.id == attempt_id))).first()
             return _attempt_result(stored, question, policy, replayed=False)
 
@@ -662,7 +684,8 @@ class Assessment:
             await session.execute(update(a).where(a.c.id == attempt_id).values(
                 score=score, graded_score=graded, override_reason=reason, overridden_by_id=actor.id,
                 overridden_at=overridden_at))
-            await self._update_grades(session, actor.tenant_id, attempt.student_id, question)
+            regraded = await self._update_grades(session, actor.tenant_id, attempt.student_id, question,
+                                                 reason="OVERRIDDEN")
             best = (await session.execute(select(func.max(a.c.score)).where(
                 a.c.student_id == attempt.student_id, a.c.question_id == attempt.question_id))).scalar_one()
             stored = await self._one(session, a, attempt_id, "attempt")
@@ -672,6 +695,8 @@ class Assessment:
                 attempt_number=attempt.attempt_number, score=stored.score, previous_score=attempt.score,
                 graded_score=graded, max_score=attempt.max_score, best_score=best, reason=reason,
                 overridden_at=overridden_at), tenant_id=actor.tenant_id, actor_id=actor.id)
+            for event in regraded:
+                await self.outbox.emit(session, event, tenant_id=actor.tenant_id, actor_id=actor.id)
             return {"attempt_id": attempt_id, "question_id": attempt.question_id, "student_id": attempt.student_id,
                     "lesson_id": attempt.lesson_id, "type": question.type, "attempt_number": attempt.attempt_number,
                     "score": stored.score, "previous_score": attempt.score, "graded_score": graded,
@@ -679,22 +704,64 @@ class Assessment:
                     "reason": reason, "overridden_by_id": actor.id, "overridden_at": overridden_at}
 
     async def _update_grades(self, session: AsyncSession, tenant_id: uuid.UUID, student_id: uuid.UUID,
-                             question: Any) -> None:
+                             question: Any, *, reason: str) -> list[Any]:
+        """The student's milestone, video and lesson grades, by the lesson score's one definition
+        (``domain.grading.lesson_score``); the LessonGraded to emit (after the caller's own event) if the lesson
+        grade changed."""
         threshold = Decimal(str(await self.config("grading.passingThreshold", tenant_id)))
-        scopes = [("MILESTONE", question.milestone_id), ("VIDEO", question.video_id), ("LESSON", question.lesson_id)]
-        for scope, scope_id in scopes:
+        rows = (await session.execute(text(LESSON_QUESTIONS_SQL), {"lesson_id": question.lesson_id,
+                                                                   "student_id": student_id})).all()
+        scopes = [("MILESTONE", question.milestone_id, "milestone_id"), ("VIDEO", question.video_id, "video_id"),
+                  ("LESSON", question.lesson_id, None)]
+        announce: list[Any] = []
+        for scope, scope_id, column in scopes:
             if scope_id is None:
                 continue
-            row = (await session.execute(GRADE_QUERIES[scope], {"scope_id": scope_id, "student_id": student_id})).one()
-            percent = (Decimal(row.score) * 100 / Decimal(row.max_score)).quantize(Decimal("0.01")) \
-                if row.max_score else Decimal(0)
-            values = {"score": row.score, "max_score": row.max_score, "percent": percent,
-                      "passed": percent >= threshold, "questions_answered": row.answered,
-                      "questions_total": row.total, "updated_at": _now()}
-            await session.execute(insert(orm.grades).values(
+            result = lesson_score([Counted(points=Decimal(row.points), required=row.required, best=row.best)
+                            for row in rows if column is None or getattr(row, column) == scope_id])
+            values = {"score": result.score, "max_score": result.max_score, "percent": result.percent,
+                      "passed": passed(result.percent, threshold), "questions_answered": result.answered,
+                      "questions_total": result.total, "updated_at": _now()}
+            g = orm.grades
+            before = (await session.execute(select(g).where(g.c.student_id == student_id, g.c.scope == scope,
+                                                            g.c.scope_id == scope_id))).first()
+            await session.execute(insert(g).values(
                 id=uuid.uuid4(), tenant_id=tenant_id, student_id=student_id, scope=scope, scope_id=scope_id,
                 lesson_id=question.lesson_id, **values).on_conflict_do_update(
-                index_elements=[orm.grades.c.student_id, orm.grades.c.scope, orm.grades.c.scope_id], set_=values))
+                index_elements=[g.c.student_id, g.c.scope, g.c.scope_id], set_=values))
+            if scope == "LESSON" and (before is None or changes_of(before, values, (
+                    "score", "max_score", "percent", "passed", "questions_answered", "questions_total"))):
+                announce.append(_lesson_graded(student_id, question.lesson_id, values, threshold, reason))
+        return announce
+
+    async def passing_threshold_changed(self, session: AsyncSession, envelope: Any) -> None:
+        """An organisation's grading.passingThreshold changed (identity.system-configs): every stored grade's
+        ``passed`` is judged again against it (the scores stay), and each lesson grade that flips is announced,
+        so progress and the dashboards follow. The session is the event's tenant's (the one that changed it)."""
+        change = envelope.data
+        if change.key != "grading.passingThreshold":
+            return
+        if change.scope_tenant_id is None or change.scope_tenant_id != envelope.tenant_id:
+            # A platform-wide default: grades are judged against it at their next change (see the README).
+            log.info("platform-wide passing threshold changed; existing grades keep their passed until regraded")
+            return
+        if change.is_default or change.value is None:  # the override removed: the platform's value, or the default
+            threshold = Decimal(str(await self.config("grading.passingThreshold", None)))
+        else:
+            threshold = Decimal(str(CONFIG_KEYS["grading.passingThreshold"].validate(change.value)))
+        g = orm.grades
+        now = _now()
+        flipped = (await session.execute(update(g).where(g.c.passed != (g.c.percent >= threshold)).values(
+            passed=g.c.percent >= threshold, updated_at=now).returning(*g.c))).all()
+        for row in sorted(flipped, key=lambda r: (str(r.student_id), str(r.scope_id))):
+            if row.scope == "LESSON":
+                values = {name: getattr(row, name) for name in (
+                    "score", "max_score", "percent", "passed", "questions_answered", "questions_total")}
+                await self.outbox.emit(session, _lesson_graded(row.student_id, row.lesson_id, {
+                    **values, "updated_at": now}, threshold, "THRESHOLD_CHANGED"),
+                    tenant_id=envelope.tenant_id, actor_id=envelope.actor_id)
+        log.info("passing threshold changed: grades judged again", extra={
+            "tenant_id": str(envelope.tenant_id), "threshold": str(threshold), "flipped": len(flipped)})
 
     async def grades(self, actor: CurrentUser, *, lesson_id: uuid.UUID, student_id: uuid.UUID | None,
                      limit: int, offset: int) -> dict[str, Any]:
@@ -714,6 +781,12 @@ class Assessment:
                 g.c.student_id, g.c.scope.desc(), g.c.scope_id).limit(limit).offset(offset))).all()
             return {"items": [_grade(row) for row in rows], "total": total, "limit": limit, "offset": offset}
 
+
+# Running: a runner holds the lease and it has not lapsed (a lapsed one is waiting to be taken over).
+QUEUE_SQL = """
+SELECT q.job_id, j.provider, j.created_at, (q.leased_at IS NOT NULL AND q.available_at > now()) AS running
+FROM generation_queue q JOIN generation_jobs j ON j.id = q.job_id
+"""
 
 USAGE_SQL = """
 SELECT
@@ -844,6 +917,15 @@ def _connection_test(row: Any, check: ConnectionCheck, *, usage_logged: bool) ->
     return {"configuration_id": row.id, "provider": row.provider, "model": row.model, "ok": check.ok,
             "latency_ms": check.latency_ms, "problem": check.problem, "detail": check.detail,
             "tokens_used": check.tokens_in + check.tokens_out, "usage_logged": usage_logged}
+
+
+def _lesson_graded(student_id: uuid.UUID, lesson_id: uuid.UUID, values: dict[str, Any], threshold: Decimal,
+                   reason: str) -> Any:
+    return events.LessonGraded(
+        student_id=student_id, lesson_id=lesson_id, score=values["score"], max_score=values["max_score"],
+        percent=values["percent"], passed=values["passed"], passing_threshold=threshold,
+        questions_answered=values["questions_answered"], questions_counted=values["questions_total"], reason=reason,
+        graded_at=values["updated_at"])
 
 
 def _grade(row: Any) -> dict[str, Any]:

@@ -54,6 +54,7 @@ generation_jobs = Table(
 generation_queue = Table(
     "generation_queue", metadata,
     _id("job_id", primary_key=True), _id("tenant_id"), _at("available_at"), Column("runs", Integer),
+    Column("provider", Text), _at("leased_at"),
 )
 questions = Table(
     "questions", metadata,

@@ -99,20 +99,40 @@ class OpenAIProvider:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.prompt_template = prompt_template
-        # Our own loop retries (so each request is logged); the SDK must not retry behind it.
-        self.client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+        self.timeout = timeout
+        self.where = base_url or "the OpenAI API"
+        # Our own loop retries (so each request is logged); the SDK must not retry behind it. Strict validation:
+        # a 200 that is not a chat completion (an HTML login page, a proxy's error page, some other JSON) is
+        # refused by the SDK instead of coming back as a string.
+        self.client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
+                                         _strict_response_validation=True)
 
     async def draft(self, request: DraftRequest) -> Drafts:
         prompt = render(self.prompt_template, count=request.count, types=request.types, milestone=request.milestone,
                         window=request.window)
         try:
-            response = await self.client.chat.completions.create(
-                model=self.model, temperature=self.temperature, max_tokens=self.max_tokens,
-                messages=[{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": prompt}],
-                response_format={"type": "json_schema", "json_schema": {
-                    "name": "cuepoint_questions", "schema": output_schema()}})
-        except openai.APITimeoutError as error:
-            raise ProviderError("the provider did not answer in time", retryable=True) from error
+            # The SDK's timeout bounds each read; this bounds the whole request, so a provider that trickles
+            # its answer a byte at a time is cut off too.
+            async with asyncio.timeout(self.timeout):
+                response = await self.client.chat.completions.create(
+                    model=self.model, temperature=self.temperature, max_tokens=self.max_tokens,
+                    messages=[{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": prompt}],
+                    response_format={"type": "json_schema", "json_schema": {
+                        "name": "cuepoint_questions", "schema": output_schema()}})
+        except (TimeoutError, openai.APITimeoutError) as error:
+            raise ProviderError(f"the provider did not answer in time (within {self.timeout:g} s in all)",
+                                retryable=True) from error
+        except openai.APIResponseValidationError as error:
+            # Not what we asked for: most often a wrong base URL (a web page, not the API). Retrying would
+            # get the same answer; the job fails at once, saying so.
+            tokens_in, tokens_out = _usage_in(error.body)
+            raise ProviderError(f"{self.where} answered {error.status_code} with something that is not a chat "
+                                f"completion ({_content_type(error.response)}); is the base URL the API's "
+                                "(often ending in /v1)?", retryable=False, tokens_in=tokens_in,
+                                tokens_out=tokens_out) from error
+        except ValueError as error:  # declared JSON that does not parse
+            raise ProviderError(f"{self.where} answered with a body that is not valid JSON", retryable=False) \
+                from error
         except openai.APIConnectionError as error:
             raise ProviderError(f"cannot reach the provider: {error}", retryable=True) from error
         except openai.RateLimitError as error:
@@ -224,6 +244,15 @@ async def check_openai(*, model: str, api_key: str, base_url: str | None, deadli
                                detail=f"{where} answered a chat completion without any choice",
                                tokens_in=tokens_in, tokens_out=tokens_out)
     return ConnectionCheck(ok=True, latency_ms=latency_ms, tokens_in=tokens_in, tokens_out=tokens_out)
+
+
+def _usage_in(body: object) -> tuple[int, int]:
+    """The token counts of an answer that was not a proper chat completion, if it said them: they were billed."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return 0, 0
+    counts = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    return tuple(n if isinstance(n, int) and n >= 0 else 0 for n in counts)  # type: ignore[return-value]
 
 
 def _elapsed_ms(started: float) -> int:

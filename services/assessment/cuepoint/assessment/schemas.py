@@ -390,6 +390,32 @@ class GenerationJob(Out):
     finished_at: Timestamp | None
 
 
+class ProviderQueue(Out):
+    provider: Provider
+    waiting: int = Field(description="Jobs due or waiting for a retry, not running.")
+    running: int = Field(description="Jobs a runner holds (its lease is current).")
+
+
+class QueueLimits(Out):
+    per_tenant: int = Field(description="Jobs of one organisation that run at once.")
+    per_provider: int = Field(description="Jobs of one provider that run at once (all organisations).")
+    in_all: int = Field(description="Jobs that run at once, in all.")
+    lease_seconds: float = Field(description="A runner renews its lease every third of this; a job whose runner "
+                                             "died is taken over this long after its last renewal.")
+
+
+class GenerationQueue(Out):
+    """This organisation's generation jobs that have not finished."""
+
+    waiting: int = Field(description="Jobs waiting to run (queued, or waiting for a retry).")
+    running: int = Field(description="Jobs running now.")
+    oldest_waiting_job_id: uuid.UUID | None = Field(description="The job that has waited longest, if any.")
+    oldest_waiting_since: Timestamp | None = Field(description="When that job was requested.")
+    oldest_waiting_seconds: float | None = Field(description="How long ago that was, in seconds.")
+    by_provider: list[ProviderQueue]
+    limits: QueueLimits
+
+
 class UsageMonth(Out):
     month: Timestamp = Field(description="The month's first instant.")
     request_type: str

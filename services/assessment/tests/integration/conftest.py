@@ -66,13 +66,20 @@ class FakeOpenAI:
     """Serves /v1/chat/completions from a script: each request takes the next step (the last repeats).
 
     A step is ("ok", content_json_text) | ("status", code) | ("sleep", seconds) | ("raw", text)
-    | ("html", page): a 200 that is not JSON | ("hang", seconds): no answer at all, then the connection closes.
+    | ("html", page): a 200 that is not JSON | ("hang", seconds): no answer at all, then the connection closes
+    | ("body", json_text): a 200 application/json body that is not a chat completion
+    | ("trickle", seconds): a 200 whose body comes a byte every 0.2 s for that long (each read is quick)
+    | ("slow", (seconds, content_json_text)): "ok", after that long.
+    ``in_flight``/``max_in_flight``: requests being answered now / at most at once.
     """
 
     url: str
     script: list[tuple[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorization: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_step(self) -> tuple[str, Any]:
         return self.script.pop(0) if len(self.script) > 1 else self.script[0]
@@ -88,10 +95,48 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
             server = state["server"]
+            with server.lock:
+                server.in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            try:
+                self.answer(server)
+            finally:
+                with server.lock:
+                    server.in_flight -= 1
+
+        def answer(self, server: FakeOpenAI) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            server.requests.append(body)
-            server.authorization.append(self.headers.get("Authorization", ""))
-            kind, value = server.next_step()
+            with server.lock:
+                server.requests.append(body)
+                server.authorization.append(self.headers.get("Authorization", ""))
+                kind, value = server.next_step()
+            if kind == "body":
+                page = value.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
+            if kind == "trickle":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                until = time.monotonic() + value
+                try:
+                    while time.monotonic() < until:
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                except OSError:  # the client gave up
+                    pass
+                self.close_connection = True
+                return
+            if kind == "slow":
+                seconds, value = value
+                time.sleep(seconds)
+                kind = "ok"
             if kind == "hang":
                 time.sleep(value)
                 self.close_connection = True

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from cuepoint.assessment.generation import CLAIM
-from cuepoint.contracts import content
+from cuepoint.contracts import content, identity
 from cuepoint.contracts.registry import parse_envelope
 from cuepoint.runtime import db
 from tests.support.accounts import Accounts
@@ -108,7 +108,7 @@ async def test_offline_generation_end_to_end(api, generation, worker, accounts: 
     assert {q["status"] for q in queue["items"]} == {"PENDING_REVIEW"}
     first = queue["items"][0]
     assert first["milestone_id"] == str(world.milestones[0]) and first["video_id"] == str(world.video_id)
-    assert first["ai"]["provider"] == "OFFLINE" and first["ai"]["prompt_version"] == "offline-v1"
+    assert first["ai"]["provider"] == "OFFLINE" and first["ai"]["prompt_version"] == "offline-v2"
     span = first["ai"]["transcript_span"]
     assert 0 <= span[0] < span[1] <= 40  # the window before the 30 s milestone
 
@@ -494,7 +494,8 @@ async def test_a_job_whose_worker_died_is_run_again_and_given_up_after_max_runs(
     admin_connection.execute("UPDATE assessment.generation_queue SET available_at = now() - interval '1 second' "
                              "WHERE job_id <> %s", (job_id,))
     async with generation.sessions() as session, session.begin():
-        claimed = (await session.execute(CLAIM, {"lease": 3600})).first()
+        claimed = (await session.execute(CLAIM, {"lease": 3600, "per_tenant": 10, "per_provider": 10,
+                                                 "in_all": 10})).first()
     assert claimed.job_id == job_id
     await _run_jobs(generation)
     assert admin_connection.execute("SELECT status FROM assessment.generation_jobs WHERE id = %s",
@@ -957,3 +958,216 @@ async def test_ids_shown_to_students_give_no_answer_away(api, generation, worker
     kept = await api.patch(f"/v1/questions/{ordering['id']}", headers=teacher, json={
         "content": ordering["content"], "prompt": "Put the steps in order."})
     assert kept.status_code == 200 and kept.json()["content"] == ordering["content"]
+
+
+# --- the AI runner (issue 17) -------------------------------------------------------------------------
+
+
+def _usage_rows(admin_connection, job_id) -> list[tuple]:
+    return admin_connection.execute("SELECT success, error, tokens_used, cost FROM assessment.ai_usage_logs "
+                                    "WHERE job_id = %s ORDER BY created_at", (uuid.UUID(job_id),)).fetchall()
+
+
+async def test_a_provider_answering_200_with_a_page_or_other_json_fails_at_once_logged_and_costed(
+        api, generation, worker, accounts, infra, admin_connection, fake_openai):
+    users = await accounts.tenant_with_users(f"html-{uuid.uuid4().hex[:6]}")
+    await _openai_configuration(api, users["admin"], fake_openai)
+    world = await _world(infra, admin_connection, users["teacher"])
+    one = {"milestone_ids": [str(world.milestones[0])], "provider": "OPENAI", "count_per_milestone": 2,
+           "types": ["MULTIPLE_CHOICE", "TRUE_FALSE"]}
+    cases = [("html", "<!doctype html><html><body>Please sign in</body></html>", "text/html"),
+             ("body", json.dumps({"status": "ok", "usage": {"prompt_tokens": 100, "completion_tokens": 10}}),
+              "application/json"),
+             ("body", "{truncated", "")]
+    for kind, body, shown in cases:
+        fake_openai.script = [(kind, body)]
+        before = len(fake_openai.requests)
+        job = await _generate(api, generation, users["teacher"], world, **one)
+        # Failed in the first run, after one request: retrying would get the same page.
+        assert job["status"] == "FAILED" and job["runs"] == 1, job
+        assert len(fake_openai.requests) == before + 1
+        assert "not a chat completion" in job["error"] or "not valid JSON" in job["error"], job["error"]
+        assert shown in job["error"]
+        [(success, error, tokens, cost)] = _usage_rows(admin_connection, job["id"])
+        assert success is False and error in job["error"]
+        if kind == "body" and "usage" in body:
+            assert (tokens, cost) == (110, Decimal("0.001300"))  # billed tokens it did report are costed
+    failed = await read_topic(infra, "assessment.events", _events_of(
+        infra, "assessment.generation.failed.v1", job_id=job["id"]), expect=1)
+    assert "not valid JSON" in failed[0]["data"]["reason"]
+
+
+async def test_every_provider_call_has_a_total_deadline(api, generation, worker, accounts, infra, admin_connection,
+                                                        fake_openai):
+    users = await accounts.tenant_with_users(f"trickle-{uuid.uuid4().hex[:6]}")
+    await _openai_configuration(api, users["admin"], fake_openai)
+    world = await _world(infra, admin_connection, users["teacher"])
+    # A byte every 0.2 s: no single read waits as long as the 1 s timeout, the whole answer would take 4 s.
+    fake_openai.script = [("trickle", 4.0), ("ok", _openai_output())]
+    job = await _generate(api, generation, users["teacher"], world, milestone_ids=[str(world.milestones[0])],
+                          provider="OPENAI", count_per_milestone=2, types=["MULTIPLE_CHOICE", "TRUE_FALSE"])
+    assert job["status"] == "SUCCEEDED", job
+    rows = _usage_rows(admin_connection, job["id"])
+    assert [row[0] for row in rows] == [False, True] and "within 1 s in all" in rows[0][1], rows
+
+
+async def test_a_slow_provider_holds_neither_other_tenants_nor_other_providers(
+        api, assessment_context, worker, accounts, infra, admin_connection, fake_openai):
+    from cuepoint.assessment.bootstrap import build_generation
+
+    generation = build_generation(assessment_context)
+    generation.settings = generation.settings.model_copy(update={
+        "generation_concurrency": 3, "generation_per_tenant": 2, "generation_per_provider": 2,
+        "ai_timeout_seconds": 10.0})
+    slow = await accounts.tenant_with_users(f"slow-{uuid.uuid4().hex[:6]}")
+    other = await accounts.tenant_with_users(f"other-{uuid.uuid4().hex[:6]}")
+    await _openai_configuration(api, slow["admin"], fake_openai)
+    slow_world = await _world(infra, admin_connection, slow["teacher"])
+    other_world = await _world(infra, admin_connection, other["teacher"])
+    fake_openai.script = [("slow", (4.0, _openai_output()))]
+    body = {"milestone_ids": [str(slow_world.milestones[0])], "provider": "OPENAI", "count_per_milestone": 2,
+            "types": ["MULTIPLE_CHOICE", "TRUE_FALSE"], "lesson_id": str(slow_world.lesson_id)}
+    slow_jobs = [(await api.post("/v1/generation-jobs", headers=slow["teacher"], json=body)).json()["id"]
+                 for _ in range(3)]
+    offline = (await api.post("/v1/generation-jobs", headers=other["teacher"], json={
+        "lesson_id": str(other_world.lesson_id), "provider": "OFFLINE", "count_per_milestone": 1})).json()["id"]
+    admin_connection.execute("UPDATE assessment.generation_queue SET available_at = now() + interval '1 hour' "
+                             "WHERE NOT job_id = ANY(%s)", ([uuid.UUID(j) for j in [*slow_jobs, offline]],))
+
+    def status(job_id):
+        return admin_connection.execute("SELECT status FROM assessment.generation_jobs WHERE id = %s",
+                                        (uuid.UUID(job_id),)).fetchone()[0]
+
+    stop = asyncio.Event()
+    loop = asyncio.create_task(generation.run(stop))
+    try:
+        # The other tenant's offline job finishes while the slow provider still holds the first ones …
+        await wait_for_row(admin_connection, "SELECT status = 'SUCCEEDED' FROM assessment.generation_jobs "
+                           "WHERE id = %s", (uuid.UUID(offline),), message="the offline job waited")
+        assert fake_openai.in_flight >= 1 and status(slow_jobs[0]) == "RUNNING"
+        # … and the slow tenant never has more than its two jobs running.
+        await wait_for_row(admin_connection, "SELECT bool_and(status = 'SUCCEEDED') FROM assessment.generation_jobs "
+                           "WHERE id = ANY(%s)", ([uuid.UUID(j) for j in slow_jobs],), timeout=30,
+                           message="the slow jobs did not finish")
+    finally:
+        stop.set()
+        await loop
+    assert fake_openai.max_in_flight == 2
+
+
+async def test_a_runner_renews_its_lease_and_a_dead_runners_job_is_taken_over(
+        api, assessment_context, worker, accounts, infra, admin_connection, fake_openai):
+    from cuepoint.assessment.bootstrap import build_generation
+    from cuepoint.assessment.settings import AssessmentSettings
+
+    assert AssessmentSettings.model_fields["generation_lease_seconds"].default <= 60  # taken over within a minute
+    runner, rival = build_generation(assessment_context), build_generation(assessment_context)
+    for one in (runner, rival):
+        one.settings = one.settings.model_copy(update={"generation_lease_seconds": 1.0, "ai_timeout_seconds": 10.0})
+    users = await accounts.tenant_with_users(f"lease-{uuid.uuid4().hex[:6]}")
+    await _openai_configuration(api, users["admin"], fake_openai)
+    world = await _world(infra, admin_connection, users["teacher"])
+    fake_openai.script = [("slow", (3.5, _openai_output()))]
+    requested = await api.post("/v1/generation-jobs", headers=users["teacher"], json={
+        "lesson_id": str(world.lesson_id), "milestone_ids": [str(world.milestones[0])], "provider": "OPENAI",
+        "count_per_milestone": 2, "types": ["MULTIPLE_CHOICE", "TRUE_FALSE"]})
+    job_id = uuid.UUID(requested.json()["id"])
+    admin_connection.execute("UPDATE assessment.generation_queue SET available_at = now() + interval '1 hour' "
+                             "WHERE job_id <> %s", (job_id,))
+
+    # A live runner works 3.5 s on a 1 s lease: renewed, the rival never gets the job.
+    working = asyncio.create_task(runner.run_once())
+    await wait_for_row(admin_connection, "SELECT status = 'RUNNING' FROM assessment.generation_jobs WHERE id = %s",
+                       (job_id,))
+    taken = []
+    while not working.done():
+        taken.append(await rival.run_once())
+        await asyncio.sleep(0.3)
+    assert await working and not any(taken)
+    assert admin_connection.execute("SELECT status, runs FROM assessment.generation_jobs WHERE id = %s",
+                                    (job_id,)).fetchone() == ("SUCCEEDED", 1)
+    assert len(fake_openai.requests) == 1
+
+    # A runner that dies stops renewing: its job is taken over once the lease lapses.
+    again = await api.post("/v1/generation-jobs", headers=users["teacher"], json={
+        "lesson_id": str(world.lesson_id), "milestone_ids": [str(world.milestones[0])], "provider": "OFFLINE",
+        "count_per_milestone": 1})
+    dead = uuid.UUID(again.json()["id"])
+    claimed = await runner.claim()  # … and never runs it
+    assert claimed.job_id == dead
+    while not await rival.run_once():
+        await asyncio.sleep(0.2)
+    assert admin_connection.execute("SELECT status, runs FROM assessment.generation_jobs WHERE id = %s",
+                                    (dead,)).fetchone() == ("SUCCEEDED", 2)
+
+
+async def test_admins_see_the_queue_depth_and_its_oldest_job(api, generation, worker, accounts, infra,
+                                                             admin_connection):
+    users = await accounts.tenant_with_users(f"queue-{uuid.uuid4().hex[:6]}")
+    world = await _world(infra, admin_connection, users["teacher"])
+    empty = await api.get("/v1/generation-queue", headers=users["admin"])
+    assert empty.status_code == 200, empty.text
+    assert (empty.json()["waiting"], empty.json()["running"], empty.json()["oldest_waiting_job_id"]) == (0, 0, None)
+    ids = [(await api.post("/v1/generation-jobs", headers=users["teacher"], json={
+        "lesson_id": str(world.lesson_id), "count_per_milestone": 1})).json()["id"] for _ in range(2)]
+    queue = (await api.get("/v1/generation-queue", headers=users["admin"])).json()
+    assert (queue["waiting"], queue["running"], queue["oldest_waiting_job_id"]) == (2, 0, ids[0]), queue
+    assert queue["oldest_waiting_seconds"] >= 0 and queue["oldest_waiting_since"].endswith("Z")
+    assert queue["by_provider"] == [{"provider": "OFFLINE", "waiting": 2, "running": 0}]
+    assert queue["limits"]["per_tenant"] >= 1 and queue["limits"]["lease_seconds"] <= 60
+    # Another organisation's queue is its own; teachers and students do not see it.
+    elsewhere = await accounts.tenant_with_users(f"queue-{uuid.uuid4().hex[:6]}")
+    assert (await api.get("/v1/generation-queue", headers=elsewhere["admin"])).json()["waiting"] == 0
+    refused = await api.get("/v1/generation-queue", headers=users["teacher"])
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
+
+
+# --- grades that agree (issue 17) -----------------------------------------------------------------------
+
+
+async def test_the_lesson_score_counts_required_milestones_and_answered_optional_ones(api, worker, accounts, infra,
+                                                                                      admin_connection):
+    users = await accounts.tenant_with_users(f"score-{uuid.uuid4().hex[:6]}")
+    teacher, student = users["teacher"], users["student"]
+    world = await _world(infra, admin_connection, teacher)  # milestone 0 required, milestone 1 optional
+    required = [await _approved_question(api, teacher, world, {"type": "TRUE_FALSE", "correct": True},
+                                         points=points) for points in ("2", "1")]
+    optional = [await _approved_question(api, teacher, world, {"type": "TRUE_FALSE", "correct": True},
+                                         milestone_id=str(world.milestones[1])) for _ in range(2)]
+
+    async def lesson_grade() -> dict:
+        grades = (await api.get("/v1/grades", headers=student, params={"lesson_id": str(world.lesson_id)})).json()
+        return next(g for g in grades["items"] if g["scope"] == "LESSON")
+
+    # Every required question right, the optional milestone skipped: the lesson is complete and the grade is
+    # full marks (before, the skipped optional questions counted as 0: 60 %, not passed, beside progress'
+    # average of 100).
+    for question in required:
+        await api.post(f"/v1/questions/{question['id']}/attempts", headers=student, json={"answer": {"value": True}})
+    grade = await lesson_grade()
+    assert (grade["score"], grade["max_score"], grade["percent"], grade["passed"]) == (3, 3, 100, True), grade
+    assert (grade["questions_answered"], grade["questions_total"]) == (2, 2)
+    # An optional question answered counts like any other, by its points.
+    wrong = await api.post(f"/v1/questions/{optional[0]['id']}/attempts", headers=student,
+                           json={"answer": {"value": False}})
+    assert wrong.status_code == 201
+    grade = await lesson_grade()
+    assert (grade["score"], grade["max_score"], grade["percent"], grade["passed"]) == (3, 4, 75, True), grade
+    # Each change of the lesson grade is announced, for progress' average_score and the dashboards.
+    announced = _outbox(admin_connection, "assessment.lesson.graded.v1", claims(student)["sub"])
+    assert [(e["data"]["percent"], e["data"]["passed"], e["data"]["reason"]) for e in announced] == [
+        ("66.67", False, "ANSWERED"), ("100.00", True, "ANSWERED"), ("75.00", True, "ANSWERED")]
+    assert announced[-1]["data"]["questions_counted"] == 3 and float(announced[-1]["data"]["passing_threshold"]) == 70
+
+    # The organisation raises its passing threshold: every existing grade is judged again, at once.
+    tenant_id = uuid.UUID(claims(teacher)["tid"])
+    await publish(infra, "identity.system-configs", [identity.SystemConfigChanged(
+        config_id=f"{tenant_id}:grading.passingThreshold", key="grading.passingThreshold", value=80,
+        scope_tenant_id=tenant_id)], tenant_id=tenant_id, producer="identity", actor_id=claims(users["admin"])["sub"])
+    await wait_for_row(admin_connection, "SELECT NOT passed FROM assessment.grades WHERE student_id = %s AND "
+                       "scope = 'LESSON'", (uuid.UUID(claims(student)["sub"]),), message="passed was not re-evaluated")
+    grade = await lesson_grade()
+    assert (grade["percent"], grade["passed"]) == (75, False)
+    flipped = _outbox(admin_connection, "assessment.lesson.graded.v1", claims(student)["sub"])[-1]["data"]
+    assert (flipped["percent"], flipped["passed"], flipped["reason"]) == ("75.00", False, "THRESHOLD_CHANGED")
+    assert float(flipped["passing_threshold"]) == 80

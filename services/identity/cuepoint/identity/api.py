@@ -113,6 +113,11 @@ class EmailChangeIn(Strict):
     current_password: Password
 
 
+class UnsubscribedOut(Out):
+    notification: Literal["email_new_lesson", "email_grades", "email_weekly_summary"]
+    subscribed: bool
+
+
 class ProfileIn(Strict):
     display_name: DisplayName
 
@@ -407,6 +412,13 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
     async def invite(body: InvitationIn, actor: Annotated[CurrentUser, Depends(teacher)]) -> Any:
         return (await identity.invite(actor, email=body.email, role=body.role))._mapping
 
+    notifications = APIRouter(prefix="/v1/notifications", tags=["users"])
+
+    @notifications.post("/unsubscribe", response_model=UnsubscribedOut,
+                        summary="Stop one kind of notification email, with the link from such an email (no sign-in)")
+    async def unsubscribe(body: TokenIn) -> Any:
+        return {"notification": await identity.unsubscribe(body.token), "subscribed": False}
+
     configs = APIRouter(prefix="/v1/system-configs", tags=["system configuration"])
 
     @configs.get("", response_model=list[ConfigOut], summary="Every config key, its effective value and source")
@@ -433,4 +445,4 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
         await identity.set_config(actor, key, body.value, platform=True)
         return Response(status_code=204)
 
-    return [well_known, tenants, auth, users, invitations, configs, platform_configs]
+    return [well_known, tenants, auth, users, invitations, notifications, configs, platform_configs]

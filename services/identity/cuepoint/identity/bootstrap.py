@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 import os
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter
+from faststream.kafka import KafkaBroker
 
+from cuepoint.contracts.topics import ASSESSMENT_EVENTS, CONTENT_EVENTS
 from cuepoint.runtime.auth import TokenVerifier
+from cuepoint.runtime.consumer import DeadLetters, IdempotentConsumer
 from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, SecretBox
 from cuepoint.runtime.service import Command, ServiceContext, ServiceSpec
 
 from . import api
 from .handlers import PLATFORM_TENANT_SLUG, Identity
 from .mail import mailer_for
+from .notifications import Notifications
 from .security import Passwords, SigningKeys
 from .settings import IdentitySettings
 
@@ -40,7 +47,26 @@ def build_identity(context: ServiceContext) -> Identity:
     keys = SigningKeys(context.sessions, SecretBox(settings.secret_key.get_secret_value()),
                        rotation=timedelta(days=settings.signing_key_rotation_days))
     return Identity(sessions=context.sessions, outbox=context.outbox, passwords=Passwords(), keys=keys,
-                    mailer=mailer_for(settings), settings=settings)
+                    mailer=mailer_for(settings), settings=settings, unsubscribe_key=_unsubscribe_key(settings))
+
+
+def _unsubscribe_key(settings: IdentitySettings) -> bytes:
+    """Unsubscribe links are signed with a key derived from the master key (one secret to configure)."""
+    master = base64.urlsafe_b64decode(settings.secret_key.get_secret_value())
+    return hmac.new(master, b"identity.unsubscribe-links", hashlib.sha256).digest()
+
+
+def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
+    settings = context.settings
+    assert isinstance(settings, IdentitySettings)
+    notifications = Notifications(mailer=mailer_for(settings), settings=settings,
+                                  unsubscribe_key=_unsubscribe_key(settings))
+    handlers = notifications.handlers()
+    for topic in (CONTENT_EVENTS, ASSESSMENT_EVENTS):
+        context.subscribe(IdempotentConsumer(
+            sessions=context.sessions, schema="identity", group_id=f"identity.notifications.{topic.producer}",
+            handlers={t: h for t, h in handlers.items() if t.startswith(f"{topic.producer}.")},
+            dead_letters=dead_letters, max_tries=settings.consumer_max_tries), broker, topic.name)
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
@@ -124,6 +150,7 @@ def spec() -> ServiceSpec:
         settings=IdentitySettings,
         migrations=Path(__file__).parent / "migrations",
         routers=routers,
+        consumers=consumers,
         commands={
             "seed-demo": Command("create the demo tenant, its admin, teacher and student, and a platform admin "
                                  "(idempotent)", _seed_demo_command),

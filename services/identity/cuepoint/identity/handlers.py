@@ -25,7 +25,7 @@ from cuepoint.runtime.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from cuepoint.runtime.outbox import Outbox
 
 from . import orm
-from .domain import throttle
+from .domain import throttle, unsubscribe
 from .domain.passwords import password_problems
 from .domain.preferences import Preferences, merge
 from .domain.tokens import MalformedToken, new_token, parse_token
@@ -65,7 +65,7 @@ def _digest(value: str) -> str:
 
 class Identity:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, passwords: Passwords,
-                 keys: SigningKeys, mailer: Mailer, settings: IdentitySettings) -> None:
+                 keys: SigningKeys, mailer: Mailer, settings: IdentitySettings, unsubscribe_key: bytes = b"") -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.passwords = passwords
@@ -73,6 +73,7 @@ class Identity:
         self.mailer = mailer
         self.settings = settings
         self._mail_tasks: set[asyncio.Task[None]] = set()
+        self.unsubscribe_key = unsubscribe_key
 
     # --- tenants (platform admin) ---------------------------------------------------------
 
@@ -749,6 +750,20 @@ class Identity:
             await self.outbox.emit(session, events.PreferencesUpdated(user_id=actor.id, preferences=document),
                                    tenant_id=actor.tenant_id, actor_id=actor.id)
         return updated
+
+    async def unsubscribe(self, token: str) -> str:
+        """Turns off the one email notification an unsubscribe link names; the name of it."""
+        try:
+            what = unsubscribe.verify(self.unsubscribe_key, token)
+        except MalformedToken as error:
+            raise Invalid(str(error)) from error
+        async with tenant_transaction(self.sessions, what.tenant_id) as session:
+            user = (await session.execute(select(orm.users).where(orm.users.c.id == what.user_id))).first()
+            if user is None or user.status == "ERASED":
+                raise NotFound("no such subscriber")
+        actor = CurrentUser(id=what.user_id, tenant_id=what.tenant_id, role=Role.parse(user.role))
+        await self.update_preferences(actor, {"notifications": {what.notification: False}})
+        return what.notification
 
     # --- system configuration ----------------------------------------------------------------------
 

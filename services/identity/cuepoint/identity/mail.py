@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -19,6 +19,7 @@ class Email:
     to: str
     subject: str
     text: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Mailer(Protocol):
@@ -42,6 +43,8 @@ class SmtpMailer:
         message["From"] = self.settings.mail_from
         message["To"] = email.to
         message["Subject"] = email.subject
+        for name, value in email.headers.items():
+            message[name] = value
         message.set_content(email.text)
         password = self.settings.smtp_password.get_secret_value() if self.settings.smtp_password else None
         await aiosmtplib.send(

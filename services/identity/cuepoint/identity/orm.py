@@ -82,6 +82,11 @@ platform_configs = Table(
     "platform_configs", metadata,
     Column("key", Text, primary_key=True), Column("value", JSONB), Column("updated_by_id", Uuid), _at("updated_at"),
 )
+published_lessons = Table(
+    "published_lessons", metadata,
+    Column("lesson_id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("title", Text),
+    Column("created_by_id", Uuid), Column("version", Integer), _at("updated_at"),
+)
 signing_keys = Table(
     "signing_keys", metadata,
     Column("kid", Text, primary_key=True), Column("algorithm", Text), Column("private_key_encrypted", Text),

@@ -178,3 +178,49 @@ def _longest_increasing(values: list[int]) -> int:
         else:
             tails[index] = value
     return len(tails)
+
+
+# --- the lesson score: the one definition ------------------------------------------------------------
+#
+# Grades (``grades``), progress's ``student_progress.average_score`` and the dashboards built on it all
+# use this (progress and analytics follow assessment's LessonGraded; they never compute a score of their
+# own), and the README says it in words:
+# - which questions count: every approved question of a required milestone, answered or not (unanswered
+#   earns 0), and a question of an optional milestone (or of none) once the student has answered it —
+#   optional milestones are not needed to complete a lesson, so skipping one costs nothing, and an answer
+#   given there counts like any other;
+# - how they weigh: by their points (a 2-point question weighs twice a 1-point one);
+# - retries and penalties: a question earns the student's best attempt, each attempt already reduced by
+#   its retry penalty (``grade``); a teacher's override replaces the attempt's score;
+# - passed: the percent at or above ``grading.passingThreshold``, re-evaluated for everyone when it changes.
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One approved question as the score sees it."""
+
+    points: Decimal
+    required: bool  # on a required milestone
+    best: Decimal | None = None  # the student's best score; None: not answered
+
+
+@dataclass(frozen=True)
+class Score:
+    score: Decimal
+    max_score: Decimal
+    percent: Decimal  # 0–100, two decimals; 0 when nothing counts yet
+    answered: int  # questions counted that the student answered
+    total: int  # questions counted
+
+
+def lesson_score(questions: list[Counted]) -> Score:
+    counted = [q for q in questions if q.required or q.best is not None]
+    earned = sum((q.best or Decimal(0) for q in counted), Decimal(0))
+    points = sum((q.points for q in counted), Decimal(0))
+    percent = (earned * 100 / points).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if points else Decimal(0)
+    return Score(score=earned, max_score=points, percent=percent,
+                 answered=sum(1 for q in counted if q.best is not None), total=len(counted))
+
+
+def passed(percent: Decimal, threshold: float | Decimal) -> bool:
+    return percent >= Decimal(str(threshold))
