@@ -272,6 +272,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/notifications/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop one kind of notification email, with the link from such an email (no sign-in) */
+        post: operations["unsubscribe_v1_notifications_unsubscribe_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/platform/system-configs/{key}": {
         parameters: {
             query?: never;
@@ -1112,6 +1129,16 @@ export type components = {
             /** Token Type */
             token_type: string;
         };
+        /** UnsubscribedOut */
+        UnsubscribedOut: {
+            /**
+             * Notification
+             * @enum {string}
+             */
+            notification: "email_new_lesson" | "email_grades" | "email_weekly_summary";
+            /** Subscribed */
+            subscribed: boolean;
+        };
         /**
          * UserExportOut
          * @description Everything identity holds about a user (GDPR access), password hash and token hashes left out.
@@ -1631,6 +1658,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    unsubscribe_v1_notifications_unsubscribe_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsubscribedOut"];
                 };
             };
             /** @description Validation Error */
