@@ -57,6 +57,15 @@ test("an admin changes a setting and invites a teacher; the audit log shows both
   // The built-in generator needs no key: its test answers at once.
   await page.getByRole("button", { name: "Test the connection of Built-in offline generator" }).click();
   await expect(page.getByText(/^Works \(\d+ ms\)$/)).toBeVisible();
+  // The default provider is a setting: choosing one with no active configuration says what follows.
+  const choice = page.getByLabel("Default provider for AI drafts");
+  await expect(choice).toHaveValue("OFFLINE");
+  await choice.selectOption("OPENAI");
+  await expect(page.getByText("Default saved.")).toBeVisible();
+  await expect(page.getByText(/No openai configuration is active/)).toBeVisible();
+  await choice.selectOption("OFFLINE"); // back, for the teacher's drafts
+  await expect(choice).toHaveValue("OFFLINE");
+  await expect(page.getByText(/No openai configuration is active/)).toBeHidden();
   await accessible(page);
   await snap(page, info, "ai");
 });

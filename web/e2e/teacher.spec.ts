@@ -27,12 +27,19 @@ Scientists measure gas and ground swelling to predict eruptions.
 
 const snap = screenshots("t");
 
-/** A real H.264 MP4 of 16 s, over 8 MiB so that it goes up in two chunks. */
-function makeVideo(): string {
+/** A real H.264 MP4 (16 s is over 8 MiB, so that it goes up in two chunks). */
+function makeVideo(seconds = 16): string {
   const dir = mkdtempSync(join(tmpdir(), "cuepoint-video-"));
   const path = join(dir, "volcanoes.mp4");
-  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=duration=16:size=640x360:rate=25",
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", `testsrc2=duration=${seconds}:size=640x360:rate=25`,
     "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M", "-minrate", "6M", "-maxrate", "6M", "-bufsize", "1M", "-pix_fmt", "yuv420p", path]);
+  return path;
+}
+
+/** A real PNG picture, made by ffmpeg, for the lesson's thumbnail. */
+function makePicture(): string {
+  const path = join(mkdtempSync(join(tmpdir(), "cuepoint-thumb-")), "volcano.png");
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=orangered:s=320x180", "-frames:v", "1", path]);
   return path;
 }
 
@@ -60,6 +67,9 @@ test("a teacher builds, reviews and publishes a lesson; the class view shows a s
   await page.getByLabel("New chapter").fill("Eruptions");
   await page.getByRole("button", { name: "Add chapter" }).click();
   await expect(page.getByLabel("Chapter 1 title")).toHaveValue("Eruptions");
+  await page.getByLabel(/Thumbnail image/).setInputFiles(makePicture());
+  await expect(page.getByText("Thumbnail saved.")).toBeVisible();
+  await expect(page.locator(".thumbnail-picker img.thumb")).toHaveJSProperty("naturalWidth", 320); // served and shown
 
   // The upload: the second chunk's connection is cut once; the upload resumes at 8 MiB.
   const ranges: string[] = [];
@@ -204,5 +214,25 @@ test("a teacher builds, reviews and publishes a lesson; the class view shows a s
   await page.getByRole("button", { name: /Answers/ }).click();
   await expect(page.getByText(/score .* of 1/)).toBeVisible();
   await snap(page, info, "class-drilldown");
+
+  // The dashboards: item analysis, engagement and completion over time, now with the student in them.
+  await page.goto(`/teach/lessons/${lessonId}/analytics`);
+  await expect(page.getByRole("heading", { name: "Completion over time" })).toBeVisible();
+  await expect(page.getByRole("img", { name: /Students started and completed per day/ })).toBeVisible({ timeout: 20_000 });
+  await accessible(page);
+  await snap(page, info, "analytics");
+
+  // Replacing the video's file with a shorter one: the draft plays it, milestones past its end are named.
+  await page.goto(`/teach/lessons/${lessonId}/videos/${videoId}`);
+  await page.getByText("Replace the video's file").click();
+  const replacer = page.getByRole("form", { name: /Replace the file of/ });
+  await replacer.getByLabel("Video file").setInputFiles(makeVideo(12));
+  await replacer.getByRole("button", { name: "Upload the new file" }).click();
+  await expect(replacer.getByText("Replaced and checked: the draft plays the new file.")).toBeVisible({ timeout: 60_000 });
+  await expect(replacer.getByText("The milestone “Check at 0:15” at 15 s is after the end of the new file (12.0 s): it is kept, but playback never reaches it; move or delete it.")).toBeVisible();
+  await expect(page.getByRole("button", { name: /Milestone “Check at 0:15” at 0:15 \(after the end of the video\)/ })).toBeVisible();
+  await expect.poll(() => page.locator("video.preview").evaluate((v: HTMLVideoElement) => Math.round(v.duration)), { timeout: 15_000 }).toBe(12);
+  await accessible(page);
+  await snap(page, info, "video-replaced");
   await context.close();
 });

@@ -1,8 +1,9 @@
-// AI configurations (a provider with its key, never shown again; activate) and AI spend against
-// the monthly budget, month by month — the seed's AI Usage Cost Tracking query — as a chart.
+// AI configurations (a provider with its key, never shown again; activate; the default provider
+// drafts use) and AI spend against the monthly budget, month by month — the seed's AI Usage Cost
+// Tracking query — as a chart.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState, type FormEvent } from "react";
-import { assessment, unwrap } from "../api/client";
+import { assessment, identity, unwrap } from "../api/client";
 import { errorMessage } from "../api/problem";
 import { Chart } from "../studio/Chart";
 import { ErrorNotice, Loading, ProgressBar } from "../ui/states";
@@ -89,9 +90,51 @@ export function AiSetup() {
           ))}
         </ul>
         {[toggle, setKey].find((m) => m.isError) && <ErrorNotice error={[toggle, setKey].find((m) => m.isError)?.error} />}
+        <DefaultProvider available={(configurations.data?.items ?? []).filter((c) => c.is_active).map((c) => c.provider)} />
         <NewProvider onCreated={refresh} />
       </section>
     </>
+  );
+}
+
+const PROVIDERS = [
+  { value: "OFFLINE", label: "The built-in generator (no key, no cost)" },
+  { value: "OPENAI", label: "OpenAI-compatible (the active configuration)" },
+];
+
+/** Which provider drafts questions when a teacher does not choose: the ai.defaultProvider setting. */
+function DefaultProvider({ available }: { available: string[] }) {
+  const queryClient = useQueryClient();
+  const config = useQuery({
+    queryKey: ["identity", "configs"],
+    queryFn: () => unwrap(identity.GET("/v1/system-configs")),
+    select: (configs) => configs.find((c) => c.key === "ai.defaultProvider"),
+  });
+  const save = useMutation({
+    mutationFn: (value: string) => unwrap(identity.PUT("/v1/system-configs/{key}", { params: { path: { key: "ai.defaultProvider" } }, body: { value } })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["identity", "configs"] }),
+  });
+  if (config.isPending) return <Loading />;
+  if (config.isError) return <ErrorNotice error={config.error} />;
+  const current = String(config.data?.value ?? "OFFLINE");
+  return (
+    <div className="form">
+      <label>
+        Default provider for AI drafts
+        <select value={current} onChange={(e) => save.mutate(e.target.value)} disabled={save.isPending}>
+          {PROVIDERS.map((p) => (
+            <option key={p.value} value={p.value}>
+              {p.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      {current !== "OFFLINE" && !available.includes(current) && (
+        <p className="notice" role="status">No {current.toLowerCase()} configuration is active: drafts will fail until one is.</p>
+      )}
+      <span aria-live="polite" className="meta">{save.isSuccess ? "Default saved." : ""}</span>
+      {save.isError && <p className="notice error" role="alert">{errorMessage(save.error)}</p>}
+    </div>
   );
 }
 

@@ -1,7 +1,8 @@
 // The teacher's dashboards, as pictures with their numbers beside them: the seed's Teacher
 // Analytics Query for all their lessons, and for one lesson the item analysis (difficulty,
 // discrimination, the share of each option picked) and the engagement along each video's
-// timeline (views, rewatches, drop-off, with the milestones on the same axis). CSV for each.
+// timeline (views, rewatches, drop-off, with the milestones on the same axis), and completion over
+// time (students started and completed per day, the running completion rate). CSV for each.
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { Link, useParams } from "react-router";
@@ -177,6 +178,7 @@ export function LessonAnalytics() {
           </>
         )}
       </section>
+      <CompletionOverTime lessonId={lessonId} />
       {videos.map((video, index) => {
         const data = engagement[index]?.data;
         return (
@@ -230,5 +232,82 @@ function EngagementChart({ data }: { data: EngagementData }) {
         video.
       </p>
     </>
+  );
+}
+
+const RANGES = [
+  { days: 7, label: "7 days" },
+  { days: 30, label: "30 days" },
+  { days: 90, label: "90 days" },
+];
+
+/** Students who started and completed the lesson per day, and the running completion rate. */
+function CompletionOverTime({ lessonId }: { lessonId: string }) {
+  const [days, setDays] = useState(30);
+  const end = new Date().toISOString().slice(0, 10);
+  const start = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+  const completion = useQuery({
+    queryKey: ["analytics", "completion", lessonId, start, end],
+    queryFn: async () =>
+      jsonOnly(await unwrap(analytics.GET("/v1/dashboards/lessons/{lesson_id}/completion", { params: { path: { lesson_id: lessonId }, query: { start, end } } }))),
+  });
+  const rows = completion.data?.days ?? [];
+  const config = useMemo(
+    () => ({
+      type: "bar" as const,
+      data: {
+        labels: rows.map((d) => d.day.slice(5)),
+        datasets: [
+          { label: "Started", data: rows.map((d) => d.started), backgroundColor: BLUE, yAxisID: "students" },
+          { label: "Completed", data: rows.map((d) => d.completed), backgroundColor: GREEN, yAxisID: "students" },
+          {
+            type: "line" as const,
+            label: "Completion rate (%)",
+            data: rows.map((d) => d.completion_rate),
+            borderColor: AMBER,
+            backgroundColor: AMBER,
+            yAxisID: "rate",
+          },
+        ],
+      },
+      options: {
+        scales: {
+          students: { type: "linear" as const, position: "left" as const, beginAtZero: true, ticks: { precision: 0 } },
+          rate: { type: "linear" as const, position: "right" as const, min: 0, max: 100, grid: { drawOnChartArea: false } },
+        },
+      },
+    }),
+    [rows],
+  );
+  const anyone = rows.some((d) => d.cumulative_started > 0);
+  return (
+    <section className="card" aria-labelledby="completion-title">
+      <div className="row">
+        <h2 id="completion-title">Completion over time</h2>
+        <label>
+          Range
+          <select value={days} onChange={(e) => setDays(Number(e.target.value))}>
+            {RANGES.map((r) => (
+              <option key={r.days} value={r.days}>
+                last {r.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <CsvButton path={`/v1/dashboards/lessons/${lessonId}/completion?start=${start}&end=${end}`} filename="completion.csv" />
+      </div>
+      {completion.isPending && <Loading />}
+      {completion.isError && <ErrorNotice error={completion.error} />}
+      {completion.isSuccess && !anyone && <Empty title="Nobody has started this lesson yet." />}
+      {anyone && (
+        <>
+          <Chart config={config as never} label={`Students started and completed per day, and the completion rate, from ${start} to ${end}`} />
+          <p className="meta">
+            By {end}: {rows.at(-1)?.cumulative_completed ?? 0} of {rows.at(-1)?.cumulative_started ?? 0} students completed (
+            {rows.at(-1)?.completion_rate ?? 0}%). Days are UTC.
+          </p>
+        </>
+      )}
+    </section>
   );
 }

@@ -9,6 +9,7 @@ import { clock } from "../player/rules";
 import { Empty, ErrorNotice, Loading } from "../ui/states";
 import { studioKeys } from "./queries";
 import { VideoUpload } from "./VideoUpload";
+import { Thumbnail } from "../ui/Thumbnail";
 
 /** One lesson's working draft: details, chapters, videos (with uploads), and publishing. */
 export function LessonEditor() {
@@ -69,20 +70,18 @@ export function LessonEditor() {
 function Details({ lessonId, data, onSaved }: { lessonId: string; data: Lesson; onSaved: () => void }) {
   const [title, setTitle] = useState(data.title);
   const [description, setDescription] = useState(data.description);
-  const [thumbnail, setThumbnail] = useState(data.thumbnail ?? "");
   const [seekPolicy, setSeekPolicy] = useState(data.seek_policy);
   useEffect(() => {
     setTitle(data.title);
     setDescription(data.description);
-    setThumbnail(data.thumbnail ?? "");
     setSeekPolicy(data.seek_policy);
-  }, [data.title, data.description, data.thumbnail, data.seek_policy]);
+  }, [data.title, data.description, data.seek_policy]);
   const save = useMutation({
     mutationFn: () =>
       unwrap(
         content.PATCH("/v1/lessons/{lesson_id}", {
           params: { path: { lesson_id: lessonId } },
-          body: { title: title.trim(), description, thumbnail: thumbnail.trim() || null, seek_policy: seekPolicy },
+          body: { title: title.trim(), description, seek_policy: seekPolicy },
         }),
       ),
     onSuccess: onSaved,
@@ -102,10 +101,7 @@ function Details({ lessonId, data, onSaved }: { lessonId: string; data: Lesson; 
         Description
         <textarea value={description} onChange={(e) => setDescription(e.target.value)} maxLength={5000} rows={3} />
       </label>
-      <label>
-        Thumbnail image URL
-        <input type="url" value={thumbnail} onChange={(e) => setThumbnail(e.target.value)} placeholder="https://…" />
-      </label>
+      <ThumbnailPicker lessonId={lessonId} title={data.title} current={data.thumbnail ?? null} onChanged={onSaved} />
       <label>
         Seeking
         <select value={seekPolicy} onChange={(e) => setSeekPolicy(e.target.value as typeof seekPolicy)}>
@@ -121,6 +117,46 @@ function Details({ lessonId, data, onSaved }: { lessonId: string; data: Lesson; 
       </div>
       {save.isError && <p className="notice error" role="alert">{errorMessage(save.error)}</p>}
     </form>
+  );
+}
+
+const THUMBNAIL_TYPES = ["image/png", "image/jpeg", "image/webp"];
+
+/** The lesson's picture: uploaded as soon as it is chosen (content checks it is the image it says). */
+function ThumbnailPicker({ lessonId, title, current, onChanged }: { lessonId: string; title: string; current: string | null; onChanged: () => void }) {
+  const upload = useMutation({
+    mutationFn: (file: File) => {
+      if (!THUMBNAIL_TYPES.includes(file.type)) throw new Error("Choose a PNG, JPEG or WebP image");
+      return unwrap(
+        content.PUT("/v1/lessons/{lesson_id}/thumbnail", {
+          params: { path: { lesson_id: lessonId } },
+          body: file as never, // the image itself is the body
+          bodySerializer: (body: unknown) => body as File,
+          headers: { "Content-Type": file.type },
+        }),
+      );
+    },
+    onSuccess: onChanged,
+  });
+  const remove = useMutation({
+    mutationFn: () => unwrap(content.PATCH("/v1/lessons/{lesson_id}", { params: { path: { lesson_id: lessonId } }, body: { thumbnail: null } })),
+    onSuccess: onChanged,
+  });
+  return (
+    <div className="thumbnail-picker">
+      <Thumbnail src={current} title={title} />
+      <label>
+        Thumbnail image (PNG, JPEG or WebP, up to 2 MB)
+        <input type="file" accept={THUMBNAIL_TYPES.join(",")} onChange={(e) => e.target.files?.[0] && upload.mutate(e.target.files[0])} />
+      </label>
+      {current && (
+        <button type="button" className="secondary" onClick={() => remove.mutate()} disabled={remove.isPending}>
+          Remove the thumbnail
+        </button>
+      )}
+      <span aria-live="polite" className="meta">{upload.isPending ? "Uploading…" : upload.isSuccess ? "Thumbnail saved." : ""}</span>
+      {(upload.isError || remove.isError) && <p className="notice error" role="alert">{errorMessage(upload.error ?? remove.error)}</p>}
+    </div>
   );
 }
 

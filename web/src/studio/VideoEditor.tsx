@@ -11,6 +11,7 @@ import { errorMessage } from "../api/problem";
 import { clock } from "../player/rules";
 import { ErrorNotice, Loading } from "../ui/states";
 import { studioKeys, transcriptQuery } from "./queries";
+import { VideoUpload } from "./VideoUpload";
 
 interface Segment {
   start: number;
@@ -37,7 +38,12 @@ export function VideoEditor() {
   // would reload the video and lose the frame the teacher is at.
   const refresh = () => void queryClient.invalidateQueries({ queryKey: studioKeys.lesson(lessonId) });
   const [src, setSrc] = useState<string | null>(null);
-  if (!src && playback.data) setSrc(playback.data.url);
+  // After the file is replaced, the preview waits for a playback answer newer than the replacement.
+  const [replacedAt, setReplacedAt] = useState(0);
+  if (playback.data && (!src || (replacedAt && playback.dataUpdatedAt > replacedAt))) {
+    setSrc(playback.data.url);
+    setReplacedAt(0);
+  }
 
   const video = lesson.data?.videos.find((v) => v.id === videoId);
   const milestones = [...(video?.milestones ?? [])].sort((a, b) => a.timestamp - b.timestamp);
@@ -123,13 +129,15 @@ export function VideoEditor() {
             </div>
             {milestones.map((m) => {
               const at = dragging?.id === m.id ? dragging.at : m.timestamp;
+              // A milestone past the end (the file was replaced by a shorter one) sits at the end, marked.
+              const pastEnd = duration > 0 && m.timestamp > duration;
               return (
                 <button
                   key={m.id}
                   type="button"
-                  className={`mark ${m.is_required ? "required" : ""} ${selected === m.id ? "selected" : ""}`}
-                  style={{ left: `${duration ? (at / duration) * 100 : 0}%` }}
-                  aria-label={`Milestone “${m.title}” at ${clock(m.timestamp)}: select; drag, or use the arrow keys, to move it`}
+                  className={`mark ${m.is_required ? "required" : ""} ${selected === m.id ? "selected" : ""} ${pastEnd ? "past-end" : ""}`}
+                  style={{ left: `${duration ? (Math.min(at, duration) / duration) * 100 : 0}%` }}
+                  aria-label={`Milestone “${m.title}” at ${clock(m.timestamp)}${pastEnd ? " (after the end of the video)" : ""}: select; drag, or use the arrow keys, to move it`}
                   onClick={() => {
                     setSelected(m.id);
                     seek(m.timestamp);
@@ -172,6 +180,7 @@ export function VideoEditor() {
                     maxLength={200}
                     onBlur={(e) => e.target.value.trim() && e.target.value !== m.title && update.mutate({ id: m.id, title: e.target.value.trim() })}
                   />
+                  {duration > 0 && m.timestamp > duration && <span className="tag warning">after the end: move or delete it</span>}
                   <label className="check">
                     <input type="checkbox" checked={m.is_required} onChange={(e) => update.mutate({ id: m.id, is_required: e.target.checked })} />
                     Required
@@ -184,6 +193,20 @@ export function VideoEditor() {
             </ol>
           </section>
           {chosen && <Policy key={chosen.id} milestoneId={chosen.id} title={chosen.title} />}
+          <details className="card replace">
+            <summary>Replace the video's file</summary>
+            <VideoUpload
+              lessonId={lessonId}
+              groups={[]}
+              replacing={{ id: videoId, title: video.title }}
+              onUploaded={() => {
+                // The preview follows the new file: a fresh signed URL, and its length for the timeline.
+                setReplacedAt(Date.now());
+                refresh();
+                void queryClient.invalidateQueries({ queryKey: playbackQuery(videoId).queryKey });
+              }}
+            />
+          </details>
         </div>
         <aside aria-labelledby="transcript-title" className="card transcript">
           <h2 id="transcript-title">Transcript</h2>

@@ -1,6 +1,7 @@
-// Add a video: the file goes from the browser straight to object storage through the resumable
-// session content opens, with a progress bar (speed, time left), pause and resume, recovery from
-// a dropped connection at the offset storage committed, and cancel.
+// Add a video, or replace a video's file: the file goes from the browser straight to object storage
+// through the resumable session content opens, with a progress bar (speed, time left), pause and
+// resume, recovery from a dropped connection at the offset storage committed, and cancel. A
+// replacement keeps the video (title, milestones, transcripts); published versions keep their file.
 import { useRef, useState, type FormEvent } from "react";
 import { content, unwrap } from "../api/client";
 import { errorMessage } from "../api/problem";
@@ -30,13 +31,22 @@ function readDuration(file: File): Promise<number | undefined> {
   });
 }
 
-export function VideoUpload({ lessonId, groups, onUploaded }: { lessonId: string; groups: { id: string; title: string }[]; onUploaded: () => void }) {
+interface Props {
+  lessonId: string;
+  groups: { id: string; title: string }[];
+  onUploaded: () => void;
+  /** The video whose file this upload replaces; without it, the upload adds a new video. */
+  replacing?: { id: string; title: string };
+}
+
+export function VideoUpload({ lessonId, groups, onUploaded, replacing }: Props) {
   const [file, setFile] = useState<File | null>(null);
   const [title, setTitle] = useState("");
   const [group, setGroup] = useState("");
   const [phase, setPhase] = useState<Phase>("idle");
   const [progress, setProgress] = useState<UploadProgress | null>(null);
   const [error, setError] = useState("");
+  const [warnings, setWarnings] = useState<string[]>([]);
   const upload = useRef<ResumableUpload | null>(null);
   const videoId = useRef<string | null>(null);
 
@@ -67,7 +77,8 @@ export function VideoUpload({ lessonId, groups, onUploaded }: { lessonId: string
     setPhase("verifying");
     setError("");
     try {
-      await unwrap(content.POST("/v1/videos/{video_id}/complete", { params: { path: { video_id: videoId.current as string } } }));
+      const completed = await unwrap(content.POST("/v1/videos/{video_id}/complete", { params: { path: { video_id: videoId.current as string } } }));
+      setWarnings(completed.warnings);
       setPhase("done");
       onUploaded();
     } catch (failure) {
@@ -80,18 +91,16 @@ export function VideoUpload({ lessonId, groups, onUploaded }: { lessonId: string
     event.preventDefault();
     if (!file) return;
     setError("");
+    setWarnings([]);
     try {
+      const announced = { content_type: file.type || "video/mp4", size_bytes: file.size, duration_seconds: (await readDuration(file)) ?? null };
       const session = await unwrap(
-        content.POST("/v1/lessons/{lesson_id}/videos", {
-          params: { path: { lesson_id: lessonId } },
-          body: {
-            title: title.trim() || file.name,
-            content_type: file.type || "video/mp4",
-            size_bytes: file.size,
-            video_group_id: group || null,
-            duration_seconds: (await readDuration(file)) ?? null,
-          },
-        }),
+        replacing
+          ? content.POST("/v1/videos/{video_id}/replace", { params: { path: { video_id: replacing.id } }, body: announced })
+          : content.POST("/v1/lessons/{lesson_id}/videos", {
+              params: { path: { lesson_id: lessonId } },
+              body: { ...announced, title: title.trim() || file.name, video_group_id: group || null },
+            }),
       );
       videoId.current = session.video_id;
       upload.current = new ResumableUpload(session.upload_url, file, session.content_type, xhrTransport, setProgress);
@@ -104,8 +113,9 @@ export function VideoUpload({ lessonId, groups, onUploaded }: { lessonId: string
 
   function reset() {
     upload.current?.pause();
-    // A cancelled upload leaves no half-made video behind in the draft.
-    if (videoId.current && phase !== "done") {
+    // A cancelled upload leaves no half-made video behind in the draft (a cancelled replacement
+    // just leaves the current file in place: its session expires).
+    if (videoId.current && phase !== "done" && !replacing) {
       void unwrap(content.DELETE("/v1/videos/{video_id}", { params: { path: { video_id: videoId.current } } })).then(onUploaded, () => undefined);
     }
     upload.current = null;
@@ -115,13 +125,20 @@ export function VideoUpload({ lessonId, groups, onUploaded }: { lessonId: string
     setProgress(null);
     setPhase("idle");
     setError("");
+    setWarnings([]);
   }
 
   const busy = phase === "uploading" || phase === "verifying";
   const percent = progress ? (progress.sent / progress.total) * 100 : 0;
   return (
     <form className="upload" onSubmit={start} aria-labelledby="upload-title">
-      <h3 id="upload-title">Add a video</h3>
+      <h3 id="upload-title">{replacing ? `Replace the file of “${replacing.title}”` : "Add a video"}</h3>
+      {replacing && (
+        <p className="meta">
+          Milestones, questions and transcripts stay. Students who started a published version keep its file until you publish
+          again.
+        </p>
+      )}
       <div className="row">
         <label className="grow">
           Video file
@@ -134,15 +151,17 @@ export function VideoUpload({ lessonId, groups, onUploaded }: { lessonId: string
               setFile(chosen);
               setPhase("idle");
               setProgress(null);
-              if (chosen && !title) setTitle(chosen.name.replace(/\.[^.]+$/, ""));
+              if (chosen && !title && !replacing) setTitle(chosen.name.replace(/\.[^.]+$/, ""));
             }}
           />
         </label>
-        <label className="grow">
-          Title
-          <input value={title} onChange={(e) => setTitle(e.target.value)} maxLength={200} />
-        </label>
-        {groups.length > 0 && (
+        {!replacing && (
+          <label className="grow">
+            Title
+            <input value={title} onChange={(e) => setTitle(e.target.value)} maxLength={200} />
+          </label>
+        )}
+        {!replacing && groups.length > 0 && (
           <label>
             Chapter
             <select value={group} onChange={(e) => setGroup(e.target.value)}>
@@ -163,18 +182,30 @@ export function VideoUpload({ lessonId, groups, onUploaded }: { lessonId: string
             {phase === "verifying"
               ? "Checking the video…"
               : phase === "done"
-                ? "Uploaded and checked."
+                ? replacing
+                  ? "Replaced and checked: the draft plays the new file."
+                  : "Uploaded and checked."
                 : `${Math.floor(percent)}% · ${size(progress.sent)} of ${size(progress.total)}`}
             {phase === "uploading" && progress.bytesPerSecond > 0 && ` · ${size(progress.bytesPerSecond)}/s`}
             {phase === "uploading" && progress.secondsLeft !== null && ` · about ${Math.ceil(progress.secondsLeft)} s left`}
           </p>
         </div>
       )}
+      {warnings.length > 0 && (
+        <div className="notice" role="status">
+          <p>Look at this before you publish:</p>
+          <ul>
+            {warnings.map((warning) => (
+              <li key={warning}>{warning}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       {error && <p className={phase === "failed" ? "notice error" : "notice"} role={phase === "failed" ? "alert" : "status"}>{error}</p>}
       <div className="row">
         {(phase === "idle" || phase === "done") && (
           <button type="submit" disabled={!file || phase === "done"}>
-            Upload
+            {replacing ? "Upload the new file" : "Upload"}
           </button>
         )}
         {phase === "uploading" && (
@@ -192,7 +223,7 @@ export function VideoUpload({ lessonId, groups, onUploaded }: { lessonId: string
             Cancel
           </button>
         )}
-        {phase === "done" && (
+        {phase === "done" && !replacing && (
           <button type="button" className="secondary" onClick={reset}>
             Add another
           </button>

@@ -584,8 +584,8 @@ class Content:
                 width=probe.get("width"), height=probe.get("height")), tenant_id=actor.tenant_id, actor_id=actor.id)
         if not still_played and previous_path != video.storage_path:
             await self.storage.delete(previous_path.removeprefix(self.storage.gs_prefix))
-        warnings = [f"milestone {m.title!r} at {m.timestamp:g} s is after the end of the new "
-                    f"{duration:.3f} s file: it is kept, but playback never reaches it; move or delete it"
+        warnings = [f"The milestone “{m.title}” at {m.timestamp:g} s is after the end of the new file "
+                    f"({duration:.1f} s): it is kept, but playback never reaches it; move or delete it."
                     for m in past_end]
         return {**_completed(video), "milestones_past_end": [_milestone(m) for m in past_end], "warnings": warnings}
 
