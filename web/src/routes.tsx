@@ -9,6 +9,7 @@ import { MyLessons } from "./pages/MyLessons";
 import { NotFound } from "./pages/NotFound";
 import { ForgotPassword, ResetPassword } from "./pages/PasswordReset";
 import { SignIn } from "./pages/SignIn";
+import { Unsubscribe } from "./pages/Unsubscribe";
 import { VerifyEmail } from "./pages/VerifyEmail";
 import { Watch } from "./pages/Watch";
 import { Layout } from "./ui/Layout";
@@ -48,6 +49,7 @@ export const router = createBrowserRouter([
   { path: "/forgot-password", element: <ForgotPassword />, errorElement: <RouteError /> },
   { path: "/reset-password", element: <ResetPassword />, errorElement: <RouteError /> },
   { path: "/confirm-email-change", element: <ConfirmEmailChange />, errorElement: <RouteError /> },
+  { path: "/unsubscribe", element: <Unsubscribe />, errorElement: <RouteError /> },
   {
     element: (
       <RequireSession>

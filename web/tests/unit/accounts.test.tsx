@@ -7,6 +7,7 @@ import { Account } from "../../src/pages/Account";
 import { ConfirmEmailChange } from "../../src/pages/ConfirmEmailChange";
 import { ForgotPassword, ResetPassword } from "../../src/pages/PasswordReset";
 import { SignIn } from "../../src/pages/SignIn";
+import { Unsubscribe } from "../../src/pages/Unsubscribe";
 
 // The pages call the gateway by path (/api/identity/…), as a browser does; Node's Request needs an
 // absolute URL, so it resolves paths against the page's location — before the clients are created.
@@ -108,5 +109,12 @@ describe("account recovery and email change", () => {
     await waitFor(() => expect(screen.getByText(/now samuel@example.com/)).toBeTruthy());
     expect(sent.filter((r) => r.path.endsWith("/email-change/confirm"))).toEqual([
       { path: "/api/identity/v1/auth/email-change/confirm", body: { token: "t1.other" } }]);
+  });
+
+  it("an email's unsubscribe link turns that notification off on opening", async () => {
+    const sent = api(() => respond(200, { notification: "email_new_lesson", subscribed: false }));
+    page(<Unsubscribe />, "/unsubscribe?token=payload.signature");
+    expect(await screen.findByText(/no more emails about new lessons/)).toBeTruthy();
+    expect(sent).toEqual([{ path: "/api/identity/v1/notifications/unsubscribe", body: { token: "payload.signature" } }]);
   });
 });
