@@ -32,6 +32,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .docs import ForwardedPrefix, docs_options
 from .errors import DomainError, TooManyRequests, Unauthenticated
 from .logging import correlation_id
+from .openapi_problems import document_problems
+from .request_limits import RequestLimits
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,8 @@ def create_app(spec: ServiceHttp) -> FastAPI:
         root_path_in_servers=False,
     )
     _install_problem_handlers(app)
+    document_problems(app)
+    app.add_middleware(RequestLimits)  # added before RequestContext: runs inside it, refusals carry the request id
     _install_request_context(app)
     app.add_middleware(ForwardedPrefix)
 

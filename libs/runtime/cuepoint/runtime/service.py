@@ -183,6 +183,12 @@ def build_app(spec: ServiceSpec, context: ServiceContext) -> FastAPI:
     )
 
 
+def proxy_options(settings: RuntimeSettings) -> dict[str, Any]:
+    """uvicorn believes forwarded headers from the configured gateway only (uvicorn's own default,
+    127.0.0.1, let any process on the machine name its address)."""
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
+
+
 def tune_garbage_collection() -> None:
     """For workers: decoding thousands of events a second allocates fast, and with the default
     thresholds the collector keeps re-walking every long-lived object (it cost a third of the
@@ -264,7 +270,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
         import uvicorn
 
         uvicorn.run(build_app(spec, context), host=args.host or settings.http_host, port=args.port or settings.http_port,
-                    log_config=None, access_log=False, proxy_headers=True)
+                    log_config=None, access_log=False, **proxy_options(settings))
         return 0
     if args.command == "worker":
         asyncio.run(run_worker(spec, context))

@@ -31,6 +31,12 @@ class RuntimeSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    trusted_proxies: str = Field(
+        default="127.0.0.2",
+        description="Addresses (comma-separated IPs or networks) whose X-Forwarded-For/-Proto is believed: the "
+                    "gateway's only. Any other client is known by the address it connects from, so it cannot "
+                    "choose the address login throttling counts. Locally the gateway connects from 127.0.0.2 "
+                    "(nginx proxy_bind) and a client on the machine from 127.0.0.1.")
     log_level: str = "INFO"
 
     consumer_max_tries: int = 5

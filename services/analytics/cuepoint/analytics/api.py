@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 
+from cuepoint.runtime.api_models import Offset
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 from cuepoint.runtime.errors import DomainError, Invalid
 
@@ -53,7 +54,6 @@ def routers(ingest: Ingest, dashboards: Dashboards, audit: AuditLog, verifier: T
     Admin = Annotated[CurrentUser, Depends(require_role(authenticated, Role.ADMIN))]
     Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
     Limit = Annotated[int, Query(ge=1, le=500, description="JSON only: CSV exports every row")]
-    Offset = Annotated[int, Query(ge=0)]
 
     events = APIRouter(prefix="/v1/events", tags=["ingest"])
 
@@ -128,7 +128,7 @@ def routers(ingest: Ingest, dashboards: Dashboards, audit: AuditLog, verifier: T
     async def search(actor: Admin, actor_id: uuid.UUID | None = None, target_type: str | None = None,
                      target_id: str | None = None, action: str | None = None, start: datetime | None = None,
                      end: datetime | None = None, limit: int = Query(default=50, ge=1, le=500),
-                     before_seq: int | None = Query(default=None, ge=1), format: Format = "json") -> Any:
+                     before_seq: int | None = Query(default=None, ge=1, le=2**63 - 1), format: Format = "json") -> Any:
         result = await audit.search(actor, actor_id=actor_id, target_type=target_type, target_id=target_id,
                                     action=action, start=start, end=end, limit=limit, before_seq=before_seq)
         return result if format == "json" else _table(result["items"], format, "audit-log")

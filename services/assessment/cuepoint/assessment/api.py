@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, Field, HttpUrl
 
-from cuepoint.runtime.api_models import Page, Strict
+from cuepoint.runtime.api_models import Offset, Page, Strict
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 
 from . import schemas
@@ -127,7 +127,6 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
     Teacher = Annotated[CurrentUser, Depends(require_role(authenticated, Role.TEACHER))]
     Admin = Annotated[CurrentUser, Depends(require_role(authenticated, Role.ADMIN))]
     Limit = Annotated[int, Query(ge=1, le=100)]
-    Offset = Annotated[int, Query(ge=0)]
 
     configurations = APIRouter(prefix="/v1/ai-configurations", tags=["AI"])
 

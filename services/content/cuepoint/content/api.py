@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from cuepoint.runtime.api_models import Page
+from cuepoint.runtime.api_models import Offset, Page
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 from cuepoint.runtime.errors import TooLarge
 
@@ -55,7 +55,7 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
                  summary="Lessons of my organisation; search is typo-tolerant. Students see published ones.")
     async def list_lessons(actor: User, q: str | None = Query(default=None, max_length=200),
                            status: LessonStatus | None = None,
-                           limit: int = Query(default=20, ge=1, le=100), offset: int = Query(default=0, ge=0)) -> Any:
+                           limit: int = Query(default=20, ge=1, le=100), offset: Offset = 0) -> Any:
         items, total = await content.list_lessons(actor, query=q, status=status, limit=limit, offset=offset)
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
@@ -96,7 +96,7 @@ def routers(content: Content, verifier: TokenVerifier) -> list[APIRouter]:
                  summary="The published versions, newest first (the lesson's author or an admin)",
                  responses=problems(_403="not the lesson's author", _404="no such lesson"))
     async def versions(lesson_id: uuid.UUID, actor: Author, limit: int = Query(default=20, ge=1, le=100),
-                       offset: int = Query(default=0, ge=0)) -> Any:
+                       offset: Offset = 0) -> Any:
         items, total = await content.versions(actor, lesson_id, limit=limit, offset=offset)
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import EmailStr, Field
 
-from cuepoint.runtime.api_models import Out, Page, Strict
+from cuepoint.runtime.api_models import MAX_OFFSET, Out, Page, Strict
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_platform_admin, require_role
 from cuepoint.runtime.errors import Invalid
 
@@ -244,7 +245,7 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
     User = Annotated[CurrentUser, Depends(authenticated)]
     Admin = Annotated[CurrentUser, Depends(admin)]
     limit_q = Query(default=50, ge=1, le=200)
-    offset_q = Query(default=0, ge=0)
+    offset_q = Query(default=0, ge=0, le=MAX_OFFSET)
 
     well_known = APIRouter(tags=["keys"])
 
@@ -276,11 +277,18 @@ def routers(identity: Identity, verifier: TokenVerifier, jwks: Any) -> list[APIR
     auth = APIRouter(prefix="/v1/auth", tags=["authentication"])
 
     @auth.post("/register", status_code=201, response_model=UserOut,
-               summary="Create an account (with an invitation token, with the invited role)")
+               summary="Create an account: with an invitation token, 201 and the account with the invited role; "
+                       "without one, 202 whether or not the email has an account (the address gets the "
+                       "verification link, or a note that it has an account already)",
+               responses={202: {"model": AcceptedOut, "description": "Self-registration: check your email"}})
     async def register(body: RegisterIn, request: Request) -> Any:
-        return _user(await identity.register(tenant_slug=body.tenant, email=body.email, password=body.password,
-                                             display_name=body.display_name, invitation_token=body.invitation_token,
-                                             client=_client(request)))
+        user = await identity.register(tenant_slug=body.tenant, email=body.email, password=body.password,
+                                       display_name=body.display_name, invitation_token=body.invitation_token,
+                                       client=_client(request))
+        if body.invitation_token:
+            return _user(user)
+        return JSONResponse(AcceptedOut(status="accepted", detail="check your email to go on").model_dump(),
+                            status_code=202)
 
     @auth.post("/verify-email", response_model=UserOut)
     async def verify_email(body: TokenIn) -> Any:

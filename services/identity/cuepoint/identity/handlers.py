@@ -140,6 +140,9 @@ class Identity:
 
     async def register(self, *, tenant_slug: str, email: str, password: str, display_name: str,
                        invitation_token: str | None = None, client: ClientInfo = ClientInfo()) -> Any:
+        """The new account; None when, without an invitation, the email already has an account here: its
+        owner is told by email instead, and the caller answers as for a new account (the answer must not
+        say which addresses have accounts; issue 16, finding 7)."""
         email = normalize_email(email)
         problems = password_problems(password, email=email, display_name=display_name)
         if problems:
@@ -160,6 +163,14 @@ class Identity:
                 if normalize_email(invitation.email) != email:
                     raise Invalid("this invitation is for another email address")
                 role, invited_by, verified = invitation.role, invitation.invited_by_id, True
+            elif (await session.execute(select(orm.users.c.id).where(
+                    func.lower(orm.users.c.email) == email))).first() is not None:
+                self._send_later(Email(
+                    to=email, subject="Someone tried to create a Cuepoint account with your address",
+                    text=f"Someone asked to create an account at {tenant.name} with this address, which already "
+                         "has one there. Nothing changed. If it was you, sign in; if you forgot your password, "
+                         f"ask for a reset link at {self.settings.public_base_url}/forgot-password.\n"))
+                return None
             user_id = uuid.uuid4()
             try:
                 await session.execute(orm.users.insert().values(
@@ -187,7 +198,7 @@ class Identity:
             else:
                 verification = await self._new_verification(session, user)
         if verification:
-            await send_quietly(self.mailer, verification)
+            self._send_later(verification)  # in the background, as the note to a known address: alike in time
         return user
 
     async def invite(self, actor: CurrentUser, *, email: str, role: str) -> Any:
@@ -309,19 +320,22 @@ class Identity:
             if tenant is not None:
                 await set_tenant(session, tenant.id)
                 user = (await session.execute(select(orm.users).where(func.lower(orm.users.c.email) == email))).first()
-            known_device = user is not None and client.device_id is not None and (await session.execute(
+            # The account-wide counter spares an address the account has signed in from before: the
+            # address the connection came from (forwarded only by the trusted gateway), never a device_id,
+            # which is a string the client chooses (issue 16, finding 6).
+            known_address = user is not None and client.ip_address is not None and (await session.execute(
                 select(func.count()).select_from(orm.auth_sessions).where(
-                    orm.auth_sessions.c.user_id == user.id, orm.auth_sessions.c.device_id == client.device_id))
+                    orm.auth_sessions.c.user_id == user.id, orm.auth_sessions.c.ip_address == client.ip_address))
             ).scalar_one() > 0
-            if not known_device:
-                await self._check_throttle(session, [(throttle.ACCOUNT_FROM_NEW_DEVICE, account)])
+            if not known_address:
+                await self._check_throttle(session, [(throttle.ACCOUNT_FROM_NEW_ADDRESS, account)])
         password_ok = await self.passwords.verify(user.password_hash if user else None, password)
 
         async with self.sessions() as session, session.begin():
             if not password_ok or user is None or user.status == "ERASED":
                 await self._record_failure(session, [(throttle.ACCOUNT_FROM_ADDRESS, f"{account}:{address}"),
                                                      (throttle.ADDRESS, address),
-                                                     (throttle.ACCOUNT_FROM_NEW_DEVICE, account)])
+                                                     (throttle.ACCOUNT_FROM_NEW_ADDRESS, account)])
                 failed = True
             else:
                 failed = False

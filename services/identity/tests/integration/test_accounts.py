@@ -21,9 +21,7 @@ async def _register(api, email: str, password: str = "a long enough phrase", ten
 
 async def test_registration_needs_a_verified_email_before_login(api, mailbox: Mailbox) -> None:
     created = await _register(api, "Newcomer@Example.com")
-    assert created.status_code == 201, created.text
-    user = created.json()
-    assert user["email"] == "newcomer@example.com" and user["role"] == "STUDENT" and user["email_verified"] is False
+    assert created.status_code == 202, created.text
 
     refused = await api.post("/v1/auth/login", json={"tenant": "demo", "email": "newcomer@example.com",
                                                      "password": "a long enough phrase"})
@@ -34,13 +32,14 @@ async def test_registration_needs_a_verified_email_before_login(api, mailbox: Ma
     assert f"http://cuepoint.test/verify-email?token={token}" in body(message)
     verified = await api.post("/v1/auth/verify-email", json={"token": token})
     assert verified.status_code == 200 and verified.json()["email_verified"] is True
+    assert verified.json()["email"] == "newcomer@example.com" and verified.json()["role"] == "STUDENT"
     again = await api.post("/v1/auth/verify-email", json={"token": token})
     assert again.status_code == 410, "a verification token is single-use"
     await login(api, "newcomer@example.com", "a long enough phrase")
 
 
 async def test_verification_tokens_expire_and_resends_are_limited(api, mailbox: Mailbox, infra: Infra) -> None:
-    assert (await _register(api, "late@example.com")).status_code == 201
+    assert (await _register(api, "late@example.com")).status_code == 202
     token = await mailbox.token_for("late@example.com")
     with psycopg.connect(infra.admin_database_url(), autocommit=True) as admin:
         admin.execute("UPDATE identity.email_verification_tokens SET expires_at = now() - interval '1 minute' "
@@ -59,9 +58,35 @@ async def test_verification_tokens_expire_and_resends_are_limited(api, mailbox: 
     assert (await api.post("/v1/auth/verify-email", json={"token": "not-a-token"})).status_code == 422
 
 
+async def test_registration_answers_alike_for_a_known_and_a_new_email(api, mailbox: Mailbox) -> None:
+    """Issue 16, finding 7: a 409 for a known email told anyone which addresses have accounts. Both now
+    answer 202 with the same body; the known address's owner is told by email, and nothing changes."""
+    known = await _register(api, "STUDENT@example.com", display_name="Someone Else")
+    new = await _register(api, "brand.new@example.com")
+    assert (known.status_code, new.status_code) == (202, 202), (known.text, new.text)
+    assert ({k: v for k, v in known.json().items() if k != "request_id"}
+            == {k: v for k, v in new.json().items() if k != "request_id"})
+    note = await _email_to(mailbox, "student@example.com", "already")
+    assert "Nothing changed" in body(note) and "forgot-password" in body(note)
+    assert "token:" not in body(note)
+    await login(api, "student@example.com")  # the account is as it was
+    assert (await _email_to(mailbox, "brand.new@example.com", "Confirm"))["Subject"].startswith("Confirm")
+
+
+async def _email_to(mailbox: Mailbox, address: str, subject_has: str, timeout: float = 10):
+    """The newest email to ``address`` whose subject or body mentions ``subject_has``."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        for message in reversed(mailbox.messages):
+            if message["To"] == address and (subject_has in message["Subject"] or subject_has in body(message)):
+                return message
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no email to {address} about {subject_has!r}")
+
+
 async def test_bad_registrations_get_clear_errors(api) -> None:
-    duplicate = await _register(api, "STUDENT@example.com")
-    assert duplicate.status_code == 409 and "already exists" in duplicate.json()["detail"]
     common = await _register(api, "c@example.com", password="password123")
     assert common.status_code == 422 and common.json()["errors"][0]["location"] == "body.password"
     short = await _register(api, "s@example.com", password="short")
@@ -75,7 +100,7 @@ async def test_bad_registrations_get_clear_errors(api) -> None:
                                                       "role": "ADMIN"})
     assert extra.status_code == 422, "a client cannot choose its own role"
     long_ok = await _register(api, "long@example.com", password="x" * 40 + " spaces and ünïcode " + "y" * 60)
-    assert long_ok.status_code == 201, "long passphrases with any characters are allowed"
+    assert long_ok.status_code == 202, "long passphrases with any characters are allowed"
 
 
 async def test_invitations_follow_the_role_rules(api, mailbox: Mailbox) -> None:
@@ -102,7 +127,7 @@ async def test_invitations_follow_the_role_rules(api, mailbox: Mailbox) -> None:
 
 async def test_admins_manage_users_and_changes_take_effect_at_once(api) -> None:
     admin = await login(api, "admin@example.com")
-    assert (await _register(api, "managed@example.com", display_name="Managed Person")).status_code == 201
+    assert (await _register(api, "managed@example.com", display_name="Managed Person")).status_code == 202
     found = (await api.get("/v1/users", params={"q": "managd persn"}, headers=bearer(admin))).json()
     assert [u["email"] for u in found["items"]] == ["managed@example.com"], "search tolerates typos"
     user_id = found["items"][0]["id"]
@@ -200,7 +225,7 @@ async def test_suspended_tenants_cannot_log_in(api, mailbox: Mailbox) -> None:
 
 
 async def test_export_and_erasure(api, infra: Infra) -> None:
-    assert (await _register(api, "leaving@example.com", display_name="Leaving Person")).status_code == 201
+    assert (await _register(api, "leaving@example.com", display_name="Leaving Person")).status_code == 202
     admin = await login(api, "admin@example.com")
     user_id = (await api.get("/v1/users", params={"q": "leaving"}, headers=bearer(admin))).json()["items"][0]["id"]
     exported = (await api.get(f"/v1/users/{user_id}/export", headers=bearer(admin))).json()
@@ -220,7 +245,7 @@ async def test_export_and_erasure(api, infra: Infra) -> None:
     assert (await api.post(f"/v1/users/{user_id}/erase", headers=bearer(admin))).status_code == 404
     assert (await api.post("/v1/auth/register", json={"tenant": "demo", "email": "leaving@example.com",
                                                       "password": "a long enough phrase", "display_name": "Back"})
-            ).status_code == 201, "an erased address is free again"
+            ).status_code == 202, "an erased address is free again"
 
     me = await login(api, "teacher@example.com")
     own = (await api.get("/v1/users/me/export", headers=bearer(me))).json()

@@ -48,8 +48,9 @@ async def test_each_change_is_published_once_without_personal_data(api, identity
         registered = await api.post("/v1/auth/register", json={"tenant": "demo", "email": email,
                                                                "password": "a long enough phrase",
                                                                "display_name": name})
-        user_id = registered.json()["id"]
-        tenant_id = registered.json()["tenant_id"]
+        assert registered.status_code == 202, registered.text
+        user_id, tenant_id = (str(value) for value in admin_connection.execute(
+            "SELECT id, tenant_id FROM identity.users WHERE email = %s", (email,)).fetchone())
         admin_connection.execute("UPDATE identity.users SET email_verified = true WHERE id = %s", (user_id,))
         admin = await login(api, "admin@example.com")
         person = await login(api, email, "a long enough phrase")

@@ -219,3 +219,22 @@ async def test_an_ended_sessions_access_token_is_refused_within_seconds(api, ide
     finally:
         stop.set()
         await relay_task
+
+
+async def test_a_device_id_the_account_used_does_not_lift_the_account_wide_limit(app) -> None:
+    """Issue 16, finding 6: guesses from ever new addresses naming the victim's device id (a string the
+    client chooses) were all heard. The account-wide counter now spares only an address the account
+    signed in from."""
+    victim = client_for(app, "198.51.100.10")
+    async with victim:
+        await login(victim, "teacher@example.com", device_id="victim-tablet")
+    statuses = []
+    for attempt in range(16):
+        async with client_for(app, f"203.0.113.{attempt + 1}") as attacker:
+            statuses.append((await attacker.post("/v1/auth/login", json={
+                "tenant": "demo", "email": "teacher@example.com", "password": f"guess-{attempt}",
+                "device_id": "victim-tablet"})).status_code)
+    assert 429 in statuses, statuses
+    async with client_for(app, "198.51.100.10") as victim:  # the victim, where they signed in before
+        assert (await victim.post("/v1/auth/login", json={"tenant": "demo", "email": "teacher@example.com",
+                                                          "password": PASSWORD})).status_code == 200

@@ -48,7 +48,7 @@ def test_tokens_round_trip_and_only_the_hash_is_kept() -> None:
 
 @given(st.integers(min_value=0, max_value=10_000))
 def test_delays_grow_but_never_lock_out(failures: int) -> None:
-    for rule in (throttle.ACCOUNT_FROM_ADDRESS, throttle.ADDRESS, throttle.ACCOUNT_FROM_NEW_DEVICE):
+    for rule in (throttle.ACCOUNT_FROM_ADDRESS, throttle.ADDRESS, throttle.ACCOUNT_FROM_NEW_ADDRESS):
         delay = throttle.required_delay(rule, failures)
         assert 0 <= delay <= rule.max_delay_seconds
         assert delay <= throttle.required_delay(rule, failures + 1)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
+from cuepoint.runtime.api_models import Offset
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 from cuepoint.runtime.errors import DomainError
 
@@ -49,7 +50,6 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
     User = Annotated[CurrentUser, Depends(authenticated)]
     Teacher = Annotated[CurrentUser, Depends(require_role(authenticated, Role.TEACHER))]
     Limit = Annotated[int, Query(ge=1, le=100)]
-    Offset = Annotated[int, Query(ge=0)]
 
     sessions = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 

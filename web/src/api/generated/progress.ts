@@ -82,9 +82,11 @@ export type paths = {
          *     The body is `text/event-stream`; read it with `fetch` and a `ReadableStream` (it needs the
          *     `Authorization` header, which `EventSource` cannot send).
          *
-         *     - On connecting: the comment `: connected` and `retry: 3000`.
+         *     - On connecting: the comment `: connected` and `retry: 3000`, then the current state as
+         *       `progress` events (the snapshot: one per lesson or student there is progress for), then each change.
+         *       A client that connects (or reconnects) late is correct at once, without reading the JSON routes.
          *     - `: ping` comments after 15 s without an event, so that proxies keep the connection.
-         *     - No `id:`: after reconnecting, read the current state over the JSON routes; the stream only says what changes.
+         *     - No `id:`: a reconnection starts with the snapshot again.
          */
         get: operations["lesson_stream_v1_lessons__lesson_id__stream_get"];
         put?: never;
@@ -160,9 +162,11 @@ export type paths = {
          *     The body is `text/event-stream`; read it with `fetch` and a `ReadableStream` (it needs the
          *     `Authorization` header, which `EventSource` cannot send).
          *
-         *     - On connecting: the comment `: connected` and `retry: 3000`.
+         *     - On connecting: the comment `: connected` and `retry: 3000`, then the current state as
+         *       `progress` events (the snapshot: one per lesson or student there is progress for), then each change.
+         *       A client that connects (or reconnects) late is correct at once, without reading the JSON routes.
          *     - `: ping` comments after 15 s without an event, so that proxies keep the connection.
-         *     - No `id:`: after reconnecting, read the current state over the JSON routes; the stream only says what changes.
+         *     - No `id:`: a reconnection starts with the snapshot again.
          */
         get: operations["my_stream_v1_stream_get"];
         put?: never;
@@ -206,11 +210,6 @@ export type components = {
             thumbnail: string | null;
             /** Title */
             title: string;
-        };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
         };
         /**
          * LessonProgressOut
@@ -314,6 +313,24 @@ export type components = {
             offset: number;
             /** Total */
             total: number;
+        };
+        /**
+         * ProblemDetails
+         * @description An RFC 9457 problem.
+         */
+        ProblemDetails: {
+            detail?: string;
+            /** @description 422: each invalid field */
+            errors?: {
+                location: string;
+                message: string;
+                type?: string;
+            }[];
+            instance?: string;
+            request_id?: string;
+            status: number;
+            title: string;
+            type: string;
         };
         /**
          * Readiness
@@ -451,19 +468,6 @@ export type components = {
             progress: components["schemas"]["LessonProgressOut"] | null;
             resume: components["schemas"]["ResumeOut"];
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
     };
     responses: never;
     parameters: never;
@@ -526,6 +530,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Items to skip, at most 1,000,000 */
                 offset?: number;
             };
             header?: never;
@@ -543,13 +548,31 @@ export interface operations {
                     "application/json": components["schemas"]["Page_DashboardEntry_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid access token (problem+json; `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token's role or this user may not do this (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Invalid request: each field's problem under `errors` (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
@@ -558,6 +581,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Items to skip, at most 1,000,000 */
                 offset?: number;
             };
             header?: never;
@@ -577,13 +601,40 @@ export interface operations {
                     "application/json": components["schemas"]["Page_LessonProgressOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid access token (problem+json; `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token's role or this user may not do this (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not found, or not visible to this user (problem+json) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Invalid request: each field's problem under `errors` (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
@@ -608,13 +659,40 @@ export interface operations {
                     "text/event-stream": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid access token (problem+json; `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token's role or this user may not do this (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not found, or not visible to this user (problem+json) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Invalid request: each field's problem under `errors` (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
@@ -642,13 +720,31 @@ export interface operations {
                     "application/json": components["schemas"]["ResumeOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid access token (problem+json; `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token's role or this user may not do this (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Invalid request: each field's problem under `errors` (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
@@ -657,6 +753,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Items to skip, at most 1,000,000 */
                 offset?: number;
             };
             header?: never;
@@ -674,13 +771,31 @@ export interface operations {
                     "application/json": components["schemas"]["Page_SessionOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid access token (problem+json; `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token's role or this user may not do this (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Invalid request: each field's problem under `errors` (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
@@ -705,13 +820,49 @@ export interface operations {
                     "application/json": components["schemas"]["SessionOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid access token (problem+json; `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token's role or this user may not do this (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not found, or not visible to this user (problem+json) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Invalid request: each field's problem under `errors` (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
@@ -732,6 +883,24 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description No valid access token (problem+json; `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token's role or this user may not do this (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };

@@ -1,9 +1,11 @@
 """How long a client must wait after failed attempts: delays, never a hard lockout.
 
 Three counters: the account from one client address, the client address across
-accounts, and the account from anywhere. The last applies only to devices the account
+accounts, and the account from anywhere. The last applies only to addresses the account
 has never logged in from, so an attacker hammering a victim's account from elsewhere
-slows themselves, not the victim on a known device.
+slows themselves, not the victim at a known address. Every key is what the client cannot
+choose: the address its connection comes from (a forwarded one only from the trusted
+gateway), the account; never a device id, which the client names itself.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ class Rule:
 
 ACCOUNT_FROM_ADDRESS = Rule("account+address", free_failures=4, max_delay_seconds=60)
 ADDRESS = Rule("address", free_failures=30, max_delay_seconds=60)
-ACCOUNT_FROM_NEW_DEVICE = Rule("account", free_failures=10, max_delay_seconds=30)
+ACCOUNT_FROM_NEW_ADDRESS = Rule("account", free_failures=10, max_delay_seconds=30)
 FAILURE_MEMORY_SECONDS = 15 * 60  # failures older than this are forgotten
 
 
