@@ -56,12 +56,16 @@ def _unsubscribe_key(settings: IdentitySettings) -> bytes:
     return hmac.new(master, b"identity.unsubscribe-links", hashlib.sha256).digest()
 
 
-def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
+def notifications_for(context: ServiceContext) -> Notifications:
     settings = context.settings
     assert isinstance(settings, IdentitySettings)
-    notifications = Notifications(mailer=mailer_for(settings), settings=settings,
-                                  unsubscribe_key=_unsubscribe_key(settings))
-    handlers = notifications.handlers()
+    return Notifications(sessions=context.sessions, mailer=mailer_for(settings), settings=settings,
+                         unsubscribe_key=_unsubscribe_key(settings))
+
+
+def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
+    settings = context.settings
+    handlers = notifications_for(context).handlers()
     for topic in (CONTENT_EVENTS, ASSESSMENT_EVENTS):
         context.subscribe(IdempotentConsumer(
             sessions=context.sessions, schema="identity", group_id=f"identity.notifications.{topic.producer}",
@@ -151,6 +155,7 @@ def spec() -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         routers=routers,
         consumers=consumers,
+        background=lambda context: [notifications_for(context).run_weekly],
         commands={
             "seed-demo": Command("create the demo tenant, its admin, teacher and student, and a platform admin "
                                  "(idempotent)", _seed_demo_command),

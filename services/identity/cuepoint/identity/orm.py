@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Integer,
     LargeBinary,
@@ -86,6 +87,16 @@ published_lessons = Table(
     "published_lessons", metadata,
     Column("lesson_id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("title", Text),
     Column("created_by_id", Uuid), Column("version", Integer), _at("updated_at"),
+)
+lesson_activity = Table(
+    "lesson_activity", metadata,
+    Column("tenant_id", Uuid), Column("lesson_id", Uuid, primary_key=True), Column("day", Date, primary_key=True),
+    Column("student_id", Uuid, primary_key=True), Column("attempts", Integer), Column("correct", Integer),
+)
+weekly_summaries = Table(
+    "weekly_summaries", metadata,
+    Column("tenant_id", Uuid), Column("user_id", Uuid, primary_key=True), Column("week", Date, primary_key=True),
+    _at("sent_at"),
 )
 signing_keys = Table(
     "signing_keys", metadata,

@@ -20,6 +20,8 @@ class IdentitySettings(RuntimeSettings):
     password_reset_ttl_minutes: int = Field(default=30, ge=5, le=240, description="How long a reset link works.")
     password_reset_per_hour: int = Field(default=3, ge=1, description="Reset emails per account and hour.")
     email_change_ttl_hours: int = Field(default=24, ge=1, le=168)
+    weekly_summary_check_seconds: float = Field(default=3600, gt=0,
+                                                description="How often the worker looks for weekly summaries due.")
     public_base_url: str = Field(default="http://127.0.0.1:8080", description="Where links in emails point.")
 
     smtp_host: str | None = Field(default=None, description="Unset: emails are written to the service log.")
