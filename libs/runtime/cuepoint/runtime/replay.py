@@ -20,6 +20,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from .db import libpq_dsn
+from .projection_lock import take_for_rebuild
 
 if TYPE_CHECKING:
     from .service import ServiceContext
@@ -142,15 +143,27 @@ async def rebuild(context: ServiceContext, consumers: dict[str, Any], *, tables:
     row-level security, so every tenant's rows go. Closes the context."""
     schema = context.name
     groups = [consumer.group_id for consumer in consumers.values()]
-    with psycopg.connect(libpq_dsn(context.settings.owner_database_url)) as connection:
-        connection.execute("TRUNCATE " + ", ".join(f'"{schema}"."{table}"' for table in tables))
-        connection.execute(f'DELETE FROM "{schema}".inbox WHERE consumer_group = ANY(%s)', (groups,))
+    # Held until the replay ends: workers must not apply live events meanwhile (projection_lock.py).
+    lock = psycopg.connect(libpq_dsn(context.settings.owner_database_url), autocommit=True)
     try:
-        count = await replay(context.settings.bootstrap_servers,
-                             {context.topic(name): consumer for name, consumer in consumers.items()},
-                             client_topic=context.topic(client_topic), out=out)
+        running = take_for_rebuild(lock, schema)
+        if running:
+            await context.close()
+            print(f"{schema}: not rebuilt: {running} worker process{'es' if running > 1 else ''} of {schema} "
+                  "running would race the replay. Stop them first (locally: deploy/local/services.sh down; "
+                  "in Kubernetes: scale the worker Deployment to 0), rebuild, then start them again.", file=out)
+            return 2
+        with psycopg.connect(libpq_dsn(context.settings.owner_database_url)) as connection:
+            connection.execute("TRUNCATE " + ", ".join(f'"{schema}"."{table}"' for table in tables))
+            connection.execute(f'DELETE FROM "{schema}".inbox WHERE consumer_group = ANY(%s)', (groups,))
+        try:
+            count = await replay(context.settings.bootstrap_servers,
+                                 {context.topic(name): consumer for name, consumer in consumers.items()},
+                                 client_topic=context.topic(client_topic), out=out)
+        finally:
+            await context.close()
     finally:
-        await context.close()
+        lock.close()
     print(f"{schema}: replayed {count:,} records"
           + (f" ({dead.count} unreadable, dead-lettered before)" if dead.count else ""), file=out)
     return 0

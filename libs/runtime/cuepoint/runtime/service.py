@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from . import db
+from . import db, projection_lock
 from .auth import JwksCache, TokenVerifier
 from .config_view import SystemConfigView
 from .consumer import DeadLetters
@@ -218,6 +218,10 @@ async def run_worker(spec: ServiceSpec, context: ServiceContext, stop: asyncio.E
     spec.consumers(context, broker, dead_letters)
     stop = stop or _stop_on_signals()
     tune_garbage_collection()
+    # While a rebuild of this service's projections runs, the worker waits (projection_lock.py).
+    projections = await projection_lock.hold_for_worker(db.libpq_dsn(settings.runtime_database_url),
+                                                          context.name)
+    context.on_close(projections.close)
     await broker.start()
     tasks = [asyncio.create_task(task(stop)) for task in spec.background(context)]
     log.info("worker started", extra={"subscribers": len(broker.subscribers), "background_tasks": len(tasks)})

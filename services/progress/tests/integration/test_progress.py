@@ -4,11 +4,13 @@ live streams, rebuild and duplicates — on the real PostgreSQL and Kafka."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import psycopg
@@ -22,7 +24,7 @@ from cuepoint.contracts.envelope import new_envelope
 from cuepoint.progress.bootstrap import rebuild, spec
 from cuepoint.progress.reads import STUDENT_DASHBOARD_SQL
 from cuepoint.runtime import db
-from cuepoint.runtime.service import ServiceContext, build_app
+from cuepoint.runtime.service import ServiceContext, build_app, run_worker
 from tests.support.accounts import Accounts
 from tests.support.platform import Infra, eventually
 from tests.support.streams import claims, publish, publish_envelopes, read_topic, wait_for_row
@@ -92,13 +94,24 @@ async def _telemetry(infra, lesson: Lesson, events) -> list:
     return await publish(infra, "analytics.client-events", events, tenant_id=lesson.tenant_id, producer="analytics")
 
 
+def _lesson_graded(lesson: Lesson, student: uuid.UUID, at: datetime, percent: str,
+                   reason: str = "ANSWERED") -> assessment.LessonGraded:
+    """The lesson grade assessment announces after a grading (the lesson's one 1-point question)."""
+    return assessment.LessonGraded(
+        student_id=student, lesson_id=lesson.lesson_id, score=Decimal(percent) / 100, max_score=1, percent=percent,
+        passed=Decimal(percent) >= 70, passing_threshold=70, questions_answered=1, questions_counted=1,
+        reason=reason, graded_at=at)
+
+
 async def _attempt(infra, lesson: Lesson, student: uuid.UUID, at: datetime, *, correct: bool) -> None:
+    """An answer graded, with the lesson grade that follows it (as assessment publishes them)."""
     await publish(infra, "assessment.events", [assessment.AttemptGraded(
         attempt_id=uuid.uuid4(), student_id=student, question_id=lesson.question_id,
         milestone_id=lesson.milestone_id, video_id=lesson.video_id, lesson_id=lesson.lesson_id, attempt_number=1,
         max_attempts=3, is_correct=correct, score=1 if correct else 0, max_score=1, milestone_answered=correct,
-        attempts_left=2, time_taken_ms=4000, answered_at=at)], tenant_id=lesson.tenant_id, producer="assessment",
-        actor_id=student)
+        attempts_left=2, time_taken_ms=4000, answered_at=at),
+        _lesson_graded(lesson, student, at, "100" if correct else "0")], tenant_id=lesson.tenant_id,
+        producer="assessment", actor_id=student)
 
 
 def _row(admin_connection, sql: str, *params):
@@ -152,6 +165,8 @@ async def test_resume_on_another_device_and_completion_enforced_by_the_server(ap
     await _attempt(infra, lesson, student, T0 + timedelta(seconds=70), correct=True)
     await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.question_results WHERE student_id = %s "
                        "AND settled", (student,))
+    await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.lesson_scores WHERE student_id = %s "
+                       "AND percent = 100", (student,))  # the grade that follows the answer
     await _telemetry(infra, lesson, [_heartbeat(lesson, student, "phone", s, s + 10, T0 + timedelta(seconds=s + 50))
                                      for s in range(30, 60, 10)])
     await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.student_progress WHERE student_id = %s "
@@ -388,6 +403,46 @@ async def test_live_streams_for_the_student_and_the_teacher(progress_settings, s
         await serving
 
 
+@contextlib.asynccontextmanager
+async def _served(progress_settings, accounts):
+    """progress's API on a real port (streams need a real server): its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    context = ServiceContext("progress", progress_settings)
+    context.__dict__["verifier"] = accounts.verifier()
+    server = uvicorn.Server(uvicorn.Config(build_app(spec(), context), host="127.0.0.1", port=port, log_config=None,
+                                           lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: _ready(server.started), timeout=10)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def test_a_stream_opened_late_starts_with_the_current_state(progress_settings, start_worker, accounts, infra,
+                                                                  admin_connection):
+    users = await accounts.tenant_with_users(f"late-{uuid.uuid4().hex[:6]}")
+    student = uuid.UUID(claims(users["student"])["sub"])
+    async with start_worker(), _served(progress_settings, accounts) as url:
+        lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+        await _watching(infra, admin_connection, lesson, student)  # progress made before anyone follows it
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client, \
+                client.stream("GET", "/v1/stream", headers=users["student"]) as mine, \
+                client.stream("GET", f"/v1/lessons/{lesson.lesson_id}/stream", headers=users["teacher"]) as class_view:
+            lines, teacher_lines = mine.aiter_lines(), class_view.aiter_lines()
+            assert [await anext(lines) for _ in range(3)] == [": connected", "retry: 3000", ""]
+            # Nothing changes from here on: what arrives is the snapshot.
+            event, data = await asyncio.wait_for(_next_event(lines), timeout=10)
+            assert event == "progress" and data["progress"]["lesson_id"] == str(lesson.lesson_id)
+            assert data["progress"]["status"] == "IN_PROGRESS" and data["resume"]["position"] == 10.0
+            seen = await asyncio.wait_for(_next_data(teacher_lines), timeout=10)
+            assert seen["student_id"] == str(student) and seen["lesson_id"] == str(lesson.lesson_id)
+            assert seen["completion_percent"] == data["progress"]["completion_percent"]
+
+
 async def _next_data(lines) -> dict:
     async for line in lines:
         if line.startswith("data: "):
@@ -546,8 +601,9 @@ async def _override(infra, lesson: Lesson, student: uuid.UUID, at: datetime, *, 
         attempt_id=uuid.uuid4(), student_id=student, question_id=lesson.question_id,
         milestone_id=lesson.milestone_id, video_id=lesson.video_id, lesson_id=lesson.lesson_id, attempt_number=1,
         score=score, previous_score=previous, graded_score=0, max_score=1, best_score=best,
-        reason="right, in other words", overridden_at=at)], tenant_id=lesson.tenant_id, producer="assessment",
-        actor_id=lesson.teacher_id)
+        reason="right, in other words", overridden_at=at),
+        _lesson_graded(lesson, student, at, str(Decimal(best) * 100), "OVERRIDDEN")], tenant_id=lesson.tenant_id,
+        producer="assessment", actor_id=lesson.teacher_id)
 
 
 async def _average_is(api, lesson: Lesson, student: dict[str, str], average: float) -> None:
@@ -658,3 +714,91 @@ async def test_a_video_deleted_from_the_draft_plays_on_in_the_published_version_
     await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.student_progress WHERE student_id = %s "
                        "AND lesson_id = %s AND status = 'COMPLETED' AND completion_percent = 100",
                        (student, draft.lesson_id), message="the deleted draft video still counts")
+
+
+async def test_average_score_is_the_lesson_grade_assessment_announces(progress_settings, start_worker, accounts,
+                                                                      infra, admin_connection, api):
+    users = await accounts.tenant_with_users(f"grade-{uuid.uuid4().hex[:6]}")
+    student = uuid.UUID(claims(users["student"])["sub"])
+    async with start_worker():
+        lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+        other = uuid.uuid4()  # a second question, on the same milestone
+        await publish(infra, "assessment.events", [assessment.QuestionApproved(
+            question_id=other, milestone_id=lesson.milestone_id, lesson_id=lesson.lesson_id, type="TRUE_FALSE",
+            points=3)], tenant_id=lesson.tenant_id, producer="assessment", actor_id=lesson.teacher_id)
+        at = T0 + timedelta(seconds=35)
+        answers = [assessment.AttemptGraded(
+            attempt_id=uuid.uuid4(), student_id=student, question_id=question, milestone_id=lesson.milestone_id,
+            video_id=lesson.video_id, lesson_id=lesson.lesson_id, attempt_number=1, max_attempts=1,
+            is_correct=right, score=score, max_score=points, milestone_answered=True, attempts_left=0,
+            time_taken_ms=1000, answered_at=at)
+            for question, right, score, points in ((lesson.question_id, True, 1, 1), (other, False, 0, 3))]
+        # The grade weighs by points: 1 of 4 = 25 % (an average of the answers' percents would say 50).
+        grade = assessment.LessonGraded(
+            student_id=student, lesson_id=lesson.lesson_id, score=1, max_score=4, percent="25.00", passed=False,
+            passing_threshold=70, questions_answered=2, questions_counted=2, reason="ANSWERED", graded_at=at)
+        await publish(infra, "assessment.events", [*answers, grade], tenant_id=lesson.tenant_id,
+                      producer="assessment", actor_id=student)
+        await _average_is(api, lesson, users["student"], 25.0)
+        announced = await read_topic(infra, "progress.events", lambda e: e["event_type"] ==
+                                     "progress.lesson.progressed.v1" and e["data"]["student_id"] == str(student)
+                                     and e["data"]["average_score"] == "25.00", expect=1)
+        assert announced
+        # The threshold changed (passed re-evaluated, same percent) or the same grade again: nothing moves.
+        regraded = grade.model_copy(update={"passed": True, "passing_threshold": 20, "reason": "THRESHOLD_CHANGED",
+                                            "graded_at": at + timedelta(seconds=5)})
+        await publish(infra, "assessment.events", [regraded], tenant_id=lesson.tenant_id, producer="assessment",
+                      actor_id=student)
+        await wait_for_row(admin_connection, "SELECT passed FROM progress.lesson_scores WHERE student_id = %s",
+                           (student,))
+        await _average_is(api, lesson, users["student"], 25.0)
+
+
+async def test_a_rebuild_refuses_while_a_worker_runs_and_a_worker_waits_for_a_rebuild(progress_settings,
+                                                                                      admin_connection) -> None:
+    """`python -m cuepoint.progress worker` (run_worker itself) and `rebuild --yes` exclude each other."""
+    lock_rows = ("SELECT granted FROM pg_locks, (SELECT hashtextextended('cuepoint.projections.progress', 0) AS key) "
+                 "wanted WHERE locktype = 'advisory' AND mode = 'ShareLock' AND objsubid = 1 "
+                 "AND classid::bigint = (key >> 32) & 4294967295 AND objid::bigint = key & 4294967295 "
+                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+    async def worker_lock(granted: bool) -> None:
+        for _ in range(300):
+            if (granted,) in admin_connection.execute(lock_rows).fetchall():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no worker {'holding' if granted else 'waiting for'} the projection lock")
+
+    marker = uuid.uuid4()
+    admin_connection.execute("INSERT INTO progress.inbox (consumer_group, event_id, topic, partition, \"offset\") "
+                             "VALUES ('progress.playback', %s, 'marker', 0, 0)",
+                             (marker,))
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(spec(), ServiceContext("progress", progress_settings), stop))
+    try:
+        await worker_lock(granted=True)
+        out = _Capture()
+        assert await rebuild(ServiceContext("progress", progress_settings), out=out) == 2
+        assert "not rebuilt: 1 worker process of progress running would race the replay" in out.text
+        assert "deploy/local/services.sh down" in out.text
+        assert _row(admin_connection, "SELECT count(*) FROM progress.inbox WHERE event_id = %s", marker) == (1,), \
+            "a refused rebuild empties nothing"
+    finally:
+        stop.set()
+        await worker
+
+    # The other way round: a worker started while a rebuild holds the lock waits until it ends.
+    owner = psycopg.connect(db.libpq_dsn(progress_settings.owner_database_url), autocommit=True)
+    stop = asyncio.Event()
+    try:
+        assert owner.execute("SELECT pg_try_advisory_lock(hashtextextended('cuepoint.projections.progress', 0))"
+                             ).fetchone()[0]
+        worker = asyncio.create_task(run_worker(spec(), ServiceContext("progress", progress_settings), stop))
+        await worker_lock(granted=False)
+    finally:
+        owner.close()  # the rebuild ends
+    try:
+        await worker_lock(granted=True)
+    finally:
+        stop.set()
+        await worker
