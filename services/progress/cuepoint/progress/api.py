@@ -35,9 +35,11 @@ STREAM_PROTOCOL = f"""
 The body is `text/event-stream`; read it with `fetch` and a `ReadableStream` (it needs the
 `Authorization` header, which `EventSource` cannot send).
 
-- On connecting: the comment `: connected` and `retry: {RETRY_MILLISECONDS}`.
+- On connecting: the comment `: connected` and `retry: {RETRY_MILLISECONDS}`, then the current state as
+  `progress` events (the snapshot: one per lesson or student there is progress for), then each change.
+  A client that connects (or reconnects) late is correct at once, without reading the JSON routes.
 - `: ping` comments after {KEEPALIVE_SECONDS} s without an event, so that proxies keep the connection.
-- No `id:`: after reconnecting, read the current state over the JSON routes; the stream only says what changes.
+- No `id:`: a reconnection starts with the snapshot again.
 """
 
 # Every event these streams send is named `progress` (an EventSource listens with addEventListener("progress")).
@@ -83,10 +85,19 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
         return await reads.dashboard(actor, limit=limit, offset=offset)
 
     async def follow(subscription: Subscription, event: str,
-                     render: Callable[[dict[str, Any]], Awaitable[BaseModel | None]]) -> AsyncIterator[Any]:
-        """FastAPI writes the events and, after 15 s without one, the `: ping` comment."""
+                     render: Callable[[dict[str, Any]], Awaitable[BaseModel | None]],
+                     snapshot: Callable[[], Awaitable[list[dict[str, Any]]]]) -> AsyncIterator[Any]:
+        """FastAPI writes the events and, after 15 s without one, the `: ping` comment. The snapshot is
+        read after subscribing, so a change in between is sent (again) rather than missed."""
         try:
             yield ServerSentEvent(retry=RETRY_MILLISECONDS, comment="connected")
+            for notice in await snapshot():
+                try:
+                    data = await render(notice)
+                except DomainError:
+                    continue
+                if data is not None:
+                    yield ServerSentEvent(event=event, data=data)
             while True:
                 notice = await subscription.queue.get()
                 try:
@@ -115,8 +126,11 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
                 progress=await reads.progress_of(actor.tenant_id, actor.id, lesson_id),
                 resume=await reads.resume(actor, lesson_id=lesson_id, video_id=None))
 
+        async def snapshot() -> list[dict[str, Any]]:
+            return [{"lesson_id": str(lesson)} for lesson in await reads.lessons_of(actor.tenant_id, actor.id)]
+
         subscription = await hub.subscribe(lambda n: n["tenant_id"] == tenant and n["student_id"] == me)
-        async for item in follow(subscription, "progress", render):
+        async for item in follow(subscription, "progress", render, snapshot):
             yield item
 
     async def lesson_author(lesson_id: uuid.UUID, actor: Teacher) -> CurrentUser:
@@ -137,8 +151,11 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
             found = await reads.progress_of(actor.tenant_id, uuid.UUID(notice["student_id"]), lesson_id)
             return None if found is None else LessonProgressOut.model_validate(found)
 
+        async def snapshot() -> list[dict[str, Any]]:
+            return [{"student_id": str(student)} for student in await reads.students_of(actor.tenant_id, lesson_id)]
+
         subscription = await hub.subscribe(lambda n: n["tenant_id"] == tenant and n["lesson_id"] == lesson)
-        async for item in follow(subscription, "progress", render):
+        async for item in follow(subscription, "progress", render, snapshot):
             yield item
 
     return [sessions, progress]

@@ -42,6 +42,11 @@ question_results = Table(
     _id("lesson_id"), Column("settled", Boolean), Column("best_score", Numeric), Column("max_score", Numeric),
     Column("time_spent_ms", BigInteger), _at("updated_at"),
 )
+lesson_scores = Table(
+    "lesson_scores", metadata,
+    _id("student_id", primary_key=True), _id("lesson_id", primary_key=True), _id("tenant_id"),
+    Column("percent", Numeric), Column("passed", Boolean), _at("updated_at"),
+)
 student_sessions = Table(
     "student_sessions", metadata,
     _id(primary_key=True), _id("tenant_id"), _id("student_id"), Column("device_id", Text), Column("user_agent", Text),
@@ -72,5 +77,5 @@ display_names = Table(
     _at("updated_at"),
 )
 
-PROJECTIONS = (lessons, videos, milestones, questions, question_results, student_sessions, video_progress,
-               student_progress, display_names)
+PROJECTIONS = (lessons, videos, milestones, questions, question_results, lesson_scores, student_sessions,
+               video_progress, student_progress, display_names)

@@ -254,7 +254,23 @@ class Projection:
             await self.refresh(session, envelope.tenant_id,
                                {(data.student_id, data.lesson_id): (data.overridden_at, data.overridden_at)})
 
+        async def lesson_graded(session: AsyncSession, envelope: Event) -> None:
+            # The lesson score is assessment's (its one definition): taken as it is, never recomputed here.
+            data = envelope.data
+            s = orm.lesson_scores
+            statement = insert(s).values(student_id=data.student_id, lesson_id=data.lesson_id,
+                                         tenant_id=envelope.tenant_id, percent=data.percent, passed=data.passed,
+                                         updated_at=data.graded_at)
+            await session.execute(statement.on_conflict_do_update(
+                index_elements=[s.c.student_id, s.c.lesson_id],
+                set_={"percent": statement.excluded.percent, "passed": statement.excluded.passed,
+                      "updated_at": statement.excluded.updated_at},
+                where=s.c.updated_at <= statement.excluded.updated_at))
+            await self.refresh(session, envelope.tenant_id,
+                               {(data.student_id, data.lesson_id): (data.graded_at, data.graded_at)})
+
         return {
+            "assessment.lesson.graded.v1": lesson_graded,
             "assessment.question.approved.v1": reviewed,
             "assessment.question.rejected.v1": reviewed,
             "assessment.attempt.graded.v1": attempt_graded,
@@ -437,12 +453,14 @@ class Projection:
         r = orm.question_results
         q = orm.questions
         scores = {(row.student_id, row.lesson_id): row for row in (await session.execute(
-            select(r.c.student_id, r.c.lesson_id,
-                   func.avg(r.c.best_score * 100 / func.nullif(r.c.max_score, 0)).label("average"),
-                   func.sum(r.c.time_spent_ms).label("answering_ms"))
+            select(r.c.student_id, r.c.lesson_id, func.sum(r.c.time_spent_ms).label("answering_ms"))
             .join(q, and_(q.c.id == r.c.question_id, q.c.approved))
             .where(r.c.student_id.in_(students), r.c.lesson_id.in_(lesson_ids))
             .group_by(r.c.student_id, r.c.lesson_id))).all()}
+        ls = orm.lesson_scores
+        graded = {(row.student_id, row.lesson_id): row.percent for row in (await session.execute(
+            select(ls.c.student_id, ls.c.lesson_id, ls.c.percent)
+            .where(ls.c.student_id.in_(students), ls.c.lesson_id.in_(lesson_ids)))).all()}
         sp = orm.student_progress
         existing = {(row.student_id, row.lesson_id): row for row in (await session.execute(
             select(sp).where(sp.c.student_id.in_(students), sp.c.lesson_id.in_(lesson_ids)).with_for_update())).all()}
@@ -479,7 +497,8 @@ class Projection:
             all_done = bool(finished) and None not in finished
             score = scores.get((student, lesson_id))
             completion = Decimal(100) if all_done else min(Decimal("99.00"), _percent(100 * earned / max(units, 1)))
-            average = _percent(score.average) if score is not None and score.average is not None else None
+            # The lesson grade's percent (assessment's LessonGraded): the one score the student is shown.
+            average = _percent(graded[(student, lesson_id)]) if (student, lesson_id) in graded else None
             answering = float(score.answering_ms or 0) / 1000 if score is not None else 0.0
             spent = int(watch_seconds + answering)
             before = existing.get((student, lesson_id))
@@ -512,8 +531,10 @@ class Projection:
         """LessonProgressed, throttled: on a status change, a 5-point move, or any change after a minute;
         LessonCompleted once."""
         completion, status = values["completion_percent"], values["status"]
+        # A new score is announced at once: the dashboards' average scores follow it.
+        rescored = before is not None and before.average_score != values["average_score"]
         if last is None or status != last.status or abs(completion - last.completion_percent) >= PROGRESS_STEP or (
-                completion != last.completion_percent and at - last.announced_at >= PROGRESS_INTERVAL):
+                completion != last.completion_percent and at - last.announced_at >= PROGRESS_INTERVAL) or rescored:
             await self._publish(session, tenant_id, student, events.LessonProgressed(
                 student_id=student, lesson_id=lesson_id, completion_percent=completion,
                 average_score=values["average_score"], total_time_spent=values["total_time_spent"], status=status))

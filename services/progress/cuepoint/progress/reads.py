@@ -145,6 +145,20 @@ class Reads:
                                                                       sp.c.lesson_id == lesson_id))).first()
             return _progress(row) if row else None
 
+    async def lessons_of(self, tenant_id: uuid.UUID, student_id: uuid.UUID) -> list[uuid.UUID]:
+        """The lessons a student has progress in, most recent first (a live stream's snapshot)."""
+        sp = orm.student_progress
+        async with tenant_transaction(self.sessions, tenant_id) as session:
+            return list((await session.execute(select(sp.c.lesson_id).where(sp.c.student_id == student_id)
+                                               .order_by(sp.c.updated_at.desc(), sp.c.lesson_id))).scalars())
+
+    async def students_of(self, tenant_id: uuid.UUID, lesson_id: uuid.UUID) -> list[uuid.UUID]:
+        """The students with progress in a lesson, most recent first (the class view's snapshot)."""
+        sp = orm.student_progress
+        async with tenant_transaction(self.sessions, tenant_id) as session:
+            return list((await session.execute(select(sp.c.student_id).where(sp.c.lesson_id == lesson_id)
+                                               .order_by(sp.c.updated_at.desc(), sp.c.student_id))).scalars())
+
     async def dashboard(self, actor: CurrentUser, *, limit: int, offset: int) -> dict[str, Any]:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             rows = (await session.execute(STUDENT_DASHBOARD, {"student_id": actor.id})).mappings().all()
