@@ -1,5 +1,5 @@
-"""A session identity ends is ended everywhere: after logout, a reused refresh token, deactivation or
-erasure, the session's access token (valid for up to 15 more minutes by its signature) is refused
+"""A session identity ends is ended everywhere: after logout, a reused refresh token, deactivation,
+erasure or a password reset, the session's access token (valid for up to 15 more minutes by its signature) is refused
 with 401 by every one of the five services within seconds, through the gateway."""
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ async def _login(client: httpx.AsyncClient, email: str) -> dict:
     return response.json()
 
 
-async def _fresh_admin(client: httpx.AsyncClient, accounts) -> tuple[str, dict]:
+async def _fresh_admin(client: httpx.AsyncClient, accounts, email: str | None = None) -> tuple[str, dict]:
     """A new admin of the demo tenant (admins may read every service's route above) and its tokens,
     which every service accepts."""
     identity = accounts.client._transport.app.state.identity  # noqa: SLF001
     tenant = await identity.ensure_tenant(slug="demo", name="Demo School")
-    email = f"revoked-{uuid.uuid4().hex[:8]}@example.com"
+    email = email or f"revoked-{uuid.uuid4().hex[:8]}@example.com"
     user, _ = await identity.ensure_user(tenant_id=tenant.id, email=email, password=PASSWORD,
                                          display_name="Rita Revoked", role="ADMIN")
     tokens = await _login(client, email)
@@ -86,6 +86,17 @@ async def test_a_revoked_sessions_token_is_refused_by_every_service(platform, ac
         user_id, tokens = await _fresh_admin(client, accounts)
         assert (await client.post(f"/api/identity/v1/users/{user_id}/erase", headers=admin_headers)).status_code == 204
         await _refused_everywhere(client, tokens["access_token"], "erasure")
+
+        # A password reset by the emailed link ends every session of the account, this one included.
+        email = f"forgot-{uuid.uuid4().hex[:8]}@example.com"
+        _, tokens = await _fresh_admin(client, accounts, email)
+        asked = await client.post("/api/identity/v1/auth/password-reset", json={"tenant": "demo", "email": email})
+        assert asked.status_code == 202
+        token = await platform.mailbox.token_for(email)
+        reset = await client.post("/api/identity/v1/auth/password-reset/confirm",
+                                  json={"token": token, "new_password": "a fresh passphrase"})
+        assert reset.status_code == 204, reset.text
+        await _refused_everywhere(client, tokens["access_token"], "a password reset")
 
         # The admin's own session was never revoked: its token still works everywhere.
         assert set((await _statuses(client, admin["access_token"])).values()) == {200}
