@@ -44,3 +44,16 @@ async def test_loads_recent_revocations_and_follows_new_ones(infra: Infra, topic
         await eventually(heard, timeout=10, message="a new revocation was not followed")
     finally:
         await revocations.stop()
+
+
+async def test_without_kafka_at_start_a_token_is_refused_rather_than_trusted() -> None:
+    """Until the list has loaded, a revoked session cannot be told from a live one: the check fails
+    (503 for the request) instead of letting every token through."""
+    from cuepoint.runtime.revocations import RevocationsUnavailable
+
+    revocations = RevocationList("127.0.0.1:1", load_timeout=2)
+    try:
+        with pytest.raises(RevocationsUnavailable):
+            await revocations.revoked(uuid.uuid4())
+    finally:
+        await revocations.stop()
