@@ -42,8 +42,7 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
                   "AI spend per tenant per calendar month; generation stops when it is reached."),
         ConfigKey("grading.passingThreshold", Annotated[float, Field(ge=0, le=100)], 70.0,
                   "Score in percent at or above which a lesson counts as passed. Applies to stored grades too: "
-                  "changing an organisation's value judges every grade of it again (a platform-wide default, "
-                  "at each grade's next change)."),
+                  "changing it judges every grade it applies to again."),
         ConfigKey("grading.defaultMaxAttempts", Annotated[int, Field(ge=1, le=20)], 3,
                   "Attempts a question allows unless the teacher sets another limit."),
         ConfigKey("identity.requireEmailVerification", bool, True,

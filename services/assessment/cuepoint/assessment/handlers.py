@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cuepoint.contracts import assessment as events
 from cuepoint.contracts.configs import CONFIG_KEYS
 from cuepoint.runtime.auth import CurrentUser, Role
-from cuepoint.runtime.db import one_or_404, tenant_transaction
+from cuepoint.runtime.db import one_or_404, set_tenant, tenant_transaction
 from cuepoint.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from cuepoint.runtime.outbox import Outbox
 from cuepoint.runtime.secrets import SecretBox
@@ -735,20 +735,34 @@ class Assessment:
         return announce
 
     async def passing_threshold_changed(self, session: AsyncSession, envelope: Any) -> None:
-        """An organisation's grading.passingThreshold changed (identity.system-configs): every stored grade's
-        ``passed`` is judged again against it (the scores stay), and each lesson grade that flips is announced,
-        so progress and the dashboards follow. The session is the event's tenant's (the one that changed it)."""
+        """grading.passingThreshold changed (identity.system-configs): every stored grade it applies to has its
+        ``passed`` judged again (the scores stay), and each lesson grade that flips is announced, so progress and
+        the dashboards follow. An organisation's own value changes its grades; a platform-wide one those of
+        every organisation without its own."""
         change = envelope.data
-        if change.key != "grading.passingThreshold":
+        key = "grading.passingThreshold"
+        if change.key != key:
             return
-        if change.scope_tenant_id is None or change.scope_tenant_id != envelope.tenant_id:
-            # A platform-wide default: grades are judged against it at their next change (see the README).
-            log.info("platform-wide passing threshold changed; existing grades keep their passed until regraded")
+        if change.scope_tenant_id is not None:
+            if change.is_default or change.value is None:  # the override removed: the platform's value, or the default
+                threshold = Decimal(str(await self.config(key, None)))
+            else:
+                threshold = Decimal(str(CONFIG_KEYS[key].validate(change.value)))
+            await self._judge_again(session, change.scope_tenant_id, threshold, envelope.actor_id)
             return
-        if change.is_default or change.value is None:  # the override removed: the platform's value, or the default
-            threshold = Decimal(str(await self.config("grading.passingThreshold", None)))
-        else:
-            threshold = Decimal(str(CONFIG_KEYS["grading.passingThreshold"].validate(change.value)))
+        # Platform-wide: each organisation's threshold as the config view resolves it, once the view has this
+        # change (it follows the same topic on its own; until then the event is retried).
+        expected = CONFIG_KEYS[key].default if change.is_default or change.value is None else \
+            CONFIG_KEYS[key].validate(change.value)
+        if await self.config(key, None) != expected:
+            raise RuntimeError("the config view has not caught up with this platform-wide change yet")
+        for tenant_id in (await session.execute(text("SELECT graded_tenants()"))).scalars().all():
+            await set_tenant(session, tenant_id)
+            await self._judge_again(session, tenant_id, Decimal(str(await self.config(key, tenant_id))),
+                                    envelope.actor_id)
+
+    async def _judge_again(self, session: AsyncSession, tenant_id: uuid.UUID, threshold: Decimal,
+                           actor_id: uuid.UUID | None) -> None:
         g = orm.grades
         now = _now()
         flipped = (await session.execute(update(g).where(g.c.passed != (g.c.percent >= threshold)).values(
@@ -758,10 +772,10 @@ class Assessment:
                 values = {name: getattr(row, name) for name in (
                     "score", "max_score", "percent", "passed", "questions_answered", "questions_total")}
                 await self.outbox.emit(session, _lesson_graded(row.student_id, row.lesson_id, {
-                    **values, "updated_at": now}, threshold, "THRESHOLD_CHANGED"),
-                    tenant_id=envelope.tenant_id, actor_id=envelope.actor_id)
+                    **values, "updated_at": now}, threshold, "THRESHOLD_CHANGED"), tenant_id=tenant_id,
+                    actor_id=actor_id)
         log.info("passing threshold changed: grades judged again", extra={
-            "tenant_id": str(envelope.tenant_id), "threshold": str(threshold), "flipped": len(flipped)})
+            "tenant_id": str(tenant_id), "threshold": str(threshold), "flipped": len(flipped)})
 
     async def grades(self, actor: CurrentUser, *, lesson_id: uuid.UUID, student_id: uuid.UUID | None,
                      limit: int, offset: int) -> dict[str, Any]:

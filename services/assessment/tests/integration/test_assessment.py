@@ -1171,3 +1171,32 @@ async def test_the_lesson_score_counts_required_milestones_and_answered_optional
     flipped = _outbox(admin_connection, "assessment.lesson.graded.v1", claims(student)["sub"])[-1]["data"]
     assert (flipped["percent"], flipped["passed"], flipped["reason"]) == ("75.00", False, "THRESHOLD_CHANGED")
     assert float(flipped["passing_threshold"]) == 80
+
+
+async def test_a_platform_wide_passing_threshold_judges_every_organisation_without_its_own_again(
+        api, worker, accounts, infra, admin_connection):
+    users = await accounts.tenant_with_users(f"platform-{uuid.uuid4().hex[:6]}")
+    teacher, student = users["teacher"], users["student"]
+    world = await _world(infra, admin_connection, teacher)
+    for answer in (True, False):  # one of two right: 50 %, not passed against the default 70
+        question = await _approved_question(api, teacher, world, {"type": "TRUE_FALSE", "correct": True})
+        await api.post(f"/v1/questions/{question['id']}/attempts", headers=student, json={"answer": {"value": answer}})
+    student_id = uuid.UUID(claims(student)["sub"])
+    lesson = "SELECT passed FROM assessment.grades WHERE student_id = %s AND scope = 'LESSON'"
+    assert admin_connection.execute(lesson, (student_id,)).fetchone() == (False,)
+    platform = uuid.uuid4()  # the platform admin's organisation
+
+    async def platform_threshold(value) -> None:
+        await publish(infra, "identity.system-configs", [identity.SystemConfigChanged(
+            config_id="platform:grading.passingThreshold", key="grading.passingThreshold", value=value,
+            is_default=value is None)], tenant_id=platform, producer="identity", actor_id=uuid.uuid4())
+
+    try:
+        await platform_threshold(40)
+        await wait_for_row(admin_connection, lesson.replace("SELECT passed", "SELECT passed IS TRUE"), (student_id,),
+                           message="a platform-wide threshold did not reach the organisation's grades")
+        flipped = _outbox(admin_connection, "assessment.lesson.graded.v1", str(student_id))[-1]
+        assert flipped["data"]["reason"] == "THRESHOLD_CHANGED" and flipped["tenant_id"] == str(world.tenant_id)
+    finally:
+        await platform_threshold(None)  # back to the default for the tests that follow
+    await wait_for_row(admin_connection, lesson.replace("SELECT passed", "SELECT passed IS FALSE"), (student_id,))
