@@ -77,9 +77,35 @@ start_process() { # start_process SERVICE PROCESS [INSTANCE]
     port_open "$port" && fail "port $port for the $service API is taken by another process (set CUEPOINT_${service^^}_PORT)" ""
     args+=(--port "$port")
   fi
-  nohup "$PY" -m "cuepoint.$service" "${args[@]}" >>"$log" 2>&1 </dev/null &
+  # Under a supervisor (its pid in the pid file; the process's own in <pidfile>.child), as compose's
+  # restart policy or Kubernetes would: a process that dies is started again, not left dead.
+  (trap '' HUP; supervise "$pidfile.child" "$log" "$PY" -m "cuepoint.$service" "${args[@]}") >/dev/null 2>&1 </dev/null &
   echo $! >"$pidfile"
   STARTED+=("$pidfile")
+}
+
+# supervise CHILD_PIDFILE LOG COMMAND...: runs COMMAND (output to LOG) and starts it again whenever it
+# exits, after 1 s, then 2, 4 … up to 30 s while it keeps dying (back to 1 s once it ran for a minute).
+# TERM or INT stops it: the supervisor passes TERM on, waits for the command and exits without restarting.
+supervise() {
+  set +e
+  local child_pidfile="$1" log="$2" child=0 delay=1 began status
+  shift 2
+  trap 'if [ "$child" -gt 0 ]; then kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; fi; rm -f "$child_pidfile"; exit 0' TERM INT
+  while true; do
+    began=$SECONDS
+    "$@" >>"$log" 2>&1 </dev/null &
+    child=$!
+    echo "$child" >"$child_pidfile"
+    wait "$child"
+    status=$?
+    child=0
+    ((SECONDS - began >= 60)) && delay=1
+    printf '%s supervisor: exited with status %s; starting it again in %s s\n' "$(date -u +%FT%TZ)" "$status" "$delay" >>"$log"
+    sleep "$delay" &
+    wait $!
+    delay=$((delay * 2 > 30 ? 30 : delay * 2))
+  done
 }
 
 wait_ready() { # wait_ready SERVICE
@@ -257,6 +283,9 @@ status() {
     printf '%-60s\n' "gateway  down"
   fi
 }
+
+# Sourced (tests/deploy/test_supervision.py): the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "${1:-}" in
   up) up ;;
