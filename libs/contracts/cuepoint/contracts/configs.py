@@ -41,7 +41,7 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
                   "Provider used for question generation when a request names none. Applies to jobs asked for "
                   "from then on; drafts already made stay."),
         ConfigKey("ai.monthlyBudgetUsd", Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=2)], Decimal("50"),
-                  "AI spend per tenant per calendar month; generation stops when it is reached. Checked before "
+                  "AI spend per tenant per calendar month; generation stops when it is reached. Applies before "
                   "each job: spend already logged is never undone."),
         ConfigKey("grading.passingThreshold", Annotated[float, Field(ge=0, le=100)], 70.0,
                   "Score in percent at or above which a lesson counts as passed. Applies to stored grades too: "
