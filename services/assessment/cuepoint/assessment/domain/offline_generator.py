@@ -175,6 +175,8 @@ def _key_terms(sentences: list[_Sentence]) -> list[_Term]:
             continue
         if len(words) == 2 and not _noun_phrase(written, sentences):
             continue
+        if len(words) == 1 and _verb_like(written, sentences):
+            continue
         seen.add(written.lower())
         terms.append(_Term(written, _kind(written, sentences)))
     return terms[:40]
@@ -194,6 +196,21 @@ def _noun_phrase(phrase: str, sentences: list[_Sentence]) -> bool:
     lead = "|".join(DETERMINERS)
     return any(re.search(rf"\b(?:{lead})\s+{re.escape(phrase)}(?![\w-])", s.text, re.IGNORECASE)
                for s in sentences)
+
+
+OBJECTS = ("the", "a", "an", "every", "each", "it", "them", "its", "their", "his", "her", "on", "into", "back",
+           "down", "up", "away", "out")
+
+
+def _verb_like(word: str, sentences: list[_Sentence]) -> bool:
+    """A word the transcript uses as a verb ("gravity pulls every object", "a force acts on it", "to predict"):
+    followed by an object or a particle, or after "to", and never led by a determiner. Nouns make answers."""
+    lead, objects = "|".join(DETERMINERS), "|".join(OBJECTS)
+    for sentence in sentences:
+        if re.search(rf"\b(?:{lead})\s+{re.escape(word)}\b", sentence.text, re.IGNORECASE):
+            return False
+    return any(re.search(rf"\b{re.escape(word)}\s+(?:{objects})\b|\bto\s+{re.escape(word)}\b", sentence.text,
+                         re.IGNORECASE) for sentence in sentences)
 
 
 def _with_term(sentences: list[_Sentence], terms: list[_Term], rng: random.Random, index: int,
