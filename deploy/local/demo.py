@@ -132,7 +132,7 @@ class Demo:
         print(f"system configs: {', '.join(CONFIGS)} ({len(changed)} set)")
         for body in ({"name": "OpenAI (add an API key to use)", "provider": "OPENAI", "model": "gpt-4o-mini",
                       "input_price_per_1k": "0.00015", "output_price_per_1k": "0.0006", "is_active": False},
-                     {"name": "Built-in offline generator", "provider": "OFFLINE", "model": "cuepoint-offline-1",
+                     {"name": "Built-in offline generator", "provider": "OFFLINE", "model": "cuepoint-offline-2",
                       "is_active": True}):
             self.call("POST", "/api/assessment/v1/ai-configurations", admin, json=body, expect=(201, 409))
         print("AI configurations: OpenAI (inactive, no key), offline generator (active)")
