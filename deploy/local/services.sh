@@ -3,6 +3,7 @@
 # then its api, worker and relay processes. Logs under .local/logs/, pids under .local/run/.
 #
 #   deploy/local/services.sh up       migrate and start every process that is not running
+#   deploy/local/services.sh gateway  rewrite the gateway's configuration and reload it (or start it)
 #   deploy/local/services.sh down     stop them
 #   deploy/local/services.sh status   say what runs
 #
@@ -152,6 +153,9 @@ up() {
 
 gateway_config() { # the nginx configuration: /api/<service>/x → 127.0.0.1:<port>/x
   local service
+  # Every answer's security headers. nginx drops the server's add_header lines in a location that has
+  # its own, so each location repeats them. (deploy/docker/gateway.conf says the same; keep them alike.)
+  local headers; headers="$(gateway_headers "$(gateway_csp)")"
   cat <<CONF
 worker_processes 1;
 pid $RUN/gateway.pid;
@@ -164,17 +168,26 @@ http {
   fastcgi_temp_path $LOCAL/gateway/fastcgi;
   uwsgi_temp_path $LOCAL/gateway/uwsgi;
   scgi_temp_path $LOCAL/gateway/scgi;
+  server_tokens off;                # "Server: nginx", no version
   client_max_body_size 2m;          # the event ingest takes up to 1 MB; videos go straight to storage
   client_body_buffer_size 2m;       # kept in memory: the workers (nobody) need not write under the checkout
   map \$http_x_request_id \$request_id_out { "" \$request_id; default \$http_x_request_id; }
   # /api/<service>/… tells the service its prefix, for the links of its Swagger UI (/api/<service>/docs).
   map \$request_uri \$api_prefix { ~^(?<prefix>/api/[a-z]+)/ \$prefix; default ""; }
+  # HSTS only over TLS (a browser ignores it over plain HTTP, and it must never pin a plain-HTTP
+  # development host): served over https, or by a TLS terminator in front that says X-Forwarded-Proto.
+  map "\$scheme:\$http_x_forwarded_proto" \$hsts { ~https "max-age=31536000; includeSubDomains"; default ""; }
+  # API answers hold personal data: never stored by a browser or a proxy, unless the service said otherwise.
+  map \$upstream_http_cache_control \$api_cache_control { "" "no-store"; default ""; }
   server {
     listen 127.0.0.1:$(gateway_port);
     proxy_http_version 1.1;
     proxy_set_header Host \$host;
     proxy_set_header X-Request-ID \$request_id_out;
-    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    # The gateway is the edge: it says who connected, never what a client claims (X-Forwarded-For it
+    # sent is replaced). The services believe it from the gateway's address only (CUEPOINT_TRUSTED_PROXIES),
+    # so the gateway connects to them from its own loopback address, not the 127.0.0.1 of every local client.
+    proxy_set_header X-Forwarded-For \$remote_addr;
     proxy_set_header X-Forwarded-Proto \$scheme;
     proxy_set_header X-Forwarded-Prefix \$api_prefix;
     proxy_set_header Connection "";
@@ -186,16 +199,28 @@ http {
     root $WEB_SERVED;
     include $(nginx_mime_types);
     gzip on;
-    gzip_types text/css application/javascript application/json image/svg+xml text/vtt;
+    gzip_types text/css application/javascript application/json application/problem+json image/svg+xml text/vtt;
     gzip_min_length 1024;
     gzip_comp_level 6;               # as web/scripts/bundle-budget.mjs counts it
-    add_header X-Content-Type-Options nosniff always;
-    add_header Referrer-Policy same-origin always;
-    location /assets/ { add_header Cache-Control "public, max-age=31536000, immutable"; try_files \$uri =404; }
-    location / { add_header Cache-Control "no-cache"; try_files \$uri /index.html; }
+    $headers
+    # The gateway's own errors (a request nginx refuses, a service that does not answer) are problem+json
+    # like every service's; a service's own error answers pass through as they are.
+$(gateway_problems)
+    location /assets/ {
+      $headers
+      add_header Cache-Control "public, max-age=31536000, immutable"; try_files \$uri =404;
+    }
+    location / { $headers add_header Cache-Control "no-cache"; try_files \$uri /index.html; }
     location /api/ {
       default_type application/problem+json;
+      $headers
       return 404 '{"type": "about:blank", "title": "Not found", "status": 404, "detail": "no such API: use /api/<service>/… with ${SERVICES[*]}"}';
+    }
+    # Prometheus scrapes each service on its own port; /metrics is never public.
+    location ~ ^/api/[^/]+/metrics(/|\$) {
+      default_type application/problem+json;
+      $headers
+      return 404 '{"type": "about:blank", "title": "Not found", "status": 404, "detail": "metrics are not served through the gateway"}';
     }
     # The storage emulator sends no CORS headers: browsers upload and play through here (same origin),
     # as the URLs content hands out say (CUEPOINT_STORAGE_PUBLIC_URL). Videos stream through unbuffered.
@@ -204,15 +229,59 @@ http {
       proxy_set_header Host \$proxy_host;
       proxy_request_buffering off;
       client_max_body_size 2g;
+      $headers
     }
 CONF
+  local docs; docs="$(gateway_headers "$(gateway_docs_csp)")"
   for service in "${SERVICES[@]}"; do
-    printf '    location /api/%s/ { proxy_pass http://127.0.0.1:%s/; }\n' "$service" "$(port_of "$service")"
+    printf '    location /api/%s/ { proxy_bind %s; proxy_pass http://127.0.0.1:%s/; %s add_header Cache-Control $api_cache_control always; }\n' \
+      "$service" "$(gateway_source_address)" "$(port_of "$service")" "$headers"
+    printf '    location /api/%s/docs { proxy_bind %s; proxy_pass http://127.0.0.1:%s/docs; %s }\n' \
+      "$service" "$(gateway_source_address)" "$(port_of "$service")" "$docs"
   done
   printf '  }\n}\n'
 }
 
+# What the built web client needs and nothing more: its own scripts and styles (no inline script in
+# web/dist/index.html; React sets style properties, not style attributes), images (thumbnails may be any
+# https URL), media and captions from the gateway (/storage/, blob: for captions), no framing. A deployment
+# whose storage is another origin (real GCS) adds it to media-src and connect-src.
+gateway_csp() {
+  echo "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+}
+
+# Swagger UI (/api/<service>/docs) starts itself with an inline script: its pages alone may run one.
+gateway_docs_csp() {
+  echo "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+}
+
+gateway_headers() { # $1: the Content-Security-Policy; one line of add_header directives
+  printf '%s ' "add_header X-Content-Type-Options nosniff always;" "add_header Referrer-Policy same-origin always;" \
+    "add_header X-Frame-Options DENY always;" "add_header Content-Security-Policy \"$1\" always;" \
+    "add_header Strict-Transport-Security \$hsts always;"
+}
+
+# nginx's own 4xx/5xx as RFC 9457 problem+json: error_page to a named location per status.
+gateway_problems() {
+  local status title
+  for status in 400 404 405 408 413 414 494 500 502 503 504; do
+    case $status in
+      400) title="Bad request" ;; 404) title="Not found" ;; 405) title="Method not allowed" ;;
+      408) title="Request timeout" ;; 413) title="Payload too large" ;; 414) title="URI too long" ;;
+      494) title="Request headers too large" ;; 500) title="Internal server error" ;;
+      502) title="Bad gateway" ;; 503) title="Service unavailable" ;; 504) title="Gateway timeout" ;;
+    esac
+    printf '    error_page %s @problem%s;\n' "$status" "$status"
+    printf '    location @problem%s { types { } default_type application/problem+json; %s return %s %s; }\n' "$status" \
+      "$headers" "$([ "$status" = 494 ] && echo 400 || echo "$status")" \
+      "'{\"type\": \"about:blank\", \"title\": \"$title\", \"status\": $([ "$status" = 494 ] && echo 400 || echo "$status"), \"detail\": \"answered by the gateway\"}'"
+  done
+}
+
 gateway_port() { echo "${CUEPOINT_GATEWAY_PORT:-8080}"; }
+# The address the gateway connects to the services from: what their CUEPOINT_TRUSTED_PROXIES (default
+# 127.0.0.2) trusts forwarded headers from. Any 127.x address is the machine's own on Linux.
+gateway_source_address() { echo "${CUEPOINT_GATEWAY_SOURCE_ADDRESS:-127.0.0.2}"; }
 web_root() { echo "${CUEPOINT_WEB_ROOT:-$ROOT/web/dist}"; }
 served_web_root() { # what nginx serves: web/dist, or a copy where its workers (nobody) can read it
   local built; built="$(web_root)"
@@ -289,6 +358,7 @@ status() {
 
 case "${1:-}" in
   up) up ;;
+  gateway) gateway_up ;;
   down) down ;;
   status) status ;;
   *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

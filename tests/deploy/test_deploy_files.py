@@ -35,9 +35,9 @@ def test_the_gateways_route_every_service_to_its_api() -> None:
     for service in SERVICES:
         assert f"set ${service} {service}-api:{_port(service)};" in docker
         assert re.search(rf"location /api/{service}/ {{ rewrite \^/api/{service}\(/\.\*\)\$ \$1 break; "
-                         rf"proxy_pass http://\${service}; }}", docker)
+                         rf"proxy_pass http://\${service};[^}}]* }}", docker)  # then its security headers
         assert service in local.split("SERVICES=(", 1)[1].split(")", 1)[0]
-    assert "location /api/%s/ { proxy_pass http://127.0.0.1:%s/; }" in local
+    assert "location /api/%s/ { proxy_bind %s; proxy_pass http://127.0.0.1:%s/;" in local
 
 
 def test_the_compose_gateway_passes_the_callers_request_id_through() -> None:
