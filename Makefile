@@ -75,12 +75,8 @@ test-web: infra web ## only the web client's tests: Vitest, the API types' drift
 	@deploy/local/web.sh browser
 	@$(PYTEST) -p no:cacheprovider tests/web tests/contracts/test_openapi.py tests/e2e/test_web_client.py
 
-bench: ## benchmarks against the running platform (make up): lookup, projections, dashboards (first run loads 10M rows), the web bundle
-	@$(PYTHON) bench/milestone_lookup.py
-	@$(PYTHON) bench/progress_playback.py
-	@$(PYTHON) bench/analytics_ingest.py
-	@$(PYTHON) bench/analytics_dashboards.py
-	@$(PYTHON) bench/web_bundle.py
+bench: ## every benchmark against the running platform (make up), then one table (.local/bench/report.md); first run loads 10M rows
+	@$(PYTHON) bench/run_all.py   # every benchmark, even after a miss; one table in .local/bench/report.md
 
 # Under Docker (README "Deploying"): the project's own engine, images from Debian's packages (no Docker Hub),
 # the compose platform on 127.0.0.1:18080 (CUEPOINT_COMPOSE_GATEWAY_PORT).

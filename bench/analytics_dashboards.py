@@ -34,6 +34,8 @@ from cuepoint.runtime.auth import CurrentUser, Role
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime.service import ServiceContext
 
+import report
+
 BUDGET_P95_MS = 50.0
 
 
@@ -169,14 +171,21 @@ async def main() -> int:
                 await call()
                 service.append((time.perf_counter() - started) * 1000)
             line = f"{name:30} service p50 {percentiles(service)[0]:6.2f} ms  p95 {percentiles(service)[1]:6.2f} ms"
+            raw_p95 = None
             if sql:
                 baseline = []
                 for _ in range(args.requests):
                     started = time.perf_counter()
                     raw.execute(sql, {"teacher": teacher.id}).fetchall()
                     baseline.append((time.perf_counter() - started) * 1000)
-                line += f"   raw SQL p95 {percentiles(baseline)[1]:6.2f} ms  (×{percentiles(service)[1] / max(percentiles(baseline)[1], 1e-3):.1f})"
+                raw_p95 = percentiles(baseline)[1]
+                line += f"   raw SQL p95 {raw_p95:6.2f} ms  (×{percentiles(service)[1] / max(raw_p95, 1e-3):.1f})"
             print(line)
+            ours = percentiles(service)[1]
+            report.record(f"dashboard: {name.strip()}", ours=f"p95 {ours:.2f} ms",
+                          baseline=f"raw SQL p95 {raw_p95:.2f} ms" if raw_p95 is not None else "—",
+                          ratio=f"{ours / max(raw_p95, 1e-3):.1f}×" if raw_p95 is not None else "—",
+                          budget=f"p95 ≤ {BUDGET_P95_MS:.0f} ms with {args.events:,} events", met=ours <= BUDGET_P95_MS)
             failed |= percentiles(service)[1] > BUDGET_P95_MS
     await context.close()
     if failed:

@@ -40,6 +40,8 @@ from cuepoint.runtime.kafka import ensure_topics, prefixed
 from cuepoint.runtime.service import ServiceContext, tune_garbage_collection
 from kafka_load import produce, raw_read
 
+import report
+
 TARGET = 5000.0
 VIDEOS = 20
 
@@ -150,6 +152,10 @@ async def main() -> int:
     print(f"baseline (plain aiokafka read): {raw_rate:,.0f} events/s")
     print(f"progress projection:            {rate:,.0f} events/s ({rate / raw_rate:.2f} of the raw read)")
     print(f"  {rows[0]:,} per-video rows, {rows[1]:,.0f} s watched (expected {expected_seconds:,})")
+    report.record("progress playback projection", ours=f"{rate:,.0f} events/s",
+                  baseline=f"{raw_rate:,.0f} events/s (plain aiokafka read)", ratio=f"{rate / raw_rate:.2f}×",
+                  budget=f"≥ {TARGET:,.0f} events/s, every second played counted",
+                  met=rate >= TARGET and rows[1] == expected_seconds)
     if rows[1] != expected_seconds:
         print("FAIL: the projection did not count what was played", file=sys.stderr)
         return 1
