@@ -12,12 +12,14 @@ Relaying (:class:`OutboxRelay`): one relay per service holds a session advisory 
 normal case). It is woken by LISTEN/NOTIFY on commit, with a polling fallback, reads
 unpublished rows in id order, publishes them with an idempotent producer and
 ``acks=all``, and marks a row published only after the broker acknowledged it. A broker
-outage stalls the relay; nothing is lost or reordered (see ``_publish_batch``).
+outage stalls the relay; nothing is lost or reordered (see ``_publish_batch``). A stalled
+relay says so every ``stalled_after`` seconds, and stops when told to, outage or not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -140,6 +142,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         retry_backoff: float = 1.0,
         purge_after: str = "1 day",
+        stalled_after: float = 30.0,
         producer_factory: Any = None,
     ) -> None:
         self.dsn = dsn
@@ -149,6 +152,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.retry_backoff = retry_backoff
         self.purge_after = purge_after
+        self.stalled_after = stalled_after
         self._producer_factory = producer_factory or (lambda: relay_producer(bootstrap_servers, client_id=f"{schema}-relay"))
         self._lock_key = f"outbox-relay:{schema}"
         self._channel = outbox_channel(schema)
@@ -191,12 +195,14 @@ class OutboxRelay:
                         return
                 rows = await self._fetch(work)
                 RELAY_BACKLOG.labels(self.schema).set(len(rows))
-                published = await self._publish_batch(producer, rows, work) if rows else 0
+                published = await self._publish_batch(producer, rows, work, stop) if rows else 0
                 if published < len(rows):
-                    # The broker refused or timed out: start afresh from the first
-                    # unpublished row with a new producer (new producer id/sequence).
-                    RELAY_FAILURES.labels(self.schema).inc()
-                    await _stop_quietly(producer)
+                    # The broker refused or timed out, or the relay is told to stop while the
+                    # broker is away: start afresh from the first unpublished row with a new
+                    # producer (new producer id/sequence); the old one must deliver nothing more.
+                    if not stop.is_set():
+                        RELAY_FAILURES.labels(self.schema).inc()
+                    await _close(producer, abandon=True)
                     producer = None
                     await _sleep_or_stop(stop, self.retry_backoff)
                     continue
@@ -211,17 +217,25 @@ class OutboxRelay:
                     await self._wait_for_notify(control, stop)
         finally:
             if producer is not None:
-                await _stop_quietly(producer)
+                await _close(producer, abandon=False)
             self.is_leader.clear()
 
     async def _start_producer(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
         while not stop.is_set():
             producer = self._producer_factory()
             try:
-                await producer.start()
+                # start() waits for a producer id for as long as the broker gives none.
+                starting = asyncio.ensure_future(producer.start())
+                if not await _done_unless_stopped(starting, stop):
+                    starting.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await starting
+                    await _close(producer, abandon=True)
+                    return None
+                starting.result()
                 return producer
             except Exception as error:  # broker unreachable: keep the backlog, retry
-                await _stop_quietly(producer)
+                await _close(producer, abandon=True)
                 log.warning("relay cannot reach Kafka, retrying", extra={"error": repr(error)})
                 await _sleep_or_stop(stop, self.retry_backoff)
         return None
@@ -234,7 +248,9 @@ class OutboxRelay:
         )
         return [_Row(*row) for row in await cursor.fetchall()]
 
-    async def _publish_batch(self, producer: AIOKafkaProducer, rows: list[_Row], work: psycopg.AsyncConnection) -> int:
+    async def _publish_batch(
+        self, producer: AIOKafkaProducer, rows: list[_Row], work: psycopg.AsyncConnection, stop: asyncio.Event
+    ) -> int:
         """Publishes rows in id order; marks and returns the count of the acknowledged prefix.
 
         With idempotence on, aiokafka retries retriable errors without expiring the
@@ -242,27 +258,56 @@ class OutboxRelay:
         delays the futures. If a batch does fail, the broker rejects the later
         batches of that partition (sequence gap), so no later event of a key overtakes
         an earlier one; the relay resumes from the first failed row.
+
+        The wait for acknowledgements has no deadline (a broker may take minutes to lead
+        its partitions again after a restart, and a new producer would wait just as long),
+        but it logs a warning every ``stalled_after`` seconds and ends when ``stop`` is
+        set; then only the prefix acknowledged so far is marked, the caller abandons the
+        producer and the rest is published again by the next leader.
         """
-        futures = []
-        try:
-            for row in rows:
-                futures.append(
-                    await producer.send(
-                        row.topic,
-                        value=None if row.value is None else row.value.encode(),
-                        key=row.key.encode(),
-                        headers=[(name, str(value).encode()) for name, value in row.headers.items()],
+        futures: list[asyncio.Future] = []
+
+        async def send_all() -> None:
+            try:
+                for row in rows:
+                    futures.append(
+                        await producer.send(
+                            row.topic,
+                            value=None if row.value is None else row.value.encode(),
+                            key=row.key.encode(),
+                            headers=[(name, str(value).encode()) for name, value in row.headers.items()],
+                        )
                     )
-                )
-        except Exception as error:
-            log.warning("relay could not enqueue an event", extra={"error": repr(error)})
-        results = await asyncio.gather(*futures, return_exceptions=True)
+            except Exception as error:
+                log.warning("relay could not enqueue an event", extra={"error": repr(error)})
+            if futures:
+                await asyncio.wait(futures)  # unlike gather, cancelling this leaves the futures alone
+
+        sending = asyncio.ensure_future(send_all())
+        started = asyncio.get_running_loop().time()
+        while not await _done_unless_stopped(sending, stop, timeout=self.stalled_after):
+            if stop.is_set():
+                sending.cancel()  # a send in progress is withdrawn; sent events' futures stay as they are
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sending
+                break
+            log.warning(
+                "relay is waiting for the broker to acknowledge events",
+                extra={"schema": self.schema, "events": len(rows) - sum(f.done() for f in futures),
+                       "first_outbox_id": rows[0].id,
+                       "waiting_s": round(asyncio.get_running_loop().time() - started)},
+            )
         acknowledged = 0
-        for result in results:
-            if isinstance(result, BaseException):
-                log.warning("broker did not acknowledge an event", extra={"error": repr(result)})
+        for future in futures:
+            if not future.done() or future.cancelled():
+                break
+            if (error := future.exception()) is not None:
+                log.warning("broker did not acknowledge an event", extra={"error": repr(error)})
                 break
             acknowledged += 1
+        for future in futures:  # retrieved, so that asyncio does not report them as never retrieved
+            if future.done() and not future.cancelled():
+                future.exception()
         if acknowledged:
             await work.execute(
                 f'UPDATE "{self.schema}".outbox SET published_at = now() WHERE id = ANY(%s)',
@@ -293,7 +338,29 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
-async def _stop_quietly(producer: AIOKafkaProducer) -> None:
+async def _done_unless_stopped(task: asyncio.Future, stop: asyncio.Event, timeout: float | None = None) -> bool:
+    """Waits for ``task`` until ``stop`` is set or ``timeout`` passes; True if the task is done
+    (it is neither cancelled nor awaited otherwise: the caller decides)."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    return task.done()
+
+
+async def _close(producer: AIOKafkaProducer, *, abandon: bool) -> None:
+    """Stops a producer. ``abandon``: the relay gave up on events it still holds and will
+    publish them again with another producer; delivering them now would only duplicate them
+    behind the new ones. aiokafka's stop() flushes (waiting for the broker however long it
+    is away) and, cut short by a timeout, leaves its sender running, which delivers the
+    batches whenever the broker returns: so the sender task is cancelled first (aiokafka has
+    no public abort), then stop() returns at once. Only a request already on the wire may
+    still land, which the consumers' inboxes absorb."""
+    if abandon:
+        sender_task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+        if sender_task is not None:
+            sender_task.cancel()
     try:
         await asyncio.wait_for(producer.stop(), timeout=10)
     except Exception as error:
