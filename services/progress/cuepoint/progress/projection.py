@@ -497,11 +497,13 @@ class Projection:
             all_done = bool(finished) and None not in finished
             score = scores.get((student, lesson_id))
             completion = Decimal(100) if all_done else min(Decimal("99.00"), _percent(100 * earned / max(units, 1)))
-            # The lesson grade's percent (assessment's LessonGraded): the one score the student is shown.
-            average = _percent(graded[(student, lesson_id)]) if (student, lesson_id) in graded else None
+            before = existing.get((student, lesson_id))
+            # The lesson grade's percent (assessment's LessonGraded): the one score the student is shown. Without
+            # one yet, the score stays what it was (progress made before grades were announced keeps its score).
+            average = _percent(graded[(student, lesson_id)]) if (student, lesson_id) in graded else (
+                before.average_score if before is not None else None)
             answering = float(score.answering_ms or 0) / 1000 if score is not None else 0.0
             spent = int(watch_seconds + answering)
-            before = existing.get((student, lesson_id))
             status = "COMPLETED" if all_done else ("IN_PROGRESS" if completion > 0 or spent > 0 else "NOT_STARTED")
             values = {"completion_percent": completion, "average_score": average, "total_time_spent": spent,
                       "status": status, "updated_at": last,

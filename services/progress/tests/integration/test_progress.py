@@ -802,3 +802,21 @@ async def test_a_rebuild_refuses_while_a_worker_runs_and_a_worker_waits_for_a_re
     finally:
         stop.set()
         await worker
+
+
+async def test_a_score_from_before_grades_were_announced_is_kept_until_the_next_grade(
+        progress_settings, start_worker, accounts, infra, admin_connection, api):
+    users = await accounts.tenant_with_users(f"legacy-{uuid.uuid4().hex[:6]}")
+    student = uuid.UUID(claims(users["student"])["sub"])
+    async with start_worker():
+        lesson = await _lesson(infra, admin_connection, users["teacher"], seek_policy="FREE")
+        await _watching(infra, admin_connection, lesson, student)
+        # A score progress computed itself before assessment announced lesson grades (no lesson_scores row).
+        admin_connection.execute("UPDATE progress.student_progress SET average_score = 80 WHERE student_id = %s",
+                                 (student,))
+        await _telemetry(infra, lesson, [_heartbeat(lesson, student, "laptop", 10, 20, T0 + timedelta(seconds=20))])
+        await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.video_progress WHERE student_id = %s "
+                           "AND last_heartbeat_at = %s", (student, T0 + timedelta(seconds=20)))
+        await _average_is(api, lesson, users["student"], 80.0)
+        await _attempt(infra, lesson, student, T0 + timedelta(seconds=35), correct=True)
+        await _average_is(api, lesson, users["student"], 100.0)
