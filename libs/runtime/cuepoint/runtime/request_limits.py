@@ -1,7 +1,8 @@
 """What no route can take, refused before any route sees it (issue 16, finding 5).
 
-- NUL (U+0000) anywhere in the path, the query or a JSON body: PostgreSQL's text and jsonb cannot
-  store it, so it would surface as a 500 wherever it reached the database;
+- NUL (U+0000) in the path or the query: PostgreSQL's text and jsonb cannot store it, so it would
+  surface as a 500 wherever it reached the database (in a body, ``api_models.Strict`` refuses it field
+  by field, and the event ingest event by event, keeping the rest of its batch);
 - JSON nested deeper than ``MAX_JSON_DEPTH``: Python's parser recurses, and a body nested ~1,000 deep
   raised RecursionError (a 500) instead of a validation error.
 
@@ -39,8 +40,6 @@ def refusal(path: str, query: bytes, content_type: bytes, body: bytes | None) ->
         return "the URL contains a NUL character (%00), which no text field can hold"
     if body is None or b"json" not in content_type:
         return None
-    if b"\\u0000" in body or b"\x00" in body:
-        return "the body contains a NUL character (\\u0000), which no text field can hold"
     if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
         return f"the body nests objects and arrays more than {MAX_JSON_DEPTH} deep"
     return None
