@@ -42,7 +42,9 @@ class OwnBroker:
             TEMPLATE.read_text().replace("@DATA@", str(data)).replace("@PORT@", str(self.port))
             .replace("@CONTROLLER_PORT@", str(self.controller_port))
         )
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # as Kafka's own ids: one with a leading dash reads as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._config), "--standalone",
                    wait=True)
 
