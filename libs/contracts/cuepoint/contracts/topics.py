@@ -12,7 +12,8 @@ from typing import Literal
 SERVICES: tuple[str, ...] = ("identity", "content", "assessment", "progress", "analytics")
 """The five services; each owns a PostgreSQL schema of the same name."""
 
-DAY_MS = 24 * 60 * 60 * 1000
+HOUR_MS = 60 * 60 * 1000
+DAY_MS = 24 * HOUR_MS
 FOREVER = -1
 DEAD_LETTER_RETENTION_MS = 14 * DAY_MS
 DEAD_LETTER_SUFFIX = ".dlt"
@@ -44,9 +45,17 @@ class Topic:
             config["retention.ms"] = str(self.retention_ms)
         else:
             # Compacted topics keep the latest value per key forever; tombstones
-            # (erasure) are removed a day after compaction.
+            # (erasure) are removed a day after compaction. An older value must not outlive
+            # its successor (an erased user's profile its tombstone) by more than a stated bound
+            # (README, Privacy): the active segment, which is never compacted, rolls at the
+            # first write after an hour; a record is compacted at most an hour after it became
+            # compactable, whatever share of the log is dirty (the default ratio of 0.5 would
+            # leave it for days on a topic that grows slowly).
             config["delete.retention.ms"] = str(DAY_MS)
             config["min.compaction.lag.ms"] = "0"
+            config["segment.ms"] = str(HOUR_MS)
+            config["max.compaction.lag.ms"] = str(HOUR_MS)
+            config["min.cleanable.dirty.ratio"] = "0.01"
         return config
 
 

@@ -14,6 +14,7 @@ import sys
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from cuepoint.contracts.topics import Topic, all_topics
@@ -42,7 +43,9 @@ def prefixed(topics: list[Topic], prefix: str) -> list[Topic]:
 async def ensure_topics(
     bootstrap_servers: str, topics: list[Topic], *, replication_factor: int = 1, timeout: float = 60
 ) -> list[str]:
-    """Creates the topics that do not exist yet; returns the names created."""
+    """Creates the topics that do not exist yet and sets the registry's configuration on those that
+    do (a bound changed in the registry, e.g. a compaction lag, reaches the running brokers);
+    returns the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
     await admin.start()
     try:
@@ -58,6 +61,16 @@ async def ensure_topics(
                 )
             except TopicAlreadyExistsError:
                 pass  # another process created them meanwhile
+        present = [topic for topic in topics if topic.name in existing]
+        if present:
+            # AlterConfigs replaces a topic's dynamic configuration as a whole: the registry's is all of it.
+            responses = await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic.name, configs=topic.config()) for topic in present]
+            )
+            refused = [(name, message) for response in responses
+                       for code, message, _type, name in response.resources if code != 0]
+            if refused:
+                raise RuntimeError(f"the brokers refused the registry's topic configuration: {refused}")
         return [topic.name for topic in missing]
     finally:
         await admin.close()
