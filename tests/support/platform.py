@@ -124,8 +124,32 @@ def infra() -> Iterator[Infra]:
     try:
         yield found
     finally:
+        if found.kind == "local":
+            _drop_topics(found.bootstrap_servers, found.topic_prefix)
         for container in reversed(stack):
             container.stop()
+
+
+def _drop_topics(bootstrap_servers: str, prefix: str) -> None:
+    """Deletes this run's topics (every one a test created is named under its prefix) from the
+    shared broker. Left there, they add up to thousands of partitions, and a restarted broker
+    then takes minutes to lead them all again, the platform's own topics among them."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def drop() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=30_000)
+        await admin.start()
+        try:
+            names = [name for name in await admin.list_topics() if name.startswith(prefix)]
+            if names:
+                await admin.delete_topics(names)
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(drop())
+    except Exception as error:  # a broker a test left down: nothing to clean, nothing to fail
+        print(f"could not delete this run's topics ({prefix}*): {error!r}")
 
 
 @pytest.fixture(scope="session")
