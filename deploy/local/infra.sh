@@ -9,7 +9,8 @@
 #   deploy/local/infra.sh kafka-start | kafka-stop | kafka-kill   (the broker alone; tests use these)
 #
 # Ports: CUEPOINT_PG_PORT (5432), CUEPOINT_KAFKA_PORT (9092), CUEPOINT_KAFKA_CONTROLLER_PORT (port+1),
-#        CUEPOINT_STORAGE_PORT (9023).
+#        CUEPOINT_STORAGE_PORT (9023). CUEPOINT_KAFKA_BROKERS=3: three KRaft nodes (9092, 9094, 9096),
+#        replication factor 3, min.insync.replicas=2.
 # Every step is idempotent; a failed one exits non-zero naming the step and the log to read.
 set -euo pipefail
 
@@ -25,6 +26,10 @@ DB_PASSWORD="${CUEPOINT_DB_PASSWORD:-cuepoint-local}"
 PG_DATABASE="${CUEPOINT_PG_DATABASE:-cuepoint}"
 STORAGE_PORT="${CUEPOINT_STORAGE_PORT:-9023}"
 KAFKA_DIR="$LOCAL/kafka"
+# CUEPOINT_KAFKA_BROKERS=3: a three-node KRaft cluster on one machine (each node broker and controller,
+# node i on KAFKA_PORT + 2(i-1), its controller one above), topics with replication factor 3 and
+# min.insync.replicas=2, so losing one broker loses nothing acknowledged and stops nothing.
+KAFKA_BROKERS="${CUEPOINT_KAFKA_BROKERS:-1}"
 KAFKA_LIBS="$KAFKA_DIR/libs"
 PY="$ROOT/.venv/bin/python"
 
@@ -194,6 +199,7 @@ kafka_tool() { # kafka_tool MAIN_CLASS ARGS...: a Kafka command-line tool from t
 }
 
 kafka_start() {
+  if [ "$KAFKA_BROKERS" -gt 1 ]; then kafka_cluster_start; return; fi
   local log="$LOGS/kafka.log" pidfile="$RUN/kafka.pid"
   kafka_jars
   kafka_config
@@ -228,13 +234,72 @@ kafka_start() {
 }
 
 kafka_stop() { # kafka_stop [SIGNAL]
+  if [ "$KAFKA_BROKERS" -gt 1 ]; then kafka_cluster_stop "${1:-TERM}"; return; fi
   pid_alive "$RUN/kafka.pid" && say "stopping Kafka (SIG${1:-TERM})"
   stop_process "$RUN/kafka.pid" "${1:-TERM}" 300
 }
 
+kafka_node_port() { echo $((KAFKA_PORT + 2 * ($1 - 1))); } # kafka_node_port NODE
+
+kafka_cluster_start() { # the CUEPOINT_KAFKA_BROKERS nodes: .local/kafka/node-<i>, pids kafka-<i>.pid, logs kafka-<i>.log
+  kafka_jars
+  local n voters="" cluster_id node port dir log
+  for ((n = 1; n <= KAFKA_BROKERS; n++)); do voters+="${voters:+,}$n@127.0.0.1:$(($(kafka_node_port "$n") + 1))"; done
+  mkdir -p "$KAFKA_DIR"
+  [ -f "$KAFKA_DIR/cluster.id" ] || kafka_tool kafka.tools.StorageTool random-uuid >"$KAFKA_DIR/cluster.id" 2>>"$LOGS/kafka-1.log" \
+    || fail "kafka-storage random-uuid" "$LOGS/kafka-1.log"
+  cluster_id="$(cat "$KAFKA_DIR/cluster.id")"
+  for ((node = 1; node <= KAFKA_BROKERS; node++)); do
+    port="$(kafka_node_port "$node")" dir="$KAFKA_DIR/node-$node" log="$LOGS/kafka-$node.log"
+    if pid_alive "$RUN/kafka-$node.pid"; then continue; fi
+    port_open "$port" && fail "port $port is taken by another process; set CUEPOINT_KAFKA_PORT" ""
+    mkdir -p "$dir/data"
+    # The single node's configuration, made one of a static quorum with three copies of everything.
+    sed -e "s#@DATA@#$dir/data#" -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$((port + 1))#g" \
+      -e "s#^node.id=.*#node.id=$node#" -e "s#^controller.quorum.bootstrap.servers=.*#controller.quorum.voters=$voters#" \
+      -e "s#^\(default.replication.factor\|offsets.topic.replication.factor\|transaction.state.log.replication.factor\|share.coordinator.state.topic.replication.factor\)=.*#\1=3#" \
+      -e "s#^\(min.insync.replicas\|transaction.state.log.min.isr\|share.coordinator.state.topic.min.isr\)=.*#\1=2#" \
+      "$ROOT/deploy/local/kafka/server.properties" >"$dir/server.properties"
+    if [ ! -f "$dir/data/meta.properties" ]; then
+      kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" >>"$log" 2>&1 \
+        || fail "formatting Kafka storage (node $node)" "$log"
+    fi
+    say "starting Kafka node $node on 127.0.0.1:$port"
+    nohup java -Xms128m -Xmx"${CUEPOINT_KAFKA_HEAP:-384m}" -XX:+UseG1GC -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$ROOT/deploy/local/kafka/log4j2.yaml" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" >>"$log" 2>&1 </dev/null &
+    echo $! >"$RUN/kafka-$node.pid"
+  done
+  for ((node = 1; node <= KAFKA_BROKERS; node++)); do
+    wait_port "$(kafka_node_port "$node")" 120 || fail "starting Kafka node $node" "$LOGS/kafka-$node.log"
+  done
+  local i
+  for ((i = 0; i < 90; i++)); do
+    "$PY" -c "import asyncio,sys; from cuepoint.runtime.kafka import kafka_reachable; sys.exit(0 if asyncio.run(kafka_reachable('$(kafka_bootstrap)')) else 1)" 2>/dev/null && break
+    sleep 1
+  done
+  ((i < 90)) || fail "the Kafka cluster does not answer metadata requests" "$LOGS/kafka-1.log"
+  ok "Kafka: $KAFKA_BROKERS brokers on $(kafka_bootstrap)"
+}
+
+kafka_cluster_stop() { # kafka_cluster_stop SIGNAL
+  local node
+  for ((node = 1; node <= KAFKA_BROKERS; node++)); do
+    pid_alive "$RUN/kafka-$node.pid" && say "stopping Kafka node $node (SIG$1)"
+    stop_process "$RUN/kafka-$node.pid" "$1" 300
+  done
+}
+
+kafka_bootstrap() { # host:port[,host:port] of every broker
+  local node out=""
+  for ((node = 1; node <= KAFKA_BROKERS; node++)); do out+="${out:+,}127.0.0.1:$(kafka_node_port "$node")"; done
+  echo "$out"
+}
+
 kafka_topics() {
   local log="$LOGS/topics.log"
-  "$PY" -m cuepoint.runtime.kafka ensure-topics --bootstrap "127.0.0.1:$KAFKA_PORT" >"$log" 2>&1 || fail "creating Kafka topics" "$log"
+  "$PY" -m cuepoint.runtime.kafka ensure-topics --bootstrap "$(kafka_bootstrap)" \
+    --replication-factor "$([ "$KAFKA_BROKERS" -ge 3 ] && echo 3 || echo 1)" >"$log" 2>&1 || fail "creating Kafka topics" "$log"
   ok "$(tail -n 1 "$log")"
 }
 
@@ -263,7 +328,11 @@ storage_stop() {
 
 status() {
   if pg_running; then echo "postgres  running  127.0.0.1:$PG_PORT  data: $(readlink -f "$LOCAL/pg")/data"; else echo "postgres  stopped"; fi
-  if pid_alive "$RUN/kafka.pid" && port_open "$KAFKA_PORT"; then echo "kafka     running  127.0.0.1:$KAFKA_PORT  pid $(cat "$RUN/kafka.pid")"; else echo "kafka     stopped"; fi
+  if [ "$KAFKA_BROKERS" -gt 1 ]; then
+    local node; for ((node = 1; node <= KAFKA_BROKERS; node++)); do
+      if pid_alive "$RUN/kafka-$node.pid"; then echo "kafka-$node   running  127.0.0.1:$(kafka_node_port "$node")  pid $(cat "$RUN/kafka-$node.pid")"; else echo "kafka-$node   stopped"; fi
+    done
+  elif pid_alive "$RUN/kafka.pid" && port_open "$KAFKA_PORT"; then echo "kafka     running  127.0.0.1:$KAFKA_PORT  pid $(cat "$RUN/kafka.pid")"; else echo "kafka     stopped"; fi
   if pid_alive "$RUN/storage.pid" && port_open "$STORAGE_PORT"; then echo "storage   running  127.0.0.1:$STORAGE_PORT  (GCS emulator)"; else echo "storage   stopped"; fi
 }
 

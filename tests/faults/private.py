@@ -33,15 +33,21 @@ class PrivateKafka:
     """One KRaft broker under a directory of its own (``infra.sh kafka-start`` with CUEPOINT_LOCAL_DIR)."""
 
     port: int
+    brokers: int = 1  # 3: infra.sh's three-node cluster (node i on port + 2(i-1)), replication factor 3
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cuepoint-faults-kafka-")))
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return ",".join(f"127.0.0.1:{self.port + 2 * node}" for node in range(self.brokers))
+
+    @property
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "CUEPOINT_LOCAL_DIR": str(self.directory), "CUEPOINT_KAFKA_PORT": str(self.port),
+                "CUEPOINT_KAFKA_CONTROLLER_PORT": str(self.port + 1), "CUEPOINT_KAFKA_BROKERS": str(self.brokers),
+                "CUEPOINT_KAFKA_HEAP": "384m"}
 
     def _infra(self, command: str) -> None:
-        env = {**os.environ, "CUEPOINT_LOCAL_DIR": str(self.directory), "CUEPOINT_KAFKA_PORT": str(self.port),
-               "CUEPOINT_KAFKA_CONTROLLER_PORT": str(self.port + 1), "CUEPOINT_KAFKA_HEAP": "384m"}
+        env = self._env
         done = subprocess.run([str(INFRA), command], env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"infra.sh {command} (private broker) failed:\n{done.stdout}\n{done.stderr}"
 
@@ -60,6 +66,10 @@ class PrivateKafka:
     def pid(self) -> int:
         return int((self.directory / "run" / "kafka.pid").read_text())
 
+    def kill_node(self, node: int) -> None:
+        """SIGKILL one node of a cluster (node ids from 1)."""
+        os.kill(int((self.directory / "run" / f"kafka-{node}.pid").read_text()), signal.SIGKILL)
+
     def freeze(self) -> None:
         os.kill(self.pid, signal.SIGSTOP)
 
@@ -71,9 +81,7 @@ class PrivateKafka:
             self.thaw()
         except (OSError, ValueError):
             pass
-        subprocess.run([str(INFRA), "kafka-kill"], env={**os.environ, "CUEPOINT_LOCAL_DIR": str(self.directory),
-                                                        "CUEPOINT_KAFKA_PORT": str(self.port)},
-                       capture_output=True, timeout=120)
+        subprocess.run([str(INFRA), "kafka-kill"], env=self._env, capture_output=True, timeout=120)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

@@ -49,7 +49,7 @@ async def running_worker(spec: ServiceSpec, settings: RuntimeSettings, infra: In
         outbox_relay = OutboxRelay(dsn=db.libpq_dsn(settings.runtime_database_url), schema=spec.name,
                                    bootstrap_servers=infra.bootstrap_servers, poll_interval=0.3)
         relay_task = asyncio.create_task(outbox_relay.run(stop))
-    broker = KafkaBroker(infra.bootstrap_servers, acks="all", enable_idempotence=True)
+    broker = KafkaBroker(infra.bootstrap_servers.split(","), acks="all", enable_idempotence=True)  # see run_worker
     dead_letters = DeadLetters(infra.bootstrap_servers, client_id=f"{spec.name}-test")
     spec.consumers(context, broker, dead_letters)
     await broker.start()

@@ -210,7 +210,8 @@ def _stop_on_signals() -> asyncio.Event:
 async def run_worker(spec: ServiceSpec, context: ServiceContext, stop: asyncio.Event | None = None) -> None:
     settings = context.settings
     broker = KafkaBroker(
-        settings.bootstrap_servers, client_id=f"{spec.name}-worker", acks="all", enable_idempotence=True,
+        # A list: FastStream takes a "host:port,host:port" string for one host (aiokafka itself splits it).
+        settings.bootstrap_servers.split(","), client_id=f"{spec.name}-worker", acks="all", enable_idempotence=True,
         request_timeout_ms=PRODUCER_SETTINGS["request_timeout_ms"],
         log_level=logging.DEBUG,  # a "received"/"processed" line per message would drown the worker's log
     )
