@@ -32,14 +32,13 @@ ROLE_PASSWORD = "cuepoint-local"
 
 @dataclass
 class Infra:
-    """Where the real PostgreSQL and Kafka of this test run are, and how to disturb Kafka."""
+    """Where the real PostgreSQL and Kafka of this test run are. Nothing here stops or kills them:
+    others share them (a test that disturbs a broker starts its own, tests/support/own_broker.py)."""
 
     pg_host: str
     pg_port: int
     admin_url: str  # superuser, database "postgres"
     bootstrap_servers: str
-    stop_kafka: Callable[[], None]
-    start_kafka: Callable[[], None]
     topic_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}.")
     kind: str = "local"  # "local": make infra's processes; "containers": testcontainers
 
@@ -52,6 +51,7 @@ class Infra:
             "db_password": ROLE_PASSWORD,
             "kafka_bootstrap": self.bootstrap_servers,
             "topic_prefix": self.topic_prefix,
+            "metrics_port": 0,  # a free port: the platform's processes hold the default ones
         }
         values.update(overrides)
         return cls(**values)
@@ -80,17 +80,11 @@ def _local_infra() -> Infra:
     if result.returncode != 0:
         pytest.exit(f"the local platform did not start (make infra):\n{result.stdout}\n{result.stderr}", returncode=3)
 
-    def run(command: str) -> None:
-        done = subprocess.run([str(INFRA), command], capture_output=True, text=True)
-        assert done.returncode == 0, f"infra.sh {command} failed:\n{done.stdout}\n{done.stderr}"
-
     return Infra(
         pg_host="127.0.0.1",
         pg_port=pg_port,
         admin_url=f"postgresql://postgres:{password}@127.0.0.1:{pg_port}/postgres",
         bootstrap_servers=f"127.0.0.1:{kafka_port}",
-        stop_kafka=lambda: run("kafka-kill"),
-        start_kafka=lambda: run("kafka-start"),
     )
 
 
@@ -104,15 +98,11 @@ def _container_infra(stack: list) -> Infra:  # pragma: no cover - needs a Docker
     stack.append(postgres)
     kafka.start()
     stack.append(kafka)
-    wrapped = kafka.get_wrapped_container()
     return Infra(
         pg_host=postgres.get_container_host_ip(),
         pg_port=int(postgres.get_exposed_port(5432)),
         admin_url=postgres.get_connection_url(driver=None),
         bootstrap_servers=kafka.get_bootstrap_server(),
-        # A paused container is an unreachable broker; unpausing keeps the port mapping.
-        stop_kafka=wrapped.pause,
-        start_kafka=wrapped.unpause,
         kind="containers",
     )
 

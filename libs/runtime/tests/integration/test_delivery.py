@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
 
 import pytest
 from faststream.kafka import KafkaBroker
 
+from cuepoint.contracts.topics import all_topics
 from cuepoint.runtime import db
 from cuepoint.runtime.consumer import PROCESSED, BatchConsumer, DeadLetters, IdempotentConsumer
+from cuepoint.runtime.kafka import ensure_topics, prefixed
 from cuepoint.runtime.outbox import Outbox, OutboxRelay
-from tests.support.platform import Infra, eventually, wait_for_kafka
+from tests.support.own_broker import OwnBroker
+from tests.support.platform import Infra, eventually
 
 from .workload import SINK, SOURCE, Workload, assert_exactly_once_in_key_order, batch_handler, received, single_handler
 
@@ -86,9 +91,24 @@ async def test_ten_thousand_events_exactly_once_in_key_order(
         assert_exactly_once_in_key_order(received(admin_connection, consumer), workload)
 
 
+@pytest.fixture
+async def own_kafka(infra: Infra, tmp_path) -> AsyncIterator[tuple[Infra, str, OwnBroker]]:
+    """A broker of the test's own, which it kills: the shared one of make infra serves the
+    platform and everyone else's tests (killed, it took minutes to serve them again)."""
+    broker = OwnBroker(tmp_path / "kafka")
+    try:
+        await broker.start()
+        prefix = "outage."
+        await ensure_topics(broker.bootstrap_servers, prefixed(all_topics(), prefix))
+        yield dataclasses.replace(infra, bootstrap_servers=broker.bootstrap_servers), prefix, broker
+    finally:
+        broker.close()
+
+
 async def test_relay_survives_a_broker_kill_and_restart(
-    infra: Infra, source_sessions, sink_sessions, admin_connection, topic_prefix: str
+    own_kafka: tuple[Infra, str, OwnBroker], source_sessions, sink_sessions, admin_connection
 ) -> None:
+    infra, topic_prefix, own_broker = own_kafka
     admin_connection.execute(f"TRUNCATE {SOURCE}.outbox, {SOURCE}.counters, {SINK}.received")
     workload = Workload(rollback_ratio=0.05, keys_per_tenant=10)
     outbox = Outbox(SOURCE, producer="probe", topic_prefix=topic_prefix)
@@ -103,12 +123,11 @@ async def test_relay_survives_a_broker_kill_and_restart(
         writing = asyncio.create_task(workload.run(source_sessions, outbox, commits=3_000, writers=4, pause=0.002))
         await eventually(lambda: _async(_count(admin_connection, "outage-single") >= 500), timeout=120,
                          message="no events consumed before the outage")
-        await asyncio.to_thread(infra.stop_kafka)
+        own_broker.kill()
         # Writes go on during the outage; their events wait in the outbox.
         await asyncio.sleep(3)
         backlog_during_outage = _backlog(admin_connection)
-        await asyncio.to_thread(infra.start_kafka)
-        await wait_for_kafka(infra.bootstrap_servers)
+        await own_broker.start()
         await writing
         await eventually(lambda: _async(_count(admin_connection, "outage-single") >= 3_000), timeout=300,
                          message="events were lost across the broker restart")
