@@ -13,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from cuepoint.contracts.configs import CONFIG_KEYS, resolve
@@ -21,10 +20,11 @@ from cuepoint.contracts.envelope import Envelope
 from cuepoint.contracts.identity import SystemConfigChanged
 from cuepoint.contracts.topics import SYSTEM_CONFIGS
 
+from .metrics import CONFIG_RECORDS_REJECTED
+
 log = logging.getLogger(__name__)
 
-REJECTED = Counter("cuepoint_system_config_records_rejected_total",
-                   "System-config records skipped because this process cannot use them", ["key"])
+REJECTED = CONFIG_RECORDS_REJECTED
 
 
 class SystemConfigView:

@@ -30,7 +30,6 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -43,15 +42,14 @@ from cuepoint.contracts.topics import dead_letter_topic
 from .db import set_tenant
 from .kafka import relay_producer
 from .logging import correlation_id
+from .metrics import CONSUMER_EVENTS as PROCESSED
+from .metrics import CONSUMER_LATENCY, UNKNOWN_TYPES
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, list[Envelope[Any]]], Awaitable[None]]
 
-PROCESSED = Counter("cuepoint_consumer_events_total", "Events by outcome", ["group", "outcome"])
-UNKNOWN_TYPES = Counter("cuepoint_consumer_unknown_event_types_total",
-                        "Events skipped because no contract of this version knows their type", ["group", "event_type"])
 MAX_UNKNOWN_TYPE_LABELS = 50  # beyond, counted as "(other)": a stream of made-up types cannot grow the metric
 
 
@@ -215,6 +213,7 @@ class _ConsumerBase:
         a typo) is also counted and logged (once per type), so that it is seen and not silently lost."""
         if event_type in EVENT_TYPES:
             return
+        PROCESSED.labels(self.group_id, "unknown-type").inc()
         if event_type not in self._unknown_types and len(self._unknown_types) < MAX_UNKNOWN_TYPE_LABELS:
             self._unknown_types.add(event_type)
             log.warning("skipping events of an unknown event type (logged once per type)",
@@ -287,12 +286,14 @@ class _ConsumerBase:
                 return
             except Exception as error:
                 if is_transient(error):
+                    PROCESSED.labels(self.group_id, "retried").inc()
                     log.warning("transient failure, retrying", extra={"group": self.group_id, "error": repr(error)})
                     await asyncio.sleep(self._delay(min(attempt, 8)))
                     continue
                 if attempt >= self.max_tries:
                     await on_give_up(error)
                     return
+                PROCESSED.labels(self.group_id, "retried").inc()
                 log.warning(
                     "handler failed, retrying",
                     extra={"group": self.group_id, "attempt": attempt, "error": repr(error), "offset": record.offset},
@@ -326,7 +327,8 @@ class IdempotentConsumer(_ConsumerBase):
         """``group_prefix``: the environment's prefix, as on its topics (see ``ServiceContext.subscribe``)."""
         @broker.subscriber(topic, **self._subscriber_options(group_prefix, options))
         async def consume(message: KafkaMessage) -> None:
-            await self.handle_record(message.raw_message)
+            with CONSUMER_LATENCY.labels(self.group_id, "event").time():
+                await self.handle_record(message.raw_message)
             await message.ack()
 
 
@@ -405,7 +407,8 @@ class BatchConsumer(_ConsumerBase):
 
         async def consume_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
-            await self.handle_batch(raw if isinstance(raw, tuple) else (raw,))
+            with CONSUMER_LATENCY.labels(self.group_id, "batch").time():
+                await self.handle_batch(raw if isinstance(raw, tuple) else (raw,))
             await message.ack()
 
         for _ in range(consumers):

@@ -26,12 +26,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .docs import ForwardedPrefix, docs_options
 from .errors import DomainError, TooManyRequests, Unauthenticated
 from .logging import correlation_id
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .openapi_problems import document_problems
 from .request_limits import RequestLimits
 
@@ -40,11 +41,6 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 REQUEST_ID_HEADER = "X-Request-ID"
 
-HTTP_REQUESTS = Counter("cuepoint_http_requests_total", "HTTP requests", ["method", "route", "status"])
-HTTP_LATENCY = Histogram(
-    "cuepoint_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5  # about what a PostgreSQL restart or crash recovery takes

@@ -27,7 +27,6 @@ from typing import Any
 
 import psycopg
 from aiokafka import AIOKafkaProducer
-from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
@@ -37,6 +36,9 @@ from cuepoint.contracts.registry import model_for
 
 from .kafka import relay_producer
 from .logging import correlation_id
+from .metrics import OUTBOX_PUBLISH_FAILURES as RELAY_FAILURES
+from .metrics import OUTBOX_PUBLISH_LATENCY
+from .metrics import OUTBOX_PUBLISHED as EVENTS_PUBLISHED
 from .migrations import outbox_channel
 
 log = logging.getLogger(__name__)
@@ -44,10 +46,6 @@ log = logging.getLogger(__name__)
 MAX_EVENT_BYTES = 900_000
 """Below the broker's default 1 MiB message limit: an event that cannot be published is
 refused when written, with the state change, rather than stalling the relay later."""
-
-EVENTS_PUBLISHED = Counter("cuepoint_outbox_published_total", "Events the relay published", ["service"])
-RELAY_BACKLOG = Gauge("cuepoint_outbox_backlog", "Unpublished outbox rows seen by the relay", ["service"])
-RELAY_FAILURES = Counter("cuepoint_outbox_publish_failures_total", "Failed publish rounds", ["service"])
 
 
 class EventTooLarge(ValueError):
@@ -193,8 +191,7 @@ class OutboxRelay:
                     producer = await self._start_producer(stop)
                     if producer is None:
                         return
-                rows = await self._fetch(work)
-                RELAY_BACKLOG.labels(self.schema).set(len(rows))
+                rows = await self._fetch(work)  # (backlog and age: sampled apart, see sampling.py)
                 published = await self._publish_batch(producer, rows, work, stop) if rows else 0
                 if published < len(rows):
                     # The broker refused or timed out, or the relay is told to stop while the
@@ -309,6 +306,7 @@ class OutboxRelay:
             if future.done() and not future.cancelled():
                 future.exception()
         if acknowledged:
+            OUTBOX_PUBLISH_LATENCY.labels(self.schema).observe(asyncio.get_running_loop().time() - started)
             await work.execute(
                 f'UPDATE "{self.schema}".outbox SET published_at = now() WHERE id = ANY(%s)',
                 ([row.id for row in rows[:acknowledged]],),

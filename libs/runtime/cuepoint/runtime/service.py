@@ -36,9 +36,11 @@ from .consumer import DeadLetters
 from .http import ServiceHttp, create_app
 from .kafka import PRODUCER_SETTINGS, kafka_reachable
 from .logging import configure_logging
+from .metrics import metrics_port, serve_metrics
 from .migrations import current_heads, upgrade
 from .outbox import Outbox, OutboxRelay
 from .revocations import RevocationList
+from .sampling import LagSampler, sample_relay
 from .settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -224,6 +226,7 @@ async def run_worker(spec: ServiceSpec, context: ServiceContext, stop: asyncio.E
                                                           context.name)
     context.on_close(projections.close)
     await broker.start()
+    serve_metrics(settings.metrics_host, metrics_port(spec.name, "worker", settings.metrics_port))
     tasks = [asyncio.create_task(task(stop)) for task in spec.background(context)]
     log.info("worker started", extra={"subscribers": len(broker.subscribers), "background_tasks": len(tasks)})
     try:
@@ -244,8 +247,13 @@ async def run_relay(spec: ServiceSpec, context: ServiceContext, stop: asyncio.Ev
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
     )
+    stop = stop or _stop_on_signals()
+    serve_metrics(settings.metrics_host, metrics_port(spec.name, "relay", settings.metrics_port))
+    lag = LagSampler(settings.bootstrap_servers, service=spec.name, group_prefix=settings.topic_prefix)
+    sampler = asyncio.create_task(sample_relay(relay, lag, stop, interval=settings.metrics_sample_interval))
     log.info("relay started")
-    await relay.run(stop or _stop_on_signals())
+    await relay.run(stop)
+    await sampler
 
 
 def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:

@@ -38,6 +38,12 @@ class RuntimeSettings(BaseSettings):
                     "choose the address login throttling counts. Locally the gateway connects from 127.0.0.2 "
                     "(nginx proxy_bind) and a client on the machine from 127.0.0.1.")
     log_level: str = "INFO"
+    metrics_host: str = Field(default="127.0.0.1", description="Where workers and relays serve /metrics.")
+    metrics_port: int | None = Field(
+        default=None, description="The port a worker or relay serves /metrics on (0: any free port); default "
+                                  "9100 + 10 × the service's digit + 1 (worker) or 9 (relay), see metrics.py.")
+    metrics_sample_interval: float = Field(default=5.0, description="Seconds between a relay's readings of "
+                                                                    "outbox backlog and consumer lag.")
 
     consumer_max_tries: int = 5
     relay_batch_size: int = 500

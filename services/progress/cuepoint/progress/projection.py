@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from prometheus_client import Counter
 from sqlalchemy import and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cuepoint.contracts import progress as events
 from cuepoint.contracts.envelope import Envelope
 from cuepoint.runtime.consumer import Handler
+from cuepoint.runtime.metrics import TELEMETRY_DROPPED as DROPPED
+from cuepoint.runtime.metrics import TELEMETRY_FLAGGED as FLAGGED
 from cuepoint.runtime.outbox import Outbox
 
 from . import orm
@@ -34,8 +35,6 @@ from .domain.playback import Dropped, VideoRules, VideoState, apply_heartbeat, a
 
 log = logging.getLogger(__name__)
 
-DROPPED = Counter("cuepoint_progress_telemetry_dropped_total", "Client events not projected, by reason", ["reason"])
-FLAGGED = Counter("cuepoint_progress_telemetry_flagged_total", "Client events clamped or cut, by reason", ["reason"])
 PLAYBACK_TYPES = frozenset({"video.play", "video.pause", "video.seek", "video.heartbeat", "video.rate_change",
                             "video.ended"})
 NOTIFY_CHANNEL = "cuepoint_progress"
@@ -286,7 +285,7 @@ class Projection:
             await session.execute(s.update().where(s.c.id == data.session_id, s.c.last_seen_at <= data.ended_at)
                                   .values(ended_at=data.ended_at))
 
-        return {"progress.session.ended.v1": session_ended}
+        return {"progress.session.ended.v1": session_ended, "progress.session.ended.v2": session_ended}
 
     # --- playback telemetry (batched) ---------------------------------------------------------------
 

@@ -1,0 +1,90 @@
+"""Every Prometheus metric of Cuepoint, in one place: what a process exports is read here.
+
+APIs serve them on ``/metrics`` of their HTTP port (never through the gateway); workers and
+relays, which have no HTTP API, on a port of their own (``CUEPOINT_METRICS_PORT``, see
+:func:`metrics_port`). Labels are bounded: a route template, never a path; a consumer group,
+a topic and a partition, never an event id.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+# --- HTTP (APIs) ---------------------------------------------------------------------------------
+HTTP_REQUESTS = Counter("cuepoint_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "cuepoint_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+# --- consumers (workers) -------------------------------------------------------------------------
+CONSUMER_EVENTS = Counter(
+    "cuepoint_consumer_events_total",
+    "Events by consumer group and outcome: processed (applied), duplicate (already in the inbox), skipped "
+    "(a type the group does not handle), unknown-type (no contract knows it), dead-lettered, retried "
+    "(one failed attempt, retried)",
+    ["group", "outcome"])
+UNKNOWN_TYPES = Counter("cuepoint_consumer_unknown_event_types_total",
+                        "Events skipped because no contract of this version knows their type", ["group", "event_type"])
+CONSUMER_LATENCY = Histogram(
+    "cuepoint_consumer_handle_duration_seconds",
+    "Time to handle one delivery, retries included: an event (kind=event) or a polled batch (kind=batch)",
+    ["group", "kind"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CONSUMER_LAG = Gauge(
+    "cuepoint_consumer_lag",
+    "Records of a partition not yet committed by the consumer group (end offset minus committed offset), "
+    "sampled by the service's relay, so a stopped worker's lag is still seen",
+    ["group", "topic", "partition"])
+CONSUMER_LAG_SAMPLED = Gauge("cuepoint_consumer_lag_sampled_timestamp_seconds",
+                             "When the consumer lag of this service's groups was last read from Kafka", ["service"])
+
+# --- outbox relays -------------------------------------------------------------------------------
+OUTBOX_PUBLISHED = Counter("cuepoint_outbox_published_total", "Events the relay published", ["service"])
+OUTBOX_PUBLISH_FAILURES = Counter("cuepoint_outbox_publish_failures_total", "Failed publish rounds", ["service"])
+OUTBOX_BACKLOG = Gauge("cuepoint_outbox_backlog", "Unpublished outbox rows", ["service"])
+OUTBOX_OLDEST_AGE = Gauge("cuepoint_outbox_oldest_unpublished_age_seconds",
+                          "Age of the oldest unpublished outbox row (0 when none)", ["service"])
+OUTBOX_PUBLISH_LATENCY = Histogram(
+    "cuepoint_outbox_publish_duration_seconds", "Time from sending a batch to the broker's acknowledgement",
+    ["service"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+RELAY_LEADER = Gauge("cuepoint_relay_leader", "1 while this relay holds its schema's leader lock", ["service"])
+
+# --- service specifics ---------------------------------------------------------------------------
+CONFIG_RECORDS_REJECTED = Counter("cuepoint_system_config_records_rejected_total",
+                                  "System-config records skipped because this process cannot use them", ["key"])
+TELEMETRY_DROPPED = Counter("cuepoint_progress_telemetry_dropped_total", "Client events not projected, by reason",
+                            ["reason"])
+TELEMETRY_FLAGGED = Counter("cuepoint_progress_telemetry_flagged_total", "Client events clamped or cut, by reason",
+                            ["reason"])
+
+# Default metrics ports of the processes without an HTTP API: 91<service><process>; a worker's
+# replicas beyond the first are given theirs by whoever starts them (services.sh: 91x2, 91x3 …).
+SERVICE_DIGIT = {"identity": 1, "content": 2, "assessment": 3, "progress": 4, "analytics": 5}
+PROCESS_DIGIT = {"worker": 1, "relay": 9}
+
+
+def metrics_port(service: str, process: str, configured: int | None) -> int:
+    """The port a worker or relay serves ``/metrics`` on: the configured one (0: any free port),
+    else 9100 + 10 × the service's digit + the process's (identity's worker 9111, its relay 9119)."""
+    if configured is not None:
+        return configured
+    return 9100 + 10 * SERVICE_DIGIT.get(service, 0) + PROCESS_DIGIT[process]
+
+
+def serve_metrics(host: str, port: int) -> int:
+    """Serves the process's metrics on ``http://host:port/metrics`` (a daemon thread); returns the port."""
+    try:
+        server, _thread = start_http_server(port, addr=host)
+    except OSError as error:  # taken (a second replica started without its own port): measured all the same
+        log.error("metrics port taken, serving on a free one instead", extra={"metrics_port": port, "error": str(error)})
+        server, _thread = start_http_server(0, addr=host)
+    bound = server.server_address[1]
+    log.info("metrics served", extra={"metrics_port": bound})
+    return bound
