@@ -87,6 +87,8 @@ ensure_tools() {
   command -v ffprobe >/dev/null || missing+=(ffmpeg)
   # nginx is the gateway in front of the five APIs (deploy/local/services.sh).
   [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
+  # Prometheus scrapes every process and evaluates deploy/prometheus/alerts.yml (services.sh prometheus_up).
+  command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
   if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
     # Debian's nginx package starts a default site on port 80; Cuepoint runs its own instance.
@@ -198,6 +200,22 @@ kafka_tool() { # kafka_tool MAIN_CLASS ARGS...: a Kafka command-line tool from t
   java -Xmx256m -Dlog4j2.configurationFile="$ROOT/deploy/local/kafka/log4j2.yaml" -cp "$KAFKA_LIBS/*" "$@"
 }
 
+kafka_launch() { # kafka_launch PROPERTIES LOG PIDFILE XMS XMX: one Kafka node, in the background
+  nohup java -Xms"$4" -Xmx"$5" -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$ROOT/deploy/local/kafka/log4j2.yaml" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$1" >>"$2" 2>&1 </dev/null &
+  echo $! >"$3"
+}
+
+kafka_answers() { # kafka_answers BOOTSTRAP: waits up to 60 s until the brokers serve metadata (the port opens before)
+  local i
+  for ((i = 0; i < 60; i++)); do
+    "$PY" -c "import asyncio,sys; from cuepoint.runtime.kafka import kafka_reachable; sys.exit(0 if asyncio.run(kafka_reachable('$1')) else 1)" 2>/dev/null && return 0
+    sleep 1
+  done
+  return 1
+}
+
 kafka_start() {
   if [ "$KAFKA_BROKERS" -gt 1 ]; then kafka_cluster_start; return; fi
   local log="$LOGS/kafka.log" pidfile="$RUN/kafka.pid"
@@ -217,19 +235,10 @@ kafka_start() {
         || fail "formatting Kafka storage" "$log"
     fi
     say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
-    nohup java -Xms256m -Xmx"${CUEPOINT_KAFKA_HEAP:-768m}" -XX:+UseG1GC -Djava.awt.headless=true \
-      -Dlog4j2.configurationFile="$ROOT/deploy/local/kafka/log4j2.yaml" \
-      -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" >>"$log" 2>&1 </dev/null &
-    echo $! >"$pidfile"
+    kafka_launch "$KAFKA_DIR/server.properties" "$log" "$pidfile" 256m "${CUEPOINT_KAFKA_HEAP:-768m}"
   fi
   if ! wait_port "$KAFKA_PORT" 90; then fail "starting Kafka (port $KAFKA_PORT never opened)" "$log"; fi
-  # The port opens before the broker serves metadata; wait until it does.
-  local i
-  for ((i = 0; i < 60; i++)); do
-    "$PY" -c "import asyncio,sys; from cuepoint.runtime.kafka import kafka_reachable; sys.exit(0 if asyncio.run(kafka_reachable('127.0.0.1:$KAFKA_PORT')) else 1)" 2>/dev/null && break
-    sleep 1
-  done
-  ((i < 60)) || fail "Kafka started but does not answer metadata requests" "$log"
+  kafka_answers "127.0.0.1:$KAFKA_PORT" || fail "Kafka started but does not answer metadata requests" "$log"
   ok "Kafka running on 127.0.0.1:$KAFKA_PORT (pid $(cat "$pidfile"), log: $log)"
 }
 
@@ -265,20 +274,12 @@ kafka_cluster_start() { # the CUEPOINT_KAFKA_BROKERS nodes: .local/kafka/node-<i
         || fail "formatting Kafka storage (node $node)" "$log"
     fi
     say "starting Kafka node $node on 127.0.0.1:$port"
-    nohup java -Xms128m -Xmx"${CUEPOINT_KAFKA_HEAP:-384m}" -XX:+UseG1GC -Djava.awt.headless=true \
-      -Dlog4j2.configurationFile="$ROOT/deploy/local/kafka/log4j2.yaml" \
-      -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" >>"$log" 2>&1 </dev/null &
-    echo $! >"$RUN/kafka-$node.pid"
+    kafka_launch "$dir/server.properties" "$log" "$RUN/kafka-$node.pid" 128m "${CUEPOINT_KAFKA_HEAP:-384m}"
   done
   for ((node = 1; node <= KAFKA_BROKERS; node++)); do
     wait_port "$(kafka_node_port "$node")" 120 || fail "starting Kafka node $node" "$LOGS/kafka-$node.log"
   done
-  local i
-  for ((i = 0; i < 90; i++)); do
-    "$PY" -c "import asyncio,sys; from cuepoint.runtime.kafka import kafka_reachable; sys.exit(0 if asyncio.run(kafka_reachable('$(kafka_bootstrap)')) else 1)" 2>/dev/null && break
-    sleep 1
-  done
-  ((i < 90)) || fail "the Kafka cluster does not answer metadata requests" "$LOGS/kafka-1.log"
+  kafka_answers "$(kafka_bootstrap)" || fail "the Kafka cluster does not answer metadata requests" "$LOGS/kafka-1.log"
   ok "Kafka: $KAFKA_BROKERS brokers on $(kafka_bootstrap)"
 }
 
