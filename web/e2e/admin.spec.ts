@@ -54,6 +54,7 @@ test("an admin changes a setting and invites a teacher; the audit log shows both
 
   await page.getByRole("link", { name: "AI", exact: true }).click();
   await expect(page.getByText(/This month .* of .* left/)).toBeVisible();
+  await expect(page.getByText(/^\d+ waiting · \d+ running/)).toBeVisible(); // the drafting queue, for admins
   // The built-in generator needs no key: its test answers at once.
   await page.getByRole("button", { name: "Test the connection of Built-in offline generator" }).click();
   await expect(page.getByText(/^Works \(\d+ ms\)$/)).toBeVisible();

@@ -71,6 +71,7 @@ export function AiSetup() {
           </>
         )}
       </section>
+      <GenerationQueue />
       <section className="card" aria-labelledby="providers-title">
         <h2 id="providers-title">Providers</h2>
         {configurations.isPending && <Loading />}
@@ -94,6 +95,39 @@ export function AiSetup() {
         <NewProvider onCreated={refresh} />
       </section>
     </>
+  );
+}
+
+/** Drafting jobs not finished yet: how many wait and run, and how long the oldest has waited. */
+function GenerationQueue() {
+  const queue = useQuery({
+    queryKey: ["assessment", "generation-queue"],
+    queryFn: () => unwrap(assessment.GET("/v1/generation-queue")),
+    refetchInterval: 5000,
+  });
+  return (
+    <section className="card" aria-labelledby="queue-title">
+      <h2 id="queue-title">Drafting queue</h2>
+      {queue.isPending && <Loading />}
+      {queue.isError && <ErrorNotice error={queue.error} />}
+      {queue.data && (
+        <>
+          <p>
+            {queue.data.waiting} waiting · {queue.data.running} running
+            {queue.data.oldest_waiting_seconds !== null && ` · the oldest has waited ${Math.round(queue.data.oldest_waiting_seconds)} s`}
+          </p>
+          {queue.data.by_provider.length > 0 && (
+            <p className="meta">
+              {queue.data.by_provider.map((p) => `${p.provider.toLowerCase()}: ${p.waiting} waiting, ${p.running} running`).join(" · ")}
+            </p>
+          )}
+          <p className="meta">
+            At most {queue.data.limits.per_tenant} jobs of this organisation run at once ({queue.data.limits.per_provider} per provider,{" "}
+            {queue.data.limits.in_all} in all); a job whose runner stopped is taken over after {Math.round(queue.data.limits.lease_seconds)} s.
+          </p>
+        </>
+      )}
+    </section>
   );
 }
 
