@@ -45,6 +45,8 @@ def take_for_rebuild(connection: psycopg.Connection, schema: str) -> int:
     holders = connection.execute(
         f"SELECT count(DISTINCT pid) FROM pg_locks, (SELECT {_KEY} AS key) wanted "
         "WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND mode = 'ShareLock' "
-        "AND classid::bigint = (key >> 32) & 4294967295 AND objid::bigint = key & 4294967295",
+        "AND classid::bigint = (key >> 32) & 4294967295 AND objid::bigint = key & 4294967295 "
+        # pg_locks lists every database's locks; an advisory key is one database's only.
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         (schema,)).fetchone()[0]
     return max(int(holders), 1)
