@@ -53,10 +53,28 @@ seed() { # identity's demo users (in the identity image), then the demo lesson t
   fi
 }
 
+down() { # down [--volumes]
+  local i
+  for ((i = 1; i <= 3; i++)); do
+    compose down --remove-orphans "$@" && return 0
+    # Under load dockerd 20.10 may keep a removed container's endpoint a moment ("network … has active
+    # endpoints"): try again.
+    sleep 3
+  done
+  # Still there: a stale endpoint only a restart of dockerd forgets. Done only on the project's own
+  # engine, and only when it runs nothing else.
+  if [ "$DOCKER_HOST" = "unix://$ROOT/.local/docker/docker.sock" ] && [ -z "$(docker ps -q)" ]; then
+    say "restarting the project's engine to drop a stale network endpoint"
+    "$ROOT/deploy/docker/engine.sh" down >/dev/null && "$ROOT/deploy/docker/engine.sh" up >/dev/null
+    compose down --remove-orphans "$@" && return 0
+  fi
+  fail "docker-compose down did not finish (see above)"
+}
+
 case "${1:-}" in
   up) up ;;
-  down) say "stopping the compose platform ($COMPOSE_PROJECT_NAME)"; compose down --remove-orphans ;;
-  purge) say "removing the compose platform and its data ($COMPOSE_PROJECT_NAME)"; compose down --remove-orphans --volumes ;;
+  down) say "stopping the compose platform ($COMPOSE_PROJECT_NAME)"; down ;;
+  purge) say "removing the compose platform and its data ($COMPOSE_PROJECT_NAME)"; down --volumes ;;
   seed) seed ;;
   ps) compose ps ;;
   logs) shift; compose logs --tail=200 "$@" ;;

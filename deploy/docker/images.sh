@@ -114,9 +114,15 @@ build() { # build IMAGE DOCKERFILE CONTEXT [docker build args...]
   local started=$SECONDS log="$LOGS/build-${image//[\/:]/-}.log" secret=() ca
   ca="$(ca_bundle)"
   [ -n "$ca" ] && secret=(--secret "id=ca,src=$ca")
+  local previous; previous="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
   say "building $image"
   "$DOCKER_BUILD" build --network host --progress plain "${secret[@]}" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     -f "$file" -t "$image" "$@" "$context" >"$log" 2>&1 || fail "building $image" "$log"
+  # The image this tag named before, now untagged: removed (unless a container still uses it), or every
+  # rebuild would leave a few hundred MB behind.
+  if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect --format '{{.Id}}' "$image")" ]; then
+    docker rmi "$previous" >/dev/null 2>&1 || true
+  fi
   report "$image" $((SECONDS - started))
 }
 
@@ -141,22 +147,26 @@ locked_version() { # locked_version PACKAGE: its version in uv.lock
 
 all() {
   : >"$REPORT"
+  [ -f "$ROOT/web/dist/index.html" ] || fail "the web client is not built: run make web first" ""
   base
-  local d="$ROOT/deploy/docker"
+  local d="$ROOT/deploy/docker" kafka_ctx
+  kafka_ctx="$(kafka_context)"
   build "cuepoint/python:$TAG" "$d/python.Dockerfile" "$d" --target runtime
   build "cuepoint/python-build:$TAG" "$d/python.Dockerfile" "$d" --target build
+  # The rest depend on nothing but those: built side by side (mostly downloads; a build log each).
+  local pids=() python=(--build-arg "PYTHON_IMAGE=cuepoint/python:$TAG" --build-arg "BUILD_IMAGE=cuepoint/python-build:$TAG")
   local service
   for service in "${SERVICES[@]}"; do
-    build "cuepoint/$service:$TAG" "$d/service.Dockerfile" "$ROOT" --build-arg "SERVICE=$service" \
-      --build-arg "PYTHON_IMAGE=cuepoint/python:$TAG" --build-arg "BUILD_IMAGE=cuepoint/python-build:$TAG"
+    build "cuepoint/$service:$TAG" "$d/service.Dockerfile" "$ROOT" --build-arg "SERVICE=$service" "${python[@]}" & pids+=($!)
   done
-  build "cuepoint/kafka:$TAG" "$d/kafka.Dockerfile" "$(kafka_context)"
-  build "cuepoint/postgres:$TAG" "$d/postgres.Dockerfile" "$d"
-  build "cuepoint/storage:$TAG" "$d/storage.Dockerfile" "$d" \
-    --build-arg "PYTHON_IMAGE=cuepoint/python:$TAG" --build-arg "BUILD_IMAGE=cuepoint/python-build:$TAG" \
-    --build-arg "EMULATOR_VERSION=$(locked_version gcp-storage-emulator)"
-  [ -f "$ROOT/web/dist/index.html" ] || fail "the web client is not built: run make web first" ""
-  build "cuepoint/gateway:$TAG" "$d/gateway.Dockerfile" "$ROOT"
+  build "cuepoint/kafka:$TAG" "$d/kafka.Dockerfile" "$kafka_ctx" & pids+=($!)
+  build "cuepoint/postgres:$TAG" "$d/postgres.Dockerfile" "$d" & pids+=($!)
+  build "cuepoint/storage:$TAG" "$d/storage.Dockerfile" "$d" "${python[@]}" \
+    --build-arg "EMULATOR_VERSION=$(locked_version gcp-storage-emulator)" & pids+=($!)
+  build "cuepoint/gateway:$TAG" "$d/gateway.Dockerfile" "$ROOT" & pids+=($!)
+  local pid failed=0
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ "$failed" = 0 ] || fail "building the images (the failed build's log is named above)" ""
   ok "sizes and times: $REPORT"
 }
 

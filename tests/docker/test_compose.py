@@ -72,6 +72,9 @@ class Compose:
 @pytest.fixture(scope="module")
 def compose() -> Iterator[Compose]:
     env = dict(os.environ)
+    # An engine these tests start, they stop (CI's `make test` leaves nothing running); one already
+    # running, or the user's DOCKER_HOST, is left as it was.
+    engine_was_running = "running" in _run([str(ROOT / "deploy/docker/engine.sh"), "status"], env, 30).stdout
     engine = _run([str(ROOT / "deploy/docker/engine.sh"), "up"], env, 300)
     assert engine.returncode == 0, f"the Docker engine did not start:\n{engine.stdout}\n{engine.stderr}"
     env["DOCKER_HOST"] = _run([str(ROOT / "deploy/docker/engine.sh"), "env"], env, 30).stdout.split("=", 1)[1].strip()
@@ -92,6 +95,8 @@ def compose() -> Iterator[Compose]:
         yield platform
     finally:
         _run([str(ROOT / "deploy/docker/compose.sh"), "purge"], env, 300)
+        if not engine_was_running:
+            _run([str(ROOT / "deploy/docker/engine.sh"), "down"], env, 120)
 
 
 def _login(client: httpx.Client, role: str) -> dict[str, str]:
