@@ -8,6 +8,7 @@ connection never carries one tenant's setting into another's request.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,15 +16,35 @@ from uuid import UUID
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from .errors import NotFound
+from .metrics import DB_POOL_WAIT, watch_psycopg_pool, watch_sqlalchemy_pool
 
 SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
 
 
+class _MeasuredPool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's pool, counting who waits for a connection and for how long (it has no hook before a
+    checkout: ``_do_get`` is where a request waits for a free connection or opens a new one)."""
+
+    waiting = 0
+
+    def _do_get(self):  # type: ignore[no-untyped-def]
+        self.waiting += 1
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        finally:
+            self.waiting -= 1
+            DB_POOL_WAIT.labels(self.logging_name or "cuepoint").observe(time.perf_counter() - started)
+
+
 def create_engine(url: str, *, pool_size: int = 10, application_name: str = "cuepoint") -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
+        poolclass=_MeasuredPool,
+        pool_logging_name=application_name,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
@@ -31,6 +52,8 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "cue
         # counts as 1,000 rows) crossed jit_above_cost and spent ~1 s compiling a 30 ms batch.
         connect_args={"application_name": application_name, "options": "-c jit=off"},
     )
+    watch_sqlalchemy_pool(application_name, engine)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -71,6 +94,7 @@ class ReadPool:
 
         self._pool = AsyncConnectionPool(libpq_dsn(url), min_size=1, max_size=max_size, open=False,
                                          kwargs={"application_name": application_name})
+        watch_psycopg_pool(application_name, self._pool)
         self._opened = False
         self._opening = asyncio.Lock()
 

@@ -9,6 +9,7 @@ a topic and a partition, never an event id.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -88,3 +89,28 @@ def serve_metrics(host: str, port: int) -> int:
     bound = server.server_address[1]
     log.info("metrics served", extra={"metrics_port": bound})
     return bound
+
+# --- database pools (every process) --------------------------------------------------------------
+# pool: the connection's application_name ("cuepoint-content"; "cuepoint-content-reads" for the hot-path pool).
+DB_POOL_SIZE = Gauge("cuepoint_db_pool_size", "Connections the pool keeps (its size; it may overflow beyond)", ["pool"])
+DB_POOL_IN_USE = Gauge("cuepoint_db_pool_in_use", "Connections checked out of the pool", ["pool"])
+DB_POOL_WAITING = Gauge("cuepoint_db_pool_waiting", "Requests waiting for a connection of the pool", ["pool"])
+DB_POOL_WAIT = Histogram(
+    "cuepoint_db_pool_wait_seconds", "Time to obtain a connection from the pool (a new connection's set-up included)",
+    ["pool"], buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30),
+)
+
+
+def watch_sqlalchemy_pool(name: str, engine: Any) -> None:
+    """An engine's pool gauges, read at each scrape (from ``engine.pool``: disposing replaces it)."""
+    DB_POOL_SIZE.labels(name).set_function(lambda: engine.pool.size())
+    DB_POOL_IN_USE.labels(name).set_function(lambda: engine.pool.checkedout())
+    DB_POOL_WAITING.labels(name).set_function(lambda: getattr(engine.pool, "waiting", 0))
+
+
+def watch_psycopg_pool(name: str, pool: Any) -> None:
+    """A psycopg_pool's gauges read at each scrape (its own statistics)."""
+    DB_POOL_SIZE.labels(name).set_function(lambda: pool.max_size)
+    DB_POOL_IN_USE.labels(name).set_function(
+        lambda: (stats := pool.get_stats())["pool_size"] - stats["pool_available"])
+    DB_POOL_WAITING.labels(name).set_function(lambda: pool.get_stats()["requests_waiting"])

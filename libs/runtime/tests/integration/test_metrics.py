@@ -175,3 +175,52 @@ async def test_outbox_backlog_and_age_grow_while_the_relay_cannot_publish(
                 assert await sample(port, "cuepoint_outbox_published_total", service=source) in (None, 0)
         finally:
             admin.execute(f"DELETE FROM {source}.outbox WHERE event_id = ANY(%s)", (ids,))
+
+
+async def test_pool_metrics_move_under_concurrent_requests(infra: Infra, probe_schemas: tuple[str, str]) -> None:
+    """Connections held by concurrent requests show as in use, one more request as waiting, and its
+    wait is counted; all read off an API's /metrics."""
+    from cuepoint.runtime.service import build_app
+
+    source, _ = probe_schemas
+    settings = infra.settings(source, db_pool_size=1)  # 1 + 1 overflow: the third request waits
+    spec = ServiceSpec(name=source, description="probe", settings=lambda: settings, migrations=Path("."))
+    context = ServiceContext(source, settings)
+    pool = f"cuepoint-{source}"
+    app = build_app(spec, context)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
+
+        async def value(name: str, **labels: str) -> float | None:
+            text = (await api.get("/metrics")).text
+            return next((s.value for f in text_string_to_metric_families(text) for s in f.samples
+                         if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())), None)
+
+        waits_before = await value("cuepoint_db_pool_wait_seconds_count", pool=pool) or 0
+        release = asyncio.Event()
+        holding = 0
+
+        async def request() -> None:
+            nonlocal holding
+            async with context.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+                holding += 1
+                await release.wait()
+
+        requests = [asyncio.create_task(request()) for _ in range(3)]
+        try:
+            await eventually(lambda: _true(holding == 2), timeout=30, message="two connections held")
+            await eventually(lambda: _equals(lambda: value("cuepoint_db_pool_waiting", pool=pool), 1),
+                             timeout=30, message="the third request waits")
+            assert await value("cuepoint_db_pool_in_use", pool=pool) == 2
+            assert await value("cuepoint_db_pool_size", pool=pool) == 1
+        finally:
+            release.set()
+            await asyncio.gather(*requests)
+        assert await value("cuepoint_db_pool_in_use", pool=pool) == 0
+        assert await value("cuepoint_db_pool_waiting", pool=pool) == 0
+        assert (await value("cuepoint_db_pool_wait_seconds_count", pool=pool) or 0) >= waits_before + 3
+    await context.close()
+
+
+async def _true(condition: bool) -> bool:
+    return condition
