@@ -329,16 +329,18 @@ gateway_up() {
 # Prometheus (Debian's package; make infra installs it): scrapes every api (/metrics on its own port,
 # never through the gateway), worker and relay (/metrics on a port of their own, metrics_port_of),
 # with the rules of deploy/prometheus/alerts.yml. Configuration and data under .local/prometheus/;
-# on 127.0.0.1:9090 (CUEPOINT_PROMETHEUS_PORT).
+# on 127.0.0.1:9090 (CUEPOINT_PROMETHEUS_PORT). A second platform on the same machine (the e2e tests')
+# sets CUEPOINT_PROMETHEUS_PORT=0 (no Prometheus) and CUEPOINT_METRICS_PORT_BASE=0 (any free port).
 prometheus_port() { echo "${CUEPOINT_PROMETHEUS_PORT:-9090}"; }
 
 metrics_port_of() { # metrics_port_of SERVICE INSTANCE: as cuepoint/runtime/metrics.py's metrics_port, replicas added
-  local digit=0 i
+  local digit=0 i base="${CUEPOINT_METRICS_PORT_BASE:-9100}"
+  [ "$base" = 0 ] && { echo 0; return; }
   for i in "${!SERVICES[@]}"; do [ "${SERVICES[$i]}" = "$1" ] && digit=$((i + 1)); done
   case "$2" in
-    relay) echo $((9100 + 10 * digit + 9)) ;;
-    worker) echo $((9100 + 10 * digit + 1)) ;;
-    worker-*) echo $((9100 + 10 * digit + ${2#worker-})) ;;
+    relay) echo $((base + 10 * digit + 9)) ;;
+    worker) echo $((base + 10 * digit + 1)) ;;
+    worker-*) echo $((base + 10 * digit + ${2#worker-})) ;;
   esac
 }
 
@@ -364,6 +366,7 @@ EOF
 prometheus_up() {
   local pidfile="$RUN/prometheus.pid" log="$LOGS/prometheus.log" dir="$LOCAL/prometheus" port i
   port="$(prometheus_port)"
+  [ "$port" = 0 ] && return 0
   command -v prometheus >/dev/null || fail "prometheus is missing: run 'make infra' (it installs Debian's prometheus)" ""
   mkdir -p "$dir/data"
   prometheus_config >"$dir/prometheus.yml"

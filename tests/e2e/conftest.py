@@ -46,7 +46,9 @@ def platform(infra: Infra, test_database: str, topics: list[str], accounts: Acco
            "CUEPOINT_PG_PORT": str(infra.pg_port), "CUEPOINT_KAFKA_BOOTSTRAP": infra.bootstrap_servers,
            "CUEPOINT_TOPIC_PREFIX": infra.topic_prefix, "CUEPOINT_GATEWAY_PORT": str(_free_port()),
            "CUEPOINT_SMTP_HOST": "127.0.0.1", "CUEPOINT_SMTP_PORT": str(mailbox.port),
-           "CUEPOINT_SMTP_STARTTLS": "false", "CUEPOINT_LOG_LEVEL": "INFO"}
+           "CUEPOINT_SMTP_STARTTLS": "false", "CUEPOINT_LOG_LEVEL": "INFO",
+           # The platform's own Prometheus and metrics ports may be taken: none, and free ones.
+           "CUEPOINT_PROMETHEUS_PORT": "0", "CUEPOINT_METRICS_PORT_BASE": "0"}
     for service in SERVICES:
         env[f"CUEPOINT_{service.upper()}_PORT"] = str(_free_port())
     env.pop("CUEPOINT_PUBLIC_BASE_URL", None)  # services.sh derives the emailed links' base from the gateway's port
