@@ -1,35 +1,36 @@
-"""Fault tests: a broker and a cluster of their own (see private.py), the services in process."""
+"""Fault tests: a broker (tests/support/own_broker.py), a three-node cluster and a PostgreSQL cluster
+(private.py) of their own; the services in process."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from cuepoint.contracts.topics import SERVICES, all_topics
 from cuepoint.runtime.kafka import ensure_topics, prefixed
+from tests.support.own_broker import OwnBroker
 from tests.support.platform import ROLE_PASSWORD, TEST_DATABASE, Infra
 
-from .private import PrivateKafka, PrivatePostgres
+from .private import PrivatePostgres
 
-# Ports apart from make infra's (5432, 9092/9093) and from deploy/docker's compose platform.
-PRIVATE_KAFKA_PORT = 19192
+# A port apart from make infra's (5432) and from deploy/docker's compose platform.
 PRIVATE_PG_PORT = 15442
 
 
 @pytest.fixture(scope="session")
-def private_kafka() -> Iterator[PrivateKafka]:
-    kafka = PrivateKafka(PRIVATE_KAFKA_PORT)
-    kafka.start()
+async def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OwnBroker]:
+    broker = OwnBroker(tmp_path_factory.mktemp("faults-kafka"))
+    await broker.start()
     try:
-        yield kafka
+        yield broker
     finally:
-        kafka.close()
+        broker.close()
 
 
 @pytest.fixture(scope="session")
-async def on_private_kafka(infra: Infra, private_kafka: PrivateKafka) -> Infra:
+async def on_private_kafka(infra: Infra, private_kafka: OwnBroker) -> Infra:
     """The shared PostgreSQL (the test database), the private broker with every registry topic."""
     moved = dataclasses.replace(infra, bootstrap_servers=private_kafka.bootstrap_servers)
     await ensure_topics(moved.bootstrap_servers, prefixed(all_topics(), moved.topic_prefix))

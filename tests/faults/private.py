@@ -1,9 +1,10 @@
-"""A Kafka broker and a PostgreSQL cluster of a fault test's own, on ports of their own.
+"""A three-node Kafka cluster and a PostgreSQL cluster of a fault test's own, on ports of their own
+(a single broker: tests/support/own_broker.py).
 
-Fault tests kill, freeze and stop them; the shared broker and cluster of ``make infra`` (which
-other tests, benchmarks and the running platform use) are never touched. The broker is started
-by ``deploy/local/infra.sh`` itself (its jars, its configuration) under another ``.local``
-directory; the cluster with Debian's PostgreSQL binaries, small.
+Fault tests kill and stop them; the shared broker and cluster of ``make infra`` (which other tests,
+benchmarks and the running platform use) are never touched. The Kafka cluster is started by
+``deploy/local/infra.sh`` itself under another ``.local`` directory; PostgreSQL with Debian's
+binaries, small.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ def _pg_bindir() -> Path:
 
 @dataclass
 class PrivateKafka:
-    """One KRaft broker under a directory of its own (``infra.sh kafka-start`` with CUEPOINT_LOCAL_DIR)."""
+    """``make infra``'s Kafka as ``infra.sh kafka-start`` starts it (its jars, its configuration), under a
+    directory of its own (CUEPOINT_LOCAL_DIR): with ``brokers=3``, its three-node KRaft cluster (node i
+    on ``port + 2(i-1)``, replication factor 3, min.insync.replicas=2)."""
 
     port: int
-    brokers: int = 1  # 3: infra.sh's three-node cluster (node i on port + 2(i-1)), replication factor 3
+    brokers: int = 3
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cuepoint-faults-kafka-")))
 
     @property
@@ -43,44 +46,21 @@ class PrivateKafka:
     @property
     def _env(self) -> dict[str, str]:
         return {**os.environ, "CUEPOINT_LOCAL_DIR": str(self.directory), "CUEPOINT_KAFKA_PORT": str(self.port),
-                "CUEPOINT_KAFKA_CONTROLLER_PORT": str(self.port + 1), "CUEPOINT_KAFKA_BROKERS": str(self.brokers),
-                "CUEPOINT_KAFKA_HEAP": "384m"}
-
-    def _infra(self, command: str) -> None:
-        env = self._env
-        done = subprocess.run([str(INFRA), command], env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, f"infra.sh {command} (private broker) failed:\n{done.stdout}\n{done.stderr}"
+                "CUEPOINT_KAFKA_BROKERS": str(self.brokers), "CUEPOINT_KAFKA_HEAP": "384m"}
 
     def start(self) -> None:
         libs = self.directory / "kafka" / "libs"
         if not libs.exists():  # the jars make infra resolved, not a second Maven run
             libs.parent.mkdir(parents=True, exist_ok=True)
             libs.symlink_to(SHARED_KAFKA_LIBS)
-        self._infra("kafka-start")
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash or an OOM kill would."""
-        self._infra("kafka-kill")
-
-    @property
-    def pid(self) -> int:
-        return int((self.directory / "run" / "kafka.pid").read_text())
+        done = subprocess.run([str(INFRA), "kafka-start"], env=self._env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"infra.sh kafka-start (private cluster) failed:\n{done.stdout}\n{done.stderr}"
 
     def kill_node(self, node: int) -> None:
-        """SIGKILL one node of a cluster (node ids from 1)."""
+        """SIGKILL one node (ids from 1), as a crash would."""
         os.kill(int((self.directory / "run" / f"kafka-{node}.pid").read_text()), signal.SIGKILL)
 
-    def freeze(self) -> None:
-        os.kill(self.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.kill(self.pid, signal.SIGCONT)
-
     def close(self) -> None:
-        try:
-            self.thaw()
-        except (OSError, ValueError):
-            pass
         subprocess.run([str(INFRA), "kafka-kill"], env=self._env, capture_output=True, timeout=120)
         shutil.rmtree(self.directory, ignore_errors=True)
 

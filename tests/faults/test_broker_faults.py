@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import AsyncIterator
 
@@ -21,7 +22,7 @@ from tests.support.services import api_client, running_worker, service_context
 from tests.support.streams import claims
 
 from .load import TelemetryLoad, first_ack_after, record, settled
-from .private import PrivateKafka
+from tests.support.own_broker import OwnBroker
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -53,15 +54,15 @@ def _assert_clean(line: dict) -> None:
     assert line["missing_retry_after"] == 0, line
 
 
-async def test_broker_sigkill_mid_load_restarted_after_20_s(on_private_kafka: Infra, private_kafka: PrivateKafka,
+async def test_broker_sigkill_mid_load_restarted_after_20_s(on_private_kafka: Infra, private_kafka: OwnBroker,
                                                              accounts: Accounts,
                                                              admin_connection: psycopg.Connection) -> None:
     async with telemetry_under_load(on_private_kafka, accounts) as load:
         await asyncio.sleep(6)
-        await asyncio.to_thread(private_kafka.kill)
+        private_kafka.kill()
         await asyncio.sleep(20)
         restarting = time.monotonic()
-        await asyncio.to_thread(private_kafka.start)  # returns once the broker answers metadata
+        await private_kafka.start()  # returns once the broker answers metadata
         started_s = time.monotonic() - restarting
         await asyncio.sleep(6)
         answers = await load.stop()
@@ -73,16 +74,16 @@ async def test_broker_sigkill_mid_load_restarted_after_20_s(on_private_kafka: In
     assert answers.statuses[503] + answers.statuses["error"] > 0  # the outage was seen, and answered 503
 
 
-async def test_broker_frozen_twice_then_thawed(on_private_kafka: Infra, private_kafka: PrivateKafka,
+async def test_broker_frozen_twice_then_thawed(on_private_kafka: Infra, private_kafka: OwnBroker,
                                                accounts: Accounts, admin_connection: psycopg.Connection) -> None:
     """SIGSTOP/SIGCONT: connections stay open and nothing answers (the hardest case for timeouts)."""
     thawed: list[float] = []
     async with telemetry_under_load(on_private_kafka, accounts) as load:
         await asyncio.sleep(5)
         for _ in range(2):
-            private_kafka.freeze()
+            private_kafka.signal(signal.SIGSTOP)
             await asyncio.sleep(12)
-            private_kafka.thaw()
+            private_kafka.signal(signal.SIGCONT)
             thawed.append(time.monotonic())
             await asyncio.sleep(6)
         answers = await load.stop()
