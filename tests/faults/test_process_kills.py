@@ -33,7 +33,8 @@ def worker_processes(infra: Infra) -> Iterator[tuple[dict[str, subprocess.Popen]
     """``python -m cuepoint.<service> worker`` for analytics and progress, on this run's database and topics."""
     env = {**os.environ, "CUEPOINT_PG_HOST": infra.pg_host, "CUEPOINT_PG_PORT": str(infra.pg_port),
            "CUEPOINT_PG_DATABASE": TEST_DATABASE, "CUEPOINT_KAFKA_BOOTSTRAP": infra.bootstrap_servers,
-           "CUEPOINT_TOPIC_PREFIX": infra.topic_prefix, "NO_GCE_CHECK": "True"}
+           "CUEPOINT_TOPIC_PREFIX": infra.topic_prefix, "NO_GCE_CHECK": "True",
+           "CUEPOINT_METRICS_PORT": "0"}  # a free port: the platform's workers hold the default ones
     running: dict[str, subprocess.Popen] = {}
 
     def start(service: str) -> None:
