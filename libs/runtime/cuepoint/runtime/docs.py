@@ -3,8 +3,8 @@
 FastAPI's own /docs loads its scripts from a CDN, which a school network or this machine may not
 reach; fastapi-offline serves the same Swagger UI from the package. Behind the gateway a page at
 /api/content/docs must fetch /api/content/openapi.json: the gateway names its prefix in
-``X-Forwarded-Prefix`` and this middleware makes it the request's root path, which the docs page
-(and nothing else: routes see the same path) puts in front of its URLs.
+``X-Forwarded-Prefix`` and this middleware makes it the docs page's root path, which the page puts in
+front of its URLs (the document and the assets themselves are served at the same paths either way).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ class ForwardedPrefix:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("root_path"):
+        # The docs page alone: given a root path, Starlette would also strip it from (and so miss) the
+        # paths of the mounted assets.
+        if scope["type"] == "http" and scope["path"] == "/docs" and not scope.get("root_path"):
             for name, value in scope["headers"]:
                 if name == b"x-forwarded-prefix" and PREFIX.match(value):
                     scope = {**scope, "root_path": value.decode()}

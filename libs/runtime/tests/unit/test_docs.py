@@ -30,7 +30,9 @@ async def test_behind_the_gateway_the_docs_fetch_through_its_prefix() -> None:
     page = await _get("/docs", **{"X-Forwarded-Prefix": "/api/content"})
     assert "/api/content/openapi.json" in page.text
     assert "/api/content/docs/assets/swagger-ui-bundle.js" in page.text
-    # The document itself does not change, nor do the routes: the gateway strips the prefix.
+    # The document and the assets are where they always are: the gateway strips the prefix.
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
+        assert (await _get(asset, **{"X-Forwarded-Prefix": "/api/content"})).status_code == 200, asset
     assert (await _get("/openapi.json", **{"X-Forwarded-Prefix": "/api/content"})).status_code == 200
     assert (await _get("/healthz", **{"X-Forwarded-Prefix": "/api/content"})).json()["status"] == "ok"
 
