@@ -61,6 +61,8 @@ def test_a_killed_process_comes_back_and_terminating_the_supervisor_stops_it(tmp
         os.kill(first, signal.SIGKILL)  # as the OOM killer or a crash would
         _wait(lambda: child_pidfile.exists() and child_pidfile.read_text().strip() not in ("", str(first)))
         second = int(child_pidfile.read_text())
+        # Its pid is written as it starts; its first line follows (stopping it sooner would race that).
+        _wait(lambda: log.read_text().count("started") == 2)
         assert _alive(second) and "exited with status 137" in log.read_text()
     finally:
         supervisor.terminate()

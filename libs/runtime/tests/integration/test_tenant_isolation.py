@@ -147,7 +147,7 @@ def test_the_readers_across_tenants_see_other_tenants_only_through_their_functio
         with psycopg.connect(db.libpq_dsn(infra.settings("assessment").runtime_database_url)) as assessment:
             assert assessment.execute("SELECT count(*) FROM generation_queue WHERE job_id = ANY(%s)",
                                       (jobs,)).fetchone()[0] == 0
-            claimed = [assessment.execute("SELECT job_id, tenant_id FROM claim_generation_job(60)").fetchone()
+            claimed = [assessment.execute("SELECT job_id, tenant_id FROM claim_generation_job(60, 100, 100, 100)").fetchone()
                        for _ in jobs]
             assert sorted(claimed) == sorted(zip(jobs, tenants, strict=True))
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
