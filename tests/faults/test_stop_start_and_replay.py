@@ -22,6 +22,7 @@ from cuepoint.analytics.bootstrap import REBUILT
 from cuepoint.analytics.bootstrap import rebuild as rebuild_analytics
 from cuepoint.analytics.bootstrap import spec as analytics_spec
 from cuepoint.analytics.settings import AnalyticsSettings
+from cuepoint.contracts import content
 from cuepoint.progress import orm as progress_orm
 from cuepoint.progress.bootstrap import rebuild as rebuild_progress
 from cuepoint.progress.bootstrap import spec as progress_spec
@@ -30,7 +31,7 @@ from cuepoint.runtime.service import ServiceContext
 from tests.support.accounts import Accounts
 from tests.support.platform import Infra
 from tests.support.services import api_client, running_worker, service_context
-from tests.support.streams import claims
+from tests.support.streams import claims, publish, wait_for_row
 
 from .load import TelemetryLoad, record, settled
 
@@ -70,6 +71,25 @@ async def _lag(infra: Infra) -> dict[str, int]:
         await consumer.stop()
 
 
+async def _lesson(infra: Infra, connection: psycopg.Connection, teacher: dict[str, str], tenant: uuid.UUID) -> None:
+    """A published lesson with a video and a milestone, as content publishes it; once both projections have it."""
+    teacher_id = uuid.UUID(claims(teacher)["sub"])
+    lesson, video = uuid.uuid4(), uuid.uuid4()
+    await publish(infra, "content.events", [
+        content.LessonCreated(lesson_id=lesson, title="Faults", thumbnail="https://img.example/f.png",
+                              created_by_id=teacher_id, seek_policy="FREE"),
+        content.VideoUploaded(video_id=video, lesson_id=lesson, title="Faults", storage_path="gs://cuepoint-media/f",
+                              content_type="video/mp4", size_bytes=1000, checksum="AAAAAA==", duration_seconds=60.0),
+        content.MilestoneCreated(milestone_id=uuid.uuid4(), video_id=video, lesson_id=lesson, timestamp=30.0,
+                                 title="Check", is_required=True),
+        content.LessonPublished(lesson_id=lesson, version=1, title="Faults", thumbnail="https://img.example/f.png",
+                                created_by_id=teacher_id, video_ids=[video]),
+    ], tenant_id=tenant, producer="content", actor_id=teacher_id)
+    for schema in ("progress", "analytics"):
+        await wait_for_row(connection, f"SELECT EXISTS (SELECT FROM {schema}.milestones WHERE video_id = %s)",  # noqa: S608
+                           (video,))
+
+
 def _checksums(connection: psycopg.Connection, tenant: uuid.UUID) -> dict[str, str]:
     """schema.table → md5 over the tenant's rows (each row as text, sorted), for every projection table
     with a tenant column."""
@@ -100,7 +120,8 @@ async def test_full_stop_and_start_then_drop_and_replay(infra: Infra, topics: li
         before = new_load()
         async with workers(infra):
             before.start()
-            await asyncio.sleep(5)
+            await _lesson(infra, admin_connection, users["teacher"], tenant)  # catalogue rows for the replay to match
+            await asyncio.sleep(3)
             answers_before = await before.stop()
             result_before, _ = await settled(admin_connection, before)
         # The full stop. Every group has committed all it applied: a start consumes nothing again.
@@ -128,7 +149,8 @@ async def test_full_stop_and_start_then_drop_and_replay(infra: Infra, topics: li
     assert lag_after == dict.fromkeys(CLIENT_GROUPS, 0), lag_after
 
     live = _checksums(admin_connection, tenant)
-    assert live["analytics.analytics_events"].startswith(f"{result.stored + result_before.stored}:"), live
+    # the two loads' events and the lesson's four content events
+    assert live["analytics.analytics_events"].startswith(f"{result.stored + result_before.stored + 4}:"), live
     replaying = time.monotonic()
     assert await rebuild_progress(ServiceContext("progress", infra.settings("progress", ProgressSettings)),
                                   out=_Sink()) == 0
