@@ -52,11 +52,27 @@ class LessonCompleted(Event):
 
 
 class SessionEnded(Event):
-    """A student ended one of their device sessions (signed a device out of resume). Key: student_id."""
+    """A student ended one of their device sessions (signed a device out of resume). Key: student_id.
+
+    Superseded by ``progress.session.ended.v2``: its device id, an identifier of the person, stayed
+    on a topic kept forever after an erasure. Kept so that old events replay."""
 
     event_type = "progress.session.ended.v1"
     key_field = "student_id"
     student_id: UUID = Field(description="The student.")
     session_id: UUID = Field(description="The ended session.")
     device_id: str = Field(max_length=200, description="The device or browser of the session.")
+    ended_at: datetime = Field(description="When it was ended.")
+
+
+class SessionEndedV2(Event):
+    """A student ended one of their device sessions (signed a device out of resume). Key: student_id.
+
+    No device id: the session id names the session, and a device id would outlive the student's
+    erasure on this topic (kept forever)."""
+
+    event_type = "progress.session.ended.v2"
+    key_field = "student_id"
+    student_id: UUID = Field(description="The student.")
+    session_id: UUID = Field(description="The ended session.")
     ended_at: datetime = Field(description="When it was ended.")

@@ -335,6 +335,10 @@ async def _erase(session: AsyncSession, envelope: Event) -> None:
     fields = "".join(f" - '{field}'" for field in PERSONAL_FIELDS)
     await session.execute(text(f"UPDATE analytics_events SET data = data{fields}, device_id = NULL "
                                "WHERE user_id = :u AND category <> 'domain'"), {"u": envelope.data.user_id})
+    # Domain events carry ids only, but progress.session.ended.v1 named the student's device.
+    await session.execute(text("UPDATE analytics_events SET data = data - 'device_id' "
+                               "WHERE user_id = :u AND category = 'domain' AND data ? 'device_id'"),
+                          {"u": envelope.data.user_id})
 
 
 READ_MODELS = {

@@ -880,6 +880,11 @@ class Identity:
                                   .values(email=f"erased-{user_id}@erased.invalid"))
             await self.outbox.emit(session, events.UserErased(user_id=user_id), tenant_id=actor.tenant_id,
                                    actor_id=actor.id)
+            # The outbox keeps published rows a while (the relay purges them later), and every profile
+            # snapshot of the user holds their email and name: they go now, published or not, since
+            # the tombstone that follows supersedes each of them for every consumer.
+            await session.execute(text(f'DELETE FROM "{self.outbox.schema}".outbox WHERE topic = :topic AND key = :key'),
+                                  {"topic": self.outbox.topic_prefix + USER_PROFILES.name, "key": str(user_id)})
             await self.outbox.tombstone(session, USER_PROFILES.name, str(user_id), tenant_id=actor.tenant_id)
 
     # --- bootstrap --------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Text, text
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,9 +50,20 @@ class DisplayNames:
         return {"identity.user_profile.snapshot.v1": profile}
 
     async def erase(self, session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        """The student's name goes, and what identifies their devices: a session keeps its id (which
+        is what events and the resume refer to) but not the device id or user agent."""
         n = orm.display_names
         deleted = await session.execute(n.delete().where(n.c.tenant_id == tenant_id, n.c.user_id == user_id)
                                         .returning(n.c.user_id))
+        s, v = orm.student_sessions, orm.video_progress
+        await session.execute(s.update().where(s.c.tenant_id == tenant_id, s.c.student_id == user_id)
+                              .values(device_id="erased:" + sa_cast(s.c.id, Text), user_agent=None))
+        await session.execute(v.update().where(v.c.tenant_id == tenant_id, v.c.student_id == user_id)
+                              .values(last_device_id=None))
+        # Sessions ended before progress.session.ended.v2 named their device; the published rows the
+        # relay has not purged yet go now (the topic's copies are the README's stated exception).
+        await session.execute(text("DELETE FROM outbox WHERE event_type = 'progress.session.ended.v1' AND key = :key "
+                                   "AND published_at IS NOT NULL"), {"key": str(user_id)})
         if deleted.first() is not None:
             await self._notify(session, user_id)
 

@@ -66,8 +66,7 @@ class Reads:
             if row.ended_at is not None:
                 raise Conflict("this session has ended already")
             await session.execute(s.update().where(s.c.id == session_id).values(ended_at=now))
-            await self.outbox.emit(session, events.SessionEnded(
-                student_id=actor.id, session_id=session_id, device_id=row.device_id, ended_at=now),
+            await self.outbox.emit(session, events.SessionEndedV2(student_id=actor.id, session_id=session_id, ended_at=now),
                 tenant_id=actor.tenant_id, actor_id=actor.id)
             return _session((await session.execute(select(s).where(s.c.id == session_id))).one())
 

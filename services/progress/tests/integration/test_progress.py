@@ -308,7 +308,7 @@ async def test_rebuild_gives_identical_projections_and_duplicates_change_nothing
         await api.post(f"/v1/sessions/{session['id']}/end", headers=users["student"])
         await wait_for_row(admin_connection, "SELECT count(*) = 1 FROM progress.inbox WHERE consumer_group = "
                            "'progress.sessions' AND event_id IN (SELECT event_id FROM progress.outbox WHERE "
-                           "event_type = 'progress.session.ended.v1' AND key = %s)", (str(student),))
+                           "event_type = 'progress.session.ended.v2' AND key = %s)", (str(student),))
         live = _checksum(admin_connection, lesson)
         assert len(live) >= 8
 
