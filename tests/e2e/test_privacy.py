@@ -169,3 +169,87 @@ async def test_an_erased_person_is_in_no_table_and_no_unbounded_topic(platform, 
             assert configs[topic.name][key] == value, (topic.name, key)
     assert {"segment.ms", "min.cleanable.dirty.ratio", "max.compaction.lag.ms"} <= USER_PROFILES.config().keys()
 
+
+async def test_what_an_auditor_asks_for_is_in_the_audit_log_with_actor_and_change(platform, accounts) -> None:
+    """Sign-ins and refused ones, password and email changes, a role change, a session revoked, an
+    export, a system config change and an erasure: each an entry of the audit log, by whom, with the
+    event as its details (before and after where there is a before)."""
+    mark = uuid.uuid4().hex[:10]
+    email = f"audited-{mark}@example.com"
+    identity = accounts.client._transport.app.state.identity  # noqa: SLF001
+    tenant = await identity.ensure_tenant(slug="demo", name="Demo School")
+    user, _ = await identity.ensure_user(tenant_id=tenant.id, email=email, password=PASSWORD,
+                                         display_name=f"Audrey {mark}", role="STUDENT")
+    user_id = str(user.id)
+    key = "video.maxFileSize"
+
+    async with httpx.AsyncClient(base_url=platform.gateway, timeout=30) as client:
+        async def login(who: str, password: str = PASSWORD) -> httpx.Response:
+            return await client.post("/api/identity/v1/auth/login",
+                                     json={"tenant": "demo", "email": who, "password": password})
+
+        async def call(method: str, path: str, token: str, expect: int, **kwargs) -> httpx.Response:
+            response = await client.request(method, f"/api/identity/v1{path}",
+                                            headers={"Authorization": f"Bearer {token}"}, **kwargs)
+            assert response.status_code == expect, f"{method} {path}: {response.text}"
+            return response
+
+        admin = (await login("admin@example.com")).json()["access_token"]
+        admin_id = (await call("GET", "/users/me", admin, 200)).json()["id"]
+        assert (await login(email, "a wrong password")).status_code == 401
+        mine = (await login(email)).json()["access_token"]
+        await call("POST", "/auth/password", mine, 204,
+                   json={"current_password": PASSWORD, "new_password": "another passphrase"})
+        new_email = f"audited-{mark}-new@example.com"
+        await call("POST", "/users/me/email", mine, 202, json={"new_email": new_email,
+                                                               "current_password": "another passphrase"})
+        token = await platform.mailbox.token_for(new_email)
+        assert (await client.post("/api/identity/v1/auth/email-change/confirm", json={"token": token})).status_code == 200
+        await call("PUT", f"/users/{user_id}/role", admin, 200, json={"role": "TEACHER"})
+        second = (await login(new_email, "another passphrase")).json()["access_token"]
+        await call("POST", "/auth/logout", second, 204)
+        await call("GET", f"/users/{user_id}/export", admin, 200)
+        await call("PUT", f"/system-configs/{key}", admin, 200, json={"value": 3 * 2**30})
+        await call("PUT", f"/system-configs/{key}", admin, 200, json={"value": 4 * 2**30})
+        await call("POST", f"/users/{user_id}/erase", admin, 204)
+
+        entries: dict[str, list[dict]] = {}
+        wanted = {"identity.user.sign_in_failed", "identity.user.signed_in", "identity.user.password_changed",
+                  "identity.user.email_changed", "identity.user.role_changed", "identity.sessions.revoked",
+                  "identity.user.data_exported", "identity.user.erased", "identity.system_config.changed"}
+
+        async def audited() -> bool:
+            entries.clear()
+            for target in (user_id, f"{tenant.id}:{key}"):
+                response = await client.get("/api/analytics/v1/audit-logs", params={"target_id": target, "limit": 100},
+                                            headers={"Authorization": f"Bearer {admin}"})
+                assert response.status_code == 200, response.text
+                for item in response.json()["items"]:
+                    entries.setdefault(item["action"], []).append(item)
+            return wanted <= entries.keys()
+        with contextlib.suppress(AssertionError):
+            await eventually(audited, timeout=20, interval=0.5)
+        assert wanted <= entries.keys(), f"not audited: {sorted(wanted - entries.keys())}"
+
+    def one(action: str) -> dict:
+        return entries[action][-1]  # newest first: the first of its kind
+
+    # By whom: the person themselves, an admin for them, nobody for a refused sign-in.
+    for action in ("identity.user.signed_in", "identity.user.password_changed", "identity.user.email_changed"):
+        assert one(action)["actor_id"] == user_id, action
+    for action in ("identity.user.role_changed", "identity.user.data_exported", "identity.user.erased",
+                   "identity.system_config.changed"):
+        assert one(action)["actor_id"] == admin_id, action
+    failed = one("identity.user.sign_in_failed")
+    assert failed["actor_id"] is None and failed["data"]["reason"] == "wrong-password"
+    assert "session_id" in one("identity.user.signed_in")["data"]
+    assert one("identity.user.password_changed")["data"]["method"] == "changed"
+    # Before and after.
+    role = one("identity.user.role_changed")["data"]
+    assert (role["old_role"], role["new_role"]) == ("STUDENT", "TEACHER")
+    revoked = [e["data"] for e in entries["identity.sessions.revoked"]]
+    assert any(d["reason"] == "logout" for d in revoked), revoked
+    configs = [e["data"] for e in entries["identity.system_config.changed"]]
+    assert {(c["previous_value"], c["value"]) for c in configs} >= {(3 * 2**30, 4 * 2**30)}, configs
+    # Nothing personal in what the audit log shows.
+    assert email not in str(entries) and new_email not in str(entries)

@@ -91,6 +91,35 @@ class UserEmailChanged(Event):
     user_id: UUID = Field(description="The user whose email address changed.")
 
 
+class UserSignedIn(Event):
+    """A user signed in with their password and a session began, for the audit log. Key: user_id."""
+
+    event_type = "identity.user.signed_in.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The user who signed in (also the envelope's actor).")
+    session_id: UUID = Field(description="The session begun (the `sid` claim of its tokens).")
+
+
+class UserSignInFailed(Event):
+    """A sign-in to an existing account was refused, for the audit log. Attempts naming no account of
+    the organisation are not announced: they belong to nobody, and the address typed is no one's to
+    keep. Key: user_id."""
+
+    event_type = "identity.user.sign_in_failed.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The account the attempt named.")
+    reason: Literal["wrong-password", "deactivated", "erased", "organisation-suspended", "email-not-verified"] = Field(
+        description="Why it was refused (the client is told less: a wrong password and an unknown account alike).")
+
+
+class UserDataExported(Event):
+    """A user's personal data was exported (by the user, or an admin for them), for the audit log. Key: user_id."""
+
+    event_type = "identity.user.data_exported.v1"
+    key_field = "user_id"
+    user_id: UUID = Field(description="The user whose data was exported; the envelope's actor exported it.")
+
+
 class UserRoleChanged(Event):
     """An admin changed a user's role. Key: user_id."""
 
@@ -162,6 +191,8 @@ class SystemConfigChanged(Event):
     value: Any = Field(description="The effective value after the change (JSON).")
     scope_tenant_id: UUID | None = Field(default=None, description="The tenant it applies to; null for platform-wide.")
     is_default: bool = Field(default=False, description="True when the value is the built-in default (override removed).")
+    previous_value: Any = Field(default=None, description="This scope's own value before the change (JSON), for the "
+                                "audit log; null when it had none (a default or the platform's value applied).")
 
 
 class UserProfile(Event):

@@ -209,21 +209,27 @@ class AuditLog:
         for column, value in (("actor_id", actor_id), ("target_type", target_type), ("target_id", target_id),
                               ("action", action)):
             if value is not None:
-                clauses.append(f"{column} = :{column}")
+                clauses.append(f"a.{column} = :{column}")
                 params[column] = value
         if start:
-            clauses.append("occurred_at >= :start")
+            clauses.append("a.occurred_at >= :start")
             params["start"] = start
         if end:
-            clauses.append("occurred_at < :end")
+            clauses.append("a.occurred_at < :end")
             params["end"] = end
         if before_seq:
-            clauses.append("seq < :before")
+            clauses.append("a.seq < :before")
             params["before"] = before_seq
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+            # The entry's data is the event's own, stored with the same id and time (its primary key): what
+            # changed, before and after where the event has a before (old_role/new_role, a policy's
+            # previous value). The chain's hash covers the entry, not its data.
             rows = (await session.execute(text(
-                f"SELECT seq, event_id, actor_id, action, target_type, target_id, correlation_id, occurred_at, hash "
-                f"FROM audit_logs WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT :limit"), params)).mappings()
+                "SELECT a.seq, a.event_id, a.actor_id, a.action, a.target_type, a.target_id, a.correlation_id, "
+                "a.occurred_at, a.hash, e.data FROM audit_logs a "
+                "LEFT JOIN analytics_events e ON e.id = a.event_id AND e.occurred_at = a.occurred_at "
+                f"AND e.category = 'domain' WHERE {' AND '.join(clauses)} ORDER BY a.seq DESC LIMIT :limit"),
+                params)).mappings()
             items = [dict(r) for r in rows]
         return {"items": items, "next_before_seq": items[-1]["seq"] if len(items) == limit else None}
 

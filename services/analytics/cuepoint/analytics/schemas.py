@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, PlainSerializer
 
@@ -150,6 +150,9 @@ class AuditEntry(Out):
     correlation_id: str | None
     occurred_at: datetime
     hash: str
+    data: dict[str, Any] | None = Field(
+        description="The event: what changed, with before and after where there is a before (e.g. old_role and "
+                    "new_role); ids, no personal data. Null for an event analytics has not stored.")
 
 
 class AuditPage(Out):

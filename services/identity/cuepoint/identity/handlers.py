@@ -336,6 +336,8 @@ class Identity:
                 await self._record_failure(session, [(throttle.ACCOUNT_FROM_ADDRESS, f"{account}:{address}"),
                                                      (throttle.ADDRESS, address),
                                                      (throttle.ACCOUNT_FROM_NEW_ADDRESS, account)])
+                if user is not None:  # audited: a refused sign-in to an account that exists
+                    await self._sign_in_failed(session, user, "erased" if user.status == "ERASED" else "wrong-password")
                 failed = True
             else:
                 failed = False
@@ -345,20 +347,33 @@ class Identity:
             raise Unauthenticated(INVALID_CREDENTIALS)
         # The password is right: now it is safe to say why the account cannot log in.
         assert tenant is not None and user is not None
+        refusal: tuple[str, Forbidden] | None = None
         if tenant.status != "ACTIVE":
-            raise Forbidden("this organisation is suspended")
-        if user.status != "ACTIVE":
-            raise Forbidden("this account is deactivated")
-        if not user.email_verified and await self._verification_required(tenant.id):
-            raise Forbidden("confirm your email address first (see the email we sent, or ask for a new one)",
-                            reason="email-not-verified")
+            refusal = "organisation-suspended", Forbidden("this organisation is suspended")
+        elif user.status != "ACTIVE":
+            refusal = "deactivated", Forbidden("this account is deactivated")
+        elif not user.email_verified and await self._verification_required(tenant.id):
+            refusal = "email-not-verified", Forbidden(
+                "confirm your email address first (see the email we sent, or ask for a new one)",
+                reason="email-not-verified")
+        if refusal is not None:
+            async with self.sessions() as session, session.begin():
+                await self._sign_in_failed(session, user, refusal[0])
+            raise refusal[1]
         new_hash = await self.passwords.hash(password) if self.passwords.needs_rehash(user.password_hash) else None
         async with tenant_transaction(self.sessions, tenant.id) as session:
             values: dict[str, Any] = {"last_login_at": _now()}
             if new_hash:
                 values["password_hash"] = new_hash
             await session.execute(update(orm.users).where(orm.users.c.id == user.id).values(**values))
-            return await self._open_session(session, user, client)
+            pair = await self._open_session(session, user, client)
+            await self.outbox.emit(session, events.UserSignedIn(user_id=user.id, session_id=pair.session_id),
+                                   tenant_id=user.tenant_id, actor_id=user.id)
+            return pair
+
+    async def _sign_in_failed(self, session: AsyncSession, user: Any, reason: str) -> None:
+        # No actor: nobody proved who they are; the account named is the target.
+        await self.outbox.emit(session, events.UserSignInFailed(user_id=user.id, reason=reason), tenant_id=user.tenant_id)
 
     async def _verification_required(self, tenant_id: uuid.UUID) -> bool:
         async with tenant_transaction(self.sessions, tenant_id) as session:
@@ -822,6 +837,7 @@ class Identity:
                 table = orm.system_configs
                 condition = and_(table.c.tenant_id == actor.tenant_id, table.c.key == key)
                 values = {"key": key, "tenant_id": actor.tenant_id}
+            previous = (await session.execute(select(table.c.value).where(condition))).scalar_one_or_none()
             if stored is None:
                 await session.execute(table.delete().where(condition))
             else:
@@ -832,7 +848,7 @@ class Identity:
             scope = None if platform else actor.tenant_id
             await self.outbox.emit(session, events.SystemConfigChanged(
                 config_id=f"{scope or 'platform'}:{key}", key=key, value=stored, scope_tenant_id=scope,
-                is_default=stored is None), tenant_id=actor.tenant_id, actor_id=actor.id)
+                is_default=stored is None, previous_value=previous), tenant_id=actor.tenant_id, actor_id=actor.id)
 
     # --- GDPR ------------------------------------------------------------------------------------------
 
@@ -850,6 +866,8 @@ class Identity:
                 orm.auth_sessions.c.user_id == user_id).order_by(orm.auth_sessions.c.created_at))).all()
             invited = (await session.execute(select(orm.invitations).where(
                 orm.invitations.c.invited_by_id == user_id))).all()
+            await self.outbox.emit(session, events.UserDataExported(user_id=user_id), tenant_id=actor.tenant_id,
+                                   actor_id=actor.id)
         profile = {k: v for k, v in user._mapping.items() if k != "password_hash"}
         return {
             "exported_at": _now(),

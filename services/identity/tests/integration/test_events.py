@@ -84,17 +84,21 @@ async def test_each_change_is_published_once_without_personal_data(api, identity
     domain = await _read_all(infra, infra.topic_prefix + "identity.events")
     mine = [json.loads(r.value) for r in domain if r.key == user_id.encode()]
     assert [e["event_type"] for e in mine] == [
-        "identity.user.registered.v1", "identity.user.role_changed.v1", "identity.sessions.revoked.v1",
-        "identity.user.deactivated.v1", "identity.user.reactivated.v1", "identity.preferences.updated.v1",
-        "identity.sessions.revoked.v1", "identity.user.erased.v1",
+        "identity.user.registered.v1", "identity.user.signed_in.v1", "identity.user.role_changed.v1",
+        "identity.sessions.revoked.v1", "identity.user.deactivated.v1", "identity.user.reactivated.v1",
+        "identity.user.signed_in.v1", "identity.preferences.updated.v1", "identity.sessions.revoked.v1",
+        "identity.user.erased.v1",
     ]
     assert len({e["event_id"] for e in mine}) == len(mine)
-    assert mine[1]["actor_id"] is not None and mine[1]["data"] == {"user_id": user_id, "old_role": "STUDENT",
+    # A sign-in is announced (so it is audited) by its session and the person as actor.
+    assert mine[1]["data"] == {"user_id": user_id, "session_id": person_first_session}
+    assert mine[1]["actor_id"] == user_id
+    assert mine[2]["actor_id"] is not None and mine[2]["data"] == {"user_id": user_id, "old_role": "STUDENT",
                                                                     "new_role": "TEACHER"}
     # Ended sessions are announced by id (every service refuses their tokens), with why and by whom.
-    assert mine[2]["data"] == {"user_id": user_id, "session_ids": [person_first_session], "reason": "role changed"}
-    assert mine[2]["actor_id"] == mine[1]["actor_id"]
-    assert mine[6]["data"]["reason"] == "account erased" and mine[6]["data"]["session_ids"] == [person["session_id"]]
+    assert mine[3]["data"] == {"user_id": user_id, "session_ids": [person_first_session], "reason": "role changed"}
+    assert mine[3]["actor_id"] == mine[2]["actor_id"]
+    assert mine[8]["data"]["reason"] == "account erased" and mine[8]["data"]["session_ids"] == [person["session_id"]]
     # An invitation is announced (so it is audited), by id and role: the email stays in identity.
     invitation = [json.loads(r.value) for r in domain if r.key == invited.json()["id"].encode()]
     assert [e["event_type"] for e in invitation] == ["identity.invitation.sent.v1"]
@@ -115,6 +119,8 @@ async def test_each_change_is_published_once_without_personal_data(api, identity
     configs = [json.loads(r.value) for r in await _read_all(infra, infra.topic_prefix + "identity.system-configs")
                if r.key == f"{tenant_id}:video.maxFileSize".encode()]
     assert [(c["data"]["value"], c["data"]["is_default"]) for c in configs] == [(500 * 1024 * 1024, False), (None, True)]
+    # Each change says what it replaced, for the audit log: nothing of the organisation's own, then 500 MiB.
+    assert [c["data"]["previous_value"] for c in configs] == [None, 500 * 1024 * 1024]
 
 
 async def _ready(value: object) -> object:

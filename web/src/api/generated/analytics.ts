@@ -235,6 +235,13 @@ export type components = {
             /** Correlation Id */
             correlation_id: string | null;
             /**
+             * Data
+             * @description The event: what changed, with before and after where there is a before (e.g. old_role and new_role); ids, no personal data. Null for an event analytics has not stored.
+             */
+            data: {
+                [key: string]: unknown;
+            } | null;
+            /**
              * Event Id
              * Format: uuid
              */
