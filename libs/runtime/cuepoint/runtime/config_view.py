@@ -72,7 +72,11 @@ class SystemConfigView:
         # Without a group, aiokafka assigns every partition of the subscribed topic.
         consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False,
                                     group_id=None, auto_offset_reset="earliest")
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()  # a consumer that could not bootstrap still holds its client
+            raise
         self._consumer = consumer
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
@@ -33,6 +33,7 @@ from . import db, projection_lock
 from .auth import JwksCache, TokenVerifier
 from .config_view import SystemConfigView
 from .consumer import DeadLetters
+from .errors import Unavailable
 from .http import ServiceHttp, create_app
 from .kafka import PRODUCER_SETTINGS, kafka_reachable
 from .logging import configure_logging
@@ -66,7 +67,14 @@ class ServiceContext:
             async with self._configs_lock:
                 if self._configs is None:
                     view = SystemConfigView(self.settings.bootstrap_servers, topic_prefix=self.settings.topic_prefix)
-                    await view.start()
+                    try:
+                        await view.start()
+                    except (KafkaError, OSError, LookupError, TimeoutError) as error:
+                        # The broker is away (restarting, say): the request may be retried, so a 503
+                        # that says when, not a 500; the next request starts a view again.
+                        await view.stop()
+                        raise Unavailable("the system configuration cannot be read right now (Kafka does not "
+                                          f"answer: {type(error).__name__})", retry_after=5) from error
                     self._configs = view
         return self._configs.get(key, tenant_id)
 
