@@ -27,3 +27,10 @@ def test_a_signed_link_opens_with_its_key_only() -> None:
 
 def test_roles_take_their_article() -> None:
     assert [with_article(r) for r in ("admin", "teacher", "student")] == ["an admin", "a teacher", "a student"]
+
+
+@pytest.mark.parametrize("token", ["é.é", "abc.\u00ff", "\u2603", "payload.sig\u0301"])
+def test_a_token_with_characters_no_link_has_is_refused_not_an_error(token: str) -> None:
+    # Found by the fuzz test: compare_digest raised TypeError on non-ASCII text (a 500).
+    with pytest.raises(MalformedToken):
+        verify(b"k" * 32, token)

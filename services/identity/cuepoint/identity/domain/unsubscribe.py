@@ -40,7 +40,8 @@ def verify(key: bytes, token: str) -> Unsubscription:
     """Raises ``MalformedToken`` unless the token is one ``sign`` made with this key."""
     payload, dot, signature = token.strip().partition(".")
     expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-    if not dot or not hmac.compare_digest(signature, expected):
+    # Compared as bytes: compare_digest refuses non-ASCII text with a TypeError.
+    if not dot or not hmac.compare_digest(signature.encode(), expected.encode()):
         raise MalformedToken("this unsubscribe link is not valid")
     try:
         tenant, user, notification = json.loads(_unb64(payload))
