@@ -27,11 +27,13 @@ from .conftest import bearer, login
 pytestmark = pytest.mark.integration
 
 
-async def _email(mailbox: Mailbox, address: str, subject: str, timeout: float = 30) -> str:
+async def _email(mailbox: Mailbox, address: str, subject: str, timeout: float = 30, containing: str = "") -> str:
+    """The newest email to ``address`` with ``subject`` in its subject and ``containing`` in its body
+    (the mailbox is the session's: earlier tests' events may have been mailed to the same person)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         for message in reversed(mailbox.messages):
-            if message["To"] == address and subject in message["Subject"]:
+            if message["To"] == address and subject in message["Subject"] and containing in body(message):
                 return body(message)
         await asyncio.sleep(0.1)
     raise AssertionError(f"no email about {subject!r} to {address}")
@@ -74,7 +76,7 @@ async def test_students_hear_of_new_lessons_and_graded_answers_as_they_chose(api
             graded_score=Decimal("0"), max_score=Decimal("2"), best_score=Decimal("2"),
             reason="Spelling aside, this is right.", overridden_at=datetime.now(UTC))],
             tenant_id=tenant_id, producer="assessment", actor_id=teacher_id)
-        graded = await _email(mailbox, "student@example.com", "graded")
+        graded = await _email(mailbox, "student@example.com", "graded", containing=title)
         assert "2 of 2" in graded and "Spelling aside, this is right." in graded and title in graded
         assert "http://cuepoint.test/unsubscribe?token=" in graded
 
