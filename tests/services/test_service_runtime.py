@@ -66,12 +66,14 @@ def test_migrate_check_reports_pending_migrations(infra: Infra, test_database: s
                                 capture_output=True, text=True, timeout=60)
     assert up_to_date.returncode == 0, up_to_date.stdout + up_to_date.stderr
     with psycopg.connect(infra.admin_database_url(), autocommit=True) as admin:
+        # Put back the version that was there: later tests (the end-to-end platform) migrate this database.
+        (head,) = admin.execute("SELECT version_num FROM progress.alembic_version").fetchone()
         admin.execute("UPDATE progress.alembic_version SET version_num = 'older'")
         try:
             pending = subprocess.run([sys.executable, "-m", "cuepoint.progress", "migrate", "--check"], env=env,
                                      capture_output=True, text=True, timeout=60)
         finally:
-            admin.execute("UPDATE progress.alembic_version SET version_num = '0001'")
+            admin.execute("UPDATE progress.alembic_version SET version_num = %s", (head,))
     assert pending.returncode == 1
     assert "migrations pending" in pending.stdout
 
