@@ -9,8 +9,16 @@ Failures never stall a partition:
   straight to ``<topic>.dlt``;
 - a handler error is retried with exponential backoff, and after ``max_tries`` the
   message goes to ``<topic>.dlt``;
+- a handler that raises :class:`Unprocessable` says the event can never succeed: it is
+  dead-lettered at once, without the retries;
 - an infrastructure error (database unreachable, serialization failure) is retried
   without limit: dead-lettering an event because PostgreSQL restarted would lose it.
+A run of ``max_consecutive_dead_letters`` dead letters with no event processed between them is
+not bad events but a bad deploy (a handler that fails on everything, a producer writing
+garbage): the consumer then halts before the next dead letter (as arroyo's DLQ limit does),
+its offset stays where it is, its lag grows (the lag alert fires) and
+``cuepoint_consumer_halted`` says why; a restart with the fix resumes where it stopped, so the
+events behind the bad ones are processed, not dead-lettered.
 Dead letters keep the original key, value and headers, plus ``dlt.*`` headers naming
 the reason, the error, the consumer group and the original topic/partition/offset.
 """
@@ -43,7 +51,7 @@ from .db import set_tenant
 from .kafka import relay_producer
 from .logging import correlation_id
 from .metrics import CONSUMER_EVENTS as PROCESSED
-from .metrics import CONSUMER_LATENCY, UNKNOWN_TYPES
+from .metrics import CONSUMER_HALTED, CONSUMER_LATENCY, UNKNOWN_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +149,11 @@ def _typed_envelope(event_type: str) -> type[Envelope[Any]]:
     return Envelope[model_for(event_type)]  # type: ignore[valid-type,misc]
 
 
+class Unprocessable(Exception):
+    """Raised by a handler for an event that will never succeed however often it is tried (it names
+    a thing that cannot exist, breaks a rule of the data): dead-lettered at once, not retried."""
+
+
 class _Rejected(Exception):
     def __init__(self, reason: str, error: BaseException) -> None:
         super().__init__(reason)
@@ -160,6 +173,7 @@ class _ConsumerBase:
         max_tries: int = 5,
         backoff: float = 0.2,
         max_backoff: float = 30.0,
+        max_consecutive_dead_letters: int = 100,
     ) -> None:
         self.sessions = sessions
         self.schema = schema
@@ -171,6 +185,8 @@ class _ConsumerBase:
         self.max_tries = max_tries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.max_consecutive_dead_letters = max_consecutive_dead_letters
+        self._consecutive_dead_letters = 0
         self._claim_sql = text(
             f'INSERT INTO "{schema}".inbox (consumer_group, event_id, topic, partition, "offset") '
             "SELECT :group, * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), "
@@ -236,14 +252,34 @@ class _ConsumerBase:
         return set(result.scalars())
 
     async def _dead_letter(self, record: Record, reason: str, error: BaseException) -> None:
+        if self._consecutive_dead_letters >= self.max_consecutive_dead_letters:
+            await self._halt(record, reason, error)
+        self._consecutive_dead_letters += 1
         log.error(
             "message sent to dead-letter topic",
             extra={"group": self.group_id, "reason": reason, "error": repr(error), "topic": record.topic,
                    "partition": record.partition, "offset": record.offset},
-            exc_info=error if reason == "handler-failed" else None,  # a bug: its traceback is worth reading
+            exc_info=error if reason in ("handler-failed", "unprocessable") else None,  # a bug: its traceback is worth reading
         )
         await self.dead_letters.send(record, group=self.group_id, reason=reason, error=error)
         PROCESSED.labels(self.group_id, "dead-lettered").inc()
+
+    def _processed(self, count: int = 1) -> None:
+        PROCESSED.labels(self.group_id, "processed").inc(count)
+        if count:
+            self._consecutive_dead_letters = 0
+
+    async def _halt(self, record: Record, reason: str, error: BaseException) -> None:
+        """Stops this consumer for good (until the process restarts) instead of dead-lettering the
+        next event: nothing is acknowledged past ``record``, so none of what follows is lost."""
+        CONSUMER_HALTED.labels(self.group_id).set(1)
+        log.critical(
+            "consumer halted: too many dead letters in a row, the next one is kept on its topic; "
+            "fix the cause and restart the process to resume from it",
+            extra={"group": self.group_id, "consecutive_dead_letters": self._consecutive_dead_letters,
+                   "reason": reason, "error": repr(error), "topic": record.topic, "partition": record.partition,
+                   "offset": record.offset})
+        await asyncio.Event().wait()  # until cancelled, at shutdown
 
     async def _apply_one(self, record: Record, envelope: Envelope[Any],
                          call: Callable[[AsyncSession], Awaitable[None]]) -> None:
@@ -257,14 +293,15 @@ class _ConsumerBase:
                     await set_tenant(session, envelope.tenant_id)
                     if not self.inbox or await self._claim(session, [(record, envelope)]):
                         await call(session)
-                        PROCESSED.labels(self.group_id, "processed").inc()
+                        self._processed()
                     else:
                         PROCESSED.labels(self.group_id, "duplicate").inc()
             finally:
                 correlation_id.reset(token)
 
         async def give_up(error: BaseException) -> None:
-            await self._dead_letter(record, "handler-failed", error)
+            await self._dead_letter(record, "unprocessable" if isinstance(error, Unprocessable) else "handler-failed",
+                                    error)
 
         await self._with_retries(work, record, on_give_up=give_up)
 
@@ -283,6 +320,9 @@ class _ConsumerBase:
             attempt += 1
             try:
                 await work()
+                return
+            except Unprocessable as error:
+                await on_give_up(error)
                 return
             except Exception as error:
                 if is_transient(error):
@@ -384,7 +424,7 @@ class BatchConsumer(_ConsumerBase):
                     if tenant_pairs:
                         await self.handler(session, self._items(tenant_pairs))
                     fresh_total += len(tenant_pairs)
-            PROCESSED.labels(self.group_id, "processed").inc(fresh_total)
+            self._processed(fresh_total)
             PROCESSED.labels(self.group_id, "duplicate").inc(len(pairs) - fresh_total)
 
         async def one_by_one(error: BaseException) -> None:

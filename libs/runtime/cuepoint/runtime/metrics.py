@@ -29,6 +29,9 @@ CONSUMER_EVENTS = Counter(
     "(a type the group does not handle), unknown-type (no contract knows it), dead-lettered, retried "
     "(one failed attempt, retried)",
     ["group", "outcome"])
+CONSUMER_HALTED = Gauge("cuepoint_consumer_halted",
+                        "1 when a consumer group stopped itself after too many dead letters in a row (a bad deploy, "
+                        "not bad events): it resumes from the event it stopped at when the process restarts", ["group"])
 UNKNOWN_TYPES = Counter("cuepoint_consumer_unknown_event_types_total",
                         "Events skipped because no contract of this version knows their type", ["group", "event_type"])
 CONSUMER_LATENCY = Histogram(

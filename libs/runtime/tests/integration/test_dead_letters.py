@@ -131,3 +131,113 @@ async def test_poison_messages_are_dead_lettered_and_the_rest_processed(
 
 async def _ready(value: object) -> object:
     return value
+
+
+async def _send(infra: Infra, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value=value, key=b"same-key", headers=[("event_type", PROGRESSED.encode())])
+    finally:
+        await producer.stop()
+
+
+async def test_an_unprocessable_event_is_dead_lettered_at_once_without_retries(
+    infra: Infra, sink_sessions, admin_connection, topic_prefix: str
+) -> None:
+    from cuepoint.runtime.consumer import Unprocessable
+
+    topic, group, tenant = topic_prefix + "progress.events", "unprocessable", uuid.uuid4()
+    calls: list[int] = []
+
+    async def record(session, envelope) -> None:
+        calls.append(envelope.data.total_time_spent)
+        if envelope.data.total_time_spent == POISON_SECONDS:
+            raise Unprocessable("names a lesson that cannot exist")
+        await session.execute(
+            text(f"INSERT INTO {SINK}.received (consumer, tenant_id, key, seq, event_id) VALUES (:c, :t, :k, :s, :e)"),
+            {"c": group, "t": envelope.tenant_id, "k": envelope.key, "s": envelope.data.total_time_spent,
+             "e": envelope.event_id})
+
+    await _send(infra, topic, [_progressed(tenant, POISON_SECONDS), _progressed(tenant, 1)])
+    dead_letters = DeadLetters(infra.bootstrap_servers, client_id="test-dlt")
+    broker = KafkaBroker(infra.bootstrap_servers)
+    IdempotentConsumer(handlers={PROGRESSED: record}, sessions=sink_sessions, schema=SINK, group_id=group,
+                       dead_letters=dead_letters, max_tries=5, backoff=0.5).subscribe(broker, topic)
+    await broker.start()
+    try:
+        await eventually(lambda: _ready(_recorded(admin_connection, group) == [1]), timeout=60,
+                         message="the event behind the unprocessable one was not processed")
+    finally:
+        await broker.stop()
+        await dead_letters.close()
+    assert calls.count(POISON_SECONDS) == 1, "an unprocessable event was retried"
+    letters = [r for r in await _dead_letters(infra, topic + ".dlt", expected=1)
+               if dict(r.headers).get("dlt.group") == group.encode()]
+    assert [dict(r.headers)["dlt.reason"] for r in letters] == [b"unprocessable"]
+
+
+@pytest.mark.parametrize("mode", ["single", "batch"])
+async def test_a_run_of_dead_letters_halts_the_consumer_and_a_fixed_restart_loses_nothing(
+    mode: str, infra: Infra, sink_sessions, admin_connection, topic_prefix: str
+) -> None:
+    """A deploy whose handler fails on every event dead-letters three of them, then stops; the
+    fixed deploy (a new consumer of the same group) processes every event from where it stopped."""
+    from cuepoint.runtime.metrics import CONSUMER_HALTED
+
+    topic, group, tenant = topic_prefix + "progress.events", f"halting-{mode}", uuid.uuid4()
+    broken = True
+
+    async def record(session, envelope) -> None:
+        if broken:
+            raise RuntimeError("a bad deploy: fails on everything")
+        await session.execute(
+            text(f"INSERT INTO {SINK}.received (consumer, tenant_id, key, seq, event_id) VALUES (:c, :t, :k, :s, :e)"),
+            {"c": group, "t": envelope.tenant_id, "k": envelope.key, "s": envelope.data.total_time_spent,
+             "e": envelope.event_id})
+
+    async def record_batch(session, envelopes) -> None:
+        for envelope in envelopes:
+            await record(session, envelope)
+
+    def consumer(dead_letters: DeadLetters):
+        common = dict(sessions=sink_sessions, schema=SINK, group_id=group, dead_letters=dead_letters, max_tries=1,
+                      backoff=0.01, max_consecutive_dead_letters=3)
+        if mode == "single":
+            return IdempotentConsumer(handlers={PROGRESSED: record}, **common)
+        return BatchConsumer(handler=record_batch, event_types={PROGRESSED}, **common)
+
+    await _send(infra, topic, [_progressed(tenant, seconds) for seconds in range(1, 11)])
+    dead_letters = DeadLetters(infra.bootstrap_servers, client_id="test-dlt")
+    broker = KafkaBroker(infra.bootstrap_servers)
+    consumer(dead_letters).subscribe(broker, topic)
+    await broker.start()
+    try:
+        await eventually(lambda: _ready(CONSUMER_HALTED.labels(group)._value.get() == 1), timeout=60,
+                         message="the consumer did not halt after three dead letters in a row")
+        await asyncio.sleep(2)  # time to dead-letter more, were it still going
+    finally:
+        await broker.stop()
+    letters = [r for r in await _dead_letters(infra, topic + ".dlt", expected=3)
+               if dict(r.headers).get("dlt.group") == group.encode()]
+    assert len(letters) == 3, f"{len(letters)} dead letters: the consumer went on dead-lettering"
+
+    broken = False
+    fixed = KafkaBroker(infra.bootstrap_servers)
+    consumer(dead_letters).subscribe(fixed, topic)
+    await fixed.start()
+    try:
+        await eventually(lambda: _ready(len(_recorded(admin_connection, group)) >= 7), timeout=60,
+                         message="the fixed consumer did not resume from where the broken one halted")
+    finally:
+        await fixed.stop()
+        await dead_letters.close()
+    recorded = _recorded(admin_connection, group)
+    lettered = {json.loads(r.value)["data"]["total_time_spent"] for r in letters}
+    assert lettered | set(recorded) == set(range(1, 11)), "an event was neither processed nor dead-lettered"
+    assert recorded == sorted(recorded) and set(range(4, 11)) <= set(recorded)
+    if mode == "single":
+        assert recorded == list(range(4, 11))
+    # A batch is acknowledged whole: the events of the halted batch that were dead-lettered come
+    # again and the fix processes them too (their dead letters are then duplicates the inbox refuses).
