@@ -7,12 +7,10 @@ tenant as tenant override → platform override → the default of ``contracts.c
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from cuepoint.contracts.configs import CONFIG_KEYS, resolve
@@ -21,6 +19,7 @@ from cuepoint.contracts.identity import SystemConfigChanged
 from cuepoint.contracts.topics import SYSTEM_CONFIGS
 
 from .metrics import CONFIG_RECORDS_REJECTED
+from .topic_follower import TopicFollower
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +31,9 @@ class SystemConfigView:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic_prefix + SYSTEM_CONFIGS.name
         self._overrides: dict[tuple[str, str], Any] = {}
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.loaded = asyncio.Event()
+        self._follower = TopicFollower(self.topic, bootstrap_servers, name="system-config-view",
+                                       apply=lambda records: [self.apply(record.value) for record in records])
+        self.loaded = self._follower.loaded
 
     def get(self, key: str, tenant_id: UUID | str | None = None) -> Any:
         if key not in CONFIG_KEYS:
@@ -65,55 +64,11 @@ class SystemConfigView:
 
     def healthy(self) -> bool:
         """Loaded, and still following the topic (for readiness)."""
-        return self.loaded.is_set() and self._task is not None and not self._task.done()
+        return self._follower.following()
 
     async def start(self, timeout: float = 30) -> None:
         """Loads the whole topic, then keeps following it in the background."""
-        # Without a group, aiokafka assigns every partition of the subscribed topic.
-        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False,
-                                    group_id=None, auto_offset_reset="earliest")
-        try:
-            await consumer.start()
-        except BaseException:
-            await consumer.stop()  # a consumer that could not bootstrap still holds its client
-            raise
-        self._consumer = consumer
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not consumer.assignment():
-            if loop.time() > deadline:
-                raise LookupError(f"topic {self.topic} has no partitions (does it exist? run make infra)")
-            await asyncio.sleep(0.05)
-        partitions = sorted(consumer.assignment())
-        end = await consumer.end_offsets(partitions)
-        while any([await consumer.position(tp) < end[tp] for tp in partitions]):
-            if loop.time() > deadline:
-                raise TimeoutError(f"could not load {self.topic} within {timeout}s")
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    self.apply(record.value)
-        self.loaded.set()
-        self._task = asyncio.create_task(self._follow(), name="system-config-view")
-
-    async def _follow(self) -> None:
-        assert self._consumer is not None
-        while True:
-            try:
-                for records in (await self._consumer.getmany(timeout_ms=1000)).values():
-                    for record in records:
-                        self.apply(record.value)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # keep following through broker restarts
-                log.warning("system-config view lost Kafka, retrying", extra={"error": repr(error)})
-                await asyncio.sleep(1)
+        await self._follower.load(timeout)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self._follower.stop()

@@ -20,12 +20,13 @@ import time
 from collections import OrderedDict
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from cuepoint.contracts.envelope import Envelope
 from cuepoint.contracts.identity import SessionsRevoked
 from cuepoint.contracts.topics import IDENTITY_EVENTS
+
+from .topic_follower import TopicFollower
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,10 @@ class RevocationList:
         self.topic = topic_prefix + IDENTITY_EVENTS.name
         self.load_timeout = load_timeout
         self.sessions = RevokedSessions()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = TopicFollower(self.topic, bootstrap_servers, name="session-revocations",
+                                       apply=self._apply_all, seek=self._seek_to_live_tokens, start_from="latest")
         self._lock = asyncio.Lock()
-        self.loaded = asyncio.Event()
+        self.loaded = self._follower.loaded
 
     async def revoked(self, session_id: UUID) -> bool:
         if not self.loaded.is_set():
@@ -105,71 +106,28 @@ class RevocationList:
                     try:
                         await self.start()
                     except Exception as error:
-                        await self._close_consumer()
                         log.error("cannot load the session revocations", extra={"error": repr(error)})
                         raise RevocationsUnavailable("session revocations cannot be checked right now") from error
         return session_id in self.sessions
 
-    def _wanted(self, record) -> bool:
-        return any(name == "event_type" and value == SessionsRevoked.event_type.encode()
-                   for name, value in record.headers or ())
-
-    def _apply_all(self, batches) -> None:
-        for records in batches.values():
-            for record in records:
-                if self._wanted(record):
-                    self.sessions.apply(record.value)
+    def _apply_all(self, records) -> None:
+        wanted = SessionsRevoked.event_type.encode()
+        for record in records:
+            if any(name == "event_type" and value == wanted for name, value in record.headers or ()):
+                self.sessions.apply(record.value)
         self.sessions.prune()
 
-    async def start(self) -> None:
-        # Without a group, aiokafka assigns every partition of the subscribed topic.
-        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False,
-                                    group_id=None, auto_offset_reset="latest")
-        await consumer.start()
-        self._consumer = consumer
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.load_timeout
-        while not consumer.assignment():
-            if loop.time() > deadline:
-                raise LookupError(f"topic {self.topic} has no partitions (does it exist? run make infra)")
-            await asyncio.sleep(0.05)
-        partitions = sorted(consumer.assignment())
+    @staticmethod
+    async def _seek_to_live_tokens(consumer, partitions, end) -> None:
+        """Only the revocations of the last token lifetime matter: start each partition there."""
         since = int((time.time() - KEEP_SECONDS) * 1000)
         starts = await consumer.offsets_for_times({tp: since for tp in partitions})
-        end = await consumer.end_offsets(partitions)
         for tp in partitions:
             found = starts.get(tp)
             consumer.seek(tp, found.offset if found is not None else end[tp])
-        while any([await consumer.position(tp) < end[tp] for tp in partitions]):
-            if loop.time() > deadline:
-                raise TimeoutError(f"could not load {self.topic} within {self.load_timeout}s")
-            self._apply_all(await consumer.getmany(timeout_ms=200))
-        self.loaded.set()
-        self._task = asyncio.create_task(self._follow(), name="session-revocations")
 
-    async def _follow(self) -> None:
-        assert self._consumer is not None
-        while True:
-            try:
-                self._apply_all(await self._consumer.getmany(timeout_ms=1000))
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # keep following through broker restarts
-                log.warning("session revocations lost Kafka, retrying", extra={"error": repr(error)})
-                await asyncio.sleep(1)
-
-    async def _close_consumer(self) -> None:
-        if self._consumer is not None:
-            consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+    async def start(self) -> None:
+        await self._follower.load(self.load_timeout)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        await self._close_consumer()
-        self.loaded.clear()
+        await self._follower.stop()
