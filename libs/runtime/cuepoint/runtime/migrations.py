@@ -14,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, pool, text
 
 from .db import libpq_dsn
+from .outbox import outbox_channel
 
 
 def alembic_config(script_location: Path, *, schema: str, url: str) -> Config:
@@ -76,10 +77,6 @@ def tenant_rls_sql(schema: str, table: str) -> list[str]:
         f"CREATE POLICY tenant_isolation ON {qualified} USING (tenant_id = {TENANT_SETTING}) "
         f"WITH CHECK (tenant_id = {TENANT_SETTING})",
     ]
-
-
-def outbox_channel(schema: str) -> str:
-    return f"cuepoint_outbox_{schema}"
 
 
 def outbox_sql(schema: str) -> list[str]:

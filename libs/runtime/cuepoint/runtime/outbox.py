@@ -39,13 +39,18 @@ from .logging import correlation_id
 from .metrics import OUTBOX_PUBLISH_FAILURES as RELAY_FAILURES
 from .metrics import OUTBOX_PUBLISH_LATENCY
 from .metrics import OUTBOX_PUBLISHED as EVENTS_PUBLISHED
-from .migrations import outbox_channel
 
 log = logging.getLogger(__name__)
 
 MAX_EVENT_BYTES = 900_000
 """Below the broker's default 1 MiB message limit: an event that cannot be published is
 refused when written, with the state change, rather than stalling the relay later."""
+
+
+def outbox_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel a commit to ``schema``'s outbox wakes its relay on (the trigger is
+    made by migrations.outbox_sql)."""
+    return f"cuepoint_outbox_{schema}"
 
 
 class EventTooLarge(ValueError):
