@@ -2,35 +2,32 @@
 
 from pathlib import Path
 
-from faststream.kafka import KafkaBroker
 from fastapi import APIRouter
 
-from cuepoint.contracts.topics import ASSESSMENT_EVENTS
-from cuepoint.runtime.consumer import DeadLetters, IdempotentConsumer
 from cuepoint.runtime.service import ServiceContext, ServiceSpec
+from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from . import api
-from .consumers import HANDLERS
-from .handlers import Content
+from .consumers import subscribe as consumers
+from .ffprobe import Prober
 from .settings import ContentSettings
 from .storage import VideoStorage
+from .unit_of_work import ContentUnitOfWork
+
+__all__ = ["build_content", "consumers", "routers", "spec"]
 
 
-def build_content(context: ServiceContext) -> Content:
+def build_content(context: ServiceContext) -> api.Dependencies:
     settings = context.settings
     assert isinstance(settings, ContentSettings)
-    return Content(sessions=context.sessions, outbox=context.outbox, storage=VideoStorage(settings), settings=settings,
-                   config=context.config, reads=context.reads)
+    storage = VideoStorage(settings)
+    return api.Dependencies(units=UnitsOfWork(context.sessions, context.outbox, ContentUnitOfWork),
+                            sessions=context.sessions, reads=context.reads, storage=storage, settings=settings,
+                            config=context.config, probe=Prober(storage, settings.probe_timeout_seconds))
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
     return api.routers(build_content(context), context.verifier)
-
-
-def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
-    context.subscribe(IdempotentConsumer(
-        sessions=context.sessions, schema="content", group_id="content.questions-projection", handlers=HANDLERS,
-        dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries), broker, ASSESSMENT_EVENTS.name)
 
 
 def spec() -> ServiceSpec:

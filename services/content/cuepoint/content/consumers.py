@@ -1,48 +1,24 @@
-"""content's projection of assessment's questions: id, milestone and status, enough for
-the playback lookup. Events of one question can arrive in any order (generation is keyed
-by job, review by question), so each write is an order-independent upsert."""
+"""Which consumer group reads which topic into which projection (projections.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from faststream.kafka import KafkaBroker
 
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from cuepoint.contracts.topics import ASSESSMENT_EVENTS
+from cuepoint.runtime.consumer import DeadLetters, IdempotentConsumer
+from cuepoint.runtime.service import ServiceContext
 
-from cuepoint.contracts.envelope import Envelope
+from . import projections
 
-from . import orm
-
-
-async def questions_generated(session: AsyncSession, envelope: Envelope[Any]) -> None:
-    for question in envelope.data.questions:
-        # A row that exists already came from a later review event: keep its status.
-        await session.execute(insert(orm.questions).values(
-            id=question.question_id, tenant_id=envelope.tenant_id, milestone_id=question.milestone_id,
-            status=question.status, updated_at=envelope.occurred_at).on_conflict_do_nothing())
-
-
-async def _reviewed(session: AsyncSession, envelope: Envelope[Any], status: str) -> None:
-    data = envelope.data
-    statement = insert(orm.questions).values(id=data.question_id, tenant_id=envelope.tenant_id,
-                                             milestone_id=data.milestone_id, status=status,
-                                             updated_at=envelope.occurred_at)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=[orm.questions.c.id],
-        set_={"status": status, "milestone_id": data.milestone_id, "updated_at": envelope.occurred_at},
-        where=orm.questions.c.updated_at <= envelope.occurred_at))
-
-
-async def question_approved(session: AsyncSession, envelope: Envelope[Any]) -> None:
-    await _reviewed(session, envelope, "APPROVED")
-
-
-async def question_rejected(session: AsyncSession, envelope: Envelope[Any]) -> None:
-    await _reviewed(session, envelope, "REJECTED")
-
-
+# assessment's questions, for the playback lookup's approved-question counts.
 HANDLERS = {
-    "assessment.questions.generated.v1": questions_generated,
-    "assessment.question.approved.v1": question_approved,
-    "assessment.question.rejected.v1": question_rejected,
+    "assessment.questions.generated.v1": projections.questions_generated,
+    "assessment.question.approved.v1": projections.question_approved,
+    "assessment.question.rejected.v1": projections.question_rejected,
 }
+
+
+def subscribe(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
+    context.subscribe(IdempotentConsumer(
+        sessions=context.sessions, schema="content", group_id="content.questions-projection", handlers=HANDLERS,
+        dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries), broker, ASSESSMENT_EVENTS.name)

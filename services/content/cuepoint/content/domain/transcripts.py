@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cuepoint.runtime.errors import Invalid
+
 _TIME = r"(?:(\d{1,2}):)?(\d{2}):(\d{2})[.,](\d{3})"
 _CUE = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 MAX_SEGMENTS = 20_000
 MAX_TEXT = 2_000
+# The segments travel in TranscriptReady; this keeps that event far below Kafka's 1 MB.
+TEXT_LIMIT = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -81,3 +85,21 @@ def _skip_block(lines: list[str], index: int) -> int:
     while index < len(lines) and lines[index].strip():
         index += 1
     return index + 1
+
+
+def accepted_segments(content: str, format: str) -> list[Segment]:
+    """The segments of an uploaded transcript, or Invalid naming the line (or the size) that is wrong."""
+    try:
+        segments = parse(content, format)
+    except TranscriptError as error:
+        raise Invalid(f"the transcript is malformed at {error}", line=error.line) from error
+    text_bytes = sum(len(s.text.encode()) for s in segments)
+    if text_bytes > TEXT_LIMIT:
+        raise Invalid(f"the transcript's text is {text_bytes} bytes, over the {TEXT_LIMIT}-byte limit "
+                      "(about nine hours of speech); split the video")
+    return segments
+
+
+def ensure_within_video(segments: list[Segment], duration: float | None) -> None:
+    if duration is not None and segments[-1].start > duration:
+        raise Invalid(f"the transcript runs past the end of the {duration:.3f} s video")

@@ -1,0 +1,28 @@
+"""content's unit of work: a tenant transaction with the repositories its use cases need."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cuepoint.runtime.unit_of_work import UnitOfWork
+
+from .repositories import Groups, Lessons, Milestones, Questions, Transcripts, Versions, Videos
+
+
+class ContentUnitOfWork(UnitOfWork):
+    lessons: Lessons
+    versions: Versions
+    groups: Groups
+    videos: Videos
+    milestones: Milestones
+    transcripts: Transcripts
+    questions: Questions
+
+    def _open(self, session: AsyncSession) -> None:
+        self.lessons = Lessons(session)
+        self.versions = Versions(session)
+        self.groups = Groups(session)
+        self.videos = Videos(session)
+        self.milestones = Milestones(session)
+        self.transcripts = Transcripts(session)
+        self.questions = Questions(session)

@@ -1,0 +1,1 @@
+"""What a user can make content do: one module per aggregate or workflow."""
