@@ -9,7 +9,9 @@
 #   deploy/local/infra.sh kafka-start | kafka-stop | kafka-kill   (the broker alone; tests use these)
 #
 # Ports: CUEPOINT_PG_PORT (5432), CUEPOINT_KAFKA_PORT (9092), CUEPOINT_KAFKA_CONTROLLER_PORT (port+1),
-#        CUEPOINT_STORAGE_PORT (9023). CUEPOINT_KAFKA_BROKERS=3: three KRaft nodes (9092, 9094, 9096),
+#        CUEPOINT_STORAGE_PORT (9023). Metrics for Prometheus: the broker's (the JMX exporter agent)
+#        on CUEPOINT_KAFKA_METRICS_PORT (9404; node i of a cluster on 9404 + i - 1), PostgreSQL's
+#        (prometheus-postgres-exporter) on CUEPOINT_PG_METRICS_PORT (9187); 0 turns either off. CUEPOINT_KAFKA_BROKERS=3: three KRaft nodes (9092, 9094, 9096),
 #        replication factor 3, min.insync.replicas=2.
 # Every step is idempotent; a failed one exits non-zero naming the step and the log to read.
 set -euo pipefail
@@ -31,6 +33,12 @@ KAFKA_DIR="$LOCAL/kafka"
 # min.insync.replicas=2, so losing one broker loses nothing acknowledged and stops nothing.
 KAFKA_BROKERS="${CUEPOINT_KAFKA_BROKERS:-1}"
 KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_METRICS_PORT="${CUEPOINT_KAFKA_METRICS_PORT:-9404}"
+# The Prometheus JMX exporter, as a Java agent of the broker (Maven Central); its own directory, so
+# its shaded classes stay off the broker's classpath.
+JMX_EXPORTER="io.prometheus.jmx:jmx_prometheus_javaagent:1.0.1"
+KAFKA_AGENT="$KAFKA_DIR/agent/jmx_prometheus_javaagent.jar"
+PG_METRICS_PORT="${CUEPOINT_PG_METRICS_PORT:-9187}"
 PY="$ROOT/.venv/bin/python"
 
 mkdir -p "$LOGS" "$RUN"
@@ -89,6 +97,8 @@ ensure_tools() {
   [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
   # Prometheus scrapes every process and evaluates deploy/prometheus/alerts.yml (services.sh prometheus_up).
   command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+  # PostgreSQL's statistics for Prometheus (pg_stat_user_tables/indexes, pg_stat_statements).
+  command -v prometheus-postgres-exporter >/dev/null || missing+=(prometheus-postgres-exporter)
   if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
     # Debian's nginx package starts a default site on port 80; Cuepoint runs its own instance.
@@ -153,9 +163,10 @@ pg_start() {
   mkdir -p "$base/run"; chown postgres:postgres "$base/run"
   say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   # Sized for the telemetry's writes (bench/analytics_ingest.py): buffers that hold the hot partitions' indexes,
-  # checkpoints far enough apart that full-page images do not double the WAL.
+  # checkpoints far enough apart that full-page images do not double the WAL. pg_stat_statements: the
+  # slowest statements, for the metrics exporter (deploy/prometheus/postgres-queries.yaml).
   pg_ctl_ -D "$data" -l "$server_log" -w -t 60 start \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $base/run -c max_connections=300 -c shared_buffers=2GB -c random_page_cost=1.1 -c effective_cache_size=8GB -c max_wal_size=8GB -c checkpoint_timeout=15min -c wal_compression=lz4 -c fsync=${CUEPOINT_PG_FSYNC:-on}" \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $base/run -c max_connections=300 -c shared_buffers=2GB -c random_page_cost=1.1 -c effective_cache_size=8GB -c max_wal_size=8GB -c checkpoint_timeout=15min -c wal_compression=lz4 -c fsync=${CUEPOINT_PG_FSYNC:-on} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=5000 -c track_io_timing=on" \
     >>"$log" 2>&1 || fail "starting PostgreSQL" "$log"
   ok "PostgreSQL running on 127.0.0.1:$PG_PORT (log: $log)"
 }
@@ -180,14 +191,18 @@ pg_provision() {
 
 kafka_jars() {
   local log="$LOGS/maven.log" pom="$ROOT/deploy/local/kafka/pom.xml" stamp="$KAFKA_LIBS/.pom.sha256"
-  local want; want="$(sha256sum "$pom" | cut -d' ' -f1)"
+  local want; want="$(cat "$pom" <(echo "$JMX_EXPORTER") | sha256sum | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   say "resolving Kafka jars from Maven Central (deploy/local/kafka/pom.xml)"
   rm -rf "$KAFKA_LIBS"; mkdir -p "$KAFKA_LIBS"
   mvn -B -q -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >"$log" 2>&1 \
     || fail "resolving Kafka jars with Maven" "$log"
+  mkdir -p "$(dirname "$KAFKA_AGENT")"
+  mvn -B -q dependency:copy -Dartifact="$JMX_EXPORTER" -DoutputDirectory="$(dirname "$KAFKA_AGENT")" >>"$log" 2>&1 \
+    || fail "resolving the JMX exporter agent ($JMX_EXPORTER) with Maven" "$log"
+  mv "$(dirname "$KAFKA_AGENT")"/jmx_prometheus_javaagent-*.jar "$KAFKA_AGENT"
   echo "$want" >"$stamp"
-  ok "$(ls "$KAFKA_LIBS" | grep -c '\.jar$') jars in $KAFKA_LIBS"
+  ok "$(ls "$KAFKA_LIBS" | grep -c '\.jar$') jars in $KAFKA_LIBS, the JMX exporter in $KAFKA_AGENT"
 }
 
 kafka_config() {
@@ -200,8 +215,10 @@ kafka_tool() { # kafka_tool MAIN_CLASS ARGS...: a Kafka command-line tool from t
   java -Xmx256m -Dlog4j2.configurationFile="$ROOT/deploy/local/kafka/log4j2.yaml" -cp "$KAFKA_LIBS/*" "$@"
 }
 
-kafka_launch() { # kafka_launch PROPERTIES LOG PIDFILE XMS XMX: one Kafka node, in the background
-  nohup java -Xms"$4" -Xmx"$5" -XX:+UseG1GC -Djava.awt.headless=true \
+kafka_launch() { # kafka_launch PROPERTIES LOG PIDFILE XMS XMX METRICS_PORT: one Kafka node, in the background
+  local agent=()
+  [ "$6" != 0 ] && agent=("-javaagent:$KAFKA_AGENT=127.0.0.1:$6:$ROOT/deploy/local/kafka/jmx-exporter.yaml")
+  nohup java -Xms"$4" -Xmx"$5" -XX:+UseG1GC -Djava.awt.headless=true "${agent[@]}" \
     -Dlog4j2.configurationFile="$ROOT/deploy/local/kafka/log4j2.yaml" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$1" >>"$2" 2>&1 </dev/null &
   echo $! >"$3"
@@ -221,7 +238,13 @@ kafka_start() {
   local log="$LOGS/kafka.log" pidfile="$RUN/kafka.pid"
   kafka_jars
   kafka_config
-  if pid_alive "$pidfile" && port_open "$KAFKA_PORT"; then ok "Kafka already running on 127.0.0.1:$KAFKA_PORT"; return; fi
+  if pid_alive "$pidfile" && port_open "$KAFKA_PORT"; then
+    ok "Kafka already running on 127.0.0.1:$KAFKA_PORT"
+    if [ "$KAFKA_METRICS_PORT" != 0 ] && ! port_open "$KAFKA_METRICS_PORT"; then
+      printf '    \033[33mnote\033[0m it was started without its metrics agent (port %s): restart it to have them (deploy/local/infra.sh kafka-stop; make infra)\n' "$KAFKA_METRICS_PORT"
+    fi
+    return
+  fi
   if pid_alive "$pidfile"; then
     say "Kafka process $(cat "$pidfile") is starting; waiting"
   else
@@ -235,7 +258,7 @@ kafka_start() {
         || fail "formatting Kafka storage" "$log"
     fi
     say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
-    kafka_launch "$KAFKA_DIR/server.properties" "$log" "$pidfile" 256m "${CUEPOINT_KAFKA_HEAP:-768m}"
+    kafka_launch "$KAFKA_DIR/server.properties" "$log" "$pidfile" 256m "${CUEPOINT_KAFKA_HEAP:-768m}" "$KAFKA_METRICS_PORT"
   fi
   if ! wait_port "$KAFKA_PORT" 90; then fail "starting Kafka (port $KAFKA_PORT never opened)" "$log"; fi
   kafka_answers "127.0.0.1:$KAFKA_PORT" || fail "Kafka started but does not answer metadata requests" "$log"
@@ -274,7 +297,8 @@ kafka_cluster_start() { # the CUEPOINT_KAFKA_BROKERS nodes: .local/kafka/node-<i
         || fail "formatting Kafka storage (node $node)" "$log"
     fi
     say "starting Kafka node $node on 127.0.0.1:$port"
-    kafka_launch "$dir/server.properties" "$log" "$RUN/kafka-$node.pid" 128m "${CUEPOINT_KAFKA_HEAP:-384m}"
+    kafka_launch "$dir/server.properties" "$log" "$RUN/kafka-$node.pid" 128m "${CUEPOINT_KAFKA_HEAP:-384m}" \
+      "$([ "$KAFKA_METRICS_PORT" = 0 ] && echo 0 || echo $((KAFKA_METRICS_PORT + node - 1)))"
   done
   for ((node = 1; node <= KAFKA_BROKERS; node++)); do
     wait_port "$(kafka_node_port "$node")" 120 || fail "starting Kafka node $node" "$LOGS/kafka-$node.log"
@@ -303,6 +327,25 @@ kafka_topics() {
     --replication-factor "$([ "$KAFKA_BROKERS" -ge 3 ] && echo 3 || echo 1)" >"$log" 2>&1 || fail "creating Kafka topics" "$log"
   ok "$(tail -n 1 "$log")"
 }
+
+# --- PostgreSQL's metrics (Debian's prometheus-postgres-exporter) -------------------------
+
+pg_exporter_start() {
+  local log="$LOGS/postgres-exporter.log" pidfile="$RUN/postgres-exporter.pid" i
+  [ "$PG_METRICS_PORT" = 0 ] && return 0
+  if pid_alive "$pidfile" && port_open "$PG_METRICS_PORT"; then ok "PostgreSQL's metrics already on 127.0.0.1:$PG_METRICS_PORT"; return; fi
+  port_open "$PG_METRICS_PORT" && fail "port $PG_METRICS_PORT is taken by another process; set CUEPOINT_PG_METRICS_PORT" ""
+  # As cuepoint_monitor (pg_monitor: statistics, no table's rows; made by the provisioning above).
+  DATA_SOURCE_NAME="postgresql://cuepoint_monitor:$DB_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE?sslmode=disable" \
+    nohup prometheus-postgres-exporter --web.listen-address="127.0.0.1:$PG_METRICS_PORT" \
+    --extend.query-path="$ROOT/deploy/prometheus/postgres-queries.yaml" --disable-settings-metrics \
+    >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  wait_port "$PG_METRICS_PORT" 30 || fail "starting prometheus-postgres-exporter" "$log"
+  ok "PostgreSQL's metrics on http://127.0.0.1:$PG_METRICS_PORT/metrics (log: $log)"
+}
+
+pg_exporter_stop() { stop_process "$RUN/postgres-exporter.pid" TERM 50; }
 
 # --- Object storage (GCS emulator from PyPI; production uses real GCS) -----------------
 
@@ -342,11 +385,12 @@ case "${1:-}" in
     ensure_tools
     pg_start
     pg_provision
+    pg_exporter_start
     kafka_start
     kafka_topics
     storage_start
     ;;
-  down) storage_stop; kafka_stop; pg_stop; ok "infrastructure stopped" ;;
+  down) storage_stop; kafka_stop; pg_exporter_stop; pg_stop; ok "infrastructure stopped" ;;
   status) status ;;
   kafka-start) kafka_start ;;
   kafka-stop) kafka_stop TERM ;;

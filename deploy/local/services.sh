@@ -361,6 +361,22 @@ EOF
       echo "      - {targets: ['127.0.0.1:$(metrics_port_of "$service" "$instance")'], labels: {service: $service, process: ${instance%%-*}}}"
     done
   done
+  # What make infra runs (deploy/local/infra.sh): the broker's JMX exporter agent, one per node, and
+  # prometheus-postgres-exporter. Their ports are infra.sh's; 0 there means not running.
+  local kafka_metrics="${CUEPOINT_KAFKA_METRICS_PORT:-9404}" pg_metrics="${CUEPOINT_PG_METRICS_PORT:-9187}" node
+  if [ "$kafka_metrics" != 0 ]; then
+    echo "  - job_name: kafka"
+    echo "    static_configs:"
+    for ((node = 1; node <= ${CUEPOINT_KAFKA_BROKERS:-1}; node++)); do
+      echo "      - {targets: ['127.0.0.1:$((kafka_metrics + node - 1))'], labels: {service: kafka, process: broker-$node}}"
+    done
+  fi
+  if [ "$pg_metrics" != 0 ]; then
+    echo "  - job_name: postgres"
+    echo "    scrape_interval: 30s  # its statement and table queries are not free"
+    echo "    static_configs:"
+    echo "      - {targets: ['127.0.0.1:$pg_metrics'], labels: {service: postgres, process: exporter}}"
+  fi
 }
 
 prometheus_up() {

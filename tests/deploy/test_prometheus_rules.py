@@ -62,4 +62,19 @@ def test_generated_scrape_config_is_valid_and_scrapes_every_process(tmp_path: Pa
         expected.add((service, "worker", f"127.0.0.1:{metrics_port(service, 'worker', None)}"))
         expected.add((service, "relay", f"127.0.0.1:{metrics_port(service, 'relay', None)}"))
     expected.add(("analytics", "worker", f"127.0.0.1:{metrics_port('analytics', 'worker', None) + 1}"))  # replica 2
+    expected |= {("kafka", "broker-1", "127.0.0.1:9404"), ("postgres", "exporter", "127.0.0.1:9187")}  # infra.sh's
     assert targets == expected
+
+
+def test_a_three_broker_cluster_is_scraped_node_by_node_and_a_port_of_0_is_no_target(tmp_path: Path) -> None:
+    def kafka_and_postgres(env: dict[str, str]) -> set[tuple[str, str]]:
+        config = subprocess.run(["bash", "-c", f'source "{SERVICES_SH}"; prometheus_config'], capture_output=True,
+                                text=True, check=True,
+                                env={"PATH": "/usr/bin:/bin", "CUEPOINT_LOCAL_DIR": str(tmp_path), **env})
+        return {(c["labels"]["process"], c["targets"][0]) for job in yaml.safe_load(config.stdout)["scrape_configs"]
+                if job["job_name"] in ("kafka", "postgres") for c in job["static_configs"]}
+
+    assert kafka_and_postgres({"CUEPOINT_KAFKA_BROKERS": "3", "CUEPOINT_KAFKA_METRICS_PORT": "9504"}) == {
+        ("broker-1", "127.0.0.1:9504"), ("broker-2", "127.0.0.1:9505"), ("broker-3", "127.0.0.1:9506"),
+        ("exporter", "127.0.0.1:9187")}
+    assert kafka_and_postgres({"CUEPOINT_KAFKA_METRICS_PORT": "0", "CUEPOINT_PG_METRICS_PORT": "0"}) == set()

@@ -20,7 +20,9 @@ from psycopg import sql
 
 from cuepoint.contracts.topics import SERVICES
 
-EXTENSIONS = ("pgcrypto", "pg_trgm", "btree_gin")
+EXTENSIONS = ("pgcrypto", "pg_trgm", "btree_gin", "pg_stat_statements")
+# The metrics exporter's role (deploy/local/infra.sh): reads statistics (pg_monitor), no table's rows.
+MONITOR_ROLE = "cuepoint_monitor"
 
 
 def _role_exists(connection: psycopg.Connection, role: str) -> bool:
@@ -41,6 +43,10 @@ def provision(admin_url: str, database: str, password: str, schemas: Iterable[st
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is None:
             admin.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(sql.Identifier(database)))
         admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
+        ensure_role(admin, MONITOR_ROLE, password)
+        admin.execute(sql.SQL("GRANT pg_monitor TO {}").format(sql.Identifier(MONITOR_ROLE)))
+        admin.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database),
+                                                                        sql.Identifier(MONITOR_ROLE)))
         for schema in schemas:
             owner, runtime = f"cuepoint_{schema}_owner", f"cuepoint_{schema}"
             ensure_role(admin, owner, password)
