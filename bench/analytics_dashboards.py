@@ -28,7 +28,7 @@ from datetime import date, timedelta
 
 import psycopg
 
-from cuepoint.analytics.reads import AI_USAGE_SQL, TEACHER_ANALYTICS_SQL, Dashboards
+from cuepoint.analytics.views import AI_USAGE_SQL, TEACHER_ANALYTICS_SQL, Dashboards
 from cuepoint.analytics.settings import AnalyticsSettings
 from cuepoint.runtime.auth import CurrentUser, Role
 from cuepoint.runtime.db import libpq_dsn

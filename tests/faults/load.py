@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from cuepoint.analytics.ingest import CLIENT_EVENT_NAMESPACE
+from cuepoint.analytics.domain.telemetry import CLIENT_EVENT_NAMESPACE
 
 FIGURES = Path(__file__).resolve().parents[2] / ".local" / "logs" / "faults.jsonl"
 

@@ -14,9 +14,11 @@ from fastapi.responses import Response
 from cuepoint.runtime.api_models import Offset
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 from cuepoint.runtime.errors import DomainError, Invalid
+from cuepoint.runtime.logging import correlation_id
 
-from .ingest import MAX_BYTES, Ingest
-from .reads import AuditLog, Dashboards
+from .domain.telemetry import MAX_BYTES
+from .use_cases.ingest import EventStream, RecordClientEvents, Units, record_client_events
+from .views import AuditLog, Dashboards
 from .schemas import AIUsage, AuditPage, AuditVerification, Engagement, IngestResult, ItemAnalysisPage, \
     LessonCompletion, LessonPerformancePage, Rates
 
@@ -47,7 +49,8 @@ def _table(rows: list[dict[str, Any]], format: str, name: str) -> Any:
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-def routers(ingest: Ingest, dashboards: Dashboards, audit: AuditLog, verifier: TokenVerifier) -> list[APIRouter]:
+def routers(units: Units, stream: EventStream, dashboards: Dashboards, audit: AuditLog,
+            verifier: TokenVerifier) -> list[APIRouter]:
     authenticated = authentication(lambda request: verifier)
     User = Annotated[CurrentUser, Depends(authenticated)]
     Teacher = Annotated[CurrentUser, Depends(require_role(authenticated, Role.TEACHER))]
@@ -75,7 +78,10 @@ def routers(ingest: Ingest, dashboards: Dashboards, audit: AuditLog, verifier: T
             raise Invalid(f"the body is not JSON: {error}") from error
         if not isinstance(batch, dict):
             raise Invalid('the body is an object: {"device_id": …, "events": […]}')
-        return await ingest.accept(actor, batch, user_agent=request.headers.get("user-agent"))
+        return await record_client_events(
+            RecordClientEvents(actor, batch.get("device_id"), batch.get("events"),
+                               user_agent=request.headers.get("user-agent"), correlation_id=correlation_id.get()),
+            units, stream=stream)
 
     boards = APIRouter(prefix="/v1/dashboards", tags=["dashboards"])
 

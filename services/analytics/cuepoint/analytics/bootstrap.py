@@ -1,162 +1,33 @@
 """The composition root of the analytics service: everything it runs is assembled here."""
 
-import argparse
-import asyncio
-import json
-import logging
-import sys
-import uuid
 from pathlib import Path
-from typing import Any
 
-import psycopg
 from fastapi import APIRouter
-from faststream.kafka import KafkaBroker
 
-from cuepoint.contracts.registry import EVENT_TYPES
-from cuepoint.contracts.topics import (
-    ASSESSMENT_EVENTS,
-    CLIENT_EVENTS,
-    CONTENT_EVENTS,
-    IDENTITY_EVENTS,
-    PROGRESS_EVENTS,
-    SYSTEM_CONFIGS,
-)
-from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer
-from cuepoint.runtime.db import libpq_dsn
-from cuepoint.runtime import replay
-from cuepoint.runtime.replay import AlreadyDeadLettered, confirmed
-from cuepoint.runtime.service import BackgroundTask, Command, ServiceContext, ServiceSpec
+from cuepoint.runtime.service import BackgroundTask, ServiceContext, ServiceSpec
+from cuepoint.runtime.unit_of_work import UnitsOfWork
 
-from . import api
-from .ingest import Ingest
-from .ownership import Ownership
-from .projection import client_events, domain_event
-from .reads import AuditLog, Dashboards
+from . import api, consumers
+from .consumers import input_consumers
+from .operations import COMMANDS, REBUILT, ensure_partitions, keep_partitions_ahead, rebuild
 from .settings import AnalyticsSettings
+from .stream import ClientEventStream
+from .unit_of_work import AnalyticsUnitOfWork
+from .views import AuditLog, Dashboards
 
-log = logging.getLogger(__name__)
-
-DOMAIN_TOPICS = (IDENTITY_EVENTS.name, SYSTEM_CONFIGS.name, CONTENT_EVENTS.name, ASSESSMENT_EVENTS.name,
-                 PROGRESS_EVENTS.name)
-# Tables a rebuild empties. audit_logs is not among them: it is append-only, and its chain
-# records the order events were first seen in.
-REBUILT = ("analytics_events", "lessons", "milestones", "student_progress", "ai_usage_logs", "generation_outcomes",
-           "question_results", "option_picks", "video_buckets", "student_video_buckets", "daily_counts",
-           "daily_users", "daily_active", "lesson_stats", "lesson_days", "ai_usage_monthly", "videos", "questions")
-
-
-def input_consumers(context: ServiceContext, dead_letters: Any) -> dict[str, Any]:
-    common = {"sessions": context.sessions, "schema": "analytics", "dead_letters": dead_letters,
-              "max_tries": context.settings.consumer_max_tries}
-    # One group for the event store, the counts and engagement: a second group decoding the same
-    # stream in the same process measured slower (5.5k/s against 7.3k/s), not faster.
-    consumers: dict[str, Any] = {CLIENT_EVENTS.name: BatchConsumer(
-        group_id="analytics.client-events", handler=client_events, inbox=False, deliveries=True,
-        event_types=["analytics.client_event.recorded.v1"], **common)}
-    for topic in DOMAIN_TOPICS:
-        types = [t for t, model in EVENT_TYPES.items() if model.topic == topic]
-        consumers[topic] = IdempotentConsumer(group_id=f"analytics.{topic}", handlers=dict.fromkeys(types, domain_event),
-                                              **common)
-    return consumers
-
-
-def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
-    for topic, consumer in input_consumers(context, dead_letters).items():
-        if topic == CLIENT_EVENTS.name:
-            context.subscribe(consumer, broker, topic, consumers=context.settings.telemetry_consumers)
-        else:
-            context.subscribe(consumer, broker, topic)
-
-
-def ensure_partitions(context: ServiceContext, months_ahead: int = 3) -> int:
-    with psycopg.connect(libpq_dsn(context.settings.runtime_database_url), autocommit=True) as connection:
-        return connection.execute("SELECT ensure_event_partitions(%s)", (months_ahead,)).fetchone()[0]
+# Imported from here by tests/ and bench/.
+__all__ = ["REBUILT", "ensure_partitions", "input_consumers", "rebuild", "spec"]
 
 
 def background(context: ServiceContext) -> list[BackgroundTask]:
-    async def partitions(stop: asyncio.Event) -> None:
-        """Monthly partitions stay three months ahead of now (a failed round is retried in a minute:
-        the months ahead leave time)."""
-        while not stop.is_set():
-            try:
-                created = await asyncio.to_thread(ensure_partitions, context)
-                if created:
-                    log.info("event partitions created", extra={"created": created})
-                wait = 6 * 3600
-            except (psycopg.Error, OSError) as error:
-                log.warning("could not ensure the event partitions; retrying in a minute",
-                            extra={"error": repr(error)})
-                wait = 60
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=wait)
-            except TimeoutError:
-                pass
-
-    return [partitions]
+    return [keep_partitions_ahead(context)]
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
-    ingest = Ingest(context.settings.bootstrap_servers, topic_prefix=context.settings.topic_prefix,
-                    owned=Ownership(context.sessions).owned)
-    context.on_close(ingest.close)
-    return api.routers(ingest, Dashboards(context.sessions), AuditLog(context.sessions), context.verifier)
-
-
-def _rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
-    refused = confirmed(args.yes, "analytics' projections (not the audit log)")
-    return refused if refused is not None else asyncio.run(rebuild(context))
-
-
-async def rebuild(context: ServiceContext, *, out: Any = sys.stderr) -> int:
-    dead = AlreadyDeadLettered()
-    topics = input_consumers(context, dead)
-    for consumer in topics.values():
-        if isinstance(consumer, IdempotentConsumer):  # domain events replay into the read models, not the audit log
-            consumer.handlers = dict.fromkeys(consumer.handlers, _without_audit)
-    return await replay.rebuild(context, topics, tables=REBUILT, client_topic=CLIENT_EVENTS.name, dead=dead,
-                                out=out)
-
-
-async def _without_audit(session: Any, envelope: Any) -> None:
-    await domain_event(session, envelope, audit=False)
-
-
-def _verify(context: ServiceContext, args: argparse.Namespace) -> int:
-    async def run() -> int:
-        audit = AuditLog(context.sessions)
-        broken = 0
-        try:
-            for tenant_id in args.tenant or await _tenants(context):
-                result = await audit.verify(tenant_id)
-                broken += not result["intact"]
-                print(json.dumps(result, default=str))
-        finally:
-            await context.close()
-        return 1 if broken else 0
-
-    return asyncio.run(run())
-
-
-async def _tenants(context: ServiceContext) -> list[uuid.UUID]:
-    with psycopg.connect(libpq_dsn(context.settings.runtime_database_url)) as connection:
-        # audit_heads is tenant-isolated; this function alone lists every chain (migration 0006).
-        return [row[0] for row in connection.execute("SELECT audit_chain_tenants()")]
-
-
-def _partitions(context: ServiceContext, args: argparse.Namespace) -> int:
-    created = ensure_partitions(context, args.ahead)
-    print(f"analytics: {created} partition(s) created, {args.ahead} month(s) ahead")
-    if args.detach_before:
-        with psycopg.connect(libpq_dsn(context.settings.owner_database_url), autocommit=True) as connection:
-            for (name,) in connection.execute(
-                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                    "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'analytics_events' "
-                    "AND c.relname ~ '^analytics_events_[0-9]{4}_[0-9]{2}$' AND c.relname < %s ORDER BY 1",
-                    ("analytics_events_" + args.detach_before.replace("-", "_"),)).fetchall():
-                connection.execute(f'ALTER TABLE analytics.analytics_events DETACH PARTITION analytics."{name}"')
-                print(f"detached {name} (still a table: archive it, then DROP it)")
-    return 0
+    stream = ClientEventStream(context.settings.bootstrap_servers, topic_prefix=context.settings.topic_prefix)
+    context.on_close(stream.close)
+    units = UnitsOfWork(context.sessions, context.outbox, AnalyticsUnitOfWork)
+    return api.routers(units, stream, Dashboards(context.sessions), AuditLog(context.sessions), context.verifier)
 
 
 def spec() -> ServiceSpec:
@@ -166,18 +37,7 @@ def spec() -> ServiceSpec:
         settings=AnalyticsSettings,
         migrations=Path(__file__).parent / "migrations",
         routers=routers,
-        consumers=consumers,
+        consumers=consumers.subscribe,
         background=background,
-        commands={
-            "rebuild": Command(help="empty the projections (not the audit log) and replay every topic from offset 0",
-                               run=_rebuild,
-                               arguments=lambda p: p.add_argument("--yes", action="store_true",
-                                                                  help="do not ask for confirmation")),
-            "verify": Command(help="check the audit chains; exit 1 if an entry was altered or removed", run=_verify,
-                              arguments=lambda p: p.add_argument("--tenant", type=uuid.UUID, action="append",
-                                                                 help="only this tenant (repeatable)")),
-            "partitions": Command(help="create monthly partitions ahead; optionally detach old ones", run=_partitions,
-                                  arguments=lambda p: (p.add_argument("--ahead", type=int, default=3),
-                                                       p.add_argument("--detach-before", metavar="YYYY-MM"))),
-        },
+        commands=COMMANDS,
     )

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from cuepoint.analytics.bootstrap import REBUILT, ensure_partitions, rebuild
 from cuepoint.analytics.ingest import Ingest
-from cuepoint.analytics.reads import AI_USAGE_SQL, TEACHER_ANALYTICS_SQL
+from cuepoint.analytics.views import AI_USAGE_SQL, TEACHER_ANALYTICS_SQL
 from cuepoint.contracts import analytics, assessment, content, identity, progress
 from cuepoint.runtime.auth import CurrentUser, Role
 from cuepoint.runtime.errors import Unavailable

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cuepoint.analytics.ingest import EVENT
+from cuepoint.analytics.domain.telemetry import EVENT
 from cuepoint.contracts import analytics, content
 from cuepoint.contracts.envelope import new_envelope
 from tests.support.accounts import Accounts

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from cuepoint.analytics.bootstrap import input_consumers
-from cuepoint.analytics.projection import BUCKET_SECONDS, client_events
+from cuepoint.analytics.projections import BUCKET_SECONDS, client_events
 from cuepoint.contracts import analytics
 from cuepoint.contracts.envelope import new_envelope
 from cuepoint.contracts.topics import CLIENT_EVENTS

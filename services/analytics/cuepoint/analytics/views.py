@@ -1,4 +1,5 @@
-"""The dashboards (from read models, never from a scan of events) and the audit log."""
+"""The reads: the dashboards (from read models, never from a scan of events) and the audit log.
+A view never writes and never emits; who may see what is asked of domain/."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.runtime.auth import CurrentUser, Role
 from cuepoint.runtime.db import tenant_transaction
-from cuepoint.runtime.errors import Forbidden, Invalid, NotFound
+from cuepoint.runtime.errors import NotFound
 
-from .projection import BUCKET_SECONDS, audit_entry_from_row, audit_hash
+from .domain import dashboards as rules
+from .domain.audit import ChainCheck
+from .domain.telemetry import BUCKET_SECONDS
+from .orm import audit_heads, audit_logs, lessons, milestones, option_picks, student_video_buckets, video_buckets, \
+    videos
 
 # The seed's "Teacher Analytics Query", verbatim.
 TEACHER_ANALYTICS_SQL = """
@@ -76,17 +81,13 @@ class Dashboards:
         self.sessions = sessions
 
     async def _lesson(self, session: AsyncSession, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
-        lesson = (await session.execute(text("SELECT * FROM lessons WHERE id = :id"), {"id": lesson_id})).first()
-        if lesson is None or not actor.at_least(Role.TEACHER):
-            raise NotFound(f"no lesson {lesson_id}")
-        if lesson.created_by_id != actor.id and not actor.at_least(Role.ADMIN):
-            raise Forbidden("teachers see the analytics of their own lessons")
+        lesson = (await session.execute(select(lessons).where(lessons.c.id == lesson_id))).first()
+        rules.ensure_sees_lesson(actor, lesson, lesson_id)
         return lesson
 
     async def lessons(self, actor: CurrentUser, teacher_id: uuid.UUID | None) -> list[dict[str, Any]]:
         """The seed's teacher query: a teacher's lessons; admins may name any teacher."""
-        if teacher_id not in (None, actor.id) and not actor.at_least(Role.ADMIN):
-            raise Forbidden("teachers see their own lessons")
+        rules.ensure_sees_teacher(actor, teacher_id)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             rows = (await session.execute(TEACHER_ANALYTICS, {"p1": teacher_id or actor.id})).mappings().all()
             return [dict(row) for row in rows]
@@ -97,9 +98,10 @@ class Dashboards:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             await self._lesson(session, actor, lesson_id)
             items = [dict(row) for row in (await session.execute(ITEM_ANALYSIS, {"lesson": lesson_id})).mappings()]
-            picks = (await session.execute(text(
-                "SELECT question_id, option_id, picks FROM option_picks WHERE question_id = ANY(:q) "
-                "ORDER BY question_id, option_id"), {"q": [i["question_id"] for i in items]})).all()
+            picks = (await session.execute(
+                select(option_picks.c.question_id, option_picks.c.option_id, option_picks.c.picks)
+                .where(option_picks.c.question_id.in_([i["question_id"] for i in items]))
+                .order_by(option_picks.c.question_id, option_picks.c.option_id))).all()
         options: dict[uuid.UUID, dict[str, int]] = {}
         for row in picks:
             options.setdefault(row.question_id, {})[row.option_id] = row.picks
@@ -111,20 +113,20 @@ class Dashboards:
         """Per 5-second bucket: views (students), rewatches, and drop-off (students whose furthest point it is)."""
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             # The video's lesson decides, as for the lesson dashboards: its author or an admin.
-            lesson_id = (await session.execute(text("SELECT lesson_id FROM videos WHERE id = :v"),
-                                               {"v": video_id})).scalar()
-            if lesson_id is None or not actor.at_least(Role.TEACHER):
-                raise NotFound(f"no video {video_id}")
+            lesson_id = (await session.execute(select(videos.c.lesson_id).where(videos.c.id == video_id))).scalar()
+            rules.ensure_sees_video(actor, lesson_id, video_id)
             await self._lesson(session, actor, lesson_id)
-            buckets = (await session.execute(text(
-                "SELECT bucket, views, rewatches FROM video_buckets WHERE video_id = :v ORDER BY bucket"),
-                {"v": video_id})).all()
-            drops = dict((await session.execute(text(
-                "SELECT furthest, count(*) FROM student_video_buckets WHERE video_id = :v GROUP BY furthest"),
-                {"v": video_id})).all())
-            marks = (await session.execute(text(
-                "SELECT id, timestamp, title FROM milestones WHERE video_id = :v AND NOT deleted ORDER BY timestamp"),
-                {"v": video_id})).mappings().all()
+            buckets = (await session.execute(
+                select(video_buckets.c.bucket, video_buckets.c.views, video_buckets.c.rewatches)
+                .where(video_buckets.c.video_id == video_id).order_by(video_buckets.c.bucket))).all()
+            drops = dict((await session.execute(
+                select(student_video_buckets.c.furthest, func.count())
+                .where(student_video_buckets.c.video_id == video_id)
+                .group_by(student_video_buckets.c.furthest))).all())
+            marks = (await session.execute(
+                select(milestones.c.id, milestones.c.timestamp, milestones.c.title)
+                .where(milestones.c.video_id == video_id, ~milestones.c.deleted)
+                .order_by(milestones.c.timestamp))).mappings().all()
         if not buckets and not marks:
             raise NotFound(f"no engagement recorded for video {video_id}")
         return {"video_id": video_id, "bucket_seconds": BUCKET_SECONDS,
@@ -134,10 +136,7 @@ class Dashboards:
 
     async def rates(self, actor: CurrentUser, start: date, end: date) -> dict[str, Any]:
         """Completion and engagement per lesson, active users and client errors per day."""
-        if end < start or (end - start).days > 366:
-            raise Invalid("the range must run forwards and span at most a year")
-        if not actor.at_least(Role.TEACHER):
-            raise Forbidden("teachers and admins see rates")
+        rules.ensure_rates_range(actor, start, end)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             lessons = (await session.execute(text("""
                 SELECT l.id AS lesson_id, l.title, COALESCE(s.started, 0) AS started,
@@ -160,8 +159,7 @@ class Dashboards:
     async def completion(self, actor: CurrentUser, lesson_id: uuid.UUID, start: date, end: date) -> dict[str, Any]:
         """Per day: students who started the lesson and who completed it that day, and the running totals
         (from before the range too) with the completion rate at the end of the day."""
-        if end < start or (end - start).days > 365:
-            raise Invalid("the range must run forwards and span at most 366 days")
+        rules.ensure_completion_range(start, end)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             lesson = await self._lesson(session, actor, lesson_id)
             days = (await session.execute(text("""
@@ -184,8 +182,7 @@ class Dashboards:
                 "days": [dict(r) for r in days]}
 
     async def ai_usage(self, actor: CurrentUser) -> dict[str, Any]:
-        if not actor.at_least(Role.ADMIN):
-            raise Forbidden("admins see AI usage")
+        rules.ensure_sees_ai_usage(actor)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             # The seed's query, answered from the monthly roll-up (same columns and order).
             months = [dict(r) for r in (await session.execute(AI_USAGE_FROM_ROLLUP)).mappings()]
@@ -203,8 +200,7 @@ class AuditLog:
     async def search(self, actor: CurrentUser, *, actor_id: uuid.UUID | None, target_type: str | None,
                      target_id: str | None, action: str | None, start: datetime | None, end: datetime | None,
                      limit: int, before_seq: int | None) -> dict[str, Any]:
-        if start and end and end < start:
-            raise Invalid("the time range must run forwards")
+        rules.ensure_audit_range(start, end)
         clauses, params = ["TRUE"], {"limit": limit}
         for column, value in (("actor_id", actor_id), ("target_type", target_type), ("target_id", target_id),
                               ("action", action)):
@@ -236,22 +232,11 @@ class AuditLog:
     async def verify(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """Walks the tenant's chain: a changed entry breaks its hash, a removed one leaves a gap (or a head
         that points past the end)."""
-        problems: list[dict[str, Any]] = []
-        checked, expected_seq, prev = 0, 1, ""
+        check = ChainCheck()
         async with tenant_transaction(self.sessions, tenant_id) as session:
-            result = await session.stream(text("SELECT * FROM audit_logs ORDER BY seq"))
-            async for row in result:
-                checked += 1
-                if row.seq != expected_seq:
-                    problems.append({"seq": expected_seq, "problem": f"entries {expected_seq}–{row.seq - 1} are missing"})
-                elif row.prev_hash != prev:
-                    problems.append({"seq": row.seq, "problem": "does not follow the previous entry"})
-                if audit_hash(row.prev_hash, audit_entry_from_row(row)) != row.hash:
-                    problems.append({"seq": row.seq, "problem": "altered: its content does not match its hash"})
-                expected_seq, prev = row.seq + 1, row.hash
-            head = (await session.execute(text("SELECT seq, hash FROM audit_heads WHERE tenant_id = :t"),
-                                          {"t": tenant_id})).first()
-        if head is not None and head.seq >= expected_seq:
-            problems.append({"seq": expected_seq, "problem": f"entries {expected_seq}–{head.seq} are missing (the end "
-                                                            "of the log was removed)"})
-        return {"tenant_id": tenant_id, "checked": checked, "intact": not problems, "problems": problems}
+            async for row in await session.stream(select(audit_logs).order_by(audit_logs.c.seq)):
+                check.see(row)
+            head = (await session.execute(select(audit_heads.c.seq, audit_heads.c.hash)
+                                          .where(audit_heads.c.tenant_id == tenant_id))).first()
+        check.end(head)
+        return {"tenant_id": tenant_id, "checked": check.checked, "intact": check.intact, "problems": check.problems}

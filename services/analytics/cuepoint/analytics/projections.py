@@ -1,12 +1,9 @@
 """analytics as projections: client telemetry and every domain event become analytics_events
 rows, audit_logs entries and the dashboards' read models. Nothing here is owned state: a
-`rebuild` replays the topics into the same rows (audit_logs aside: see bootstrap.rebuild)."""
+`rebuild` replays the topics into the same rows (audit_logs aside: see operations.rebuild)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -15,14 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cuepoint.contracts.envelope import Envelope
 from cuepoint.runtime.consumer import STAGED_JSON, Delivery, staged_json
 
-BUCKET_SECONDS = 5
-# Free text a client may send that can hold personal data; erased with the user.
-PERSONAL_FIELDS = ("path", "referrer", "message", "source", "user_agent")
+from .domain import learning
+from .domain.audit import next_link
+from .domain.telemetry import BUCKET_SECONDS, PERSONAL_FIELDS
+
 Event = Envelope[Any]
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 # --- client telemetry (batched) --------------------------------------------------------------------
@@ -109,56 +103,23 @@ async def client_events(session: AsyncSession, deliveries: list[Delivery]) -> No
 # --- domain events -----------------------------------------------------------------------------------
 
 
-def _target(envelope: Event) -> tuple[str, str]:
-    """'content.lesson.created.v1' → ('lesson', key)."""
-    parts = envelope.event_type.split(".")
-    return parts[1], envelope.key
-
-
-def audit_hash(prev_hash: str, entry: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + _json(entry)).encode()).hexdigest()
-
-
-def _entry(tenant_id: Any, seq: int, event_id: Any, actor_id: Any, action: str, target_type: str, target_id: str,
-           correlation_id: str | None, occurred_at: datetime) -> dict[str, Any]:
-    """What an audit entry's hash covers, in one canonical form for writing and verifying."""
-    return {"tenant_id": str(tenant_id), "seq": seq, "event_id": str(event_id),
-            "actor_id": str(actor_id) if actor_id else None, "action": action, "target_type": target_type,
-            "target_id": target_id, "correlation_id": correlation_id,
-            "occurred_at": occurred_at.astimezone(UTC).isoformat()}
-
-
-def audit_entry(envelope: Event, seq: int) -> dict[str, Any]:
-    target_type, target_id = _target(envelope)
-    return _entry(envelope.tenant_id, seq, envelope.event_id, envelope.actor_id,
-                  envelope.event_type.rsplit(".", 1)[0], target_type, target_id, envelope.correlation_id,
-                  envelope.occurred_at)
-
-
-def audit_entry_from_row(row: Any) -> dict[str, Any]:
-    return _entry(row.tenant_id, row.seq, row.event_id, row.actor_id, row.action, row.target_type, row.target_id,
-                  row.correlation_id, row.occurred_at)
-
-
 async def _audit(session: AsyncSession, envelope: Event) -> None:
     """Appends to the tenant's chain: each entry's hash covers the previous one's."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
                           {"k": f"audit:{envelope.tenant_id}"})
     head = (await session.execute(text("SELECT seq, hash FROM audit_heads WHERE tenant_id = :t"),
                                   {"t": envelope.tenant_id})).first()
-    seq, prev = (head.seq + 1, head.hash) if head else (1, "")
-    entry = audit_entry(envelope, seq)
-    digest = audit_hash(prev, entry)
+    entry, link = next_link(head, envelope)
     await session.execute(text("""
         INSERT INTO audit_logs (tenant_id, seq, event_id, actor_id, action, target_type, target_id, correlation_id,
                                 occurred_at, prev_hash, hash)
         VALUES (:tenant_id, :seq, :event_id, :actor_id, :action, :target_type, :target_id, :correlation_id,
                 :occurred_at, :prev_hash, :hash)"""),
-        {**entry, "occurred_at": envelope.occurred_at, "prev_hash": prev, "hash": digest})
+        {**entry, "occurred_at": envelope.occurred_at, "prev_hash": link.prev_hash, "hash": link.hash})
     await session.execute(text("""
         INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (:t, :s, :h)
         ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"""),
-        {"t": envelope.tenant_id, "s": seq, "h": digest})
+        {"t": envelope.tenant_id, "s": link.seq, "h": link.hash})
 
 
 async def domain_event(session: AsyncSession, envelope: Event, *, audit: bool = True) -> None:
@@ -192,7 +153,7 @@ async def _lesson(session: AsyncSession, envelope: Event) -> None:
 
 async def _milestone(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
-    deleted = envelope.event_type == "content.milestone.deleted.v1"
+    deleted = envelope.event_type == learning.MILESTONE_DELETED
     await session.execute(text("""
         INSERT INTO milestones (id, tenant_id, video_id, timestamp, title, deleted, updated_at)
         VALUES (:id, :t, :video, :ts, :title, :deleted, :at)
@@ -242,9 +203,8 @@ async def _attempt_and_question(session: AsyncSession, envelope: Event) -> None:
 
 async def _progress(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
-    status = "COMPLETED" if envelope.event_type == "progress.lesson.completed.v1" else data.status
-    completed_at = data.completed_at if envelope.event_type == "progress.lesson.completed.v1" else envelope.occurred_at
-    completed_at = completed_at if completed_at.tzinfo else completed_at.replace(tzinfo=UTC)
+    status = learning.progress_status(envelope.event_type, data)
+    started_day, completed_day = learning.progress_days(envelope.event_type, data, envelope.occurred_at)
     # The lesson's started/completed counts, in total and per day (a student starts on the day of their
     # first progress event, completes on the day of their completion), move with the student's row: one
     # statement, one snapshot, so a redelivered event finds the row it already made and counts nothing.
@@ -279,7 +239,7 @@ async def _progress(session: AsyncSession, envelope: Event) -> None:
                                                    completed = lesson_days.completed + excluded.completed"""),
         {"s": data.student_id, "l": data.lesson_id, "t": envelope.tenant_id, "c": data.completion_percent,
          "a": data.average_score, "spent": data.total_time_spent, "status": status, "at": envelope.occurred_at,
-         "day": envelope.occurred_at.astimezone(UTC).date(), "completed_day": completed_at.astimezone(UTC).date()})
+         "day": started_day, "completed_day": completed_day})
 
 
 async def _ai_usage(session: AsyncSession, envelope: Event) -> None:
@@ -302,7 +262,7 @@ async def _ai_usage(session: AsyncSession, envelope: Event) -> None:
 
 async def _generation(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
-    succeeded = envelope.event_type == "assessment.questions.generated.v1"
+    succeeded = envelope.event_type == learning.SUCCEEDED
     await session.execute(text("""
         INSERT INTO generation_outcomes (job_id, tenant_id, lesson_id, provider, succeeded, question_count,
                                          occurred_at)
@@ -313,7 +273,6 @@ async def _generation(session: AsyncSession, envelope: Event) -> None:
 
 async def _attempt(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
-    fraction = (data.score / data.max_score) if data.max_score else 0
     await session.execute(text("""
         INSERT INTO question_results (student_id, question_id, tenant_id, lesson_id, first_fraction, first_correct,
                                       attempts, best_fraction)
@@ -321,8 +280,9 @@ async def _attempt(session: AsyncSession, envelope: Event) -> None:
         ON CONFLICT (tenant_id, question_id, student_id) DO UPDATE SET attempts = question_results.attempts + 1,
             best_fraction = greatest(question_results.best_fraction, excluded.best_fraction)"""),
         {"s": data.student_id, "q": data.question_id, "t": envelope.tenant_id, "l": data.lesson_id,
-         "f": round(fraction, 4), "c": data.is_correct and data.attempt_number == 1})
-    if data.selected_options and data.attempt_number == 1:
+         "f": learning.score_fraction(data.score, data.max_score),
+         "c": learning.first_correct(data.is_correct, data.attempt_number)})
+    if learning.counts_option_picks(data.selected_options, data.attempt_number):
         await session.execute(text("""
             INSERT INTO option_picks (question_id, option_id, tenant_id, picks)
             SELECT :q, o, :t, 1 FROM unnest(CAST(:options AS text[])) o
