@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from .errors import NotFound
-from .metrics import DB_POOL_WAIT, watch_psycopg_pool, watch_sqlalchemy_pool
+from .metrics import DB_POOL_WAIT, watch_psycopg_pool, watch_sqlalchemy_pool, watch_sqlalchemy_statements
 
 SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
 
@@ -53,6 +53,7 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "cue
         connect_args={"application_name": application_name, "options": "-c jit=off"},
     )
     watch_sqlalchemy_pool(application_name, engine)
+    watch_sqlalchemy_statements(engine)
     return engine
 
 

@@ -9,6 +9,9 @@ a topic and a partition, never an event id.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -102,6 +105,42 @@ DB_POOL_WAIT = Histogram(
     "cuepoint_db_pool_wait_seconds", "Time to obtain a connection from the pool (a new connection's set-up included)",
     ["pool"], buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30),
 )
+
+
+# statement: a name the code gives a statement it wants measured (the seed's key queries, the hot paths):
+# a fixed set in code, so the label stays small. Unnamed statements are pg_stat_statements' to measure.
+DB_STATEMENT_DURATION = Histogram(
+    "cuepoint_db_statement_duration_seconds", "Time to execute a named statement, by name",
+    ["statement"], buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def watch_sqlalchemy_statements(engine: Any) -> None:
+    """Times each statement executed with ``execution_options(statement_name=…)`` on this engine."""
+    from sqlalchemy import event
+
+    sync_engine = getattr(engine, "sync_engine", engine)
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def started(conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool) -> None:
+        if context is not None and context.execution_options.get("statement_name"):
+            context._cuepoint_started = time.perf_counter()
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def finished(conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool) -> None:
+        began = getattr(context, "_cuepoint_started", None)
+        if began is not None:
+            DB_STATEMENT_DURATION.labels(context.execution_options["statement_name"]).observe(time.perf_counter() - began)
+
+
+@contextmanager
+def timed_statement(name: str) -> Iterator[None]:
+    """Times a named statement run outside SQLAlchemy (plain psycopg: the ReadPool's hot paths)."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        DB_STATEMENT_DURATION.labels(name).observe(time.perf_counter() - began)
 
 
 def watch_sqlalchemy_pool(name: str, engine: Any) -> None:

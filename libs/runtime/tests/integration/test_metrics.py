@@ -229,3 +229,43 @@ async def test_pool_metrics_move_under_concurrent_requests(infra: Infra, probe_s
 
 async def _true(condition: bool) -> bool:
     return condition
+
+
+async def test_a_named_statement_is_timed_and_an_unnamed_one_is_not(infra: Infra, probe_schemas: tuple[str, str]) -> None:
+    """``execution_options(statement_name=…)`` on the engine's statements, and ``timed_statement`` around
+    plain psycopg ones, land in cuepoint_db_statement_duration_seconds by name; nothing else does."""
+    from sqlalchemy import text
+
+    from cuepoint.runtime import db
+    from cuepoint.runtime.metrics import DB_STATEMENT_DURATION, timed_statement
+
+    source, _ = probe_schemas
+
+    def count(name: str) -> float:
+        return next((s.value for m in DB_STATEMENT_DURATION.collect() for s in m.samples
+                     if s.name.endswith("_count") and s.labels.get("statement") == name), 0)
+
+    engine = db.create_engine(infra.settings(source).runtime_database_url, pool_size=1)
+    try:
+        named_before, unnamed_before = count("probe_sleep"), sum(
+            s.value for m in DB_STATEMENT_DURATION.collect() for s in m.samples if s.name.endswith("_count"))
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_sleep(0.02)").execution_options(statement_name="probe_sleep"))
+            await connection.execute(text("SELECT 1"))  # unnamed: not measured here
+        assert count("probe_sleep") == named_before + 1
+        total_after = sum(s.value for m in DB_STATEMENT_DURATION.collect() for s in m.samples if s.name.endswith("_count"))
+        assert total_after == unnamed_before + 1, "an unnamed statement was timed"
+        slowest = next(s.value for m in DB_STATEMENT_DURATION.collect() for s in m.samples
+                       if s.name.endswith("_sum") and s.labels.get("statement") == "probe_sleep")
+        assert slowest >= 0.02
+    finally:
+        await engine.dispose()
+
+    reads = db.ReadPool(infra.settings(source).runtime_database_url, max_size=1)
+    try:
+        async with reads.tenant("00000000-0000-0000-0000-000000000001") as connection:
+            with timed_statement("probe_read"):
+                await connection.execute("SELECT 1")
+        assert count("probe_read") == 1
+    finally:
+        await reads.close()
