@@ -6,27 +6,56 @@ import base64
 import hashlib
 import hmac
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.runtime.auth import TokenVerifier
 from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, SecretBox
 from cuepoint.runtime.service import ServiceContext, ServiceSpec
+from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from . import api, operations
 from .consumers import subscribe
 from .demo import seed_demo  # noqa: F401  (tests seed through the composition root)
-from .handlers import Identity
-from .mail import mailer_for
+from .domain.tenants import Tenant
+from .domain.users import User
+from .mail import OutgoingMail, mailer_for
 from .projections import Notifications
 from .security import Passwords, SigningKeys
 from .settings import IdentitySettings
+from .unit_of_work import IdentityUnitOfWork
+from .use_cases import accounts, tenants
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What identity's routes, commands and seeding run on, built once per process."""
+
+    units: UnitsOfWork[IdentityUnitOfWork]
+    sessions: async_sessionmaker[AsyncSession]
+    passwords: Passwords
+    keys: SigningKeys
+    mail: OutgoingMail
+    settings: IdentitySettings
+    unsubscribe_key: bytes
+
+    async def ensure_tenant(self, *, slug: str, name: str, is_platform: bool = False) -> Tenant:
+        return await tenants.ensure_tenant(tenants.EnsureTenant(slug, name, is_platform), self.units,
+                                           mail=self.mail, settings=self.settings)
+
+    async def ensure_user(self, *, tenant_id: UUID, email: str, password: str, display_name: str, role: str,
+                          platform_admin: bool = False) -> tuple[User, bool]:
+        command = accounts.EnsureUser(tenant_id, email, password, display_name, role, platform_admin)
+        return await accounts.ensure_user(command, self.units, passwords=self.passwords)
 
 
 def build_identity(context: ServiceContext) -> Identity:
@@ -36,8 +65,10 @@ def build_identity(context: ServiceContext) -> Identity:
         log.warning("CUEPOINT_SECRET_KEY is the local development key: set a real one outside development")
     keys = SigningKeys(context.sessions, SecretBox(settings.secret_key.get_secret_value()),
                        rotation=timedelta(days=settings.signing_key_rotation_days))
-    return Identity(sessions=context.sessions, outbox=context.outbox, passwords=Passwords(), keys=keys,
-                    mailer=mailer_for(settings), settings=settings, unsubscribe_key=_unsubscribe_key(settings))
+    return Identity(units=UnitsOfWork(context.sessions, context.outbox, IdentityUnitOfWork),
+                    sessions=context.sessions, passwords=Passwords(), keys=keys,
+                    mail=OutgoingMail(mailer_for(settings)), settings=settings,
+                    unsubscribe_key=_unsubscribe_key(settings))
 
 
 def _unsubscribe_key(settings: IdentitySettings) -> bytes:

@@ -4,8 +4,12 @@ and a platform admin (idempotent)."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from .handlers import PLATFORM_TENANT_SLUG, Identity
+from .domain.tenants import PLATFORM_TENANT_SLUG
+
+if TYPE_CHECKING:
+    from .bootstrap import Identity
 
 DEMO_TENANT = ("demo", "Demo School")
 DEMO_PASSWORD = "Demo123!"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -65,3 +66,21 @@ async def send_quietly(mailer: Mailer, email: Email) -> None:
         await mailer.send(email)
     except Exception as error:
         log.error("email could not be sent", extra={"subject": email.subject, "error": repr(error)})
+
+
+class OutgoingMail:
+    """How use cases send: always after their transaction committed, quietly (a failure is logged).
+    ``send_later`` does not wait for the SMTP server, so an answer takes the same time whether or not
+    an email went out (the timing must not tell who has an account)."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, email: Email) -> None:
+        await send_quietly(self.mailer, email)
+
+    def send_later(self, email: Email) -> None:
+        task = asyncio.create_task(send_quietly(self.mailer, email))
+        self._tasks.add(task)  # referenced until done, so it is not collected mid-send
+        task.add_done_callback(self._tasks.discard)

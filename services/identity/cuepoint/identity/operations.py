@@ -6,13 +6,17 @@ import argparse
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from cuepoint.runtime.service import Command, ServiceContext
 
 from .demo import DEMO_PASSWORD, seed_demo
-from .handlers import PLATFORM_TENANT_SLUG, Identity
+from .domain.tenants import PLATFORM_TENANT_SLUG
 
-Build = Callable[[ServiceContext], Identity]
+if TYPE_CHECKING:
+    from .bootstrap import Identity
+
+Build = Callable[[ServiceContext], "Identity"]
 
 
 def commands(build: Build) -> dict[str, Command]:

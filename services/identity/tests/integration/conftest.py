@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from cuepoint.identity.bootstrap import build_identity, seed_demo, spec
-from cuepoint.identity.handlers import Identity
+from cuepoint.identity.bootstrap import Identity
 from cuepoint.identity.settings import IdentitySettings
 from cuepoint.runtime.service import ServiceContext, build_app
 from tests.support.mail import Mailbox

@@ -11,6 +11,7 @@ gateway), the account; never a device id, which the client names itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,11 @@ def required_delay(rule: Rule, failures: int) -> int:
     if excess <= 0:
         return 0
     return min(rule.max_delay_seconds, 2 ** (excess - 1))
+
+
+def remaining_wait(rule: Rule, failures: int, last_failure_at: datetime, now: datetime) -> float:
+    """Seconds still to wait before an attempt is heard (0 or less: go ahead)."""
+    elapsed = (now - last_failure_at).total_seconds()
+    if elapsed > FAILURE_MEMORY_SECONDS:
+        return 0
+    return required_delay(rule, failures) - elapsed

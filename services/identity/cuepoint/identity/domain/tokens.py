@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 from uuid import UUID
+
+from cuepoint.runtime.errors import Gone
 
 
 class MalformedToken(ValueError):
@@ -34,3 +37,11 @@ def parse_token(token: str) -> tuple[UUID, bytes]:
         return UUID(tenant), hash_secret(secret)
     except ValueError:
         raise MalformedToken("malformed token") from None
+
+
+def ensure_usable(used_at: datetime | None, expires_at: datetime, now: datetime, *, what: str) -> None:
+    """A link or invitation works once, and not after it expired."""
+    if used_at is not None:
+        raise Gone(f"this {what} was already used")
+    if expires_at < now:
+        raise Gone(f"this {what} has expired; ask for a new one")

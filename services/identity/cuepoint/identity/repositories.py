@@ -1,0 +1,337 @@
+"""The SQL that loads and saves what identity's use cases work on. Each repository works on the
+unit of work's session, so row-level security and the transaction are the unit of work's; the fakes
+of the use cases' unit tests (tests/unit/fakes.py) have the same methods."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Table, and_, case, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cuepoint.runtime.errors import Conflict
+
+from . import orm
+from .domain import throttle
+from .domain.accounts import AccountToken, Invitation
+from .domain.sessions import AuthSession, RefreshToken
+from .domain.tenants import Tenant
+from .domain.users import User
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Tenants:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *, tenant_id: UUID, slug: str, name: str, is_platform: bool) -> Tenant:
+        """Refuses a slug another tenant has (the unique index keeps that)."""
+        try:
+            await self.session.execute(orm.tenants.insert().values(
+                id=tenant_id, slug=slug, name=name, status="ACTIVE", is_platform=is_platform, created_at=_now(),
+                updated_at=_now()))
+            await self.session.flush()
+        except IntegrityError as error:
+            raise Conflict(f"a tenant with slug {slug!r} already exists") from error
+        tenant = await self.get(tenant_id)
+        assert tenant is not None
+        return tenant
+
+    async def get(self, tenant_id: UUID, *, lock: bool = False) -> Tenant | None:
+        query = select(orm.tenants).where(orm.tenants.c.id == tenant_id)
+        row = (await self.session.execute(query.with_for_update() if lock else query)).first()
+        return Tenant(**row._mapping) if row else None
+
+    async def by_slug(self, slug: str) -> Tenant | None:
+        row = (await self.session.execute(select(orm.tenants).where(orm.tenants.c.slug == slug))).first()
+        return Tenant(**row._mapping) if row else None
+
+    async def set_status(self, tenant_id: UUID, status: str) -> None:
+        await self.session.execute(update(orm.tenants).where(orm.tenants.c.id == tenant_id)
+                                   .values(status=status, updated_at=_now()))
+
+
+class Users:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: UUID, *, lock: bool = False) -> User | None:
+        query = select(orm.users).where(orm.users.c.id == user_id)
+        row = (await self.session.execute(query.with_for_update() if lock else query)).first()
+        return User(**row._mapping) if row else None
+
+    async def by_email(self, email: str) -> User | None:
+        """The tenant's account of this (normalized) address, whatever its case when stored."""
+        row = (await self.session.execute(select(orm.users).where(func.lower(orm.users.c.email) == email))).first()
+        return User(**row._mapping) if row else None
+
+    async def add(self, user: User) -> None:
+        """Refuses an address another account of the tenant has (the unique index keeps that)."""
+        try:
+            await self.session.execute(orm.users.insert().values(**asdict(user)))
+            await self.session.flush()
+        except IntegrityError as error:
+            raise Conflict("an account with this email already exists in this organisation") from error
+
+    async def update(self, user_id: UUID, **values: Any) -> None:
+        await self.session.execute(update(orm.users).where(orm.users.c.id == user_id).values(**values))
+
+    async def change_email(self, user_id: UUID, email: str) -> None:
+        """The new (proven) address; refused if another account took it since the link was sent."""
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(update(orm.users).where(orm.users.c.id == user_id).values(
+                    email=email, email_verified=True, email_verified_at=_now(), updated_at=_now()))
+        except IntegrityError as error:
+            raise Conflict("another account of this organisation has this address now") from error
+
+    async def other_active_admins(self, user_id: UUID) -> int:
+        return (await self.session.execute(select(func.count()).select_from(orm.users).where(
+            orm.users.c.role == "ADMIN", orm.users.c.status == "ACTIVE", orm.users.c.id != user_id))).scalar_one()
+
+
+class UserPreferences:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: UUID, *, lock: bool = False) -> dict[str, Any] | None:
+        """The stored document; None when the user has none (erased, or never stored)."""
+        query = select(orm.user_preferences.c.preferences).where(orm.user_preferences.c.user_id == user_id)
+        return (await self.session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+
+    async def save(self, user_id: UUID, tenant_id: UUID, document: dict[str, Any]) -> None:
+        statement = pg_insert(orm.user_preferences).values(user_id=user_id, tenant_id=tenant_id,
+                                                           preferences=document, updated_at=_now())
+        await self.session.execute(statement.on_conflict_do_update(
+            index_elements=[orm.user_preferences.c.user_id], set_={"preferences": document, "updated_at": _now()}))
+
+    async def delete(self, user_id: UUID) -> None:
+        await self.session.execute(orm.user_preferences.delete().where(orm.user_preferences.c.user_id == user_id))
+
+
+class Invitations:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *, invitation_id: UUID, tenant_id: UUID, email: str, role: str, invited_by_id: UUID,
+                  token_hash: bytes, expires_at: datetime) -> Invitation:
+        await self.session.execute(orm.invitations.insert().values(
+            id=invitation_id, tenant_id=tenant_id, email=email, role=role, invited_by_id=invited_by_id,
+            token_hash=token_hash, expires_at=expires_at, created_at=_now()))
+        row = (await self.session.execute(select(orm.invitations).where(orm.invitations.c.id == invitation_id))).one()
+        return Invitation(**row._mapping)
+
+    async def by_token(self, token_hash: bytes) -> Invitation | None:
+        """Locked: two registrations with one invitation, one wins."""
+        row = (await self.session.execute(select(orm.invitations).where(
+            orm.invitations.c.token_hash == token_hash).with_for_update())).first()
+        return Invitation(**row._mapping) if row else None
+
+    async def accept(self, invitation_id: UUID, user_id: UUID) -> None:
+        await self.session.execute(update(orm.invitations).where(orm.invitations.c.id == invitation_id)
+                                   .values(accepted_at=_now(), accepted_user_id=user_id))
+
+    async def sent_by(self, user_id: UUID) -> list[Invitation]:
+        rows = (await self.session.execute(select(orm.invitations).where(
+            orm.invitations.c.invited_by_id == user_id))).all()
+        return [Invitation(**row._mapping) for row in rows]
+
+    async def readdress(self, email: str, new_email: str) -> None:
+        await self.session.execute(update(orm.invitations).where(orm.invitations.c.email == email)
+                                   .values(email=new_email))
+
+
+class AccountTokens:
+    """One table of emailed single-use links (verification, reset, email change)."""
+
+    def __init__(self, session: AsyncSession, table: Table) -> None:
+        self.session = session
+        self.table = table
+
+    async def add(self, *, tenant_id: UUID, user_id: UUID, token_hash: bytes, expires_at: datetime,
+                  token_id: UUID, **extra: Any) -> None:
+        await self.session.execute(self.table.insert().values(
+            id=token_id, tenant_id=tenant_id, user_id=user_id, token_hash=token_hash, expires_at=expires_at,
+            created_at=_now(), **extra))
+
+    async def by_hash(self, token_hash: bytes) -> AccountToken | None:
+        """Locked: two uses of one link racing each other, one wins."""
+        row = (await self.session.execute(select(self.table).where(
+            self.table.c.token_hash == token_hash).with_for_update())).first()
+        return AccountToken(**row._mapping) if row else None
+
+    async def use(self, token_id: UUID) -> None:
+        await self.session.execute(update(self.table).where(self.table.c.id == token_id).values(used_at=_now()))
+
+    async def use_all_of(self, user_id: UUID) -> None:
+        """Every open link of the user, used up at once."""
+        await self.session.execute(update(self.table).where(
+            self.table.c.user_id == user_id, self.table.c.used_at.is_(None)).values(used_at=_now()))
+
+    async def sent_since(self, user_id: UUID, since: datetime) -> int:
+        return (await self.session.execute(select(func.count()).select_from(self.table).where(
+            self.table.c.user_id == user_id, self.table.c.created_at > since))).scalar_one()
+
+    async def delete_of(self, user_id: UUID) -> None:
+        await self.session.execute(self.table.delete().where(self.table.c.user_id == user_id))
+
+
+class AuthSessions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *, session_id: UUID, tenant_id: UUID, user_id: UUID, device_id: str | None,
+                  user_agent: str | None, ip_address: str | None, expires_at: datetime) -> None:
+        await self.session.execute(orm.auth_sessions.insert().values(
+            id=session_id, tenant_id=tenant_id, user_id=user_id, device_id=device_id, user_agent=user_agent,
+            ip_address=ip_address, created_at=_now(), last_used_at=_now(), expires_at=expires_at))
+
+    async def get(self, session_id: UUID, *, lock: bool = False) -> AuthSession | None:
+        query = select(orm.auth_sessions).where(orm.auth_sessions.c.id == session_id)
+        row = (await self.session.execute(query.with_for_update() if lock else query)).first()
+        return AuthSession(**row._mapping) if row else None
+
+    async def of_user(self, user_id: UUID) -> list[AuthSession]:
+        rows = (await self.session.execute(select(orm.auth_sessions).where(
+            orm.auth_sessions.c.user_id == user_id).order_by(orm.auth_sessions.c.created_at))).all()
+        return [AuthSession(**row._mapping) for row in rows]
+
+    async def signed_in_from(self, user_id: UUID, ip_address: str) -> bool:
+        """Whether the user ever had a session from this address."""
+        return (await self.session.execute(select(func.count()).select_from(orm.auth_sessions).where(
+            orm.auth_sessions.c.user_id == user_id, orm.auth_sessions.c.ip_address == ip_address))).scalar_one() > 0
+
+    async def touch(self, session_id: UUID) -> None:
+        await self.session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.id == session_id)
+                                   .values(last_used_at=_now()))
+
+    async def revoke(self, session_id: UUID, reason: str, *, user_id: UUID | None = None) -> bool:
+        """Ends an open session (of ``user_id`` only, if given); whether there was one."""
+        conditions = [orm.auth_sessions.c.id == session_id, orm.auth_sessions.c.revoked_at.is_(None)]
+        if user_id is not None:
+            conditions.append(orm.auth_sessions.c.user_id == user_id)
+        result = await self.session.execute(update(orm.auth_sessions).where(*conditions)
+                                            .values(revoked_at=_now(), revoke_reason=reason))
+        return result.rowcount > 0
+
+    async def revoke_of_user(self, user_id: UUID, reason: str, *, keep: UUID | None = None) -> list[UUID]:
+        """Ends the user's open sessions (all but ``keep``); the ids of those ended."""
+        condition = and_(orm.auth_sessions.c.user_id == user_id, orm.auth_sessions.c.revoked_at.is_(None))
+        if keep is not None:
+            condition = and_(condition, orm.auth_sessions.c.id != keep)
+        rows = (await self.session.execute(update(orm.auth_sessions).where(condition).values(
+            revoked_at=_now(), revoke_reason=reason).returning(orm.auth_sessions.c.id))).all()
+        return [row.id for row in rows]
+
+    async def revoke_all(self, reason: str) -> dict[UUID, list[UUID]]:
+        """Ends every open session of the tenant; the ids of those ended, by user."""
+        rows = (await self.session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.revoked_at.is_(None))
+                                           .values(revoked_at=_now(), revoke_reason=reason)
+                                           .returning(orm.auth_sessions.c.user_id, orm.auth_sessions.c.id))).all()
+        by_user: dict[UUID, list[UUID]] = {}
+        for user_id, session_id in rows:
+            by_user.setdefault(user_id, []).append(session_id)
+        return by_user
+
+    async def forget_clients(self, user_id: UUID) -> None:
+        """Erasure: the sessions stay (as ended), what they said of the client goes."""
+        await self.session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.user_id == user_id).values(
+            user_agent=None, ip_address=None, device_id=None))
+
+
+class RefreshTokens:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *, token_id: UUID, tenant_id: UUID, session_id: UUID, token_hash: bytes) -> None:
+        await self.session.execute(orm.refresh_tokens.insert().values(
+            id=token_id, tenant_id=tenant_id, session_id=session_id, token_hash=token_hash, created_at=_now()))
+
+    async def by_hash(self, token_hash: bytes) -> RefreshToken | None:
+        """Locked: two refreshes with one token, one wins (and the other is a reuse)."""
+        row = (await self.session.execute(select(orm.refresh_tokens).where(
+            orm.refresh_tokens.c.token_hash == token_hash).with_for_update())).first()
+        return RefreshToken(**row._mapping) if row else None
+
+    async def use(self, token_id: UUID) -> None:
+        await self.session.execute(update(orm.refresh_tokens).where(orm.refresh_tokens.c.id == token_id)
+                                   .values(used_at=_now()))
+
+
+class Throttle:
+    """Failed sign-in counters (domain/throttle.py says what they mean)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def failures(self, rule: throttle.Rule, subject: str) -> tuple[int, datetime] | None:
+        """(failures, last failure) of a counter, None if it has none."""
+        row = (await self.session.execute(select(orm.auth_throttle).where(
+            orm.auth_throttle.c.scope == rule.scope, orm.auth_throttle.c.subject == subject))).first()
+        return (row.failures, row.last_failure_at) if row else None
+
+    async def record_failure(self, rule: throttle.Rule, subject: str) -> None:
+        """One more failure; a counter whose last failure is forgotten starts again at one."""
+        table = orm.auth_throttle
+        stale = _now() - timedelta(seconds=throttle.FAILURE_MEMORY_SECONDS)
+        statement = pg_insert(table).values(scope=rule.scope, subject=subject, failures=1, last_failure_at=_now())
+        await self.session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.scope, table.c.subject],
+            set_={"failures": case((table.c.last_failure_at < stale, 1), else_=table.c.failures + 1),
+                  "last_failure_at": _now()}))
+
+    async def forget(self, subjects: list[str]) -> None:
+        await self.session.execute(orm.auth_throttle.delete().where(orm.auth_throttle.c.subject.in_(subjects)))
+
+
+class Configs:
+    """This tenant's config values and the platform's."""
+
+    def __init__(self, session: AsyncSession, tenant_id: UUID | None) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _where(self, key: str, platform: bool) -> tuple[Table, Any, dict[str, Any]]:
+        if platform:
+            table = orm.platform_configs
+            return table, table.c.key == key, {"key": key}
+        table = orm.system_configs
+        return table, and_(table.c.tenant_id == self.tenant_id, table.c.key == key), {"key": key,
+                                                                                      "tenant_id": self.tenant_id}
+
+    async def value(self, key: str, *, platform: bool = False) -> Any:
+        """The stored value (JSON), None when none is stored."""
+        table, condition, _ = self._where(key, platform)
+        return (await self.session.execute(select(table.c.value).where(condition))).scalar_one_or_none()
+
+    async def set(self, key: str, value: Any, *, updated_by_id: UUID, platform: bool = False) -> None:
+        table, _, values = self._where(key, platform)
+        statement = pg_insert(table).values(**values, value=value, updated_by_id=updated_by_id, updated_at=_now())
+        await self.session.execute(statement.on_conflict_do_update(
+            index_elements=list(table.primary_key.columns),
+            set_={"value": value, "updated_by_id": updated_by_id, "updated_at": _now()}))
+
+    async def delete(self, key: str, *, platform: bool = False) -> None:
+        table, condition, _ = self._where(key, platform)
+        await self.session.execute(table.delete().where(condition))
+
+
+class ProfileSnapshots:
+    """The user's profile records still in identity's outbox (published or not)."""
+
+    def __init__(self, session: AsyncSession, schema: str, topic: str) -> None:
+        self.session = session
+        self.schema = schema
+        self.topic = topic
+
+    async def delete(self, user_id: UUID) -> None:
+        await self.session.execute(text(f'DELETE FROM "{self.schema}".outbox WHERE topic = :topic AND key = :key'),
+                                   {"topic": self.topic, "key": str(user_id)})
