@@ -52,6 +52,11 @@ async def test_the_broker_exports_its_replicas_controller_and_throughput(infra: 
     assert _value(text, "kafka_server_replicamanager_value", name="UnderReplicatedPartitions") is not None
     assert _value(text, "kafka_server_brokertopicmetrics_count", name="MessagesInPerSec") is not None
     assert _samples(text, "jvm_memory_used_bytes"), "the JVM's own metrics"
+    from tests.deploy.test_grafana_dashboards import exprs, metric_names
+
+    exported = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    named = {n for e in exprs() for n in metric_names(e) if n.startswith(("kafka_", "jvm_"))}
+    assert named and named <= exported, f"dashboards name broker metrics the agent does not export: {named - exported}"
     # Whole-broker figures only: a series per topic would grow with every topic a test makes.
     assert not any("topic" in labels for labels, _ in _samples(text, "kafka_server_brokertopicmetrics_count"))
 
