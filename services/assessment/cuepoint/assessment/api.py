@@ -10,11 +10,22 @@ from pydantic import BaseModel, Field, HttpUrl
 from cuepoint.runtime.api_models import Offset, Page, Strict
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 
-from . import schemas
+from cuepoint.contracts.assessment import QuestionType
+from cuepoint.runtime.secrets import SecretBox
+from cuepoint.runtime.unit_of_work import UnitsOfWork
+
+from . import schemas, views
 from .domain.offline_generator import QUESTION_TYPES
 from .domain.questions import QuestionContent
-from .handlers import Assessment
-from .schemas import Difficulty, QuestionType, Status
+from .schemas import Difficulty, Status
+from .settings import AssessmentSettings
+from .unit_of_work import AssessmentUnitOfWork
+from .use_cases import attempts as attempt_cases
+from .use_cases import configurations as configuration_cases
+from .use_cases import generation as generation_cases
+from .use_cases import policies as policy_cases
+from .use_cases import questions as question_cases
+from .use_cases.policies import ConfigLookup
 
 Price = Annotated[Decimal, Field(ge=0, le=1000, max_digits=12, decimal_places=6)]
 
@@ -121,7 +132,8 @@ def _set(model: BaseModel, *, exclude_unset: bool = True) -> dict[str, Any]:
     return values
 
 
-def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
+def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *, config: ConfigLookup,
+            box: SecretBox, settings: AssessmentSettings) -> list[APIRouter]:
     authenticated = authentication(lambda request: verifier)
     User = Annotated[CurrentUser, Depends(authenticated)]
     Teacher = Annotated[CurrentUser, Depends(require_role(authenticated, Role.TEACHER))]
@@ -133,52 +145,63 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
     @configurations.post("", status_code=201, response_model=schemas.Configuration,
                          summary="Add an AI provider configuration (API key stored encrypted)")
     async def create_configuration(body: ConfigurationIn, actor: Admin) -> Any:
-        values = _set(body, exclude_unset=False)
-        if values["prompt_template"] is None:
-            del values["prompt_template"]
-        return await assessment.create_configuration(actor, values)
+        command = configuration_cases.CreateConfiguration(actor=actor, **_set(body, exclude_unset=False))
+        async with units(actor.tenant_id) as uow:
+            return views.configuration(await configuration_cases.create_configuration(command, uow, box=box))
 
     @configurations.get("", response_model=Page[schemas.Configuration],
                         summary="The organisation's AI configurations (keys never shown)")
     async def list_configurations(actor: Admin, limit: Limit = 100, offset: Offset = 0) -> Any:
-        return await assessment.list_configurations(actor, limit, offset)
+        async with units(actor.tenant_id) as uow:
+            return await views.configurations(uow, limit, offset)
 
     @configurations.patch("/{configuration_id}", response_model=schemas.Configuration,
                           summary="Change or (de)activate; one active per provider")
     async def update_configuration(configuration_id: uuid.UUID, body: ConfigurationPatch, actor: Admin) -> Any:
-        return await assessment.update_configuration(actor, configuration_id, _set(body))
+        command = configuration_cases.UpdateConfiguration(
+            actor, configuration_id, configuration_cases.ConfigurationChanges(**_set(body)))
+        async with units(actor.tenant_id) as uow:
+            return views.configuration(await configuration_cases.update_configuration(command, uow, box=box))
 
     @configurations.post("/{configuration_id}/test", response_model=schemas.ConnectionTest,
                          summary="Test the connection: one tiny request to the provider (a failed test is a 200 "
                                  "with ok false and the problem)",
                          responses=problems({403: "Not an admin", 404: "No such configuration in this organisation"}))
     async def test_configuration(configuration_id: uuid.UUID, actor: Admin) -> Any:
-        return await assessment.test_configuration(actor, configuration_id)
+        tested = await configuration_cases.test_configuration(
+            configuration_cases.TestConfiguration(actor, configuration_id), units, box=box,
+            deadline=settings.ai_test_timeout_seconds)
+        return views.connection_test(tested)
 
     usage = APIRouter(prefix="/v1/ai-usage", tags=["AI"])
 
     @usage.get("", response_model=schemas.Usage,
                summary="AI requests, tokens and cost per month and request type; this month's budget")
     async def ai_usage(actor: Admin, months: int = Query(default=6, ge=1, le=36)) -> Any:
-        return await assessment.usage(actor, months)
+        async with units(actor.tenant_id) as uow:
+            return await views.usage(uow, config, actor.tenant_id, months)
 
     jobs = APIRouter(prefix="/v1/generation-jobs", tags=["AI"])
 
     @jobs.post("", status_code=202, response_model=schemas.GenerationJob,
                summary="Ask the AI for questions (per milestone, video or lesson)")
     async def request_generation(body: GenerationIn, actor: Teacher) -> Any:
-        return await assessment.request_generation(
+        command = generation_cases.RequestGeneration(
             actor, lesson_id=body.lesson_id, video_id=body.video_id, milestone_ids=body.milestone_ids,
             count=body.count_per_milestone, types=body.types, configuration_id=body.configuration_id,
             provider=body.provider)
+        async with units(actor.tenant_id) as uow:
+            return views.job(await generation_cases.request_generation(command, uow, config=config))
 
     @jobs.get("", response_model=Page[schemas.GenerationJob], summary="A lesson's generation jobs, newest first")
     async def list_jobs(lesson_id: uuid.UUID, actor: Teacher, limit: Limit = 20, offset: Offset = 0) -> Any:
-        return await assessment.list_jobs(actor, lesson_id, limit, offset)
+        async with units(actor.tenant_id) as uow:
+            return await views.generation_jobs(uow, actor, lesson_id, limit, offset)
 
     @jobs.get("/{job_id}", response_model=schemas.GenerationJob, summary="A job's status; a failed job says why")
     async def get_job(job_id: uuid.UUID, actor: Teacher) -> Any:
-        return await assessment.get_job(actor, job_id)
+        async with units(actor.tenant_id) as uow:
+            return await views.generation_job(uow, actor, job_id)
 
     queue = APIRouter(prefix="/v1/generation-queue", tags=["AI"])
 
@@ -187,54 +210,70 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
                        "bounds jobs run within",
                responses=problems({403: "Not an admin"}))
     async def generation_queue(actor: Admin) -> Any:
-        return await assessment.generation_queue(actor)
+        async with units(actor.tenant_id) as uow:
+            return await views.generation_queue(uow, settings)
 
     questions = APIRouter(prefix="/v1/questions", tags=["questions"])
 
     @questions.post("", status_code=201, response_model=schemas.AuthoredQuestion,
                     summary="Write a question by hand (a draft unless approve is set)")
     async def create_question(body: QuestionIn, actor: Teacher) -> Any:
-        fields = body.model_dump(exclude={"approve", "content"}) | {"content": body.content}
-        return await assessment.create_question(actor, fields, approve=body.approve)
+        command = question_cases.CreateQuestion(
+            actor=actor, content=body.content, **body.model_dump(exclude={"content"}))
+        async with units(actor.tenant_id) as uow:
+            return views.teacher_view(await question_cases.create_question(command, uow))
 
     @questions.get("", response_model=Page[schemas.AuthoredQuestion],
                    summary="The review queue: filter by lesson, status, video, milestone")
     async def review_queue(actor: Teacher, lesson_id: uuid.UUID | None = None, status: Status | None = None,
                            video_id: uuid.UUID | None = None, milestone_id: uuid.UUID | None = None,
                            limit: Limit = 50, offset: Offset = 0) -> Any:
-        return await assessment.review_queue(actor, lesson_id=lesson_id, status=status, video_id=video_id,
-                                             milestone_id=milestone_id, limit=limit, offset=offset)
+        async with units(actor.tenant_id) as uow:
+            return await views.review_queue(uow, actor, lesson_id=lesson_id, status=status, video_id=video_id,
+                                            milestone_id=milestone_id, limit=limit, offset=offset)
 
     @questions.post("/approve", response_model=schemas.BulkApproval,
                     summary="Approve several drafts at once; rejected ones are skipped (and named), never re-approved")
     async def bulk_approve(body: BulkApproveIn, actor: Teacher) -> Any:
-        return await assessment.bulk_approve(actor, body.question_ids)
+        async with units(actor.tenant_id) as uow:
+            return views.bulk_approval(await question_cases.bulk_approve(
+                question_cases.BulkApprove(actor, body.question_ids), uow))
 
     @questions.get("/{question_id}", response_model=schemas.AnyQuestion,
                    summary="Teachers see everything (view AUTHOR); students an approved question, no key (STUDENT)")
     async def get_question(question_id: uuid.UUID, actor: User) -> Any:
-        return await assessment.get_question(actor, question_id)
+        async with units(actor.tenant_id) as uow:
+            return await views.question(uow, config, actor, question_id)
 
     @questions.patch("/{question_id}", response_model=schemas.AuthoredQuestion, summary="Edit a question")
     async def edit_question(question_id: uuid.UUID, body: QuestionPatch, actor: Teacher) -> Any:
-        return await assessment.edit_question(actor, question_id, _set(body))
+        command = question_cases.EditQuestion(actor, question_id, question_cases.QuestionChanges(**_set(body)))
+        async with units(actor.tenant_id) as uow:
+            return views.teacher_view(await question_cases.edit_question(command, uow))
 
     @questions.post("/{question_id}/approve", response_model=schemas.AuthoredQuestion,
                     summary="Approve, optionally with edits in the body")
     async def approve(question_id: uuid.UUID, actor: Teacher, body: QuestionPatch | None = None) -> Any:
-        return await assessment.edit_question(actor, question_id, _set(body) if body else {}, approve=True)
+        changes = question_cases.QuestionChanges(**_set(body)) if body else question_cases.QuestionChanges()
+        command = question_cases.EditQuestion(actor, question_id, changes, approve=True)
+        async with units(actor.tenant_id) as uow:
+            return views.teacher_view(await question_cases.edit_question(command, uow))
 
     @questions.post("/{question_id}/reject", response_model=schemas.AuthoredQuestion,
                     summary="Reject, with a reason for the record")
     async def reject(question_id: uuid.UUID, actor: Teacher, body: RejectIn | None = None) -> Any:
-        return await assessment.reject(actor, question_id, body.reason if body else None)
+        command = question_cases.RejectQuestion(actor, question_id, body.reason if body else None)
+        async with units(actor.tenant_id) as uow:
+            return views.teacher_view(await question_cases.reject_question(command, uow))
 
     @questions.post("/{question_id}/attempts", status_code=201, response_model=schemas.AttemptResult,
                     summary="Answer a question; graded at once. Send an Idempotency-Key to make retries safe")
     async def attempt(question_id: uuid.UUID, body: AttemptIn, actor: User,
                       idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None) -> Any:
-        return await assessment.submit_attempt(actor, question_id, answer=body.answer,
-                                               idempotency_key=idempotency_key, time_taken_ms=body.time_taken_ms)
+        command = attempt_cases.SubmitAttempt(actor, question_id, answer=body.answer, idempotency_key=idempotency_key,
+                                              time_taken_ms=body.time_taken_ms)
+        async with units(actor.tenant_id) as uow:
+            return views.attempt_result(await attempt_cases.submit_attempt(command, uow, config=config))
 
     attempts = APIRouter(prefix="/v1/attempts", tags=["questions"])
 
@@ -245,8 +284,9 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
                             student_id: Annotated[uuid.UUID | None, Query(
                                 description="Teachers: a student of their lesson. Default: the caller.")] = None,
                             limit: Limit = 50, offset: Offset = 0) -> Any:
-        return await assessment.attempts(actor, milestone_id=milestone_id, lesson_id=lesson_id,
-                                         student_id=student_id, limit=limit, offset=offset)
+        async with units(actor.tenant_id) as uow:
+            return await views.attempts(uow, config, actor, milestone_id=milestone_id, lesson_id=lesson_id,
+                                        student_id=student_id, limit=limit, offset=offset)
 
     @attempts.post("/{attempt_id}/override", response_model=schemas.ScoreOverride,
                    summary="Override the score of a student's typed answer (short answer, fill in the blank), "
@@ -257,19 +297,24 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
                        409: "The question's answers are graded by their key (not a typed answer)",
                        422: "The score is outside 0..max_score, or the body is malformed"}))
     async def override_score(attempt_id: uuid.UUID, body: OverrideIn, actor: User) -> Any:
-        return await assessment.override_score(actor, attempt_id, score=body.score, reason=body.reason)
+        command = attempt_cases.OverrideScore(actor, attempt_id, score=body.score, reason=body.reason)
+        async with units(actor.tenant_id) as uow:
+            return views.score_override(await attempt_cases.override_score(command, uow, config=config))
 
     milestones = APIRouter(prefix="/v1/milestones", tags=["questions"])
 
     @milestones.get("/{milestone_id}/questions", response_model=schemas.MilestoneQuestions,
                     summary="A milestone's approved questions as a student sees them")
     async def milestone_questions(milestone_id: uuid.UUID, actor: User) -> Any:
-        return await assessment.milestone_questions(actor, milestone_id)
+        async with units(actor.tenant_id) as uow:
+            return await views.milestone_questions(uow, config, actor, milestone_id)
 
     @milestones.put("/{milestone_id}/policy", response_model=schemas.MilestonePolicy,
                     summary="Attempts, retry penalty and partial credit for a milestone")
     async def milestone_policy(milestone_id: uuid.UUID, body: PolicyFields, actor: Teacher) -> Any:
-        return await assessment.set_milestone_policy(actor, milestone_id, body.model_dump())
+        command = policy_cases.SetMilestonePolicy(actor, milestone_id, **body.model_dump())
+        async with units(actor.tenant_id) as uow:
+            return views.milestone_policy(await policy_cases.set_milestone_policy(command, uow))
 
     grades = APIRouter(prefix="/v1/grades", tags=["grades"])
 
@@ -277,6 +322,8 @@ def routers(assessment: Assessment, verifier: TokenVerifier) -> list[APIRouter]:
                 summary="Grades per milestone, video and lesson: a student's own, a teacher's lesson's")
     async def list_grades(lesson_id: uuid.UUID, actor: User, student_id: uuid.UUID | None = None,
                           limit: Limit = 100, offset: Offset = 0) -> Any:
-        return await assessment.grades(actor, lesson_id=lesson_id, student_id=student_id, limit=limit, offset=offset)
+        async with units(actor.tenant_id) as uow:
+            return await views.grades(uow, actor, lesson_id=lesson_id, student_id=student_id, limit=limit,
+                                      offset=offset)
 
     return [configurations, usage, jobs, queue, questions, attempts, milestones, grades]

@@ -1,23 +1,35 @@
 """The composition root of the assessment service: everything it runs is assembled here."""
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 
-from cuepoint.contracts.topics import CONTENT_EVENTS, SYSTEM_CONFIGS
-from cuepoint.runtime.consumer import DeadLetters, IdempotentConsumer
+from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, SecretBox
 from cuepoint.runtime.service import BackgroundTask, ServiceContext, ServiceSpec
+from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from . import api
-from .consumers import handlers
+from . import consumers as subscriptions
 from .generation import Generation
-from .handlers import Assessment
 from .settings import AssessmentSettings
+from .unit_of_work import AssessmentUnitOfWork
+from .use_cases.policies import ConfigLookup
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the use cases are called with: the units of work and the named dependencies."""
+
+    units: UnitsOfWork[AssessmentUnitOfWork]
+    box: SecretBox
+    settings: AssessmentSettings
+    config: ConfigLookup
 
 
 def _settings(context: ServiceContext) -> AssessmentSettings:
@@ -32,32 +44,26 @@ def _box(settings: AssessmentSettings) -> SecretBox:
     return SecretBox(settings.secret_key.get_secret_value())
 
 
-def build_generation(context: ServiceContext) -> Generation:
-    settings = _settings(context)
-    return Generation(sessions=context.sessions, outbox=context.outbox, box=_box(settings), settings=settings,
-                      config=context.config)
-
-
 def build_assessment(context: ServiceContext) -> Assessment:
-    generation = build_generation(context)
-    return Assessment(sessions=context.sessions, outbox=context.outbox, box=generation.box, generation=generation,
-                      config=context.config)
+    settings = _settings(context)
+    return Assessment(units=UnitsOfWork(context.sessions, context.outbox, AssessmentUnitOfWork), box=_box(settings),
+                      settings=settings, config=context.config)
+
+
+def build_generation(context: ServiceContext) -> Generation:
+    assessment = build_assessment(context)
+    return Generation(units=assessment.units, box=assessment.box, settings=assessment.settings,
+                      config=assessment.config)
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
-    return api.routers(build_assessment(context), context.verifier)
+    assessment = build_assessment(context)
+    return api.routers(assessment.units, context.verifier, config=assessment.config, box=assessment.box,
+                       settings=assessment.settings)
 
 
 def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
-    projection = handlers(build_generation(context), auto_generate_count=_settings(context).auto_generate_count)
-    context.subscribe(IdempotentConsumer(
-        sessions=context.sessions, schema="assessment", group_id="assessment.content-projection", handlers=projection,
-        dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries), broker, CONTENT_EVENTS.name)
-    # Grades follow a changed passing threshold (their `passed`); the compacted topic keeps every latest value.
-    context.subscribe(IdempotentConsumer(
-        sessions=context.sessions, schema="assessment", group_id="assessment.grading-configs",
-        handlers={"identity.system_config.changed.v1": build_assessment(context).passing_threshold_changed},
-        dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries), broker, SYSTEM_CONFIGS.name)
+    subscriptions.subscribe(context, broker, dead_letters, auto_generate_count=_settings(context).auto_generate_count)
 
 
 def background(context: ServiceContext) -> list[BackgroundTask]:

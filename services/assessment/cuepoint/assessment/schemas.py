@@ -15,12 +15,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
 
+from cuepoint.contracts.assessment import QuestionType
 from cuepoint.runtime.api_models import Money, Out, Percent, Score
 
 from .domain.questions import Answer, QuestionContent
 from .providers import ConnectionProblem
 
-QuestionType = Literal["MULTIPLE_CHOICE", "TRUE_FALSE", "SHORT_ANSWER", "FILL_IN_THE_BLANK", "MATCHING", "ORDERING"]
 Status = Literal["DRAFT", "PENDING_REVIEW", "APPROVED", "REJECTED", "ARCHIVED"]
 Difficulty = Literal["EASY", "MEDIUM", "HARD"]
 Provider = Literal["OPENAI", "OFFLINE"]

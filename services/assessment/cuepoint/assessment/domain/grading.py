@@ -41,6 +41,12 @@ class AnswerMismatch(ValueError):
     """The answer does not fit the question (wrong type, unknown option, …)."""
 
 
+class AlreadyAnsweredCorrectly(ValueError):
+    def __init__(self, used: int) -> None:
+        super().__init__(f"already answered correctly ({used} attempts made)")
+        self.used = used
+
+
 class AttemptLimitReached(ValueError):
     def __init__(self, used: int, limit: int) -> None:
         super().__init__(f"all {limit} attempts are used ({used} made)")
@@ -74,6 +80,15 @@ def settled(*, is_correct: bool, attempts_left: int) -> bool:
     """No more attempts are useful: an answer was right, or none are left. Until then a student
     must not see the explanation or the answer key."""
     return is_correct or attempts_left <= 0
+
+
+def next_attempt_number(history: list[bool]) -> int:
+    """The number of a student's next attempt at a question, from whether each earlier one was right.
+    A question answered right is settled: it takes no more attempts (nor is it graded again). The limit
+    on attempts is ``grade``'s, which knows the policy."""
+    if any(history):
+        raise AlreadyAnsweredCorrectly(len(history))
+    return len(history) + 1
 
 
 def grade(question: object, answer: object, *, attempt_number: int, policy: Policy) -> Grade:

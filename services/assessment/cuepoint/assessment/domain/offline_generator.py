@@ -17,10 +17,13 @@ import random
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import get_args
 
 import pysbd
 import yake
 from wordfreq import zipf_frequency
+
+from cuepoint.contracts.assessment import QuestionType
 
 from .questions import (
     FillInTheBlank,
@@ -31,7 +34,7 @@ from .questions import (
     TrueFalse,
 )
 
-QUESTION_TYPES = ("MULTIPLE_CHOICE", "TRUE_FALSE", "SHORT_ANSWER", "FILL_IN_THE_BLANK", "MATCHING", "ORDERING")
+QUESTION_TYPES: tuple[str, ...] = get_args(QuestionType)  # the contracts' six, in their order
 PROVIDER, MODEL, PROMPT_VERSION = "OFFLINE", "cuepoint-offline-2", "offline-v2"
 # Words a key phrase must not contain: function words and verbs of description that YAKE keeps
 # ("measured in amperes", "called an ammeter") but that make no answer.
