@@ -143,8 +143,9 @@ def routers(deps: Dependencies, verifier: TokenVerifier) -> list[APIRouter]:
 
     @lessons.post("/{lesson_id}/video-groups", status_code=201, response_model=VideoGroup)
     async def create_group(lesson_id: uuid.UUID, body: GroupIn, actor: Author) -> Any:
+        command = chapters.CreateChapter(actor, lesson_id, body.title, body.position)
         async with units(actor.tenant_id) as uow:
-            return await chapters.create_chapter(chapters.CreateChapter(actor, lesson_id, body.title, body.position), uow)
+            return await chapters.create_chapter(command, uow)
 
     @lessons.post("/{lesson_id}/videos", status_code=201, response_model=UploadSession,
                   summary="Start an upload: a resumable session bound to the type and size")

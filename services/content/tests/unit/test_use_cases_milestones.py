@@ -1,28 +1,18 @@
-"""Milestones', chapters' and transcripts' use cases on the fake unit of work: where a milestone may
-stand, one per timestamp, who may change them, what is announced."""
+"""Milestones' use cases on the fake unit of work: where a milestone may stand, one per timestamp
+of a video, who may change them, what is announced (and nothing when refused)."""
 
 from __future__ import annotations
 
 import pytest
 
-from cuepoint.content.use_cases import chapters, milestones, transcripts
-from cuepoint.content.use_cases.chapters import CreateChapter, DeleteChapter, UpdateChapter
+from cuepoint.content.use_cases import milestones
 from cuepoint.content.use_cases.milestones import CreateMilestone, DeleteMilestone, UpdateMilestone
-from cuepoint.content.use_cases.transcripts import UploadTranscript
 from cuepoint.contracts import content as events
 from cuepoint.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 
-from .fakes import (ADMIN, AUTHOR, OTHER_TEACHER, STUDENT, TENANT, fake_units, group, lesson, milestone, now,
-                    video)
+from .fakes import ADMIN, AUTHOR, OTHER_TEACHER, STUDENT, TENANT, fake_units, lesson, milestone, now, video
 
 pytestmark = pytest.mark.unit
-
-VTT = "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nLight becomes energy.\n\n00:00:05.000 --> 00:00:09.000\nIn leaves.\n"
-
-
-# 300 cues of 1,999 characters: over the 512 KiB a TranscriptReady may carry.
-LONG = "WEBVTT\n\n" + "".join(f"00:{i // 60:02d}:{i % 60:02d}.000 --> 00:{i // 60:02d}:{i % 60:02d}.500\n{'x' * 1999}\n\n"
-                             for i in range(300))
 
 
 async def run(units, case, command):
@@ -127,56 +117,3 @@ async def test_a_deleted_video_takes_no_milestone() -> None:
     draft, clip = one_video(deleted_at=now())
     with pytest.raises(NotFound):
         await run(fake_units(draft, clip), milestones.create_milestone, CreateMilestone(AUTHOR, clip.id, 1.0, "x"))
-
-
-# --- chapters --------------------------------------------------------------------------------------
-
-async def test_a_chapter_goes_after_the_others_unless_placed() -> None:
-    draft = lesson()
-    units = fake_units(draft, group(draft, position=0))
-    created = await run(units, chapters.create_chapter, CreateChapter(AUTHOR, draft.id, "Part 2"))
-    placed = await run(units, chapters.create_chapter, CreateChapter(AUTHOR, draft.id, "Part 0", position=0))
-    assert (created.position, placed.position) == (1, 0)
-    assert [type(e.event) for e in units.emitted] == [events.VideoGroupCreated] * 2
-
-
-async def test_a_chapter_is_renamed_and_deleted_by_who_may_change_its_lesson() -> None:
-    draft = lesson()
-    part = group(draft, title="Part 1", position=3)
-    units = fake_units(draft, part)
-    with pytest.raises(Forbidden):
-        await run(units, chapters.update_chapter, UpdateChapter(OTHER_TEACHER, part.id, title="Mine"))
-    renamed = await run(units, chapters.update_chapter, UpdateChapter(AUTHOR, part.id, title="Basics"))
-    assert (renamed.title, renamed.position) == ("Basics", 3)
-    await run(units, chapters.delete_chapter, DeleteChapter(AUTHOR, part.id))
-    assert units.store.groups == {}
-    assert [e.event for e in units.emitted] == [
-        events.VideoGroupUpdated(video_group_id=part.id, lesson_id=draft.id, title="Basics", position=3),
-        events.VideoGroupDeleted(video_group_id=part.id, lesson_id=draft.id)]
-
-
-# --- transcripts -----------------------------------------------------------------------------------
-
-async def test_a_transcript_replaces_the_one_in_its_language_and_travels_with_its_segments() -> None:
-    draft, clip = one_video()
-    units = fake_units(draft, clip)
-    summary = await run(units, transcripts.upload_transcript, UploadTranscript(AUTHOR, clip.id, "en", "vtt", VTT))
-    again = await run(units, transcripts.upload_transcript, UploadTranscript(AUTHOR, clip.id, "en", "vtt", VTT))
-    assert summary.segment_count == 2 and list(units.store.transcripts) == [(clip.id, "en")]
-    assert units.store.transcripts[(clip.id, "en")].id == again.id
-    ready = units.emitted[0].event
-    assert isinstance(ready, events.TranscriptReady)
-    assert ready.segments_url == f"/v1/videos/{clip.id}/transcripts/en"
-    assert [s.text for s in ready.segments] == ["Light becomes energy.", "In leaves."]
-
-
-@pytest.mark.parametrize(("content", "duration", "why"), [
-    ("WEBVTT\n\n00:00:03.000 --> 00:00:02.000\nbackwards\n", 120.0, "malformed at line 3"),
-    (VTT, 3.0, "runs past the end of the 3.000 s video"),
-    (LONG, None, "over the 524288-byte limit")])
-async def test_a_transcript_is_refused_with_the_reason(content, duration, why) -> None:
-    draft, clip = one_video(duration=duration)
-    units = fake_units(draft, clip)
-    with pytest.raises(Invalid, match=why):
-        await run(units, transcripts.upload_transcript, UploadTranscript(AUTHOR, clip.id, "en", "vtt", content))
-    assert units.emitted == [] and units.store.transcripts == {}
