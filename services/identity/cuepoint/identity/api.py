@@ -88,8 +88,8 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
 
     @tenant_routes.post("", status_code=201, response_model=TenantOut)
     async def create_tenant(body: TenantIn, actor: Annotated[CurrentUser, Depends(platform_admin)]) -> Any:
-        return await tenants.create_tenant(tenants.CreateTenant(actor, body.slug, body.name, admin_email=body.admin_email),
-                                           units, mail=mail, settings=settings)
+        command = tenants.CreateTenant(actor, body.slug, body.name, admin_email=body.admin_email)
+        return await tenants.create_tenant(command, units, mail=mail, settings=settings)
 
     @tenant_routes.get("", response_model=Page[TenantOut])
     async def list_tenants(_: Annotated[CurrentUser, Depends(platform_admin)], limit: int = limit_q,
@@ -141,7 +141,8 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
 
     @auth.post("/refresh", response_model=TokenOut, summary="Rotate the refresh token; a reused one ends the session")
     async def refresh(body: RefreshIn) -> Any:
-        return _tokens(await auth_sessions.refresh(auth_sessions.Refresh(body.refresh_token), units, keys=keys, settings=settings))
+        command = auth_sessions.Refresh(body.refresh_token)
+        return _tokens(await auth_sessions.refresh(command, units, keys=keys, settings=settings))
 
     @auth.post("/logout", status_code=204)
     async def logout(actor: User) -> Response:
@@ -205,7 +206,8 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
     async def get_preferences(actor: User) -> Any:
         return await views.preferences(db, actor)
 
-    @user_routes.patch("/me/preferences", response_model=Preferences, summary="Change some preferences (partial document)")
+    @user_routes.patch("/me/preferences", response_model=Preferences,
+                       summary="Change some preferences (partial document)")
     async def patch_preferences(body: dict[str, Any], actor: User) -> Any:
         async with units(actor.tenant_id) as uow:
             return await preferences.update_preferences(preferences.UpdatePreferences(actor, body), uow)
@@ -248,8 +250,8 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
         async with units(actor.tenant_id) as uow:
             return _user(await users.set_user_status(users.SetUserStatus(actor, user_id, active=True), uow))
 
-    @user_routes.get("/{user_id}/export", response_model=UserExportOut, summary="Everything identity holds about a user "
-                                                                          "(admin)")
+    @user_routes.get("/{user_id}/export", response_model=UserExportOut,
+                     summary="Everything identity holds about a user (admin)")
     async def export_user(user_id: uuid.UUID, actor: Admin) -> Any:
         async with units(actor.tenant_id) as uow:
             return await users.export_user(users.ExportUser(actor, user_id), uow)
