@@ -257,6 +257,13 @@ class FakeStorage:
     deleted: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
     gs_prefix: str = BUCKET
+    units: FakeUnitsOfWork | None = None
+    """Given, each call made while one of its units of work is open is kept in ``in_transaction``."""
+    in_transaction: list[str] = field(default_factory=list)
+
+    def _called(self, call: str) -> None:
+        if self.units is not None and any(not (u.committed or u.rolled_back) for u in self.units.opened):
+            self.in_transaction.append(call)
 
     def uploaded(self, name_or_path: str, *, size: int = 1000, content_type: str = "video/mp4",
                  crc32c: str | None = "AAAAAA==") -> None:
@@ -264,16 +271,20 @@ class FakeStorage:
         self.objects[name] = StoredObject(name=name, size=size, content_type=content_type, crc32c=crc32c, md5="md5")
 
     async def create_upload(self, name: str, *, content_type: str, size: int) -> str:
+        self._called("create_upload")
         self.sessions.append(name)
         return f"https://storage.test/upload/{name}"
 
     async def stat(self, name: str) -> StoredObject | None:
+        self._called("stat")
         return self.objects.get(name)
 
     async def put(self, name: str, data: bytes, *, content_type: str) -> None:
+        self._called("put")
         self.put_objects[name] = data
 
     async def delete(self, name: str) -> None:
+        self._called("delete")
         self.deleted.append(name)
         self.objects.pop(name, None)
 

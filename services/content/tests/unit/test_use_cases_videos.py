@@ -283,3 +283,23 @@ async def test_who_may_not_change_the_lesson_deletes_nothing() -> None:
     with pytest.raises(Forbidden):
         await cases.delete_video(DeleteVideo(OTHER_TEACHER, clip.id), units, storage=storage)
     assert storage.deleted == [] and units.store.videos[clip.id].deleted_at is None and units.emitted == []
+
+
+async def test_objects_are_deleted_only_once_what_they_held_is_committed() -> None:
+    draft = lesson()
+    mismatched, unreadable_clip, published = uploading(draft, expected_size=1000), uploading(draft), video(draft)
+    units = fake_units(draft, mismatched, unreadable_clip, published)
+    storage = FakeStorage(units=units)
+    storage.uploaded(mismatched.storage_path, size=5)
+    storage.uploaded(unreadable_clip.storage_path)
+    with pytest.raises(Invalid):
+        await complete(units, storage, mismatched.id)
+    with pytest.raises(Invalid):
+        await complete(units, storage, unreadable_clip.id, probe=unreadable)
+    await replace(units, storage, published.id)
+    await replace(units, storage, published.id)
+    await cases.delete_video(DeleteVideo(AUTHOR, published.id), units, storage=storage)
+    assert len(storage.deleted) == 5
+    # Still inside, as before the unit of work: a session storage refuses leaves no row behind, and the
+    # stored object's size and checksum are read under the video's lock.
+    assert set(storage.in_transaction) == {"create_upload", "stat"}

@@ -2,8 +2,11 @@
 renaming, moving and deleting.
 
 Uploads go from the browser straight to storage; content hands out the session and then checks
-what was stored. The checks that read the object (its size and checksum, then ffprobe over a copy)
-run between units of work, so no transaction waits on them: each step opens its own."""
+what was stored. Reading the file (ffprobe over a local copy) and deleting objects run between units
+of work, each step opening its own, so no transaction waits on them; an object is deleted only once
+what used it is committed. Two short storage calls stay inside: creating the upload session (a
+session storage refuses leaves no video behind) and reading the object's size and checksum (under
+the video's lock, so two completes cannot both pass)."""
 
 from __future__ import annotations
 
@@ -141,7 +144,6 @@ async def complete_upload(command: CompleteUpload, units: Units, *, storage: Vid
         videos.ensure_in_tenant(name, tenant_prefix(actor.tenant_id))
         if video.upload_expires_at < _now():
             await _fail(uow, video, "upload session expired")
-            await storage.delete(name)
             failure: Exception | None = Gone("the upload session expired; start a new upload")
         else:
             stored = await storage.stat(name)
@@ -150,8 +152,8 @@ async def complete_upload(command: CompleteUpload, units: Units, *, storage: Vid
             failure = videos.upload_problem(videos.announced(video), stored, await _file_cap(config, actor.tenant_id))
             if failure is not None:
                 await _fail(uow, video, str(failure))
-                await storage.delete(name)
-    if failure is not None:
+    if failure is not None:  # the failure is committed first: the object goes once nothing can use it
+        await storage.delete(name)
         raise failure
     try:
         probed = await probe(name, stored.size)
@@ -240,8 +242,8 @@ async def _complete_replacement(command: CompleteUpload, units: Units, *, storag
                                             await _file_cap(config, actor.tenant_id))
         if failure is not None:
             await uow.videos.drop_replacement(video_id, pending["upload_id"])
-            await storage.delete(name)
     if failure is not None:
+        await storage.delete(name)
         raise failure
     try:
         probed = await probe(name, stored.size)
