@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.runtime.auth import CurrentUser, Role
@@ -17,8 +17,17 @@ from cuepoint.runtime.errors import NotFound
 from .domain import dashboards as rules
 from .domain.audit import ChainCheck
 from .domain.telemetry import BUCKET_SECONDS
-from .orm import audit_heads, audit_logs, lessons, milestones, option_picks, student_video_buckets, video_buckets, \
-    videos
+from .orm import (
+    analytics_events,
+    audit_heads,
+    audit_logs,
+    lessons,
+    milestones,
+    option_picks,
+    student_video_buckets,
+    video_buckets,
+    videos,
+)
 
 # The seed's "Teacher Analytics Query", verbatim.
 TEACHER_ANALYTICS_SQL = """
@@ -201,31 +210,27 @@ class AuditLog:
                      target_id: str | None, action: str | None, start: datetime | None, end: datetime | None,
                      limit: int, before_seq: int | None) -> dict[str, Any]:
         rules.ensure_audit_range(start, end)
-        clauses, params = ["TRUE"], {"limit": limit}
+        a, e = audit_logs, analytics_events
+        # The entry's data is the event's own, stored with the same id and time (its primary key): what
+        # changed, before and after where the event has a before (old_role/new_role, a policy's
+        # previous value). The chain's hash covers the entry, not its data.
+        query = (select(a.c.seq, a.c.event_id, a.c.actor_id, a.c.action, a.c.target_type, a.c.target_id,
+                        a.c.correlation_id, a.c.occurred_at, a.c.hash, e.c.data)
+                 .select_from(a.outerjoin(e, and_(e.c.id == a.c.event_id, e.c.occurred_at == a.c.occurred_at,
+                                                  e.c.category == "domain")))
+                 .order_by(a.c.seq.desc()).limit(limit))
         for column, value in (("actor_id", actor_id), ("target_type", target_type), ("target_id", target_id),
                               ("action", action)):
             if value is not None:
-                clauses.append(f"a.{column} = :{column}")
-                params[column] = value
+                query = query.where(a.c[column] == value)
         if start:
-            clauses.append("a.occurred_at >= :start")
-            params["start"] = start
+            query = query.where(a.c.occurred_at >= start)
         if end:
-            clauses.append("a.occurred_at < :end")
-            params["end"] = end
+            query = query.where(a.c.occurred_at < end)
         if before_seq:
-            clauses.append("a.seq < :before")
-            params["before"] = before_seq
+            query = query.where(a.c.seq < before_seq)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            # The entry's data is the event's own, stored with the same id and time (its primary key): what
-            # changed, before and after where the event has a before (old_role/new_role, a policy's
-            # previous value). The chain's hash covers the entry, not its data.
-            rows = (await session.execute(text(
-                "SELECT a.seq, a.event_id, a.actor_id, a.action, a.target_type, a.target_id, a.correlation_id, "
-                "a.occurred_at, a.hash, e.data FROM audit_logs a "
-                "LEFT JOIN analytics_events e ON e.id = a.event_id AND e.occurred_at = a.occurred_at "
-                f"AND e.category = 'domain' WHERE {' AND '.join(clauses)} ORDER BY a.seq DESC LIMIT :limit"),
-                params)).mappings()
+            rows = (await session.execute(query)).mappings()
             items = [dict(r) for r in rows]
         return {"items": items, "next_before_seq": items[-1]["seq"] if len(items) == limit else None}
 
