@@ -27,6 +27,7 @@ from fastapi import Depends, Request
 from jwt import PyJWK
 
 from .http import Problem
+from .logging import add_to_log_context
 from .revocations import RevocationsUnavailable
 
 ALLOWED_ALGORITHMS = ("EdDSA",)
@@ -181,7 +182,9 @@ def authentication(verifier_of: Callable[[Request], TokenVerifier]) -> Callable[
             raise Problem(401, "Unauthorized", "a bearer access token is required", type_="/problems/unauthorized",
                           headers={"WWW-Authenticate": "Bearer"})
         try:
-            return await verifier_of(request).verify(token.strip())
+            user = await verifier_of(request).verify(token.strip())
+            add_to_log_context(tenant_id=user.tenant_id, user_id=user.id)
+            return user
         except InvalidToken as error:
             raise _unauthorized(str(error)) from error
         except RevocationsUnavailable as error:

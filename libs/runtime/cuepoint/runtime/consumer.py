@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -49,7 +50,7 @@ from cuepoint.contracts.topics import dead_letter_topic
 
 from .db import set_tenant
 from .kafka import relay_producer
-from .logging import correlation_id
+from .logging import correlation_id, log_context
 from .metrics import CONSUMER_EVENTS as PROCESSED
 from .metrics import CONSUMER_HALTED, CONSUMER_LATENCY, UNKNOWN_TYPES
 
@@ -288,14 +289,23 @@ class _ConsumerBase:
 
         async def work() -> None:
             token = correlation_id.set(envelope.correlation_id)
+            started = time.perf_counter()
             try:
-                async with self.sessions() as session, session.begin():
-                    await set_tenant(session, envelope.tenant_id)
-                    if not self.inbox or await self._claim(session, [(record, envelope)]):
-                        await call(session)
+                with log_context(group=self.group_id, tenant_id=envelope.tenant_id, event_id=envelope.event_id,
+                                 event_type=envelope.event_type):
+                    async with self.sessions() as session, session.begin():
+                        await set_tenant(session, envelope.tenant_id)
+                        fresh = not self.inbox or bool(await self._claim(session, [(record, envelope)]))
+                        if fresh:
+                            await call(session)
+                    if fresh:
                         self._processed()
                     else:
                         PROCESSED.labels(self.group_id, "duplicate").inc()
+                    log.info("event handled", extra={"outcome": "processed" if fresh else "duplicate",
+                                                     "topic": record.topic, "partition": record.partition,
+                                                     "offset": record.offset,
+                                                     "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
             finally:
                 correlation_id.reset(token)
 
@@ -414,6 +424,7 @@ class BatchConsumer(_ConsumerBase):
             by_tenant[pair[1].tenant_id].append(pair)
 
         async def work() -> None:
+            started = time.perf_counter()
             async with self.sessions() as session, session.begin():
                 fresh_total = 0
                 for tenant_id, tenant_pairs in by_tenant.items():
@@ -426,6 +437,12 @@ class BatchConsumer(_ConsumerBase):
                     fresh_total += len(tenant_pairs)
             self._processed(fresh_total)
             PROCESSED.labels(self.group_id, "duplicate").inc(len(pairs) - fresh_total)
+            log.info("batch handled", extra={
+                "group": self.group_id, "events": len(pairs), "processed": fresh_total,
+                "duplicates": len(pairs) - fresh_total, "tenants": len(by_tenant),
+                "topic": pairs[0][0].topic, "first_offset": min(r.offset for r, _ in pairs),
+                "last_offset": max(r.offset for r, _ in pairs),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
 
         async def one_by_one(error: BaseException) -> None:
             log.warning("batch failed, isolating the poison events", extra={"group": self.group_id, "error": repr(error)})

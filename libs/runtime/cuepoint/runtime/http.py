@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .docs import ForwardedPrefix, docs_options
 from .errors import DomainError, TooManyRequests, Unauthenticated
-from .logging import correlation_id
+from .logging import correlation_id, log_context
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .openapi_problems import document_problems
 from .request_limits import RequestLimits
@@ -219,6 +219,13 @@ class RequestContext:
         raw_id = headers.get(b"x-request-id") or headers.get(b"x-correlation-id") or b""
         request_id = raw_id.decode("latin-1") if 0 < len(raw_id) <= 200 else str(uuid.uuid4())
         token = correlation_id.set(request_id)
+        try:
+            with log_context():  # what the request adds (its tenant) goes on its lines, its own included
+                await self._handle(scope, receive, send, request_id)
+        finally:
+            correlation_id.reset(token)
+
+    async def _handle(self, scope: dict, receive: Any, send: Any, request_id: str) -> None:
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -257,6 +264,6 @@ class RequestContext:
             HTTP_REQUESTS.labels(method, path, str(status)).inc()
             HTTP_LATENCY.labels(method, path).observe(elapsed)
             if path not in ("/healthz", "/readyz", "/metrics"):
-                log.info("request", extra={"method": method, "path": scope.get("path"), "status": status,
-                                           "duration_ms": round(elapsed * 1000, 2)})
-            correlation_id.reset(token)
+                log.info("request", extra={"method": method, "path": scope.get("path"), "route": path,
+                                           "status": status, "duration_ms": round(elapsed * 1000, 2)})
+

@@ -284,7 +284,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = spec.settings()
-    configure_logging(spec.name, settings.log_level)
+    configure_logging(spec.name, settings.log_level, process=args.command)
     context = ServiceContext(spec.name, settings)
 
     if args.command == "api":

@@ -241,3 +241,62 @@ async def test_a_run_of_dead_letters_halts_the_consumer_and_a_fixed_restart_lose
         assert recorded == list(range(4, 11))
     # A batch is acknowledged whole: the events of the halted batch that were dead-lettered come
     # again and the fix processes them too (their dead letters are then duplicates the inbox refuses).
+
+
+async def test_a_consumer_logs_a_line_per_event_and_per_batch_with_the_events_fields(
+    infra: Infra, sink_sessions, topic_prefix: str
+) -> None:
+    import logging
+
+    from cuepoint.runtime.logging import JsonFormatter
+
+    class Lines(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.setFormatter(JsonFormatter("probe", "worker"))
+            self.lines: list[dict] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(json.loads(self.format(record)))
+
+    topic, tenant = topic_prefix + "progress.events", uuid.uuid4()
+    values = [new_envelope(LessonProgressed(student_id=uuid.uuid4(), lesson_id=uuid.uuid4(), completion_percent=Decimal(10),
+                                            total_time_spent=seconds, status="IN_PROGRESS"),
+                           tenant_id=tenant, producer="progress", correlation_id=f"journey-{seconds}")
+              .model_dump_json().encode() for seconds in (1, 2)]
+    await _send(infra, topic, values)
+    handler = Lines()
+    logger = logging.getLogger("cuepoint.runtime.consumer")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+
+    async def nothing(session, envelope_or_envelopes) -> None:
+        return None
+
+    dead_letters = DeadLetters(infra.bootstrap_servers, client_id="test-dlt")
+    common = dict(sessions=sink_sessions, schema=SINK, dead_letters=dead_letters)
+    broker = KafkaBroker(infra.bootstrap_servers)
+    IdempotentConsumer(handlers={PROGRESSED: nothing}, group_id="logged-single", **common).subscribe(broker, topic)
+    BatchConsumer(handler=nothing, event_types={PROGRESSED}, group_id="logged-batch", **common).subscribe(broker, topic)
+    await broker.start()
+    try:
+        def handled() -> tuple[list[dict], list[dict]]:
+            return ([line for line in handler.lines if line["msg"] == "event handled"],
+                    [line for line in handler.lines if line["msg"] == "batch handled"])
+
+        await eventually(lambda: _ready(len(handled()[0]) == 2 and sum(b["events"] for b in handled()[1]) == 2),
+                         timeout=60, message="two event lines and batch lines covering both events")
+    finally:
+        await broker.stop()
+        await dead_letters.close()
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    events, batches = handled()
+    ids = {json.loads(value)["event_id"] for value in values}
+    assert {line["event_id"] for line in events} == ids
+    for line in events:
+        assert line["event_type"] == PROGRESSED and line["tenant_id"] == str(tenant)
+        assert line["group"] == "logged-single" and line["outcome"] == "processed" and line["process"] == "worker"
+    assert {line["correlation_id"] for line in events} == {"journey-1", "journey-2"}  # each event's own
+    assert all(b["group"] == "logged-batch" and b["topic"] == topic and b["tenants"] == 1 for b in batches)
