@@ -79,3 +79,85 @@ async def test_prometheus_scrapes_api_worker_and_relay_healthy(infra: Infra, pro
         server.wait(timeout=30)
         api.should_exit = True
         await api_task
+
+
+def scaled_rules(seconds_per_minute: int) -> dict:
+    """alerts.yml with every duration (``for:``, ranges ``[5m]``) scaled from minutes to seconds, so a
+    test sees in seconds what the rules do in minutes: the same expressions, on a faster clock."""
+    import re
+
+    text = ALERTS.read_text()
+    text = re.sub(r"\[(\d+)m\]", lambda m: f"[{int(m.group(1)) * seconds_per_minute}s]", text)
+    text = re.sub(r"for: (\d+)m", lambda m: f"for: {int(m.group(1)) * seconds_per_minute}s", text)
+    return yaml.safe_load(text)
+
+
+async def test_prometheus_fires_the_lag_alert_while_a_worker_is_stopped_and_clears_it_after(
+        infra: Infra, probe_schemas: tuple[str, str], topic_prefix: str, tmp_path: Path) -> None:
+    """The real server and the real rules (5 minutes scaled to 10 s): a worker stopped while events
+    keep coming raises CuepointConsumerLagGrowing for its group; started again, the lag falls to 0
+    and the alert resolves."""
+    import uuid
+
+    from .test_metrics import produce
+
+    prometheus = shutil.which("prometheus")
+    assert prometheus, "prometheus is missing: `make infra` installs Debian's prometheus package"
+    _, sink = probe_schemas
+    group, topic = f"{sink}.alerted-{uuid.uuid4().hex[:6]}", f"{topic_prefix}content.events"
+    relay_port, prometheus_port = free_port(), free_port()
+    worker_settings = infra.settings(sink, topic_prefix=topic_prefix, metrics_port=free_port())
+    relay_settings = infra.settings(sink, topic_prefix=topic_prefix, metrics_port=relay_port,
+                                    metrics_sample_interval=0.5)
+    spec = sink_spec(worker_settings, group, topic)
+    (tmp_path / "alerts.yml").write_text(yaml.safe_dump(scaled_rules(2)))
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(tmp_path / "alerts.yml")],
+        "scrape_configs": [{"job_name": "cuepoint", "honor_labels": True, "static_configs": [
+            {"targets": [f"127.0.0.1:{relay_port}"], "labels": {"service": sink, "process": "relay"}}]}],
+    }))
+    server = subprocess.Popen([prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
+                               f"--storage.tsdb.path={tmp_path / 'data'}",
+                               f"--web.listen-address=127.0.0.1:{prometheus_port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    keep_producing = True
+
+    async def trickle() -> None:  # events keep arriving while the worker is down: the lag keeps growing
+        while keep_producing:
+            await produce(infra.bootstrap_servers, topic, 2)
+            await asyncio.sleep(1)
+
+    try:
+        async with running(run_relay, spec, relay_settings), \
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{prometheus_port}", timeout=5) as client:
+
+            async def alert_state() -> str | None:
+                try:
+                    alerts = (await client.get("/api/v1/alerts")).json()["data"]["alerts"]
+                except httpx.HTTPError:
+                    return None
+                mine = [a for a in alerts if a["labels"].get("alertname") == "CuepointConsumerLagGrowing"
+                        and a["labels"].get("group") == group]
+                return mine[0]["state"] if mine else "inactive"
+
+            async with running(run_worker, spec, worker_settings):
+                await produce(infra.bootstrap_servers, topic, 1)  # the group exists and has committed
+                await asyncio.sleep(3)
+            producing = asyncio.create_task(trickle())
+            try:
+                await eventually(lambda: _is(alert_state, "firing"), timeout=90, interval=1,
+                                 message="CuepointConsumerLagGrowing never fired for the stopped worker's group")
+            finally:
+                keep_producing = False
+                await producing
+            async with running(run_worker, spec, worker_settings.model_copy(update={"metrics_port": free_port()})):
+                await eventually(lambda: _is(alert_state, "inactive"), timeout=90, interval=1,
+                                 message="the alert did not resolve once the worker caught up")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def _is(read, expected: str) -> bool:
+    return (await read()) == expected
