@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -11,9 +12,9 @@ from pydantic import BaseModel
 from cuepoint.runtime.api_models import Offset
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
 from cuepoint.runtime.errors import DomainError
+from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from .live import LiveHub, Subscription
-from .reads import Reads
 from .schemas import (
     DashboardPage,
     LessonProgressOut,
@@ -23,6 +24,9 @@ from .schemas import (
     SessionPage,
     StudentStreamMessage,
 )
+from .unit_of_work import ProgressUnitOfWork
+from .use_cases import sessions as session_use_cases
+from .views import Views
 
 # FastAPI sends a `: ping` comment after this long without an event (fastapi.sse); proxies (nginx, load
 # balancers) close a connection idle for 60 s by default. A test holds it to this.
@@ -47,7 +51,8 @@ PROGRESS_EVENTS = {200: {"content": {"text/event-stream": {"itemSchema": {"prope
     "event": {"type": "string", "enum": ["progress"]}}}}}}}
 
 
-def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRouter]:
+def routers(views: Views, units: UnitsOfWork[ProgressUnitOfWork], hub: LiveHub, verifier: TokenVerifier
+            ) -> list[APIRouter]:
     authenticated = authentication(lambda request: verifier)
     User = Annotated[CurrentUser, Depends(authenticated)]
     Teacher = Annotated[CurrentUser, Depends(require_role(authenticated, Role.TEACHER))]
@@ -58,12 +63,15 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
     @sessions.get("", response_model=SessionPage,
                   summary="My sessions, one per device or browser, most recent first")
     async def list_sessions(actor: User, limit: Limit = 50, offset: Offset = 0) -> Any:
-        return await reads.list_sessions(actor, limit=limit, offset=offset)
+        return await views.list_sessions(actor, limit=limit, offset=offset)
 
     @sessions.post("/{session_id}/end", response_model=SessionOut,
                    summary="End one of my sessions (e.g. a lost device)")
     async def end_session(session_id: uuid.UUID, actor: User) -> Any:
-        return await reads.end_session(actor, session_id)
+        async with units(actor.tenant_id) as uow:
+            ended = await session_use_cases.end_session(session_use_cases.EndSession(actor, session_id), uow,
+                                                        now=datetime.now(UTC))
+        return SessionOut.model_validate(ended)
 
     progress = APIRouter(prefix="/v1", tags=["progress"])
 
@@ -72,17 +80,17 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
                           "milestones answered and the next required one")
     async def resume(actor: User, lesson_id: uuid.UUID | None = None, video_id: uuid.UUID | None = None,
                      student_id: uuid.UUID | None = Query(default=None, description="Teachers: a student's")) -> Any:
-        return await reads.resume(actor, lesson_id=lesson_id, video_id=video_id, student_id=student_id)
+        return await views.resume(actor, lesson_id=lesson_id, video_id=video_id, student_id=student_id)
 
     @progress.get("/lessons/{lesson_id}/progress", response_model=LessonProgressPage,
                   summary="My progress in a lesson; its teacher sees every student")
     async def lesson_progress(lesson_id: uuid.UUID, actor: User, limit: Limit = 50, offset: Offset = 0) -> Any:
-        return await reads.lesson_progress(actor, lesson_id, limit=limit, offset=offset)
+        return await views.lesson_progress(actor, lesson_id, limit=limit, offset=offset)
 
     @progress.get("/dashboard", response_model=DashboardPage,
                   summary="My active lessons with progress (the seed's Student Dashboard Query)")
     async def dashboard(actor: User, limit: Limit = 50, offset: Offset = 0) -> Any:
-        return await reads.dashboard(actor, limit=limit, offset=offset)
+        return await views.dashboard(actor, limit=limit, offset=offset)
 
     async def follow(subscription: Subscription, event: str,
                      render: Callable[[dict[str, Any]], Awaitable[BaseModel | None]],
@@ -123,11 +131,11 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
         async def render(notice: dict[str, Any]) -> StudentStreamMessage:
             lesson_id = uuid.UUID(notice["lesson_id"])
             return StudentStreamMessage(
-                progress=await reads.progress_of(actor.tenant_id, actor.id, lesson_id),
-                resume=await reads.resume(actor, lesson_id=lesson_id, video_id=None))
+                progress=await views.progress_of(actor.tenant_id, actor.id, lesson_id),
+                resume=await views.resume(actor, lesson_id=lesson_id, video_id=None))
 
         async def snapshot() -> list[dict[str, Any]]:
-            return [{"lesson_id": str(lesson)} for lesson in await reads.lessons_of(actor.tenant_id, actor.id)]
+            return [{"lesson_id": str(lesson)} for lesson in await views.lessons_of(actor.tenant_id, actor.id)]
 
         subscription = await hub.subscribe(lambda n: n["tenant_id"] == tenant and n["student_id"] == me)
         async for item in follow(subscription, "progress", render, snapshot):
@@ -135,7 +143,7 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
 
     async def lesson_author(lesson_id: uuid.UUID, actor: Teacher) -> CurrentUser:
         # A dependency, so that a refusal is an HTTP error and not a stream that breaks off.
-        await reads.lesson_author(actor, lesson_id)
+        await views.lesson_author(actor, lesson_id)
         return actor
 
     @progress.get("/lessons/{lesson_id}/stream", response_class=EventSourceResponse,
@@ -148,11 +156,11 @@ def routers(reads: Reads, hub: LiveHub, verifier: TokenVerifier) -> list[APIRout
         tenant, lesson = str(actor.tenant_id), str(lesson_id)
 
         async def render(notice: dict[str, Any]) -> LessonProgressOut | None:
-            found = await reads.progress_of(actor.tenant_id, uuid.UUID(notice["student_id"]), lesson_id)
+            found = await views.progress_of(actor.tenant_id, uuid.UUID(notice["student_id"]), lesson_id)
             return None if found is None else LessonProgressOut.model_validate(found)
 
         async def snapshot() -> list[dict[str, Any]]:
-            return [{"student_id": str(student)} for student in await reads.students_of(actor.tenant_id, lesson_id)]
+            return [{"student_id": str(student)} for student in await views.students_of(actor.tenant_id, lesson_id)]
 
         subscription = await hub.subscribe(lambda n: n["tenant_id"] == tenant and n["lesson_id"] == lesson)
         async for item in follow(subscription, "progress", render, snapshot):

@@ -9,37 +9,22 @@ from typing import Any
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 
-from cuepoint.contracts.topics import ASSESSMENT_EVENTS, CLIENT_EVENTS, CONTENT_EVENTS, PROGRESS_EVENTS, USER_PROFILES
-from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer
+from cuepoint.contracts.topics import CLIENT_EVENTS
+from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime import replay
 from cuepoint.runtime.replay import AlreadyDeadLettered, confirmed
 from cuepoint.runtime.service import Command, ServiceContext, ServiceSpec
+from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from . import api, orm
+from .consumers import input_consumers
 from .live import LiveHub
-from .names import DisplayNames, ProfileConsumer
-from .projection import Projection
-from .reads import Reads
 from .settings import ProgressSettings
+from .unit_of_work import ProgressUnitOfWork
+from .views import Views
 
-
-def input_consumers(context: ServiceContext, dead_letters: Any, *, emit: bool) -> dict[str, Any]:
-    """Topic name (unprefixed) → the consumer that projects it; the worker and `rebuild` share these."""
-    projection = Projection(context.outbox, emit=emit)
-    common = {"sessions": context.sessions, "schema": "progress", "dead_letters": dead_letters,
-              "max_tries": context.settings.consumer_max_tries}
-    return {
-        CONTENT_EVENTS.name: IdempotentConsumer(group_id="progress.content", handlers=projection.catalog_handlers(),
-                                                **common),
-        ASSESSMENT_EVENTS.name: IdempotentConsumer(group_id="progress.assessment",
-                                                   handlers=projection.assessment_handlers(), **common),
-        PROGRESS_EVENTS.name: IdempotentConsumer(group_id="progress.sessions", handlers=projection.own_handlers(),
-                                                 **common),
-        CLIENT_EVENTS.name: BatchConsumer(group_id="progress.playback", handler=projection.playback,
-                                          event_types=["analytics.client_event.recorded.v1"], **common),
-        USER_PROFILES.name: ProfileConsumer(group_id="progress.profiles", names=DisplayNames(), **common),
-    }
+__all__ = ["ProgressSettings", "input_consumers", "rebuild", "spec"]  # what tests/ and bench/ import from here
 
 
 def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
@@ -48,10 +33,11 @@ def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLe
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
-    reads = Reads(sessions=context.sessions, outbox=context.outbox)
+    views = Views(sessions=context.sessions)
+    units = UnitsOfWork(context.sessions, context.outbox, ProgressUnitOfWork)
     hub = LiveHub(libpq_dsn(context.settings.runtime_database_url))  # one LISTEN connection, on the first stream
     context.on_close(hub.close)
-    return api.routers(reads, hub, context.verifier)
+    return api.routers(views, units, hub, context.verifier)
 
 
 def _rebuild_arguments(parser: argparse.ArgumentParser) -> None:

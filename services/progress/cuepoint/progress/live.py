@@ -1,5 +1,5 @@
 """Live updates for Server-Sent Events: one LISTEN connection per API process fans the
-projection's NOTIFYs out to the streams that asked for them.
+worker's NOTIFYs out to the streams that asked for them.
 
 The worker notifies on commit (``pg_notify`` is transactional), so a stream never shows
 progress that was rolled back. A stream that falls behind loses the oldest notices: each
@@ -18,7 +18,8 @@ from typing import Any
 
 import psycopg
 
-from .projection import NOTIFY_CHANNEL
+# The channel progress notifies on when a student's lesson progress changed (repositories.py, projections.py).
+NOTIFY_CHANNEL = "cuepoint_progress"
 
 log = logging.getLogger(__name__)
 

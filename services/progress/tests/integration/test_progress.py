@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY
 from cuepoint.contracts import analytics, assessment, content, identity
 from cuepoint.contracts.envelope import new_envelope
 from cuepoint.progress.bootstrap import rebuild, spec
-from cuepoint.progress.reads import STUDENT_DASHBOARD_SQL
+from cuepoint.progress.views import STUDENT_DASHBOARD_SQL
 from cuepoint.runtime import db
 from cuepoint.runtime.service import ServiceContext, build_app, run_worker
 from tests.support.accounts import Accounts

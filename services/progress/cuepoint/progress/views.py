@@ -1,24 +1,21 @@
-"""progress's read side: sessions, resume, progress, the student dashboard; and ending a session
-(the one thing a user changes here, announced as an event the projection also applies)."""
+"""progress's read side: sessions, resume, progress, the student dashboard, and who may follow a
+lesson live. Views never write and never emit (ending a session is use_cases/sessions.py)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cuepoint.contracts import progress as events
 from cuepoint.runtime.auth import CurrentUser, Role
 from cuepoint.runtime.db import tenant_transaction
-from cuepoint.runtime.errors import Conflict, Forbidden, Invalid, NotFound
-from cuepoint.runtime.outbox import Outbox
+from cuepoint.runtime.errors import Forbidden, Invalid, NotFound
 
 from . import orm
 from .domain.playback import VideoState, video_completed
-from .projection import Projection, state_of
+from .repositories import load_world, state_of
 
 # The seed's "Student Dashboard Query", verbatim.
 STUDENT_DASHBOARD_SQL = """
@@ -40,11 +37,9 @@ STUDENT_DASHBOARD = text(STUDENT_DASHBOARD_SQL.replace("SELECT \n    l.title,", 
 assert "sp.lesson_id" in str(STUDENT_DASHBOARD), "the seed's dashboard query changed shape"
 
 
-class Reads:
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
+class Views:
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        self.outbox = outbox
-        self.projection = Projection(outbox, emit=False)  # for its loading and rules only
 
     async def list_sessions(self, actor: CurrentUser, *, limit: int, offset: int) -> dict[str, Any]:
         s = orm.student_sessions
@@ -54,21 +49,6 @@ class Reads:
             rows = (await session.execute(query.order_by(s.c.last_seen_at.desc(), s.c.id)
                                           .limit(limit).offset(offset))).all()
             return {"items": [_session(row) for row in rows], "total": total, "limit": limit, "offset": offset}
-
-    async def end_session(self, actor: CurrentUser, session_id: uuid.UUID) -> dict[str, Any]:
-        s = orm.student_sessions
-        now = datetime.now(UTC)
-        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
-            row = (await session.execute(select(s).where(s.c.id == session_id, s.c.student_id == actor.id)
-                                         .with_for_update())).first()
-            if row is None:
-                raise NotFound(f"no session {session_id}")
-            if row.ended_at is not None:
-                raise Conflict("this session has ended already")
-            await session.execute(s.update().where(s.c.id == session_id).values(ended_at=now))
-            await self.outbox.emit(session, events.SessionEndedV2(student_id=actor.id, session_id=session_id, ended_at=now),
-                tenant_id=actor.tenant_id, actor_id=actor.id)
-            return _session((await session.execute(select(s).where(s.c.id == session_id))).one())
 
     async def resume(self, actor: CurrentUser, *, lesson_id: uuid.UUID | None, video_id: uuid.UUID | None,
                      student_id: uuid.UUID | None = None) -> dict[str, Any]:
@@ -82,7 +62,7 @@ class Reads:
                 if video is None:
                     raise NotFound(f"no video {video_id}")
                 lesson_id = video.lesson_id
-            world = await self.projection.load(session, lesson_ids={lesson_id}, students={student})
+            world = await load_world(session, lesson_ids={lesson_id}, students={student})
             lesson = world.lessons.get(lesson_id)
             if lesson is None or not lesson.videos:
                 raise NotFound(f"no lesson {lesson_id} with videos")

@@ -1,0 +1,94 @@
+"""Lesson progress: recomputed for the students and lessons an event touched, and announced.
+
+Times are the events' (``first``/``last`` of what touched a lesson), never the clock's, so replaying
+the same events gives the same rows. ``announce=False`` (a rebuild) emits nothing and leaves the
+announcements' state alone: a rebuild must not announce old completions again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from cuepoint.contracts import progress as events
+
+from ..domain import announcements
+from ..domain.announcements import Announced
+from ..domain.catalogue import World
+from ..domain.playback import VideoState, mark_completion
+from ..domain.progress import LessonProgress, VideoStanding, lesson_progress
+from ..repositories import Pair
+from ..unit_of_work import ProgressUnitOfWork
+
+
+@dataclass(frozen=True)
+class RefreshProgress:
+    """``touched`` maps (student, lesson) to the times of the first and last event that touched it."""
+
+    touched: Mapping[Pair, tuple[datetime, datetime]]
+
+
+async def refresh_progress(command: RefreshProgress, uow: ProgressUnitOfWork, *, announce: bool,
+                           world: World | None = None) -> list[LessonProgress]:
+    """Recompute the touched students' lesson progress from the whole state (so the result does not
+    depend on how events were batched). ``world``: the batch's, if it was loaded already."""
+    tenant_id = uow.tenant_id
+    touched = command.touched
+    students = {student for student, _ in touched}
+    lesson_ids = {lesson for _, lesson in touched}
+    if world is None or not lesson_ids <= set(world.lessons):
+        world = await uow.catalogue.world(lesson_ids=lesson_ids, students=students)
+    videos = await uow.videos.of(students, [v.id for lesson in world.lessons.values() for v in lesson.videos])
+    answering = await uow.results.answering_ms(students, lesson_ids)
+    graded = await uow.results.lesson_grades(students, lesson_ids)
+    existing = await uow.progress.locked(students, lesson_ids)
+    announced = await uow.progress.announced(students, lesson_ids) if announce else {}
+    rows: list[LessonProgress] = []
+    notices: list[Pair] = []
+    new_announced: dict[Pair, Announced] = {}
+    for (student, lesson_id), (first, last) in sorted(touched.items(), key=lambda i: (str(i[0][0]), str(i[0][1]))):
+        lesson = world.lessons.get(lesson_id)
+        if lesson is None:
+            continue
+        standings, watch_seconds = [], 0.0
+        for video in lesson.videos:
+            state = videos.get((student, video.id)) or VideoState()
+            watch_seconds += state.time_spent
+            required = lesson.required.get(video.id, [])
+            completed = mark_completion(state, world.rules(student, video.id), last)
+            if completed is not state:
+                # Completed by an answer (the video was watched already): the answer's time.
+                await uow.videos.mark_completed(student, video.id, last)
+                if announce:
+                    await uow.emit(events.VideoCompleted(student_id=student, video_id=video.id, lesson_id=lesson_id,
+                                                         completed_at=last), actor_id=student)
+            standings.append(VideoStanding(state.coverage(video.duration), len(required),
+                                           sum(world.answered(student, m) for m in required), completed.completed_at))
+        before = existing.get((student, lesson_id))
+        now = lesson_progress(student, lesson_id, standings, watch_seconds=watch_seconds,
+                              answering_seconds=float(answering.get((student, lesson_id), 0)) / 1000,
+                              graded=graded.get((student, lesson_id)), first=first, last=last, before=before)
+        rows.append(now)
+        if announce:
+            await _announce(uow, now, before, last, announced.get((student, lesson_id)), new_announced)
+        notices.append((student, lesson_id))
+    await uow.progress.write(tenant_id, rows)
+    await uow.progress.write_announced(tenant_id, new_announced)
+    await uow.progress.notify(tenant_id, notices)
+    return rows
+
+
+async def _announce(uow: ProgressUnitOfWork, now: LessonProgress, before: LessonProgress | None, at: datetime,
+                    last: Announced | None, announced: dict[Pair, Announced]) -> None:
+    if announcements.progressed(now, before, last, at):
+        await uow.emit(events.LessonProgressed(
+            student_id=now.student_id, lesson_id=now.lesson_id, completion_percent=now.completion_percent,
+            average_score=now.average_score, total_time_spent=now.total_time_spent, status=now.status),
+            actor_id=now.student_id)
+        announced[(now.student_id, now.lesson_id)] = Announced(now.completion_percent, now.status, at)
+    if announcements.completed(now, before):
+        await uow.emit(events.LessonCompleted(
+            student_id=now.student_id, lesson_id=now.lesson_id, completion_percent=now.completion_percent,
+            average_score=now.average_score, total_time_spent=now.total_time_spent,
+            completed_at=now.completed_at), actor_id=now.student_id)
