@@ -14,7 +14,6 @@ from cuepoint.runtime.errors import TooLarge
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from . import views
-from .ffprobe import Prober
 from .schemas import (LANGUAGE_PATTERN, GroupIn, GroupPatch, Lesson, LessonChanges, LessonIn, LessonPatch,
                       LessonStatus, LessonSummary, LessonVersionSummary, Milestone, MilestoneIn, MilestoneLookup, MilestonePatch, Playback, Transcript,
                       TranscriptIn, TranscriptSummary, UploadIn, ReplacementIn, CompletedVideo, UploadSession, Video, VideoGroup,
@@ -24,7 +23,7 @@ from .storage import VideoStorage
 from .unit_of_work import ContentUnitOfWork
 from .use_cases import chapters, lessons as lesson_cases, milestones as milestone_cases, transcripts
 from .use_cases import videos as video_cases
-from .use_cases.videos import ConfigLookup
+from .use_cases.videos import ConfigLookup, Probe
 
 
 class WebVTTResponse(Response):
@@ -41,12 +40,12 @@ class Dependencies:
     """What the routes hand to use cases and views (bootstrap.py builds it)."""
 
     units: UnitsOfWork[ContentUnitOfWork]
-    sessions: Any
+    sessions: views.Sessions
     reads: ReadPool
     storage: VideoStorage
     settings: ContentSettings
     config: ConfigLookup
-    probe: Prober
+    probe: Probe
 
 
 PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status"], "properties": {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from uuid import UUID
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.runtime.unit_of_work import UnitOfWork
@@ -26,3 +29,8 @@ class ContentUnitOfWork(UnitOfWork):
         self.milestones = Milestones(session)
         self.transcripts = Transcripts(session)
         self.questions = Questions(session)
+
+
+Units = Callable[[UUID], ContentUnitOfWork]
+"""``units(tenant_id)``, for a use case that opens a unit of work per step (slow I/O between them):
+UnitsOfWork[ContentUnitOfWork] in the service, FakeUnitsOfWork in unit tests."""

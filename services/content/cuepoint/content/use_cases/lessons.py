@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +15,8 @@ from ..domain import lessons
 from ..domain.images import EXTENSION_TYPES, image_file_name
 from ..settings import ContentSettings
 from ..storage import VideoStorage, thumbnail_object_name
-from ..unit_of_work import ContentUnitOfWork
+from ..unit_of_work import ContentUnitOfWork, Units
 from .patches import UNSET, changed
-
-Units = Callable[[uuid.UUID], Any]
-"""``units(tenant_id)``: a unit of work (UnitsOfWork[ContentUnitOfWork], or the tests' fake)."""
 
 
 def _now() -> datetime:

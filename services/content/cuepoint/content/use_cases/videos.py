@@ -27,8 +27,8 @@ from ..domain.milestones import milestone_view
 from ..domain.probe import UnreadableVideo
 from ..settings import ContentSettings
 from ..storage import VideoStorage, object_name, replacement_object_name, tenant_prefix
-from ..unit_of_work import ContentUnitOfWork
-from .lessons import Units, editable_lesson
+from ..unit_of_work import ContentUnitOfWork, Units
+from .lessons import editable_lesson
 from .patches import UNSET, changed
 
 ConfigLookup = Callable[[str, uuid.UUID], Awaitable[Any]]
