@@ -17,10 +17,10 @@ from cuepoint.runtime.errors import DomainError, Invalid
 from cuepoint.runtime.logging import correlation_id
 
 from .domain.telemetry import MAX_BYTES
-from .use_cases.ingest import EventStream, RecordClientEvents, Units, record_client_events
-from .views import AuditLog, Dashboards
 from .schemas import AIUsage, AuditPage, AuditVerification, Engagement, IngestResult, ItemAnalysisPage, \
     LessonCompletion, LessonPerformancePage, Rates
+from .use_cases.ingest import EventStream, RecordClientEvents, Units, record_client_events
+from .views import AuditLog, Dashboards
 
 
 class PayloadTooLarge(DomainError):
