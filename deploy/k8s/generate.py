@@ -44,6 +44,11 @@ KAFKA_CLUSTER = "cuepoint-kafka"
 PG_CLUSTER = "cuepoint-pg"
 PART_OF = {"app.kubernetes.io/part-of": "cuepoint"}
 REPLICATION = 3
+ROOT = Path(__file__).resolve().parents[2]
+# A worker's or relay's /metrics in its pod (each pod its own address: one port for all, unlike make up).
+METRICS_PORT = 9100
+# Where the Prometheus Operator runs: its pods may scrape ours (NetworkPolicy); kube-prometheus' default.
+MONITORING_NAMESPACE = "monitoring"
 
 
 def labels(service: str, process: str) -> dict[str, str]:
@@ -86,7 +91,10 @@ def container(service: str, process: str) -> dict[str, Any]:
         c["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3,
                               "initialDelaySeconds": 10}
         c["resources"] = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
-    elif process == "worker":
+    else:  # a worker or relay serves /metrics on a port of its own
+        c["env"] = [{"name": "CUEPOINT_METRICS_PORT", "value": str(METRICS_PORT)}]
+        c["ports"] = [{"name": "metrics", "containerPort": METRICS_PORT}]
+    if process == "worker":
         # No HTTP in a worker: a consumer that fails exits, and the kubelet restarts it.
         c["resources"] = {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
     else:  # relay: one holds its service's advisory lock and publishes; a second waits to take over
@@ -172,6 +180,9 @@ def network_policy(service: str) -> dict[str, Any]:
                                       "ports": [{"protocol": "TCP", "port": PORTS[service]}]}]
     if service == "identity":  # every service fetches the JWKS
         ingress.append({"from": [{"podSelector": {"matchLabels": PART_OF}}], "ports": [{"protocol": "TCP", "port": PORTS[service]}]})
+    # Prometheus scrapes every pod: the API's /metrics on its port, a worker's and a relay's on theirs.
+    ingress.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}],
+                    "ports": [{"protocol": "TCP", "port": PORTS[service]}, {"protocol": "TCP", "port": METRICS_PORT}]})
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(service, service, "all"),
             "spec": {"podSelector": {"matchLabels": {**PART_OF, "app.kubernetes.io/name": service}},
                      "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress}}
@@ -208,6 +219,7 @@ def platform() -> dict[str, list[dict[str, Any]]]:
     files["gateway.yaml"] = gateway()
     files["kafka.yaml"] = kafka()
     files["postgres.yaml"] = [postgres()]
+    files["monitoring.yaml"] = monitoring()
     files["network.yaml"] = [
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta("default-deny"),
          "spec": {"podSelector": {"matchLabels": PART_OF}, "policyTypes": ["Ingress", "Egress"]}}]
@@ -278,6 +290,34 @@ def gateway() -> list[dict[str, Any]]:
     ]
 
 
+# The target labels alerts.yml groups by (service, process), as make up's scrape configuration sets them.
+TARGET_LABELS = [
+    {"sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], "targetLabel": "service"},
+    {"sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"], "targetLabel": "process"},
+]
+
+
+def monitoring() -> list[dict[str, Any]]:
+    """For the Prometheus Operator: a PodMonitor per service (api, worker and relay pods), the alert and
+    recording rules of deploy/prometheus/alerts.yml as a PrometheusRule, and the broker's JMX exporter
+    and PostgreSQL's queries as make infra configures them (Strimzi and CloudNativePG read these)."""
+    docs: list[dict[str, Any]] = []
+    for service in SERVICES:
+        docs.append({"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+                     "metadata": meta(service, service, "all"),
+                     "spec": {"selector": {"matchLabels": {**PART_OF, "app.kubernetes.io/name": service}},
+                              "podMetricsEndpoints": [{"port": port, "path": "/metrics", "relabelings": TARGET_LABELS}
+                                                      for port in ("http", "metrics")]}})
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    docs.append({"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": meta("cuepoint"),
+                 "spec": {"groups": rules["groups"]}})
+    docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("cuepoint-kafka-metrics"),
+                 "data": {"jmx-exporter.yaml": (ROOT / "deploy/local/kafka/jmx-exporter.yaml").read_text()}})
+    docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("cuepoint-pg-metrics"),
+                 "data": {"queries.yaml": (ROOT / "deploy/prometheus/postgres-queries.yaml").read_text()}})
+    return docs
+
+
 def kafka() -> list[dict[str, Any]]:
     cluster = {"strimzi.io/cluster": KAFKA_CLUSTER}
     docs: list[dict[str, Any]] = [
@@ -296,7 +336,10 @@ def kafka() -> list[dict[str, Any]]:
              "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": False}],
              "config": {"auto.create.topics.enable": False, "default.replication.factor": REPLICATION,
                         "min.insync.replicas": 2, "offsets.topic.replication.factor": REPLICATION,
-                        "transaction.state.log.replication.factor": REPLICATION, "transaction.state.log.min.isr": 2}},
+                        "transaction.state.log.replication.factor": REPLICATION, "transaction.state.log.min.isr": 2},
+             # The JMX exporter with make infra's configuration (monitoring.yaml's ConfigMap).
+             "metricsConfig": {"type": "jmxPrometheusExporter", "valueFrom": {"configMapKeyRef": {
+                 "name": "cuepoint-kafka-metrics", "key": "jmx-exporter.yaml"}}}},
              "entityOperator": {"topicOperator": {}}}},
     ]
     for topic in all_topics():
@@ -316,7 +359,12 @@ def postgres() -> dict[str, Any]:
                      "postgresql": {"parameters": {"max_connections": "300", "random_page_cost": "1.1",
                                                    "shared_buffers": "2GB", "effective_cache_size": "8GB",
                                                    "max_wal_size": "8GB", "checkpoint_timeout": "15min",
-                                                   "wal_compression": "lz4"}},
+                                                   "wal_compression": "lz4",
+                                                   "pg_stat_statements.max": "5000", "track_io_timing": "on"},
+                                    "shared_preload_libraries": ["pg_stat_statements"]},
+                     # Its exporter on 9187 with make infra's queries (tables, indexes, pg_stat_statements).
+                     "monitoring": {"enablePodMonitor": True, "customQueriesConfigMap": [
+                         {"name": "cuepoint-pg-metrics", "key": "queries.yaml"}]},
                      "storage": {"size": "100Gi"},
                      "resources": {"requests": {"cpu": "1", "memory": "8Gi"}, "limits": {"memory": "8Gi"}}}}
 

@@ -21,7 +21,7 @@ import generate  # noqa: E402
 import render  # noqa: E402
 
 KUBERNETES = "1.33.0"
-OPERATOR_GROUPS = ("kafka.strimzi.io/", "postgresql.cnpg.io/")
+OPERATOR_GROUPS = ("kafka.strimzi.io/", "postgresql.cnpg.io/", "monitoring.coreos.com/")
 DOCS = render.render(ROOT / "deploy/k8s/overlays/production")
 
 
@@ -98,3 +98,40 @@ def test_every_object_lands_in_the_overlays_namespace_and_the_ingress_reaches_th
     ingress = _of("Ingress")["cuepoint"]["spec"]["rules"][0]
     assert ingress["http"]["paths"][0]["backend"]["service"]["name"] == "gateway"
     assert _of("Cluster")["cuepoint-pg"]["spec"]["imageName"].endswith(":15")
+
+
+def test_prometheus_scrapes_every_pod_with_make_ups_labels_and_make_ups_rules() -> None:
+    """The Prometheus Operator's objects: every service's api, worker and relay pods are scraped (the
+    api on its http port, the others on their metrics port, each declared by its container) with
+    the service and process labels alerts.yml groups by; the rules are alerts.yml's; the broker's
+    exporter and PostgreSQL's queries are make infra's files."""
+    import yaml
+
+    monitors = _of("PodMonitor")
+    for service in SERVICES:
+        monitor = monitors[service]["spec"]
+        assert monitor["selector"]["matchLabels"]["app.kubernetes.io/name"] == service
+        assert {e["port"] for e in monitor["podMetricsEndpoints"]} == {"http", "metrics"}
+        for endpoint in monitor["podMetricsEndpoints"]:
+            assert {r["targetLabel"] for r in endpoint["relabelings"]} == {"service", "process"}
+        for process in ("api", "worker", "relay"):
+            container = _of("Deployment")[f"{service}-{process}"]["spec"]["template"]["spec"]["containers"][0]
+            names = {p["name"] for p in container.get("ports", [])}
+            assert names & {"http", "metrics"}, f"{service}-{process} declares no port Prometheus scrapes"
+            if process != "api":
+                assert {"name": "CUEPOINT_METRICS_PORT", "value": "9100"} in container["env"]
+        policy = _of("NetworkPolicy")[service]["spec"]
+        assert any(rule["from"][0].get("namespaceSelector", {}).get("matchLabels", {}).get(
+            "kubernetes.io/metadata.name") == "monitoring" for rule in policy["ingress"])
+    rule = _of("PrometheusRule")["cuepoint"]["spec"]
+    assert rule["groups"] == yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())["groups"]
+    configs = _of("ConfigMap")
+    assert configs["cuepoint-kafka-metrics"]["data"]["jmx-exporter.yaml"] == (
+        ROOT / "deploy/local/kafka/jmx-exporter.yaml").read_text()
+    assert configs["cuepoint-pg-metrics"]["data"]["queries.yaml"] == (
+        ROOT / "deploy/prometheus/postgres-queries.yaml").read_text()
+    kafka = _of("Kafka")["cuepoint-kafka"]["spec"]["kafka"]
+    assert kafka["metricsConfig"]["valueFrom"]["configMapKeyRef"]["name"] == "cuepoint-kafka-metrics"
+    cluster = _of("Cluster")["cuepoint-pg"]["spec"]
+    assert cluster["monitoring"]["customQueriesConfigMap"] == [{"name": "cuepoint-pg-metrics", "key": "queries.yaml"}]
+    assert "pg_stat_statements" in cluster["postgresql"]["shared_preload_libraries"]
