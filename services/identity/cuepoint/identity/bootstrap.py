@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -31,7 +32,7 @@ from .projections import Notifications
 from .security import Passwords, SigningKeys
 from .settings import IdentitySettings
 from .unit_of_work import IdentityUnitOfWork
-from .use_cases import accounts, tenants
+from .use_cases import accounts, tenants, weekly_summaries
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,15 @@ class Identity:
         command = accounts.EnsureUser(tenant_id, email, password, display_name, role, platform_admin)
         return await accounts.ensure_user(command, self.units, passwords=self.passwords)
 
+    async def weekly_summaries(self, *, week_start: date) -> int:
+        return await weekly_summaries.send_weekly_summaries(
+            weekly_summaries.SendWeeklySummaries(week_start), self.units, mail=self.mail, settings=self.settings,
+            unsubscribe_key=self.unsubscribe_key)
+
+    async def run_weekly(self, stop: asyncio.Event) -> None:
+        await weekly_summaries.run_weekly(stop, self.units, mail=self.mail, settings=self.settings,
+                                          unsubscribe_key=self.unsubscribe_key)
+
 
 def build_identity(context: ServiceContext) -> Identity:
     settings = context.settings
@@ -77,15 +87,16 @@ def _unsubscribe_key(settings: IdentitySettings) -> bytes:
     return hmac.new(master, b"identity.unsubscribe-links", hashlib.sha256).digest()
 
 
-def notifications_for(context: ServiceContext) -> Notifications:
-    settings = context.settings
-    assert isinstance(settings, IdentitySettings)
-    return Notifications(sessions=context.sessions, mailer=mailer_for(settings), settings=settings,
-                         unsubscribe_key=_unsubscribe_key(settings))
+def notifications_for(context: ServiceContext) -> Identity:
+    """What the worker's weekly summaries run on (tests send them through it)."""
+    return build_identity(context)
 
 
 def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
-    subscribe(context, broker, dead_letters, notifications_for(context))
+    settings = context.settings
+    assert isinstance(settings, IdentitySettings)
+    subscribe(context, broker, dead_letters, Notifications(mail=OutgoingMail(mailer_for(settings)), settings=settings,
+                                                           unsubscribe_key=_unsubscribe_key(settings)))
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:

@@ -10,6 +10,8 @@ from typing import Protocol
 
 import aiosmtplib
 
+from .domain import unsubscribe
+from .domain.notifications import Recipient
 from .settings import IdentitySettings
 
 log = logging.getLogger(__name__)
@@ -84,3 +86,15 @@ class OutgoingMail:
         task = asyncio.create_task(send_quietly(self.mailer, email))
         self._tasks.add(task)  # referenced until done, so it is not collected mid-send
         task.add_done_callback(self._tasks.discard)
+
+
+def notification_email(recipient: Recipient, notification: str, *, subject: str, text: str, unsubscribe_key: bytes,
+                       base_url: str) -> Email:
+    """A notification email, with the link that turns this kind off (and the header mail clients show)."""
+    token = unsubscribe.sign(unsubscribe_key, unsubscribe.Unsubscription(recipient.tenant_id, recipient.id,
+                                                                         notification))
+    link = f"{base_url}/unsubscribe?token={token}"
+    return Email(to=recipient.email, subject=subject,
+                 text=f"{text}\n--\nYou get this email because of your notification settings. "
+                      f"Stop these emails:\n{link}\n",
+                 headers={"List-Unsubscribe": f"<{link}>"})

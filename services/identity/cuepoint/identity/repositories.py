@@ -5,11 +5,11 @@ of the use cases' unit tests (tests/unit/fakes.py) have the same methods."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, and_, case, func, select, text, update
+from sqlalchemy import Table, and_, case, distinct, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cuepoint.runtime.errors import Conflict
 
 from . import orm
-from .domain import throttle
+from .domain import notifications, throttle
 from .domain.accounts import AccountToken, Invitation
+from .domain.notifications import LessonWeek, Recipient
 from .domain.sessions import AuthSession, RefreshToken
 from .domain.tenants import Tenant
 from .domain.users import User
@@ -53,6 +54,10 @@ class Tenants:
     async def by_slug(self, slug: str) -> Tenant | None:
         row = (await self.session.execute(select(orm.tenants).where(orm.tenants.c.slug == slug))).first()
         return Tenant(**row._mapping) if row else None
+
+    async def active_ids(self) -> list[UUID]:
+        return list((await self.session.execute(select(orm.tenants.c.id).where(orm.tenants.c.status == "ACTIVE"))
+                     ).scalars())
 
     async def set_status(self, tenant_id: UUID, status: str) -> None:
         await self.session.execute(update(orm.tenants).where(orm.tenants.c.id == tenant_id)
@@ -335,3 +340,60 @@ class ProfileSnapshots:
     async def delete(self, user_id: UUID) -> None:
         await self.session.execute(text(f'DELETE FROM "{self.schema}".outbox WHERE topic = :topic AND key = :key'),
                                    {"topic": self.topic, "key": str(user_id)})
+
+
+class Recipients:
+    """Who gets a notification email."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of(self, notification: str, *, roles: tuple[str, ...] = (), user_id: UUID | None = None
+                 ) -> list[Recipient]:
+        """Active users (of a role, or one user) whose preference allows this notification."""
+        query = (select(orm.users.c.id, orm.users.c.tenant_id, orm.users.c.email, orm.users.c.display_name,
+                        orm.user_preferences.c.preferences)
+                 .outerjoin(orm.user_preferences, orm.user_preferences.c.user_id == orm.users.c.id)
+                 .where(orm.users.c.status == "ACTIVE"))
+        if roles:
+            query = query.where(orm.users.c.role.in_(roles))
+        if user_id is not None:
+            query = query.where(orm.users.c.id == user_id)
+        rows = (await self.session.execute(query)).all()
+        return [Recipient(row.id, row.tenant_id, row.email, row.display_name) for row in rows
+                if notifications.wants(row.preferences, notification)]
+
+
+class LessonActivity:
+    """Answers counted per lesson, day and student (projections.py keeps them), for weekly summaries."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def forget_before(self, day: date) -> None:
+        await self.session.execute(orm.lesson_activity.delete().where(orm.lesson_activity.c.day < day))
+
+    async def week_of(self, teacher_id: UUID, week_start: date) -> list[LessonWeek]:
+        """Each lesson the teacher published, with its answers in the week from ``week_start``, by title."""
+        activity = orm.lesson_activity
+        lessons = orm.published_lessons
+        rows = (await self.session.execute(
+            select(lessons.c.lesson_id, lessons.c.title, func.coalesce(func.sum(activity.c.attempts), 0),
+                   func.count(distinct(activity.c.student_id)), func.coalesce(func.sum(activity.c.correct), 0))
+            .outerjoin(activity, (activity.c.lesson_id == lessons.c.lesson_id) & (activity.c.day >= week_start)
+                       & (activity.c.day < week_start + timedelta(days=7)))
+            .where(lessons.c.created_by_id == teacher_id)
+            .group_by(lessons.c.lesson_id, lessons.c.title).order_by(lessons.c.title))).all()
+        return [LessonWeek(title, attempts, students, correct) for _, title, attempts, students, correct in rows]
+
+
+class WeeklySummaries:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(self, tenant_id: UUID, user_id: UUID, week: date) -> bool:
+        """Records the user's summary of the week as sent; False if it already was (it is sent once)."""
+        claimed = (await self.session.execute(pg_insert(orm.weekly_summaries).values(
+            tenant_id=tenant_id, user_id=user_id, week=week).on_conflict_do_nothing()
+            .returning(orm.weekly_summaries.c.user_id))).first()
+        return claimed is not None

@@ -14,12 +14,15 @@ from .repositories import (
     AuthSessions,
     Configs,
     Invitations,
+    LessonActivity,
     ProfileSnapshots,
+    Recipients,
     RefreshTokens,
     Tenants,
     Throttle,
     UserPreferences,
     Users,
+    WeeklySummaries,
 )
 
 
@@ -36,6 +39,9 @@ class IdentityUnitOfWork(UnitOfWork):
     throttle: Throttle
     configs: Configs
     profile_snapshots: ProfileSnapshots
+    recipients: Recipients
+    lesson_activity: LessonActivity
+    weekly_summaries: WeeklySummaries
 
     def _open(self, session: AsyncSession) -> None:
         self.tenants = Tenants(session)
@@ -49,5 +55,8 @@ class IdentityUnitOfWork(UnitOfWork):
         self.refresh_tokens = RefreshTokens(session)
         self.throttle = Throttle(session)
         self.configs = Configs(session, self.tenant_id)
+        self.recipients = Recipients(session)
+        self.lesson_activity = LessonActivity(session)
+        self.weekly_summaries = WeeklySummaries(session)
         self.profile_snapshots = ProfileSnapshots(session, self._outbox.schema,
                                                   self._outbox.topic_prefix + USER_PROFILES.name)

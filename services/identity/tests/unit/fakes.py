@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cuepoint.identity.domain import throttle
+from cuepoint.identity.domain import notifications, throttle
 from cuepoint.identity.domain.accounts import AccountToken, Invitation
+from cuepoint.identity.domain.notifications import LessonWeek, Recipient
 from cuepoint.identity.domain.sessions import AuthSession, RefreshToken
 from cuepoint.identity.domain.tenants import Tenant
 from cuepoint.identity.domain.tokens import new_token
@@ -68,6 +69,9 @@ class FakeTenants:
 
     async def by_slug(self, slug: str) -> Tenant | None:
         return next((t for t in self.rows.values() if t.slug == slug), None)
+
+    async def active_ids(self) -> list[uuid.UUID]:
+        return [t.id for t in self.rows.values() if t.status == "ACTIVE"]
 
     async def set_status(self, tenant_id: uuid.UUID, status: str) -> None:
         self.rows[tenant_id] = replace(self.rows[tenant_id], status=status, updated_at=now())
@@ -213,7 +217,8 @@ class FakeAuthSessions:
         self.rows[session_id] = replace(found, revoked_at=now(), revoke_reason=reason)
         return True
 
-    async def revoke_of_user(self, user_id: uuid.UUID, reason: str, *, keep: uuid.UUID | None = None) -> list[uuid.UUID]:
+    async def revoke_of_user(self, user_id: uuid.UUID, reason: str, *,
+                             keep: uuid.UUID | None = None) -> list[uuid.UUID]:
         ended = [s.id for s in self.rows.values() if s.user_id == user_id and s.revoked_at is None and s.id != keep]
         for session_id in ended:
             await self.revoke(session_id, reason)
@@ -294,12 +299,51 @@ class FakeProfileSnapshots:
         self.deleted.append(user_id)
 
 
+class FakeRecipients:
+    """Reads the fake users and preferences, as the SQL joins the tables."""
+
+    def __init__(self, users: FakeUsers, preferences: FakePreferences) -> None:
+        self.users = users
+        self.preferences = preferences
+
+    async def of(self, notification: str, *, roles: tuple[str, ...] = (), user_id: uuid.UUID | None = None
+                 ) -> list[Recipient]:
+        return [Recipient(u.id, u.tenant_id, u.email, u.display_name) for u in self.users.rows.values()
+                if u.status == "ACTIVE" and (not roles or u.role in roles) and (user_id is None or u.id == user_id)
+                and notifications.wants(self.preferences.rows.get(u.id), notification)]
+
+
+class FakeLessonActivity:
+    def __init__(self) -> None:
+        self.weeks: dict[tuple[uuid.UUID, date], list[LessonWeek]] = {}
+        self.forgotten_before: list[date] = []
+
+    async def forget_before(self, day: date) -> None:
+        self.forgotten_before.append(day)
+
+    async def week_of(self, teacher_id: uuid.UUID, week_start: date) -> list[LessonWeek]:
+        return self.weeks.get((teacher_id, week_start), [])
+
+
+class FakeWeeklySummaries:
+    def __init__(self) -> None:
+        self.sent: set[tuple[uuid.UUID, date]] = set()
+
+    async def claim(self, tenant_id: uuid.UUID, user_id: uuid.UUID, week: date) -> bool:
+        if (user_id, week) in self.sent:
+            return False
+        self.sent.add((user_id, week))
+        return True
+
+
 def fake_units(*rows: Tenant | User) -> FakeUnitsOfWork:
     """Units of work over fresh fake repositories holding ``rows`` (the demo tenant unless one is given)."""
     tenants = [r for r in rows if isinstance(r, Tenant)] or [tenant()]
+    users, preferences = FakeUsers(*[r for r in rows if isinstance(r, User)]), FakePreferences()
     return FakeUnitsOfWork(
-        tenants=FakeTenants(*tenants), users=FakeUsers(*[r for r in rows if isinstance(r, User)]),
-        preferences=FakePreferences(), invitations=FakeInvitations(), verifications=FakeAccountTokens(),
+        tenants=FakeTenants(*tenants), users=users, recipients=FakeRecipients(users, preferences),
+        lesson_activity=FakeLessonActivity(), weekly_summaries=FakeWeeklySummaries(),
+        preferences=preferences, invitations=FakeInvitations(), verifications=FakeAccountTokens(),
         password_resets=FakeAccountTokens(), email_changes=FakeAccountTokens(), auth_sessions=FakeAuthSessions(),
         refresh_tokens=FakeRefreshTokens(), throttle=FakeThrottle(), configs=FakeConfigs(),
         profile_snapshots=FakeProfileSnapshots())
