@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.auth import CurrentUser
 from cuepoint.runtime.db import tenant_transaction
-from cuepoint.runtime.errors import Forbidden, Invalid, NotFound
+from cuepoint.runtime.errors import Invalid, NotFound
 
 from . import orm
+from .domain import access
 from .domain.playback import VideoState, video_completed
 from .repositories import load_world, state_of
 
@@ -66,7 +67,7 @@ class Views:
             lesson = world.lessons.get(lesson_id)
             if lesson is None or not lesson.videos:
                 raise NotFound(f"no lesson {lesson_id} with videos")
-            await self._may_see(actor, student, lesson.row)
+            access.ensure_may_see(actor, student, lesson.row.created_by_id)
             vp = orm.video_progress
             rows = {row.video_id: row for row in (await session.execute(select(vp).where(
                 vp.c.student_id == student, vp.c.video_id.in_([v.id for v in lesson.videos])))).all()}
@@ -91,14 +92,6 @@ class Views:
                     "seek_policy": rules.seek_policy, "completed": video_completed(state, rules),
                     "milestones": marks, "next_required_milestone": gate}
 
-    async def _may_see(self, actor: CurrentUser, student_id: uuid.UUID, lesson: Any) -> None:
-        if student_id == actor.id:
-            return
-        if not actor.at_least(Role.TEACHER):
-            raise NotFound(f"no progress of student {student_id}")
-        if lesson.created_by_id != actor.id and not actor.at_least(Role.ADMIN):
-            raise Forbidden("only the lesson's author or an admin sees its students' progress")
-
     async def lesson_progress(self, actor: CurrentUser, lesson_id: uuid.UUID, *, limit: int,
                               offset: int) -> dict[str, Any]:
         """A student's own progress in a lesson; for its teacher, every student's."""
@@ -108,8 +101,7 @@ class Views:
             if lesson is None:
                 raise NotFound(f"no lesson {lesson_id}")
             query = _with_name(select(sp)).where(sp.c.lesson_id == lesson_id)
-            teaches = actor.at_least(Role.ADMIN) or (actor.at_least(Role.TEACHER) and lesson.created_by_id == actor.id)
-            if not teaches:
+            if not access.teaches(actor, lesson.created_by_id):
                 query = query.where(sp.c.student_id == actor.id)
             total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
             rows = (await session.execute(query.order_by(sp.c.updated_at.desc(), sp.c.student_id)
@@ -148,10 +140,7 @@ class Views:
     async def lesson_author(self, actor: CurrentUser, lesson_id: uuid.UUID) -> None:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             lesson = (await session.execute(select(orm.lessons).where(orm.lessons.c.id == lesson_id))).first()
-        if lesson is None or not actor.at_least(Role.TEACHER):
-            raise NotFound(f"no lesson {lesson_id}")
-        if lesson.created_by_id != actor.id and not actor.at_least(Role.ADMIN):
-            raise Forbidden("only the lesson's author or an admin follows it live")
+        access.ensure_may_follow(actor, lesson_id, lesson.created_by_id if lesson else None, found=lesson is not None)
 
 
 def _session(row: Any) -> dict[str, Any]:
