@@ -147,7 +147,8 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
     async def create_configuration(body: ConfigurationIn, actor: Admin) -> Any:
         command = configuration_cases.CreateConfiguration(actor=actor, **_set(body, exclude_unset=False))
         async with units(actor.tenant_id) as uow:
-            return views.configuration(await configuration_cases.create_configuration(command, uow, box=box))
+            result = await configuration_cases.create_configuration(command, uow, box=box)
+        return views.configuration(result)
 
     @configurations.get("", response_model=Page[schemas.Configuration],
                         summary="The organisation's AI configurations (keys never shown)")
@@ -161,7 +162,8 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
         command = configuration_cases.UpdateConfiguration(
             actor, configuration_id, configuration_cases.ConfigurationChanges(**_set(body)))
         async with units(actor.tenant_id) as uow:
-            return views.configuration(await configuration_cases.update_configuration(command, uow, box=box))
+            result = await configuration_cases.update_configuration(command, uow, box=box)
+        return views.configuration(result)
 
     @configurations.post("/{configuration_id}/test", response_model=schemas.ConnectionTest,
                          summary="Test the connection: one tiny request to the provider (a failed test is a 200 "
@@ -191,7 +193,8 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
             count=body.count_per_milestone, types=body.types, configuration_id=body.configuration_id,
             provider=body.provider)
         async with units(actor.tenant_id) as uow:
-            return views.job(await generation_cases.request_generation(command, uow, config=config))
+            result = await generation_cases.request_generation(command, uow, config=config)
+        return views.job(result)
 
     @jobs.get("", response_model=Page[schemas.GenerationJob], summary="A lesson's generation jobs, newest first")
     async def list_jobs(lesson_id: uuid.UUID, actor: Teacher, limit: Limit = 20, offset: Offset = 0) -> Any:
@@ -221,7 +224,8 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
         command = question_cases.CreateQuestion(
             actor=actor, content=body.content, **body.model_dump(exclude={"content"}))
         async with units(actor.tenant_id) as uow:
-            return views.teacher_view(await question_cases.create_question(command, uow))
+            result = await question_cases.create_question(command, uow)
+        return views.teacher_view(result)
 
     @questions.get("", response_model=Page[schemas.AuthoredQuestion],
                    summary="The review queue: filter by lesson, status, video, milestone")
@@ -236,8 +240,9 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
                     summary="Approve several drafts at once; rejected ones are skipped (and named), never re-approved")
     async def bulk_approve(body: BulkApproveIn, actor: Teacher) -> Any:
         async with units(actor.tenant_id) as uow:
-            return views.bulk_approval(await question_cases.bulk_approve(
-                question_cases.BulkApprove(actor, body.question_ids), uow))
+            result = await question_cases.bulk_approve(
+                question_cases.BulkApprove(actor, body.question_ids), uow)
+        return views.bulk_approval(result)
 
     @questions.get("/{question_id}", response_model=schemas.AnyQuestion,
                    summary="Teachers see everything (view AUTHOR); students an approved question, no key (STUDENT)")
@@ -249,7 +254,8 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
     async def edit_question(question_id: uuid.UUID, body: QuestionPatch, actor: Teacher) -> Any:
         command = question_cases.EditQuestion(actor, question_id, question_cases.QuestionChanges(**_set(body)))
         async with units(actor.tenant_id) as uow:
-            return views.teacher_view(await question_cases.edit_question(command, uow))
+            result = await question_cases.edit_question(command, uow)
+        return views.teacher_view(result)
 
     @questions.post("/{question_id}/approve", response_model=schemas.AuthoredQuestion,
                     summary="Approve, optionally with edits in the body")
@@ -257,14 +263,16 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
         changes = question_cases.QuestionChanges(**_set(body)) if body else question_cases.QuestionChanges()
         command = question_cases.EditQuestion(actor, question_id, changes, approve=True)
         async with units(actor.tenant_id) as uow:
-            return views.teacher_view(await question_cases.edit_question(command, uow))
+            result = await question_cases.edit_question(command, uow)
+        return views.teacher_view(result)
 
     @questions.post("/{question_id}/reject", response_model=schemas.AuthoredQuestion,
                     summary="Reject, with a reason for the record")
     async def reject(question_id: uuid.UUID, actor: Teacher, body: RejectIn | None = None) -> Any:
         command = question_cases.RejectQuestion(actor, question_id, body.reason if body else None)
         async with units(actor.tenant_id) as uow:
-            return views.teacher_view(await question_cases.reject_question(command, uow))
+            result = await question_cases.reject_question(command, uow)
+        return views.teacher_view(result)
 
     @questions.post("/{question_id}/attempts", status_code=201, response_model=schemas.AttemptResult,
                     summary="Answer a question; graded at once. Send an Idempotency-Key to make retries safe")
@@ -273,7 +281,8 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
         command = attempt_cases.SubmitAttempt(actor, question_id, answer=body.answer, idempotency_key=idempotency_key,
                                               time_taken_ms=body.time_taken_ms)
         async with units(actor.tenant_id) as uow:
-            return views.attempt_result(await attempt_cases.submit_attempt(command, uow, config=config))
+            result = await attempt_cases.submit_attempt(command, uow, config=config)
+        return views.attempt_result(result)
 
     attempts = APIRouter(prefix="/v1/attempts", tags=["questions"])
 
@@ -299,7 +308,8 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
     async def override_score(attempt_id: uuid.UUID, body: OverrideIn, actor: User) -> Any:
         command = attempt_cases.OverrideScore(actor, attempt_id, score=body.score, reason=body.reason)
         async with units(actor.tenant_id) as uow:
-            return views.score_override(await attempt_cases.override_score(command, uow, config=config))
+            result = await attempt_cases.override_score(command, uow, config=config)
+        return views.score_override(result)
 
     milestones = APIRouter(prefix="/v1/milestones", tags=["questions"])
 
@@ -314,7 +324,8 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
     async def milestone_policy(milestone_id: uuid.UUID, body: PolicyFields, actor: Teacher) -> Any:
         command = policy_cases.SetMilestonePolicy(actor, milestone_id, **body.model_dump())
         async with units(actor.tenant_id) as uow:
-            return views.milestone_policy(await policy_cases.set_milestone_policy(command, uow))
+            result = await policy_cases.set_milestone_policy(command, uow)
+        return views.milestone_policy(result)
 
     grades = APIRouter(prefix="/v1/grades", tags=["grades"])
 

@@ -13,11 +13,12 @@ from pydantic import TypeAdapter
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 
+from cuepoint.runtime.api_models import Out, Page
 from cuepoint.runtime.auth import CurrentUser, Role
 from cuepoint.runtime.db import one_or_404
 from cuepoint.runtime.errors import Forbidden, Invalid, NotFound
 
-from . import orm
+from . import orm, schemas
 from .domain.grading import Policy, settled
 from .domain.questions import QuestionContent, answer_key, student_view
 from .settings import AssessmentSettings
@@ -29,7 +30,7 @@ from .use_cases.policies import ConfigLookup, MilestonePolicy, policy_of
 from .use_cases.questions import BulkApproval
 
 CONTENT = TypeAdapter(QuestionContent)
-Body = dict[str, Any]  # a response body, validated by the route's response model (schemas.py)
+Body = dict[str, Any]  # a body being built, before its response model (schemas.py) takes it
 
 # Running: a runner holds the lease and it has not lapsed (a lapsed one is waiting to be taken over).
 QUEUE_SQL = """
@@ -56,54 +57,56 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _page(items: list[Body], total: int, limit: int, offset: int) -> Body:
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+def _page(kind: type[Out], items: list[Any], total: int, limit: int, offset: int) -> Page[Any]:
+    return Page[kind](items=items, total=total, limit=limit, offset=offset)  # type: ignore[valid-type]
 
 
 # --- AI configurations, usage, generation --------------------------------------------------------------
 
 
-async def configurations(uow: AssessmentUnitOfWork, limit: int, offset: int) -> Body:
+async def configurations(uow: AssessmentUnitOfWork, limit: int, offset: int) -> Page[schemas.Configuration]:
     session, table = uow.session, orm.ai_configurations
     total = (await session.execute(select(func.count()).select_from(table))).scalar_one()
     rows = (await session.execute(select(table).order_by(table.c.provider, table.c.name, table.c.id)
                                   .limit(limit).offset(offset))).all()
-    return _page([configuration(row) for row in rows], total, limit, offset)
+    return _page(schemas.Configuration, [configuration(row) for row in rows], total, limit, offset)
 
 
-async def usage(uow: AssessmentUnitOfWork, config: ConfigLookup, tenant_id: uuid.UUID, months: int) -> Body:
+async def usage(uow: AssessmentUnitOfWork, config: ConfigLookup, tenant_id: uuid.UUID,
+                months: int) -> schemas.Usage:
     """The seed's "AI Usage Cost Tracking" for this organisation, and this month's budget."""
     rows = (await uow.session.execute(text(USAGE_SQL), {"months": months})).mappings().all()
     spent = await uow.usage.spent_this_month()
     budget = Decimal(str(await config("ai.monthlyBudgetUsd", tenant_id)))
-    return {"months": [dict(row) for row in rows],
-            "this_month": {"budget_usd": budget, "spent_usd": spent, "remaining_usd": max(budget - spent, 0)}}
+    return schemas.Usage.model_validate({
+        "months": [dict(row) for row in rows],
+        "this_month": {"budget_usd": budget, "spent_usd": spent, "remaining_usd": max(budget - spent, 0)}})
 
 
-async def generation_job(uow: AssessmentUnitOfWork, actor: CurrentUser, job_id: uuid.UUID) -> Body:
+async def generation_job(uow: AssessmentUnitOfWork, actor: CurrentUser, job_id: uuid.UUID) -> schemas.GenerationJob:
     row = await one_or_404(uow.session, orm.generation_jobs, job_id, "generation job")
     await authored_lesson(uow, actor, row.lesson_id)
     return job(row)
 
 
 async def generation_jobs(uow: AssessmentUnitOfWork, actor: CurrentUser, lesson_id: uuid.UUID, limit: int,
-                          offset: int) -> Body:
+                          offset: int) -> Page[schemas.GenerationJob]:
     await authored_lesson(uow, actor, lesson_id)
     jobs = orm.generation_jobs
     where = jobs.c.lesson_id == lesson_id
     total = (await uow.session.execute(select(func.count()).select_from(jobs).where(where))).scalar_one()
     rows = (await uow.session.execute(select(jobs).where(where).order_by(
         jobs.c.created_at.desc()).limit(limit).offset(offset))).all()
-    return _page([job(row) for row in rows], total, limit, offset)
+    return _page(schemas.GenerationJob, [job(row) for row in rows], total, limit, offset)
 
 
-async def generation_queue(uow: AssessmentUnitOfWork, settings: AssessmentSettings) -> Body:
+async def generation_queue(uow: AssessmentUnitOfWork, settings: AssessmentSettings) -> schemas.GenerationQueue:
     """Depth and age of this organisation's queue (row-level security shows its rows only)."""
     rows = (await uow.session.execute(text(QUEUE_SQL))).all()
     waiting = [row for row in rows if not row.running]
     oldest = min(waiting, key=lambda row: (row.created_at, str(row.job_id)), default=None)
     providers = sorted({row.provider for row in rows})
-    return {"waiting": len(waiting), "running": len(rows) - len(waiting),
+    return schemas.GenerationQueue.model_validate({"waiting": len(waiting), "running": len(rows) - len(waiting),
             "oldest_waiting_job_id": oldest.job_id if oldest else None,
             "oldest_waiting_since": oldest.created_at if oldest else None,
             "oldest_waiting_seconds": round(max(0.0, (_now() - oldest.created_at).total_seconds()), 3)
@@ -114,7 +117,7 @@ async def generation_queue(uow: AssessmentUnitOfWork, settings: AssessmentSettin
             "limits": {"per_tenant": settings.generation_per_tenant,
                        "per_provider": settings.generation_per_provider,
                        "in_all": settings.generation_concurrency,
-                       "lease_seconds": settings.generation_lease_seconds}}
+                       "lease_seconds": settings.generation_lease_seconds}})
 
 
 # --- questions -------------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ async def generation_queue(uow: AssessmentUnitOfWork, settings: AssessmentSettin
 
 async def review_queue(uow: AssessmentUnitOfWork, actor: CurrentUser, *, lesson_id: uuid.UUID | None,
                        status: str | None, video_id: uuid.UUID | None, milestone_id: uuid.UUID | None, limit: int,
-                       offset: int) -> Body:
+                       offset: int) -> Page[schemas.AuthoredQuestion]:
     if not actor.at_least(Role.TEACHER):
         raise Forbidden("only teachers and admins review questions")
     q = orm.questions
@@ -143,11 +146,11 @@ async def review_queue(uow: AssessmentUnitOfWork, actor: CurrentUser, *, lesson_
     total = (await uow.session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
     rows = (await uow.session.execute(base.order_by(q.c.lesson_id, orm.milestones.c.timestamp.nulls_last(),
                                                     q.c.created_at, q.c.id).limit(limit).offset(offset))).all()
-    return _page([teacher_view(row) for row in rows], total, limit, offset)
+    return _page(schemas.AuthoredQuestion, [teacher_view(row) for row in rows], total, limit, offset)
 
 
 async def question(uow: AssessmentUnitOfWork, config: ConfigLookup, actor: CurrentUser,
-                   question_id: uuid.UUID) -> Body:
+                   question_id: uuid.UUID) -> schemas.AuthoredQuestion | schemas.StudentQuestion:
     """Teachers see everything of a question of their lesson; students an approved question without its key."""
     if not actor.at_least(Role.TEACHER):
         row = await uow.questions.answerable(question_id)
@@ -172,7 +175,7 @@ async def _student_state(uow: AssessmentUnitOfWork, student_id: uuid.UUID,
 
 
 async def milestone_questions(uow: AssessmentUnitOfWork, config: ConfigLookup, actor: CurrentUser,
-                              milestone_id: uuid.UUID) -> Body:
+                              milestone_id: uuid.UUID) -> schemas.MilestoneQuestions:
     """What a student answers at a milestone: approved questions without their keys."""
     q, lessons = orm.questions, orm.lessons
     milestone = (await uow.session.execute(select(orm.milestones).join(lessons, and_(
@@ -188,13 +191,13 @@ async def milestone_questions(uow: AssessmentUnitOfWork, config: ConfigLookup, a
     for row in questions:
         policy = await policy_of(uow, config, actor.tenant_id, row, milestone_policy=milestone_policy)
         items.append(student_question(row, state.get(row.id), actor.id, policy))
-    return {"milestone_id": milestone_id, "title": milestone.title, "is_required": milestone.is_required,
-            "questions": items}
+    return schemas.MilestoneQuestions(milestone_id=milestone_id, title=milestone.title,
+                                      is_required=milestone.is_required, questions=items)
 
 
 async def attempts(uow: AssessmentUnitOfWork, config: ConfigLookup, actor: CurrentUser, *,
                    milestone_id: uuid.UUID | None, lesson_id: uuid.UUID | None, student_id: uuid.UUID | None,
-                   limit: int, offset: int) -> Body:
+                   limit: int, offset: int) -> Page[schemas.QuestionAttempts]:
     """A student's latest answer per approved question of a milestone or lesson, for them to see again
     (on another device) or for the lesson's author: nobody else's, whatever ``student_id`` says."""
     if milestone_id is None and lesson_id is None:
@@ -237,7 +240,7 @@ async def attempts(uow: AssessmentUnitOfWork, config: ConfigLookup, actor: Curre
         policy = await policy_of(uow, config, actor.tenant_id, answered,
                                  milestone_policy=milestone_policies[answered.milestone_id])
         items.append(question_attempts(row, answered, policy))
-    return _page(items, total, limit, offset)
+    return _page(schemas.QuestionAttempts, items, total, limit, offset)
 
 
 async def _lessons_in_scope(uow: AssessmentUnitOfWork, milestone_id: uuid.UUID | None,
@@ -253,7 +256,7 @@ async def _lessons_in_scope(uow: AssessmentUnitOfWork, milestone_id: uuid.UUID |
 
 
 async def grades(uow: AssessmentUnitOfWork, actor: CurrentUser, *, lesson_id: uuid.UUID,
-                 student_id: uuid.UUID | None, limit: int, offset: int) -> Body:
+                 student_id: uuid.UUID | None, limit: int, offset: int) -> Page[schemas.Grade]:
     g = orm.grades
     conditions = [g.c.lesson_id == lesson_id]
     if actor.at_least(Role.TEACHER):
@@ -267,30 +270,30 @@ async def grades(uow: AssessmentUnitOfWork, actor: CurrentUser, *, lesson_id: uu
     total = (await uow.session.execute(select(func.count()).select_from(g).where(*conditions))).scalar_one()
     rows = (await uow.session.execute(select(g).where(*conditions).order_by(
         g.c.student_id, g.c.scope.desc(), g.c.scope_id).limit(limit).offset(offset))).all()
-    return _page([grade(row) for row in rows], total, limit, offset)
+    return _page(schemas.Grade, [grade(row) for row in rows], total, limit, offset)
 
 
 # --- bodies ----------------------------------------------------------------------------------------
 
 
-def configuration(row: Any) -> Body:
-    return {"id": row.id, "name": row.name, "provider": row.provider, "model": row.model, "base_url": row.base_url,
+def configuration(row: Any) -> schemas.Configuration:
+    return schemas.Configuration.model_validate({"id": row.id, "name": row.name, "provider": row.provider, "model": row.model, "base_url": row.base_url,
             "temperature": row.temperature, "max_tokens": row.max_tokens, "prompt_template": row.prompt_template,
             "input_price_per_1k": row.input_price_per_1k, "output_price_per_1k": row.output_price_per_1k,
             "has_api_key": row.api_key_encrypted is not None, "is_active": row.is_active,
-            "created_at": row.created_at, "updated_at": row.updated_at}
+            "created_at": row.created_at, "updated_at": row.updated_at})
 
 
-def job(row: Any) -> Body:
-    return {"id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id, "milestone_ids": row.milestone_ids,
+def job(row: Any) -> schemas.GenerationJob:
+    return schemas.GenerationJob.model_validate({"id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id, "milestone_ids": row.milestone_ids,
             "count_per_milestone": row.count_per_milestone, "types": row.types, "provider": row.provider,
             "model": row.model, "configuration_id": row.configuration_id, "trigger": row.trigger,
             "status": row.status, "error": row.error, "question_count": row.question_count, "runs": row.runs,
-            "created_at": row.created_at, "started_at": row.started_at, "finished_at": row.finished_at}
+            "created_at": row.created_at, "started_at": row.started_at, "finished_at": row.finished_at})
 
 
-def teacher_view(row: Any) -> Body:
-    return {"view": "AUTHOR", "id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id,
+def teacher_view(row: Any) -> schemas.AuthoredQuestion:
+    return schemas.AuthoredQuestion.model_validate({"view": "AUTHOR", "id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id,
             "milestone_id": row.milestone_id, "type": row.type, "prompt": row.prompt, "content": row.content,
             "explanation": row.explanation, "points": row.points, "difficulty": row.difficulty, "status": row.status,
             "source": row.source,
@@ -301,7 +304,7 @@ def teacher_view(row: Any) -> Body:
                    "milestone_id": row.drawn_for_milestone_id or row.milestone_id} if row.source == "AI" else None,
             "max_attempts": row.max_attempts, "retry_penalty": row.retry_penalty, "partial_credit": row.partial_credit,
             "rejection_reason": row.rejection_reason, "reviewed_by_id": row.reviewed_by_id,
-            "reviewed_at": row.reviewed_at, "created_at": row.created_at, "updated_at": row.updated_at}
+            "reviewed_at": row.reviewed_at, "created_at": row.created_at, "updated_at": row.updated_at})
 
 
 def _revealed(row: Any, content: Any, *, is_settled: bool) -> Body:
@@ -309,7 +312,8 @@ def _revealed(row: Any, content: Any, *, is_settled: bool) -> Body:
     return {"explanation": row.explanation, "correct_answer": answer_key(content)} if is_settled else {}
 
 
-def student_question(row: Any, state: dict[str, Any] | None, student_id: uuid.UUID, policy: Policy) -> Body:
+def student_question(row: Any, state: dict[str, Any] | None, student_id: uuid.UUID,
+                     policy: Policy) -> schemas.StudentQuestion:
     content = CONTENT.validate_python(row.content)
     item: Body = {"view": "STUDENT", "id": row.id, "milestone_id": row.milestone_id, "type": row.type,
                   "prompt": row.prompt, "points": row.points, "difficulty": row.difficulty,
@@ -321,24 +325,25 @@ def student_question(row: Any, state: dict[str, Any] | None, student_id: uuid.UU
         is_settled = settled(is_correct=bool(state["correct"]), attempts_left=state["left"])
         item.update(attempts_used=state["used"], attempts_left=state["left"], best_score=state["best"],
                     settled=is_settled, **_revealed(row, content, is_settled=is_settled))
-    return item
+    return schemas.StudentQuestion.model_validate(item)
 
 
-def attempt_result(outcome: AttemptOutcome) -> Body:
+def attempt_result(outcome: AttemptOutcome) -> schemas.AttemptResult:
     row, question, policy = outcome.attempt, outcome.question, outcome.policy
     is_settled = settled(is_correct=row.is_correct, attempts_left=row.attempts_left)
-    return {"attempt_id": row.id, "question_id": row.question_id, "type": question.type,
+    return schemas.AttemptResult.model_validate({"attempt_id": row.id, "question_id": row.question_id, "type": question.type,
             "attempt_number": row.attempt_number, "attempts_left": row.attempts_left,
             "max_attempts": policy.max_attempts, "retry_penalty": policy.penalty_per_attempt, "score": row.score,
             "max_score": row.max_score, "is_correct": row.is_correct, "settled": is_settled,
             "replayed": outcome.replayed, "answered_at": row.created_at,
-            **_revealed(question, CONTENT.validate_python(question.content), is_settled=is_settled)}
+            **_revealed(question, CONTENT.validate_python(question.content), is_settled=is_settled)})
 
 
-def question_attempts(row: Any, question: Any, policy: Policy) -> Body:
+def question_attempts(row: Any, question: Any, policy: Policy) -> schemas.QuestionAttempts:
     """One question's attempts by one student: ``row`` is the latest, with the counts over all of them."""
     is_settled = settled(is_correct=row.ever_correct, attempts_left=row.attempts_left)
-    return {"question_id": row.question_id, "student_id": row.student_id, "lesson_id": question.lesson_id,
+    return schemas.QuestionAttempts.model_validate({
+            "question_id": row.question_id, "student_id": row.student_id, "lesson_id": question.lesson_id,
             "video_id": question.video_id, "milestone_id": question.milestone_id, "type": question.type,
             "attempt_id": row.id, "attempt_number": row.attempt_number, "answer": row.answer, "score": row.score,
             "best_score": row.best_score, "max_score": row.max_score, "is_correct": row.is_correct,
@@ -347,30 +352,32 @@ def question_attempts(row: Any, question: Any, policy: Policy) -> Body:
             "answered_at": row.created_at, "score_overridden": row.score_overridden,
             "override": {"graded_score": row.graded_score, "reason": row.override_reason,
                          "overridden_at": row.overridden_at} if row.overridden_at is not None else None,
-            **_revealed(question, CONTENT.validate_python(question.content), is_settled=is_settled)}
+            **_revealed(question, CONTENT.validate_python(question.content), is_settled=is_settled)})
 
 
-def connection_test(tested: ConnectionTested) -> Body:
+def connection_test(tested: ConnectionTested) -> schemas.ConnectionTest:
     row, check = tested.configuration, tested.check
-    return {"configuration_id": row.id, "provider": row.provider, "model": row.model, "ok": check.ok,
+    return schemas.ConnectionTest.model_validate({
+            "configuration_id": row.id, "provider": row.provider, "model": row.model, "ok": check.ok,
             "latency_ms": check.latency_ms, "problem": check.problem, "detail": check.detail,
-            "tokens_used": check.tokens_in + check.tokens_out, "usage_logged": tested.usage_logged}
+            "tokens_used": check.tokens_in + check.tokens_out, "usage_logged": tested.usage_logged})
 
 
-def bulk_approval(result: BulkApproval) -> Body:
-    return {"approved": result.approved, "skipped": [asdict(skipped) for skipped in result.skipped]}
+def bulk_approval(result: BulkApproval) -> schemas.BulkApproval:
+    return schemas.BulkApproval.model_validate(
+        {"approved": result.approved, "skipped": [asdict(skipped) for skipped in result.skipped]})
 
 
-def score_override(result: ScoreOverride) -> Body:
-    return asdict(result)
+def score_override(result: ScoreOverride) -> schemas.ScoreOverride:
+    return schemas.ScoreOverride.model_validate(asdict(result))
 
 
-def milestone_policy(result: MilestonePolicy) -> Body:
-    return asdict(result)
+def milestone_policy(result: MilestonePolicy) -> schemas.MilestonePolicy:
+    return schemas.MilestonePolicy.model_validate(asdict(result))
 
 
-def grade(row: Any) -> Body:
-    return {"student_id": row.student_id, "scope": row.scope, "scope_id": row.scope_id, "lesson_id": row.lesson_id,
+def grade(row: Any) -> schemas.Grade:
+    return schemas.Grade.model_validate({"student_id": row.student_id, "scope": row.scope, "scope_id": row.scope_id, "lesson_id": row.lesson_id,
             "score": row.score, "max_score": row.max_score, "percent": row.percent, "passed": row.passed,
             "questions_answered": row.questions_answered, "questions_total": row.questions_total,
-            "updated_at": row.updated_at}
+            "updated_at": row.updated_at})

@@ -26,7 +26,6 @@ from cuepoint.assessment.use_cases.generation import (
     run_job,
 )
 from cuepoint.contracts import assessment as events
-from cuepoint.runtime.auth import Role
 from cuepoint.runtime.errors import Conflict, Forbidden, Invalid, TooManyRequests
 from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, SecretBox
 
