@@ -22,6 +22,7 @@ TAG="${CUEPOINT_IMAGE_TAG:-local}"
 OWN_BASE="cuepoint/base:bookworm"
 BASE_IMAGE="${BASE_IMAGE:-$OWN_BASE}"
 SERVICES=(identity content assessment progress analytics)
+JMX_EXPORTER="io.prometheus.jmx:jmx_prometheus_javaagent:1.0.1"  # as deploy/local/infra.sh
 REPORT="$DIR/images.txt"
 mkdir -p "$LOGS"
 export DOCKER_HOST="${DOCKER_HOST:-unix://$DIR/docker.sock}"
@@ -137,7 +138,14 @@ kafka_context() { # the jars make infra resolves (deploy/local/kafka/pom.xml), b
       || fail "resolving Kafka jars with Maven" "$log"
     echo "$want" >"$ctx/libs/.pom.sha256"
   fi
-  cp "$ROOT/deploy/local/kafka/log4j2.yaml" "$ROOT/deploy/local/kafka/server.properties" "$ROOT/deploy/docker/kafka-entrypoint.sh" "$ctx/"
+  if [ ! -f "$ctx/agent/jmx_prometheus_javaagent.jar" ]; then  # the broker's metrics, as make infra runs it
+    mkdir -p "$ctx/agent"
+    mvn -B -q dependency:copy -Dartifact="$JMX_EXPORTER" -DoutputDirectory="$ctx/agent" >>"$log" 2>&1 \
+      || fail "resolving the JMX exporter agent with Maven" "$log"
+    mv "$ctx"/agent/jmx_prometheus_javaagent-*.jar "$ctx/agent/jmx_prometheus_javaagent.jar"
+  fi
+  cp "$ROOT/deploy/local/kafka/log4j2.yaml" "$ROOT/deploy/local/kafka/server.properties" "$ROOT/deploy/docker/kafka-entrypoint.sh" \
+    "$ROOT/deploy/local/kafka/jmx-exporter.yaml" "$ctx/"
   echo "$ctx"
 }
 
@@ -164,6 +172,7 @@ all() {
   build "cuepoint/storage:$TAG" "$d/storage.Dockerfile" "$d" "${python[@]}" \
     --build-arg "EMULATOR_VERSION=$(locked_version gcp-storage-emulator)" & pids+=($!)
   build "cuepoint/gateway:$TAG" "$d/gateway.Dockerfile" "$ROOT" & pids+=($!)
+  build "cuepoint/prometheus:$TAG" "$d/prometheus.Dockerfile" "$ROOT" & pids+=($!)
   local pid failed=0
   for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
   [ "$failed" = 0 ] || fail "building the images (the failed build's log is named above)" ""

@@ -4,7 +4,9 @@
 set -eu
 DATA=/var/lib/kafka/data
 CONF=/var/lib/kafka/server.properties
-run() { exec java -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+AGENT=""
+[ "${KAFKA_METRICS_PORT:-0}" = 0 ] || AGENT="-javaagent:/opt/kafka/agent/jmx_prometheus_javaagent.jar=0.0.0.0:$KAFKA_METRICS_PORT:/opt/kafka/config/jmx-exporter.yaml"
+run() { exec java -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true $AGENT \
   -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.yaml -cp '/opt/kafka/libs/*' "$@"; }
 tool() { java -Xmx256m -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.yaml -cp '/opt/kafka/libs/*' "$@"; }
 grep -vE '^(listeners|advertised\.listeners|listener\.security\.protocol\.map|inter\.broker\.listener\.name|controller\.quorum\.bootstrap\.servers|log\.dirs)=' \

@@ -13,10 +13,12 @@ RUN mkdir -p /usr/share/man/man1 /usr/share/man/man7 \
  && useradd --system --uid 10002 --home-dir /var/lib/kafka --shell /usr/sbin/nologin kafka \
  && mkdir -p /var/lib/kafka/data && chown -R kafka:kafka /var/lib/kafka
 COPY libs /opt/kafka/libs
-COPY log4j2.yaml server.properties /opt/kafka/config/
+COPY agent /opt/kafka/agent
+COPY log4j2.yaml server.properties jmx-exporter.yaml /opt/kafka/config/
 COPY kafka-entrypoint.sh /usr/local/bin/kafka-entrypoint
 USER kafka
-ENV KAFKA_HEAP=768m KAFKA_EXTERNAL_ADVERTISED=127.0.0.1:29092
-EXPOSE 9092 29092
+# KAFKA_METRICS_PORT: the Prometheus JMX exporter agent's (make infra's configuration); 0 turns it off.
+ENV KAFKA_HEAP=768m KAFKA_EXTERNAL_ADVERTISED=127.0.0.1:29092 KAFKA_METRICS_PORT=9404
+EXPOSE 9092 29092 9404
 VOLUME /var/lib/kafka/data
 ENTRYPOINT ["/usr/local/bin/kafka-entrypoint"]

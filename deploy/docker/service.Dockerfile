@@ -22,7 +22,7 @@ ARG SERVICE
 RUN if [ "$SERVICE" = content ]; then \
       apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
       && rm -rf /var/lib/apt/lists/*; fi
-ENV SERVICE=${SERVICE} PATH=/app/.venv/bin:$PATH CUEPOINT_HTTP_HOST=0.0.0.0 NO_GCE_CHECK=True
+ENV SERVICE=${SERVICE} PATH=/app/.venv/bin:$PATH CUEPOINT_HTTP_HOST=0.0.0.0 CUEPOINT_METRICS_HOST=0.0.0.0 NO_GCE_CHECK=True
 COPY --from=build /app/.venv /app/.venv
 USER 10001
 WORKDIR /app

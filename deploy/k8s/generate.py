@@ -196,7 +196,7 @@ def platform() -> dict[str, list[dict[str, Any]]]:
                   "CUEPOINT_KAFKA_BOOTSTRAP": f"{KAFKA_CLUSTER}-kafka-bootstrap:9092",
                   "CUEPOINT_KAFKA_REPLICATION_FACTOR": str(REPLICATION),
                   "CUEPOINT_JWKS_URL": f"http://identity-api:{PORTS['identity']}/.well-known/jwks.json",
-                  "CUEPOINT_HTTP_HOST": "0.0.0.0", "CUEPOINT_LOG_LEVEL": "INFO",
+                  "CUEPOINT_HTTP_HOST": "0.0.0.0", "CUEPOINT_METRICS_HOST": "0.0.0.0", "CUEPOINT_LOG_LEVEL": "INFO",
                   "CUEPOINT_PUBLIC_BASE_URL": "https://cuepoint.example.com"}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("content-config", "content", "config"),
          "data": {"CUEPOINT_STORAGE_BUCKET": "cuepoint-media", "CUEPOINT_STORAGE_PROJECT": "cuepoint"}},

@@ -122,3 +122,31 @@ def test_infra_script_explains_itself_on_unknown_commands() -> None:
         result = subprocess.run([str(ROOT / "deploy/local" / script), "nonsense"], capture_output=True, text=True)
         assert result.returncode == 2
         assert "up" in result.stdout and "down" in result.stdout and "status" in result.stdout
+
+
+def test_compose_prometheus_scrapes_every_process_on_the_port_it_serves_and_is_valid(tmp_path: Path) -> None:
+    """deploy/docker/prometheus.yml names each compose api, worker and relay on the port the process
+    serves /metrics on (runtime/metrics.py), and promtool accepts it with the platform's rules."""
+    import shutil
+    import subprocess
+
+    from cuepoint.runtime.metrics import metrics_port
+
+    text = (ROOT / "deploy/docker/prometheus.yml").read_text()
+    config = yaml.safe_load(text)
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    found = {(name, sd["port"]) for sd in jobs["cuepoint"]["dns_sd_configs"] for name in sd["names"]}
+    ports = {"identity": 8001, "content": 8002, "assessment": 8003, "progress": 8004, "analytics": 8005}
+    expected = set()
+    for service in SERVICES:
+        expected |= {(f"{service}-api", ports[service]), (f"{service}-worker", metrics_port(service, "worker", None)),
+                     (f"{service}-relay", metrics_port(service, "relay", None))}
+    assert found == expected
+    assert {name for name, _ in found} <= set(COMPOSE), "a target that is no compose service"
+    assert {"prometheus", "postgres-exporter"} <= set(COMPOSE)
+    tool = shutil.which("promtool")
+    assert tool, "promtool is missing: `make infra` installs Debian's prometheus package"
+    local = tmp_path / "prometheus.yml"
+    local.write_text(text.replace("/etc/cuepoint/alerts.yml", str(ROOT / "deploy/prometheus/alerts.yml")))
+    result = subprocess.run([tool, "check", "config", str(local)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

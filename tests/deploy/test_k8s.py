@@ -123,6 +123,7 @@ def test_prometheus_scrapes_every_pod_with_make_ups_labels_and_make_ups_rules() 
         policy = _of("NetworkPolicy")[service]["spec"]
         assert any(rule["from"][0].get("namespaceSelector", {}).get("matchLabels", {}).get(
             "kubernetes.io/metadata.name") == "monitoring" for rule in policy["ingress"])
+    assert _of("ConfigMap")["cuepoint-config"]["data"]["CUEPOINT_METRICS_HOST"] == "0.0.0.0"  # scrapable from outside the pod
     rule = _of("PrometheusRule")["cuepoint"]["spec"]
     assert rule["groups"] == yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())["groups"]
     configs = _of("ConfigMap")

@@ -50,6 +50,7 @@ class Compose:
     gateway: str
     kafka: str
     env: dict[str, str]
+    prometheus: str
 
     def docker(self, *args: str, timeout: float = 60) -> str:
         result = _run(["docker", *args], self.env, timeout)
@@ -82,10 +83,11 @@ def compose() -> Iterator[Compose]:
     images = _run(["nice", "-n", "10", str(ROOT / "deploy/docker/images.sh")], env, 1800)
     assert images.returncode == 0, f"make images failed:\n{images.stdout}\n{images.stderr}"
     print(f"\nimages ready in {time.monotonic() - started:.0f} s:\n{images.stdout}")
-    ports = {name: _free_port() for name in ("GATEWAY", "KAFKA", "PG")}
+    ports = {name: _free_port() for name in ("GATEWAY", "KAFKA", "PG", "PROMETHEUS")}
     project = f"cuepoint-test-{uuid.uuid4().hex[:6]}"
     env.update({"COMPOSE_PROJECT_NAME": project, **{f"CUEPOINT_COMPOSE_{name}_PORT": str(port) for name, port in ports.items()}})
-    platform = Compose(project, f"http://127.0.0.1:{ports['GATEWAY']}", f"127.0.0.1:{ports['KAFKA']}", env)
+    platform = Compose(project, f"http://127.0.0.1:{ports['GATEWAY']}", f"127.0.0.1:{ports['KAFKA']}", env,
+                       f"http://127.0.0.1:{ports['PROMETHEUS']}")
     try:
         started = time.monotonic()
         up = _run([str(ROOT / "deploy/docker/compose.sh"), "up"], env, 900)
@@ -156,6 +158,30 @@ def test_the_data_team_reads_kafka_from_the_host(compose: Compose) -> None:
         finally:
             await admin.close()
     assert {topic.name for topic in all_topics()} <= asyncio.run(topics())
+
+
+def test_prometheus_scrapes_every_process_the_broker_and_postgres_healthy(compose: Compose) -> None:
+    """Every api, worker (both analytics replicas) and relay, the broker's agent and PostgreSQL's exporter
+    answer Prometheus inside the compose network, labelled as make up labels them, with the rules loaded."""
+    expected = {(s, p) for s in ("identity", "content", "assessment", "progress", "analytics")
+                for p in ("api", "worker", "relay")} | {("kafka", "broker-1"), ("postgres", "exporter")}
+    with httpx.Client(base_url=compose.prometheus, timeout=10) as client:
+        def targets() -> list[dict] | None:
+            try:
+                active = client.get("/api/v1/targets").json()["data"]["activeTargets"]
+            except (httpx.HTTPError, KeyError, ValueError):
+                return None
+            seen = {(t["labels"].get("service"), t["labels"].get("process")) for t in active}
+            healthy = all(t["health"] == "up" for t in active)
+            return active if healthy and seen == expected and len(active) == len(expected) + 1 else None
+
+        active = _eventually(targets, timeout=180)
+        assert active, client.get("/api/v1/targets").text[-3000:]
+        rules = [rule for group in client.get("/api/v1/rules").json()["data"]["groups"] for rule in group["rules"]]
+        assert any(rule["name"] == "CuepointConsumerLagGrowing" for rule in rules)
+        assert all(rule["health"] == "ok" for rule in rules)
+        tables = client.get("/api/v1/query", params={"query": 'pg_stat_user_tables_n_live_tup{schemaname="content"}'})
+        assert tables.json()["data"]["result"], "PostgreSQL's exporter gives no table of content's schema"
 
 
 def test_a_killed_worker_is_restarted_and_loses_no_event(compose: Compose) -> None:
