@@ -156,8 +156,7 @@ def routers(views: Views, units: UnitsOfWork[ProgressUnitOfWork], hub: LiveHub, 
         tenant, lesson = str(actor.tenant_id), str(lesson_id)
 
         async def render(notice: dict[str, Any]) -> LessonProgressOut | None:
-            found = await views.progress_of(actor.tenant_id, uuid.UUID(notice["student_id"]), lesson_id)
-            return None if found is None else LessonProgressOut.model_validate(found)
+            return await views.progress_of(actor.tenant_id, uuid.UUID(notice["student_id"]), lesson_id)
 
         async def snapshot() -> list[dict[str, Any]]:
             return [{"student_id": str(student)} for student in await views.students_of(actor.tenant_id, lesson_id)]

@@ -1,5 +1,6 @@
 """progress's read side: sessions, resume, progress, the student dashboard, and who may follow a
-lesson live. Views never write and never emit (ending a session is use_cases/sessions.py)."""
+lesson live, answered as response schemas. Views never write and never emit (ending a session is
+use_cases/sessions.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from . import orm
 from .domain import access
 from .domain.playback import VideoState, video_completed
 from .repositories import load_world, state_of
+from .schemas import DashboardPage, LessonProgressOut, LessonProgressPage, ResumeOut, SessionPage
 
 # The seed's "Student Dashboard Query", verbatim.
 STUDENT_DASHBOARD_SQL = """
@@ -42,17 +44,18 @@ class Views:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    async def list_sessions(self, actor: CurrentUser, *, limit: int, offset: int) -> dict[str, Any]:
+    async def list_sessions(self, actor: CurrentUser, *, limit: int, offset: int) -> SessionPage:
         s = orm.student_sessions
         query = select(s).where(s.c.student_id == actor.id)
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
             rows = (await session.execute(query.order_by(s.c.last_seen_at.desc(), s.c.id)
                                           .limit(limit).offset(offset))).all()
-            return {"items": [_session(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+            return SessionPage.model_validate({"items": [_session(row) for row in rows], "total": total,
+                                               "limit": limit, "offset": offset})
 
     async def resume(self, actor: CurrentUser, *, lesson_id: uuid.UUID | None, video_id: uuid.UUID | None,
-                     student_id: uuid.UUID | None = None) -> dict[str, Any]:
+                     student_id: uuid.UUID | None = None) -> ResumeOut:
         """Where to pick up: the latest position on any device, what was watched, what must be answered."""
         if (lesson_id is None) == (video_id is None):
             raise Invalid("give exactly one of lesson_id and video_id")
@@ -85,15 +88,16 @@ class Views:
                       "answered": ms.id in required and world.settled.get((student, ms.id), 0) >= required[ms.id].questions}
                      for ms in milestones]
             gate = next((mark for mark in marks if mark["id"] in required and not mark["answered"]), None)
-            return {"lesson_id": lesson_id, "video_id": video_id, "position": state.last_position,
-                    "device_id": row.last_device_id if row else None, "updated_at": row.updated_at if row else None,
-                    "watched": [list(r) for r in state.watched], "coverage": round(state.coverage(rules.duration), 4),
-                    "duration": rules.duration, "furthest_allowed": state.furthest_allowed(rules),
-                    "seek_policy": rules.seek_policy, "completed": video_completed(state, rules),
-                    "milestones": marks, "next_required_milestone": gate}
+            return ResumeOut.model_validate({
+                "lesson_id": lesson_id, "video_id": video_id, "position": state.last_position,
+                "device_id": row.last_device_id if row else None, "updated_at": row.updated_at if row else None,
+                "watched": [list(r) for r in state.watched], "coverage": round(state.coverage(rules.duration), 4),
+                "duration": rules.duration, "furthest_allowed": state.furthest_allowed(rules),
+                "seek_policy": rules.seek_policy, "completed": video_completed(state, rules),
+                "milestones": marks, "next_required_milestone": gate})
 
     async def lesson_progress(self, actor: CurrentUser, lesson_id: uuid.UUID, *, limit: int,
-                              offset: int) -> dict[str, Any]:
+                              offset: int) -> LessonProgressPage:
         """A student's own progress in a lesson; for its teacher, every student's."""
         sp = orm.student_progress
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
@@ -106,15 +110,16 @@ class Views:
             total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
             rows = (await session.execute(query.order_by(sp.c.updated_at.desc(), sp.c.student_id)
                                           .limit(limit).offset(offset))).all()
-            return {"items": [_progress(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+            return LessonProgressPage.model_validate({"items": [_progress(row) for row in rows], "total": total,
+                                                      "limit": limit, "offset": offset})
 
     async def progress_of(self, tenant_id: uuid.UUID, student_id: uuid.UUID, lesson_id: uuid.UUID
-                          ) -> dict[str, Any] | None:
+                          ) -> LessonProgressOut | None:
         sp = orm.student_progress
         async with tenant_transaction(self.sessions, tenant_id) as session:
             row = (await session.execute(_with_name(select(sp)).where(sp.c.student_id == student_id,
                                                                       sp.c.lesson_id == lesson_id))).first()
-            return _progress(row) if row else None
+            return LessonProgressOut.model_validate(_progress(row)) if row else None
 
     async def lessons_of(self, tenant_id: uuid.UUID, student_id: uuid.UUID) -> list[uuid.UUID]:
         """The lessons a student has progress in, most recent first (a live stream's snapshot)."""
@@ -130,12 +135,12 @@ class Views:
             return list((await session.execute(select(sp.c.student_id).where(sp.c.lesson_id == lesson_id)
                                                .order_by(sp.c.updated_at.desc(), sp.c.student_id))).scalars())
 
-    async def dashboard(self, actor: CurrentUser, *, limit: int, offset: int) -> dict[str, Any]:
+    async def dashboard(self, actor: CurrentUser, *, limit: int, offset: int) -> DashboardPage:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
             rows = (await session.execute(STUDENT_DASHBOARD, {"student_id": actor.id})).mappings().all()
         # Paged here rather than in SQL so that the seed's query stays verbatim; one student's lessons are few.
-        return {"items": [dict(row) for row in rows[offset:offset + limit]], "total": len(rows), "limit": limit,
-                "offset": offset}
+        return DashboardPage.model_validate({"items": [dict(row) for row in rows[offset:offset + limit]],
+                                             "total": len(rows), "limit": limit, "offset": offset})
 
     async def lesson_author(self, actor: CurrentUser, lesson_id: uuid.UUID) -> None:
         async with tenant_transaction(self.sessions, actor.tenant_id) as session:
