@@ -277,7 +277,8 @@ async def grades(uow: AssessmentUnitOfWork, actor: CurrentUser, *, lesson_id: uu
 
 
 def configuration(row: Any) -> schemas.Configuration:
-    return schemas.Configuration.model_validate({"id": row.id, "name": row.name, "provider": row.provider, "model": row.model, "base_url": row.base_url,
+    return schemas.Configuration.model_validate({
+            "id": row.id, "name": row.name, "provider": row.provider, "model": row.model, "base_url": row.base_url,
             "temperature": row.temperature, "max_tokens": row.max_tokens, "prompt_template": row.prompt_template,
             "input_price_per_1k": row.input_price_per_1k, "output_price_per_1k": row.output_price_per_1k,
             "has_api_key": row.api_key_encrypted is not None, "is_active": row.is_active,
@@ -285,7 +286,8 @@ def configuration(row: Any) -> schemas.Configuration:
 
 
 def job(row: Any) -> schemas.GenerationJob:
-    return schemas.GenerationJob.model_validate({"id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id, "milestone_ids": row.milestone_ids,
+    return schemas.GenerationJob.model_validate({
+            "id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id, "milestone_ids": row.milestone_ids,
             "count_per_milestone": row.count_per_milestone, "types": row.types, "provider": row.provider,
             "model": row.model, "configuration_id": row.configuration_id, "trigger": row.trigger,
             "status": row.status, "error": row.error, "question_count": row.question_count, "runs": row.runs,
@@ -293,7 +295,8 @@ def job(row: Any) -> schemas.GenerationJob:
 
 
 def teacher_view(row: Any) -> schemas.AuthoredQuestion:
-    return schemas.AuthoredQuestion.model_validate({"view": "AUTHOR", "id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id,
+    return schemas.AuthoredQuestion.model_validate({
+            "view": "AUTHOR", "id": row.id, "lesson_id": row.lesson_id, "video_id": row.video_id,
             "milestone_id": row.milestone_id, "type": row.type, "prompt": row.prompt, "content": row.content,
             "explanation": row.explanation, "points": row.points, "difficulty": row.difficulty, "status": row.status,
             "source": row.source,
@@ -331,7 +334,8 @@ def student_question(row: Any, state: dict[str, Any] | None, student_id: uuid.UU
 def attempt_result(outcome: AttemptOutcome) -> schemas.AttemptResult:
     row, question, policy = outcome.attempt, outcome.question, outcome.policy
     is_settled = settled(is_correct=row.is_correct, attempts_left=row.attempts_left)
-    return schemas.AttemptResult.model_validate({"attempt_id": row.id, "question_id": row.question_id, "type": question.type,
+    return schemas.AttemptResult.model_validate({
+            "attempt_id": row.id, "question_id": row.question_id, "type": question.type,
             "attempt_number": row.attempt_number, "attempts_left": row.attempts_left,
             "max_attempts": policy.max_attempts, "retry_penalty": policy.penalty_per_attempt, "score": row.score,
             "max_score": row.max_score, "is_correct": row.is_correct, "settled": is_settled,
@@ -377,7 +381,8 @@ def milestone_policy(result: MilestonePolicy) -> schemas.MilestonePolicy:
 
 
 def grade(row: Any) -> schemas.Grade:
-    return schemas.Grade.model_validate({"student_id": row.student_id, "scope": row.scope, "scope_id": row.scope_id, "lesson_id": row.lesson_id,
+    return schemas.Grade.model_validate({
+            "student_id": row.student_id, "scope": row.scope, "scope_id": row.scope_id, "lesson_id": row.lesson_id,
             "score": row.score, "max_score": row.max_score, "percent": row.percent, "passed": row.passed,
             "questions_answered": row.questions_answered, "questions_total": row.questions_total,
             "updated_at": row.updated_at})
