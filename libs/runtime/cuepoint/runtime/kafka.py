@@ -36,6 +36,14 @@ def relay_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProduce
     return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, client_id=client_id, **PRODUCER_SETTINGS)
 
 
+def request_producer(bootstrap_servers: str, *, client_id: str, ack_timeout: float) -> AIOKafkaProducer:
+    """A producer that answers an HTTP request: the same guarantees as the relay's, but a batch the
+    brokers do not acknowledge within ``ack_timeout`` fails (the request answers 503 and the client
+    retries) instead of waiting minutes for a leader as the relay does."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, client_id=client_id,
+                            **{**PRODUCER_SETTINGS, "request_timeout_ms": int(ack_timeout * 1000)})
+
+
 def prefixed(topics: list[Topic], prefix: str) -> list[Topic]:
     return [dataclasses.replace(topic, name=prefix + topic.name) for topic in topics]
 

@@ -14,7 +14,8 @@ from sqlalchemy import text
 
 from cuepoint.contracts.envelope import new_envelope
 from cuepoint.contracts.progress import LessonProgressed
-from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer, copy_rows
+from cuepoint.runtime.bulk import copy_rows
+from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentConsumer
 from tests.support.platform import Infra, eventually
 
 from .workload import SINK

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from cuepoint.runtime.consumer import staged_json
+from cuepoint.runtime.bulk import staged_json
 
 pytestmark = pytest.mark.integration
 

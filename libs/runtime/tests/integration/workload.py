@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 
 from cuepoint.contracts.assessment import AttemptGraded
-from cuepoint.runtime.consumer import copy_rows
+from cuepoint.runtime.bulk import copy_rows
 from cuepoint.runtime.db import tenant_transaction
 from cuepoint.runtime.outbox import Outbox
 

@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.envelope import Envelope
-from cuepoint.runtime.consumer import STAGED_JSON, Delivery, staged_json
+from cuepoint.runtime.bulk import STAGED_JSON, staged_json
+from cuepoint.runtime.consumer import Delivery
 
 from .domain import learning
 from .domain.audit import next_link

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 
 from cuepoint.contracts.topics import CLIENT_EVENTS
 from cuepoint.runtime.errors import Unavailable
+from cuepoint.runtime.kafka import request_producer
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,8 @@ class ClientEventStream:
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all",
-                                            enable_idempotence=True, linger_ms=5,
-                                            request_timeout_ms=int(self.ack_timeout * 1000))
+                producer = request_producer(self.bootstrap_servers, client_id="analytics-ingest",
+                                            ack_timeout=self.ack_timeout)
                 try:
                     await asyncio.wait_for(producer.start(), timeout=self.ack_timeout)
                 except (KafkaError, TimeoutError, OSError) as error:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.envelope import Envelope
+from cuepoint.runtime.upserts import upsert_if_newer
 
 from . import orm
 
@@ -24,13 +25,10 @@ async def questions_generated(session: AsyncSession, envelope: Envelope[Any]) ->
 
 async def _reviewed(session: AsyncSession, envelope: Envelope[Any], status: str) -> None:
     data = envelope.data
-    statement = insert(orm.questions).values(id=data.question_id, tenant_id=envelope.tenant_id,
-                                             milestone_id=data.milestone_id, status=status,
-                                             updated_at=envelope.occurred_at)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=[orm.questions.c.id],
-        set_={"status": status, "milestone_id": data.milestone_id, "updated_at": envelope.occurred_at},
-        where=orm.questions.c.updated_at <= envelope.occurred_at))
+    await upsert_if_newer(session, orm.questions, {
+        "id": data.question_id, "tenant_id": envelope.tenant_id, "milestone_id": data.milestone_id, "status": status,
+        "updated_at": envelope.occurred_at}, changes={"status": status, "milestone_id": data.milestone_id,
+                                                      "updated_at": envelope.occurred_at})
 
 
 async def question_approved(session: AsyncSession, envelope: Envelope[Any]) -> None:
