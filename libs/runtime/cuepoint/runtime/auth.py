@@ -14,10 +14,8 @@ guards a route. Failures answer 401 problem+json with ``WWW-Authenticate: Bearer
 from __future__ import annotations
 
 import asyncio
-import enum
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -26,40 +24,13 @@ import jwt
 from fastapi import Depends, Request
 from jwt import PyJWK
 
+from .actor import CurrentUser, Role  # noqa: F401 - the names services import from here too
 from .http import Problem
 from .logging import add_to_log_context
 from .revocations import RevocationsUnavailable
 
 ALLOWED_ALGORITHMS = ("EdDSA",)
 REQUIRED_CLAIMS = ("sub", "tid", "role", "aud", "exp", "iat", "jti", "sid")
-
-
-class Role(enum.IntEnum):
-    """Ordered: a higher role has every permission of the lower ones."""
-
-    STUDENT = 1
-    TEACHER = 2
-    ADMIN = 3
-
-    @classmethod
-    def parse(cls, value: str) -> "Role":
-        try:
-            return cls[value.upper()]
-        except KeyError:
-            raise ValueError(f"unknown role {value!r}") from None
-
-
-@dataclass(frozen=True)
-class CurrentUser:
-    id: UUID
-    tenant_id: UUID
-    role: Role
-    session_id: UUID | None = None
-    platform_admin: bool = False
-    token_id: str = ""
-
-    def at_least(self, role: Role) -> bool:
-        return self.role >= role
 
 
 class InvalidToken(Exception):

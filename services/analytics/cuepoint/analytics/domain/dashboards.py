@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.actor import CurrentUser, Role
 from cuepoint.runtime.errors import Forbidden, Invalid, NotFound
 
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.actor import CurrentUser, Role
 from cuepoint.runtime.errors import Conflict, Forbidden, NotFound
 
 from .milestones import milestone_view
