@@ -14,7 +14,7 @@ from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from . import api
 from . import consumers as subscriptions
-from .generation import Generation
+from .runner import GenerationRunner
 from .settings import AssessmentSettings
 from .unit_of_work import AssessmentUnitOfWork
 from .use_cases.policies import ConfigLookup
@@ -50,9 +50,9 @@ def build_assessment(context: ServiceContext) -> Assessment:
                       settings=settings, config=context.config)
 
 
-def build_generation(context: ServiceContext) -> Generation:
+def build_generation(context: ServiceContext) -> GenerationRunner:
     assessment = build_assessment(context)
-    return Generation(units=assessment.units, box=assessment.box, settings=assessment.settings,
+    return GenerationRunner(units=assessment.units, box=assessment.box, settings=assessment.settings,
                       config=assessment.config)
 
 

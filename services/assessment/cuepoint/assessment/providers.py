@@ -1,7 +1,7 @@
 """AI providers: one call drafts questions for one milestone's transcript window.
 
 A provider makes exactly one request per call and reports its token counts; retrying,
-backoff, usage logging and budgets are the job runner's (generation.py), so every
+backoff, usage logging and budgets are a job's run's (use_cases/generation.py), so every
 request, failed ones included, is logged once.
 """
 

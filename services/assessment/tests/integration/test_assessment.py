@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from cuepoint.assessment.generation import CLAIM
+from cuepoint.assessment.runner import CLAIM
 from cuepoint.contracts import content, identity
 from cuepoint.contracts.registry import parse_envelope
 from cuepoint.runtime import db

@@ -1,5 +1,5 @@
 """AI question generation: a job asked for by a teacher (or queued by automatic generation), its run,
-and what each provider request costs. The runner (generation.py) claims queued jobs and hands each to
+and what each provider request costs. The runner (runner.py) claims queued jobs and hands each to
 ``run_job``.
 
 Provider requests happen outside any unit of work; each one is logged to ``ai_usage_logs`` and

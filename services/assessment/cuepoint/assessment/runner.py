@@ -37,7 +37,7 @@ def _cancelling() -> bool:
     return bool(task and task.cancelling())
 
 
-class Generation:
+class GenerationRunner:
     def __init__(self, *, units: UnitsOfWork[AssessmentUnitOfWork], box: SecretBox, settings: AssessmentSettings,
                  config: ConfigLookup) -> None:
         self.units = units
