@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.envelope import Envelope
+from cuepoint.runtime.upserts import upsert_if_newer
 
 from . import orm
 from .domain.notifications import ACTIVITY_KEPT, points
@@ -45,11 +46,9 @@ class Notifications:
         data = envelope.data
         values = {"title": data.title, "created_by_id": data.created_by_id, "version": data.version,
                   "updated_at": envelope.occurred_at}
-        statement = pg_insert(orm.published_lessons).values(lesson_id=data.lesson_id, tenant_id=envelope.tenant_id,
-                                                            **values)
-        await session.execute(statement.on_conflict_do_update(
-            index_elements=[orm.published_lessons.c.lesson_id], set_=values,
-            where=orm.published_lessons.c.version <= data.version))
+        await upsert_if_newer(session, orm.published_lessons,
+                              {"lesson_id": data.lesson_id, "tenant_id": envelope.tenant_id, **values},
+                              changes=values, keys=["lesson_id"], newer_by="version")
         if data.version != 1:
             return  # a new version of a lesson the students have already been told of
         link = f"{self.settings.public_base_url}/lessons/{data.lesson_id}"

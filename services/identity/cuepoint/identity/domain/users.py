@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.actor import CurrentUser, Role
 from cuepoint.runtime.errors import Conflict, Forbidden, NotFound
 
 ACTIVE = "ACTIVE"
