@@ -12,22 +12,16 @@ from typing import Any
 
 from sqlalchemy import Text, text
 from sqlalchemy import cast as sa_cast
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.envelope import Envelope
 from cuepoint.runtime.consumer import Handler
+from cuepoint.runtime.upserts import upsert_if_newer, upsert_if_newer_statement
 
 from . import orm
 from .live import NOTIFY_CHANNEL
 
 Event = Envelope[Any]
-
-
-async def _upsert(session: AsyncSession, table: Any, values: dict[str, Any], changes: dict[str, Any]) -> None:
-    keys = [column for column in table.primary_key.columns]
-    await session.execute(insert(table).values(**values).on_conflict_do_update(
-        index_elements=keys, set_=changes, where=table.c.updated_at <= values["updated_at"]))
 
 
 # --- content's catalogue ---------------------------------------------------------------------------
@@ -37,7 +31,7 @@ async def _lesson(session: AsyncSession, envelope: Event, **changes: Any) -> Non
     values = {"id": data.lesson_id, "tenant_id": envelope.tenant_id, "title": "",
               "created_by_id": getattr(data, "created_by_id", None) or envelope.actor_id,
               "updated_at": envelope.occurred_at, **changes}
-    await _upsert(session, orm.lessons, values, {**changes, "updated_at": envelope.occurred_at})
+    await upsert_if_newer(session, orm.lessons, values, changes={**changes, "updated_at": envelope.occurred_at})
 
 
 async def lesson_created(session: AsyncSession, envelope: Event) -> None:
@@ -64,9 +58,9 @@ async def lesson_archived(session: AsyncSession, envelope: Event) -> None:
 async def video_uploaded(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
     changes = {"lesson_id": data.lesson_id, "duration": data.duration_seconds}
-    await _upsert(session, orm.videos, {"id": data.video_id, "tenant_id": envelope.tenant_id,
-                                        "updated_at": envelope.occurred_at, **changes},
-                  {**changes, "updated_at": envelope.occurred_at})
+    await upsert_if_newer(session, orm.videos, {"id": data.video_id, "tenant_id": envelope.tenant_id,
+                                                "updated_at": envelope.occurred_at, **changes},
+                          changes={**changes, "updated_at": envelope.occurred_at})
 
 
 async def video_updated(session: AsyncSession, envelope: Event) -> None:
@@ -91,8 +85,9 @@ async def milestone_changed(session: AsyncSession, envelope: Event) -> None:
                "updated_at": envelope.occurred_at}
     if not deleted:
         changes |= {"timestamp": data.timestamp, "is_required": data.is_required}
-    await _upsert(session, orm.milestones, {"id": data.milestone_id, "tenant_id": envelope.tenant_id,
-                                            "timestamp": 0.0, "is_required": False, **changes}, changes)
+    await upsert_if_newer(session, orm.milestones, {"id": data.milestone_id, "tenant_id": envelope.tenant_id,
+                                                    "timestamp": 0.0, "is_required": False, **changes},
+                          changes=changes)
 
 
 CATALOGUE: dict[str, Handler] = {
@@ -116,8 +111,8 @@ async def question_reviewed(session: AsyncSession, envelope: Event) -> None:
     changes = {"milestone_id": data.milestone_id, "lesson_id": data.lesson_id,
                "approved": envelope.event_type == "assessment.question.approved.v1",
                "updated_at": envelope.occurred_at}
-    await _upsert(session, orm.questions, {"id": data.question_id, "tenant_id": envelope.tenant_id, **changes},
-                  changes)
+    await upsert_if_newer(session, orm.questions, {"id": data.question_id, "tenant_id": envelope.tenant_id,
+                                                   **changes}, changes=changes)
 
 
 # --- progress's own events -------------------------------------------------------------------------
@@ -152,12 +147,9 @@ FROM student_progress WHERE student_id = :student_id
 async def display_name(session: AsyncSession, envelope: Event) -> None:
     data = envelope.data
     n = orm.display_names
-    statement = insert(n).values(tenant_id=envelope.tenant_id, user_id=data.user_id,
-                                 display_name=data.display_name, updated_at=envelope.occurred_at)
-    written = await session.execute(statement.on_conflict_do_update(
-        index_elements=[n.c.tenant_id, n.c.user_id],
-        set_={"display_name": statement.excluded.display_name, "updated_at": statement.excluded.updated_at},
-        where=n.c.updated_at <= statement.excluded.updated_at).returning(n.c.user_id))
+    written = await session.execute(upsert_if_newer_statement(n, {
+        "tenant_id": envelope.tenant_id, "user_id": data.user_id, "display_name": data.display_name,
+        "updated_at": envelope.occurred_at}).returning(n.c.user_id))
     if written.first() is not None:
         await _notify_lessons(session, data.user_id)
 

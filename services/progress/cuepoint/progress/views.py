@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cuepoint.runtime.auth import CurrentUser
+from cuepoint.runtime.actor import CurrentUser
 from cuepoint.runtime.db import tenant_transaction
 from cuepoint.runtime.errors import Invalid, NotFound
 

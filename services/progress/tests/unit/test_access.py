@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from cuepoint.progress.domain import access
-from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.actor import CurrentUser, Role
 from cuepoint.runtime.errors import Forbidden, NotFound
 
 pytestmark = pytest.mark.unit

@@ -10,7 +10,7 @@ import pytest
 from cuepoint.contracts import progress as events
 from cuepoint.progress.domain.sessions import StudentSession
 from cuepoint.progress.use_cases.sessions import EndSession, end_session
-from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.actor import CurrentUser, Role
 from cuepoint.runtime.errors import Conflict, NotFound
 
 from .fakes import Store, fake_units

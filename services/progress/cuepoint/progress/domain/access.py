@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.actor import CurrentUser, Role
 from cuepoint.runtime.errors import Forbidden, NotFound
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cuepoint.contracts import progress as events
-from cuepoint.runtime.auth import CurrentUser
+from cuepoint.runtime.actor import CurrentUser
 from cuepoint.runtime.errors import Conflict, NotFound
 
 from ..domain.sessions import StudentSession
