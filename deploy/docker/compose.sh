@@ -18,9 +18,8 @@ export COMPOSE_FILE="$ROOT/docker-compose.yml"
 GATEWAY="http://127.0.0.1:${CUEPOINT_COMPOSE_GATEWAY_PORT:-18080}"
 TAG="${CUEPOINT_IMAGE_TAG:-local}"
 
-say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
-ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
-fail() { printf '\033[31mFAILED:\033[0m %s\n' "$1" >&2; exit 1; }
+# shellcheck source=../lib.sh
+source "$ROOT/deploy/lib.sh"
 compose() { docker-compose "$@"; }
 
 up() {

@@ -22,17 +22,9 @@ SOCK="$DIR/docker.sock"
 LOG="$DIR/logs/dockerd.log"
 PIDFILE="$DIR/dockerd.pid"
 
-say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
-ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
-fail() { # fail STEP LOGFILE
-  printf '\033[31mFAILED:\033[0m %s\n' "$1" >&2
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then
-    printf '    log: %s (last lines below)\n' "$2" >&2
-    tail -n 20 "$2" | sed 's/^/    | /' >&2
-  fi
-  exit 1
-}
-pid_alive() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+# shellcheck source=../lib.sh
+source "$ROOT/deploy/lib.sh"
+engine_alive() { pid_alive "$PIDFILE"; }
 own_host() { echo "unix://$SOCK"; }
 # The user's engine if they have one, else ours.
 docker_host() { echo "${DOCKER_HOST:-$(own_host)}"; }
@@ -75,10 +67,10 @@ up() {
     return
   fi
   ensure_installed
-  if pid_alive && engine_answers; then ok "engine already running ($(own_host))"; return; fi
+  if engine_alive && engine_answers; then ok "engine already running ($(own_host))"; return; fi
   [ "$(id -u)" = 0 ] || fail "starting a Docker daemon needs root (or set DOCKER_HOST to an engine you have)" ""
   mkdir -p "$DIR/data" "$DIR/logs" "$DIR/run"
-  if ! pid_alive; then
+  if ! engine_alive; then
     local driver; driver="$(storage_driver)"
     say "starting dockerd (storage $driver, socket $SOCK)"
     rm -f "$SOCK"
@@ -93,7 +85,7 @@ up() {
   local i
   for ((i = 0; i < 600; i++)); do
     engine_answers && break
-    if ((i > 20)) && ! pid_alive; then fail "dockerd exited" "$LOG"; fi
+    if ((i > 20)) && ! engine_alive; then fail "dockerd exited" "$LOG"; fi
     sleep 0.1
   done
   engine_answers || fail "dockerd did not answer on $SOCK within 60 s" "$LOG"
@@ -103,7 +95,7 @@ up() {
 
 down() {
   if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != "$(own_host)" ]; then ok "DOCKER_HOST is the user's engine: left running"; return; fi
-  pid_alive || { rm -f "$PIDFILE"; return; }
+  engine_alive || { rm -f "$PIDFILE"; return; }
   say "stopping dockerd"
   local pid i; pid="$(cat "$PIDFILE")"
   kill -TERM "$pid" 2>/dev/null || true

@@ -27,16 +27,8 @@ REPORT="$DIR/images.txt"
 mkdir -p "$LOGS"
 export DOCKER_HOST="${DOCKER_HOST:-unix://$DIR/docker.sock}"
 
-say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
-ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
-fail() {
-  printf '\033[31mFAILED:\033[0m %s\n' "$1" >&2
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then
-    printf '    log: %s (last lines below)\n' "$2" >&2
-    tail -n 30 "$2" | sed 's/^/    | /' >&2
-  fi
-  exit 1
-}
+# shellcheck source=../lib.sh
+source "$ROOT/deploy/lib.sh"
 
 # BuildKit (build secrets) through the classic `docker build`: Debian's docker.io client (20.10) has it
 # built in; a newer client needs its buildx plugin, which Debian does not ship.

@@ -43,33 +43,8 @@ PY="$ROOT/.venv/bin/python"
 
 mkdir -p "$LOGS" "$RUN"
 
-say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
-ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
-fail() { # fail STEP LOGFILE
-  printf '\033[31mFAILED:\033[0m %s\n' "$1" >&2
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then
-    printf '    log: %s (last lines below)\n' "$2" >&2
-    tail -n 20 "$2" | sed 's/^/    | /' >&2
-  fi
-  exit 1
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() { # wait_port PORT SECONDS
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do port_open "$1" && return 0; sleep 0.1; done
-  return 1
-}
-# Read once, quietly: nginx deletes its pid file as it exits, so it may vanish between two reads.
-pid_alive() { local pid; pid="$(cat "$1" 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
-stop_process() { # stop_process PIDFILE SIGNAL TENTHS: signal, wait up to TENTHS/10 s, then SIGKILL
-  local pidfile="$1" i
-  if pid_alive "$pidfile"; then
-    kill "-$2" "$(cat "$pidfile")" 2>/dev/null || true
-    for ((i = 0; i < $3; i++)); do pid_alive "$pidfile" || break; sleep 0.1; done
-    if pid_alive "$pidfile"; then kill -KILL "$(cat "$pidfile")" 2>/dev/null || true; sleep 0.5; fi
-  fi
-  rm -f "$pidfile"
-}
+# shellcheck source=../lib.sh
+source "$ROOT/deploy/lib.sh"
 
 APT_UPDATED=0
 apt_install() { # apt_install PACKAGE...

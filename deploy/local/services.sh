@@ -34,33 +34,17 @@ export CUEPOINT_STORAGE_PUBLIC_URL="${CUEPOINT_STORAGE_PUBLIC_URL:-http://127.0.
 export NO_GCE_CHECK="${NO_GCE_CHECK:-True}"  # local runs are never on GCE: no metadata-server probe
 export CUEPOINT_JWKS_URL="${CUEPOINT_JWKS_URL:-http://127.0.0.1:${CUEPOINT_IDENTITY_PORT:-8001}/.well-known/jwks.json}"
 
-say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
-ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
+# shellcheck source=../lib.sh
+source "$ROOT/deploy/lib.sh"
 port_of() { local var="CUEPOINT_${1^^}_PORT"; echo "${!var:-${DEFAULT_PORT[$1]}}"; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# Read once, quietly: nginx deletes its pid file as it exits, so it may vanish between two reads.
-pid_alive() { local pid; pid="$(cat "$1" 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 
 STARTED=()
-fail() { # fail STEP LOGFILE: report, stop what this run started, exit 1
-  printf '\033[31mFAILED:\033[0m %s\n' "$1" >&2
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then
-    printf '    log: %s (last lines below)\n' "$2" >&2
-    tail -n 20 "$2" | sed 's/^/    | /' >&2
-  fi
+on_failure() { # a failed step stops what this run started (lib.sh's fail calls it)
+  local pidfile
   for pidfile in "${STARTED[@]}"; do stop_pidfile "$pidfile"; done
-  exit 1
 }
 
-stop_pidfile() {
-  local pidfile="$1" i
-  if pid_alive "$pidfile"; then
-    kill -TERM "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do pid_alive "$pidfile" || break; sleep 0.1; done
-    pid_alive "$pidfile" && kill -KILL "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
-}
+stop_pidfile() { stop_process "$1" TERM 100; }
 
 replicas() { # replicas SERVICE PROCESS: the instance names of a process ("worker", "worker-2", …)
   local count=1 i

@@ -15,13 +15,9 @@ LOGS="${CUEPOINT_LOCAL_DIR:-$ROOT/.local}/logs"
 mkdir -p "$LOGS"
 LOG="$LOGS/web-build.log"
 
-say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
-ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
-fail() {
-  printf '\033[31mFAILED:\033[0m %s\n' "$1" >&2
-  [ -f "$LOG" ] && { printf '    log: %s (last lines below)\n' "$LOG" >&2; tail -n 25 "$LOG" | sed 's/^/    | /' >&2; }
-  exit 1
-}
+# shellcheck source=../lib.sh
+source "$ROOT/deploy/lib.sh"
+FAIL_LOG="$LOG"  # a failed step names the build's log
 
 apt_install() {
   [ "$(id -u)" = 0 ] || fail "installing $* needs root (apt-get); install it and run again"

@@ -20,7 +20,9 @@ RULES = ("server_tokens off;", "add_header X-Content-Type-Options nosniff always
 
 
 def _local() -> str:
-    script = f'set --; source <(sed "/^case \\"\\${{1:-}}\\" in/,\\$d" {ROOT}/deploy/local/services.sh); ' \
+    # The script without its command dispatch, read from a pipe: its own ROOT (from its path) is given.
+    script = f'set --; source <(sed -e "s#^ROOT=.*#ROOT={ROOT}#" -e "/^case \\"\\${{1:-}}\\" in/,\\$d" ' \
+             f'{ROOT}/deploy/local/services.sh); ' \
              'WEB_SERVED=/srv/web; gateway_config'
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
 
