@@ -55,14 +55,30 @@ class UnitOfWork:
 
     session: AsyncSession
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, tenant_id: UUID | None) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession] | None, outbox: Outbox,
+                 tenant_id: UUID | None) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self.tenant_id = tenant_id
         self.emitted: list[Emitted] = []
         self.committed = False
+        self._joined = False
+
+    @classmethod
+    def joining(cls, session: AsyncSession, outbox: Outbox, tenant_id: UUID | None) -> Self:
+        """A unit of work inside a transaction another opened and ends: a consumer's, which commits
+        the use case's writes with the event's inbox row and then acknowledges the record. The same
+        repositories and ``emit``; entering and leaving it neither begins nor commits anything."""
+        uow = cls(None, outbox, tenant_id)
+        uow.session = session
+        uow._joined = True
+        uow._open(session)
+        return uow
 
     async def __aenter__(self) -> Self:
+        if self._joined:
+            return self
+        assert self._sessions is not None
         self.session = self._sessions()
         await self.session.begin()
         if self.tenant_id is not None:
@@ -74,6 +90,8 @@ class UnitOfWork:
         """Where a service's unit of work builds its repositories on the session."""
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        if self._joined:
+            return  # its owner commits or rolls back (an exception goes on to it)
         try:
             if kind is None:
                 await self.session.commit()

@@ -81,3 +81,26 @@ async def test_a_unit_of_work_without_a_tenant_sees_no_tenants_rows_and_cannot_e
         assert key not in await untenanted.counters.keys()
         with pytest.raises(ValueError, match="needs a tenant"):
             await untenanted.emit(_graded(uuid.uuid4()))
+
+
+async def test_a_joined_unit_of_work_commits_nothing_of_its_own(source_sessions, admin_connection) -> None:
+    """A consumer's transaction as a use case's unit of work: its rows and events go with the
+    consumer's commit or rollback; leaving the joined block neither commits nor rolls back."""
+    outbox = Outbox(SOURCE, "probe")
+    tenant, kept, dropped = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    from cuepoint.runtime.db import set_tenant
+
+    async with source_sessions() as session, session.begin():
+        await set_tenant(session, tenant)
+        async with CountersUnitOfWork.joining(session, outbox, tenant) as uow:
+            await uow.emit(_graded(kept))
+        assert _outbox_keys(admin_connection, kept) == 0, "the joined unit of work committed on its own"
+    assert _outbox_keys(admin_connection, kept) == 1
+
+    with pytest.raises(RuntimeError):
+        async with source_sessions() as session, session.begin():
+            await set_tenant(session, tenant)
+            uow = CountersUnitOfWork.joining(session, outbox, tenant)
+            await uow.emit(_graded(dropped))
+            raise RuntimeError("the consumer's handler failed after the use case")
+    assert _outbox_keys(admin_connection, dropped) == 0

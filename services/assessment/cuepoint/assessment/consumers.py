@@ -14,7 +14,7 @@ from cuepoint.runtime.service import ServiceContext
 
 from . import projections
 from .projections import Event
-from .unit_of_work import ConsumerUnitOfWork
+from .unit_of_work import AssessmentUnitOfWork
 from .use_cases.attempts import THRESHOLD_KEY, PassingThresholdChanged, passing_threshold_changed
 from .use_cases.generation import GenerateAutomatically, generate_automatically
 from .use_cases.policies import ConfigLookup
@@ -27,7 +27,7 @@ def content_handlers(*, config: ConfigLookup, outbox: Outbox, auto_generate_coun
         data = envelope.data
         await generate_automatically(GenerateAutomatically(
             tenant_id=envelope.tenant_id, lesson_id=data.lesson_id, video_id=data.video_id,
-            requested_by_id=envelope.actor_id), ConsumerUnitOfWork(session, outbox, envelope.tenant_id),
+            requested_by_id=envelope.actor_id), AssessmentUnitOfWork.joining(session, outbox, envelope.tenant_id),
             config=config, count=auto_generate_count)
 
     async def transcript_ready(session: AsyncSession, envelope: Event) -> None:
@@ -57,7 +57,7 @@ def config_handlers(*, config: ConfigLookup, outbox: Outbox) -> dict[str, Handle
             return
         await passing_threshold_changed(PassingThresholdChanged(
             scope_tenant_id=change.scope_tenant_id, value=change.value, is_default=change.is_default,
-            actor_id=envelope.actor_id), ConsumerUnitOfWork(session, outbox, None), config=config)
+            actor_id=envelope.actor_id), AssessmentUnitOfWork.joining(session, outbox, None), config=config)
 
     return {"identity.system_config.changed.v1": system_config_changed}
 

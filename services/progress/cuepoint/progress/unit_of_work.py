@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cuepoint.runtime.outbox import Outbox
 from cuepoint.runtime.unit_of_work import UnitOfWork
 
 from .repositories import Catalogue, LessonProgresses, Results, Sessions, VideoProgress
 
 
 class ProgressUnitOfWork(UnitOfWork):
+    """``units(tenant)`` for a request's use case; ``ProgressUnitOfWork.joining(session, outbox, tenant)``
+    for the use cases events drive, inside their consumer's transaction (rows, events and inbox entry
+    in one commit)."""
+
     catalogue: Catalogue
     videos: VideoProgress
     sessions: Sessions
@@ -25,13 +26,3 @@ class ProgressUnitOfWork(UnitOfWork):
         self.sessions = Sessions(session)
         self.results = Results(session)
         self.progress = LessonProgresses(session)
-
-    @classmethod
-    def joining(cls, session: AsyncSession, outbox: Outbox, tenant_id: uuid.UUID) -> ProgressUnitOfWork:
-        """The consumer's transaction as a unit of work, for the use cases events drive: the consumer
-        opened it (tenant set, inbox claimed) and commits or rolls it back, so the rows, the events
-        emitted and the inbox entry stay one transaction. Not to be entered with ``async with``."""
-        uow = cls(None, outbox, tenant_id)  # type: ignore[arg-type]  # no sessions: it opens none
-        uow.session = session
-        uow._open(session)
-        return uow

@@ -236,7 +236,7 @@ async def passing_threshold_changed(command: PassingThresholdChanged, uow: Any, 
     """Every stored grade the new threshold applies to has its ``passed`` judged again (the scores stay), and
     each lesson grade that flips is announced, so progress and the dashboards follow. An organisation's own
     value changes its grades; a platform-wide one those of every organisation without its own.
-    ``uow``: the consumer's (unit_of_work.ConsumerUnitOfWork)."""
+    ``uow``: the consumer's (AssessmentUnitOfWork.joining)."""
     if command.scope_tenant_id is not None:
         if command.is_default or command.value is None:  # the override removed: the platform's value, or the default
             threshold = Decimal(str(await config(THRESHOLD_KEY, None)))

@@ -201,7 +201,7 @@ async def generate_automatically(command: GenerateAutomatically, uow: Any, *, co
                                  count: int) -> uuid.UUID | None:
     """Questions for the video's milestones that automatic generation has not covered yet, once the video
     has a transcript: milestones and transcripts arrive in either order (they have different keys). The
-    queued job, or None. ``uow``: the consumer's (unit_of_work.ConsumerUnitOfWork)."""
+    queued job, or None. ``uow``: the consumer's (AssessmentUnitOfWork.joining)."""
     await uow.jobs.serialise_auto_generation(command.video_id)
     lesson = await uow.lessons.get(command.lesson_id)
     if lesson is None or not lesson.auto_generate_questions:
