@@ -11,22 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.envelope import Envelope
+from cuepoint.runtime.upserts import upsert_if_newer
 
 from . import orm
 
 Event = Envelope[Any]
-
-
-async def _upsert(session: AsyncSession, table: Any, keys: list[str], values: dict[str, Any],
-                  changes: dict[str, Any]) -> None:
-    statement = insert(table).values(**values)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=[table.c[key] for key in keys], set_=changes,
-        where=table.c.updated_at <= values["updated_at"]))
 
 
 async def _lesson(session: AsyncSession, envelope: Event, **changes: Any) -> None:
@@ -34,7 +26,8 @@ async def _lesson(session: AsyncSession, envelope: Event, **changes: Any) -> Non
     base = {"id": data.lesson_id, "tenant_id": envelope.tenant_id, "title": "", "status": "DRAFT",
             "created_by_id": getattr(data, "created_by_id", None) or envelope.actor_id,
             "auto_generate_questions": False, "updated_at": envelope.occurred_at}
-    await _upsert(session, orm.lessons, ["id"], {**base, **changes}, {**changes, "updated_at": envelope.occurred_at})
+    await upsert_if_newer(session, orm.lessons, {**base, **changes},
+                          changes={**changes, "updated_at": envelope.occurred_at})
 
 
 async def lesson_created(session: AsyncSession, envelope: Event) -> None:
@@ -61,8 +54,8 @@ async def milestone_changed(session: AsyncSession, envelope: Event) -> None:
     fields = {"video_id": data.video_id, "lesson_id": data.lesson_id, "timestamp": data.timestamp,
               "title": data.title, "is_required": data.is_required, "deleted": False,
               "updated_at": envelope.occurred_at}
-    await _upsert(session, orm.milestones, ["id"], {"id": data.milestone_id, "tenant_id": envelope.tenant_id,
-                                                     **fields}, fields)
+    await upsert_if_newer(session, orm.milestones, {"id": data.milestone_id, "tenant_id": envelope.tenant_id,
+                                                     **fields}, changes=fields)
 
 
 async def milestone_deleted(session: AsyncSession, envelope: Event) -> None:
@@ -70,7 +63,8 @@ async def milestone_deleted(session: AsyncSession, envelope: Event) -> None:
     values = {"id": data.milestone_id, "tenant_id": envelope.tenant_id, "video_id": data.video_id,
               "lesson_id": data.lesson_id, "timestamp": 0.0, "title": "", "is_required": False, "deleted": True,
               "updated_at": envelope.occurred_at}
-    await _upsert(session, orm.milestones, ["id"], values, {"deleted": True, "updated_at": envelope.occurred_at})
+    await upsert_if_newer(session, orm.milestones, values,
+                          changes={"deleted": True, "updated_at": envelope.occurred_at})
 
 
 async def transcript_ready(session: AsyncSession, envelope: Event) -> bool:
@@ -82,6 +76,7 @@ async def transcript_ready(session: AsyncSession, envelope: Event) -> bool:
     segments = [s.model_dump() for s in data.segments]
     values = {"video_id": data.video_id, "language": data.language, "tenant_id": envelope.tenant_id,
               "lesson_id": data.lesson_id, "segments": segments, "updated_at": envelope.occurred_at}
-    await _upsert(session, orm.transcripts, ["video_id", "language"], values,
-                  {"segments": segments, "updated_at": envelope.occurred_at})
+    await upsert_if_newer(session, orm.transcripts, values,
+                          changes={"segments": segments, "updated_at": envelope.occurred_at},
+                          keys=["video_id", "language"])
     return True

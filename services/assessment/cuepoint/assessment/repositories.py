@@ -5,7 +5,7 @@ SQLAlchemy rows (attribute access); the fakes in tests/unit/fakes.py answer the 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.db import one_or_404, set_tenant
 from cuepoint.runtime.errors import NotFound
 
@@ -35,9 +36,6 @@ WHERE q.lesson_id = :lesson_id AND q.status = 'APPROVED' AND (m.id IS NULL OR NO
 
 GRADE_FIELDS = ("score", "max_score", "percent", "passed", "questions_answered", "questions_total")
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def _advisory_lock(session: AsyncSession, key: str) -> None:
@@ -157,8 +155,8 @@ class MilestonePolicies:
     async def put(self, milestone_id: uuid.UUID, tenant_id: uuid.UUID, values: dict[str, Any]) -> None:
         table = orm.milestone_policies
         await self.session.execute(insert(table).values(
-            milestone_id=milestone_id, tenant_id=tenant_id, updated_at=_now(), **values)
-            .on_conflict_do_update(index_elements=[table.c.milestone_id], set_={**values, "updated_at": _now()}))
+            milestone_id=milestone_id, tenant_id=tenant_id, updated_at=utc_now(), **values)
+            .on_conflict_do_update(index_elements=[table.c.milestone_id], set_={**values, "updated_at": utc_now()}))
 
 
 class Attempts:
@@ -271,7 +269,7 @@ class Configurations:
         table = orm.ai_configurations
         return list((await self.session.execute(
             update(table).where(table.c.provider == provider, table.c.id != keep, table.c.is_active)
-            .values(is_active=False, updated_at=_now()).returning(*table.c))).all())
+            .values(is_active=False, updated_at=utc_now()).returning(*table.c))).all())
 
 
 class Jobs:
@@ -294,13 +292,13 @@ class Jobs:
     async def start(self, job_id: uuid.UUID, runs: int) -> None:
         jobs = orm.generation_jobs
         await self.session.execute(update(jobs).where(jobs.c.id == job_id).values(
-            status="RUNNING", runs=runs, started_at=_now()))
+            status="RUNNING", runs=runs, started_at=utc_now()))
 
     async def finish(self, job_id: uuid.UUID, *, status: str, error: str | None, question_count: int) -> None:
         """The job's outcome, and its queue row gone."""
         jobs = orm.generation_jobs
         await self.session.execute(update(jobs).where(jobs.c.id == job_id).values(
-            status=status, error=error, question_count=question_count, finished_at=_now()))
+            status=status, error=error, question_count=question_count, finished_at=utc_now()))
         await self.dequeue(job_id)
 
     async def requeue(self, job_id: uuid.UUID, *, reason: str, after_seconds: float) -> None:

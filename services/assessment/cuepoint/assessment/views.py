@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from cuepoint.runtime.api_models import Out, Page
 from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.db import one_or_404
 from cuepoint.runtime.errors import Forbidden, Invalid, NotFound
 
@@ -52,9 +53,6 @@ GROUP BY month, request_type
 ORDER BY month DESC, total_cost DESC
 """
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _page(kind: type[Out], items: list[Any], total: int, limit: int, offset: int) -> Page[Any]:
@@ -109,7 +107,7 @@ async def generation_queue(uow: AssessmentUnitOfWork, settings: AssessmentSettin
     return schemas.GenerationQueue.model_validate({"waiting": len(waiting), "running": len(rows) - len(waiting),
             "oldest_waiting_job_id": oldest.job_id if oldest else None,
             "oldest_waiting_since": oldest.created_at if oldest else None,
-            "oldest_waiting_seconds": round(max(0.0, (_now() - oldest.created_at).total_seconds()), 3)
+            "oldest_waiting_seconds": round(max(0.0, (utc_now() - oldest.created_at).total_seconds()), 3)
             if oldest else None,
             "by_provider": [{"provider": p, "waiting": sum(1 for r in waiting if r.provider == p),
                              "running": sum(1 for r in rows if r.provider == p and r.running)}

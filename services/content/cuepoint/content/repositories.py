@@ -5,13 +5,14 @@ SQLAlchemy rows (attribute access); the fakes in tests/unit/fakes.py answer the 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.db import one_or_404
 from cuepoint.runtime.errors import NotFound
 
@@ -20,9 +21,6 @@ from . import orm
 # A row of one of the tables (orm.py), read by attribute.
 Row = Any
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Lessons:
@@ -40,7 +38,7 @@ class Lessons:
 
     async def touch(self, lesson_id: uuid.UUID) -> None:
         """The draft changed: it differs from the published version until the next publication."""
-        await self.update(lesson_id, has_unpublished_changes=True, updated_at=_now())
+        await self.update(lesson_id, has_unpublished_changes=True, updated_at=utc_now())
 
     async def contents(self, lesson_id: uuid.UUID) -> tuple[list[Row], list[Row], list[Row]]:
         """The draft's chapters, videos (not deleted ones) and milestones, in their order."""
@@ -122,7 +120,7 @@ class Videos:
         """Forgets this pending replacement, unless a newer one took its place."""
         await self.session.execute(update(orm.videos).where(
             orm.videos.c.id == video_id, orm.videos.c.replacement["upload_id"].astext == upload_id)
-            .values(replacement=None, updated_at=_now()))
+            .values(replacement=None, updated_at=utc_now()))
 
 
 class Milestones:

@@ -6,7 +6,7 @@ Lookup" on the runtime's ReadPool (plain psycopg, the same row-level security), 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -14,9 +14,10 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.db import ReadPool, tenant_transaction
-from cuepoint.runtime.metrics import timed_statement
 from cuepoint.runtime.errors import Conflict, NotFound
+from cuepoint.runtime.metrics import timed_statement
 
 from . import orm
 from .domain import lessons
@@ -85,13 +86,10 @@ LIMIT :limit OFFSET :offset
 """)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 async def _draft(session: AsyncSession, lesson: Any) -> dict[str, Any]:
     groups, videos, milestones = await Lessons(session).contents(lesson.id)
-    return lessons.draft(lesson, groups, videos, milestones, now=_now())
+    return lessons.draft(lesson, groups, videos, milestones, now=utc_now())
 
 
 async def _authored(session: AsyncSession, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
@@ -201,7 +199,7 @@ async def playback(sessions: Sessions, storage: VideoStorage, settings: ContentS
     url = await storage.read_url(played["storage_path"].removeprefix(storage.gs_prefix), minutes)
     captions = [{"language": language, "label": caption_label(language),
                  "path": f"/v1/videos/{video_id}/transcripts/{language}.vtt"} for language in languages]
-    return {"video_id": video_id, "url": url, "expires_at": _now() + timedelta(minutes=minutes),
+    return {"video_id": video_id, "url": url, "expires_at": utc_now() + timedelta(minutes=minutes),
             "duration": played["duration"], "milestones": milestones, "captions": captions}
 
 

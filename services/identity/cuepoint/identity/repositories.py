@@ -5,7 +5,7 @@ of the use cases' unit tests (tests/unit/fakes.py) have the same methods."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.errors import Conflict
 
 from . import orm
@@ -25,9 +26,6 @@ from .domain.tenants import Tenant
 from .domain.users import User
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 class Tenants:
     def __init__(self, session: AsyncSession) -> None:
@@ -37,8 +35,8 @@ class Tenants:
         """Refuses a slug another tenant has (the unique index keeps that)."""
         try:
             await self.session.execute(orm.tenants.insert().values(
-                id=tenant_id, slug=slug, name=name, status="ACTIVE", is_platform=is_platform, created_at=_now(),
-                updated_at=_now()))
+                id=tenant_id, slug=slug, name=name, status="ACTIVE", is_platform=is_platform, created_at=utc_now(),
+                updated_at=utc_now()))
             await self.session.flush()
         except IntegrityError as error:
             raise Conflict(f"a tenant with slug {slug!r} already exists") from error
@@ -61,7 +59,7 @@ class Tenants:
 
     async def set_status(self, tenant_id: UUID, status: str) -> None:
         await self.session.execute(update(orm.tenants).where(orm.tenants.c.id == tenant_id)
-                                   .values(status=status, updated_at=_now()))
+                                   .values(status=status, updated_at=utc_now()))
 
 
 class Users:
@@ -94,7 +92,7 @@ class Users:
         try:
             async with self.session.begin_nested():
                 await self.session.execute(update(orm.users).where(orm.users.c.id == user_id).values(
-                    email=email, email_verified=True, email_verified_at=_now(), updated_at=_now()))
+                    email=email, email_verified=True, email_verified_at=utc_now(), updated_at=utc_now()))
         except IntegrityError as error:
             raise Conflict("another account of this organisation has this address now") from error
 
@@ -114,9 +112,9 @@ class UserPreferences:
 
     async def save(self, user_id: UUID, tenant_id: UUID, document: dict[str, Any]) -> None:
         statement = pg_insert(orm.user_preferences).values(user_id=user_id, tenant_id=tenant_id,
-                                                           preferences=document, updated_at=_now())
+                                                           preferences=document, updated_at=utc_now())
         await self.session.execute(statement.on_conflict_do_update(
-            index_elements=[orm.user_preferences.c.user_id], set_={"preferences": document, "updated_at": _now()}))
+            index_elements=[orm.user_preferences.c.user_id], set_={"preferences": document, "updated_at": utc_now()}))
 
     async def delete(self, user_id: UUID) -> None:
         await self.session.execute(orm.user_preferences.delete().where(orm.user_preferences.c.user_id == user_id))
@@ -130,7 +128,7 @@ class Invitations:
                   token_hash: bytes, expires_at: datetime) -> Invitation:
         await self.session.execute(orm.invitations.insert().values(
             id=invitation_id, tenant_id=tenant_id, email=email, role=role, invited_by_id=invited_by_id,
-            token_hash=token_hash, expires_at=expires_at, created_at=_now()))
+            token_hash=token_hash, expires_at=expires_at, created_at=utc_now()))
         row = (await self.session.execute(select(orm.invitations).where(orm.invitations.c.id == invitation_id))).one()
         return Invitation(**row._mapping)
 
@@ -142,7 +140,7 @@ class Invitations:
 
     async def accept(self, invitation_id: UUID, user_id: UUID) -> None:
         await self.session.execute(update(orm.invitations).where(orm.invitations.c.id == invitation_id)
-                                   .values(accepted_at=_now(), accepted_user_id=user_id))
+                                   .values(accepted_at=utc_now(), accepted_user_id=user_id))
 
     async def sent_by(self, user_id: UUID) -> list[Invitation]:
         rows = (await self.session.execute(select(orm.invitations).where(
@@ -165,7 +163,7 @@ class AccountTokens:
                   token_id: UUID, **extra: Any) -> None:
         await self.session.execute(self.table.insert().values(
             id=token_id, tenant_id=tenant_id, user_id=user_id, token_hash=token_hash, expires_at=expires_at,
-            created_at=_now(), **extra))
+            created_at=utc_now(), **extra))
 
     async def by_hash(self, token_hash: bytes) -> AccountToken | None:
         """Locked: two uses of one link racing each other, one wins."""
@@ -174,12 +172,12 @@ class AccountTokens:
         return AccountToken(**row._mapping) if row else None
 
     async def use(self, token_id: UUID) -> None:
-        await self.session.execute(update(self.table).where(self.table.c.id == token_id).values(used_at=_now()))
+        await self.session.execute(update(self.table).where(self.table.c.id == token_id).values(used_at=utc_now()))
 
     async def use_all_of(self, user_id: UUID) -> None:
         """Every open link of the user, used up at once."""
         await self.session.execute(update(self.table).where(
-            self.table.c.user_id == user_id, self.table.c.used_at.is_(None)).values(used_at=_now()))
+            self.table.c.user_id == user_id, self.table.c.used_at.is_(None)).values(used_at=utc_now()))
 
     async def sent_since(self, user_id: UUID, since: datetime) -> int:
         return (await self.session.execute(select(func.count()).select_from(self.table).where(
@@ -197,7 +195,7 @@ class AuthSessions:
                   user_agent: str | None, ip_address: str | None, expires_at: datetime) -> None:
         await self.session.execute(orm.auth_sessions.insert().values(
             id=session_id, tenant_id=tenant_id, user_id=user_id, device_id=device_id, user_agent=user_agent,
-            ip_address=ip_address, created_at=_now(), last_used_at=_now(), expires_at=expires_at))
+            ip_address=ip_address, created_at=utc_now(), last_used_at=utc_now(), expires_at=expires_at))
 
     async def get(self, session_id: UUID, *, lock: bool = False) -> AuthSession | None:
         query = select(orm.auth_sessions).where(orm.auth_sessions.c.id == session_id)
@@ -216,7 +214,7 @@ class AuthSessions:
 
     async def touch(self, session_id: UUID) -> None:
         await self.session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.id == session_id)
-                                   .values(last_used_at=_now()))
+                                   .values(last_used_at=utc_now()))
 
     async def revoke(self, session_id: UUID, reason: str, *, user_id: UUID | None = None) -> bool:
         """Ends an open session (of ``user_id`` only, if given); whether there was one."""
@@ -224,7 +222,7 @@ class AuthSessions:
         if user_id is not None:
             conditions.append(orm.auth_sessions.c.user_id == user_id)
         result = await self.session.execute(update(orm.auth_sessions).where(*conditions)
-                                            .values(revoked_at=_now(), revoke_reason=reason))
+                                            .values(revoked_at=utc_now(), revoke_reason=reason))
         return result.rowcount > 0
 
     async def revoke_of_user(self, user_id: UUID, reason: str, *, keep: UUID | None = None) -> list[UUID]:
@@ -233,13 +231,13 @@ class AuthSessions:
         if keep is not None:
             condition = and_(condition, orm.auth_sessions.c.id != keep)
         rows = (await self.session.execute(update(orm.auth_sessions).where(condition).values(
-            revoked_at=_now(), revoke_reason=reason).returning(orm.auth_sessions.c.id))).all()
+            revoked_at=utc_now(), revoke_reason=reason).returning(orm.auth_sessions.c.id))).all()
         return [row.id for row in rows]
 
     async def revoke_all(self, reason: str) -> dict[UUID, list[UUID]]:
         """Ends every open session of the tenant; the ids of those ended, by user."""
         rows = (await self.session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.revoked_at.is_(None))
-                                           .values(revoked_at=_now(), revoke_reason=reason)
+                                           .values(revoked_at=utc_now(), revoke_reason=reason)
                                            .returning(orm.auth_sessions.c.user_id, orm.auth_sessions.c.id))).all()
         by_user: dict[UUID, list[UUID]] = {}
         for user_id, session_id in rows:
@@ -258,7 +256,7 @@ class RefreshTokens:
 
     async def add(self, *, token_id: UUID, tenant_id: UUID, session_id: UUID, token_hash: bytes) -> None:
         await self.session.execute(orm.refresh_tokens.insert().values(
-            id=token_id, tenant_id=tenant_id, session_id=session_id, token_hash=token_hash, created_at=_now()))
+            id=token_id, tenant_id=tenant_id, session_id=session_id, token_hash=token_hash, created_at=utc_now()))
 
     async def by_hash(self, token_hash: bytes) -> RefreshToken | None:
         """Locked: two refreshes with one token, one wins (and the other is a reuse)."""
@@ -268,7 +266,7 @@ class RefreshTokens:
 
     async def use(self, token_id: UUID) -> None:
         await self.session.execute(update(orm.refresh_tokens).where(orm.refresh_tokens.c.id == token_id)
-                                   .values(used_at=_now()))
+                                   .values(used_at=utc_now()))
 
 
 class Throttle:
@@ -286,12 +284,12 @@ class Throttle:
     async def record_failure(self, rule: throttle.Rule, subject: str) -> None:
         """One more failure; a counter whose last failure is forgotten starts again at one."""
         table = orm.auth_throttle
-        stale = _now() - timedelta(seconds=throttle.FAILURE_MEMORY_SECONDS)
-        statement = pg_insert(table).values(scope=rule.scope, subject=subject, failures=1, last_failure_at=_now())
+        stale = utc_now() - timedelta(seconds=throttle.FAILURE_MEMORY_SECONDS)
+        statement = pg_insert(table).values(scope=rule.scope, subject=subject, failures=1, last_failure_at=utc_now())
         await self.session.execute(statement.on_conflict_do_update(
             index_elements=[table.c.scope, table.c.subject],
             set_={"failures": case((table.c.last_failure_at < stale, 1), else_=table.c.failures + 1),
-                  "last_failure_at": _now()}))
+                  "last_failure_at": utc_now()}))
 
     async def forget(self, subjects: list[str]) -> None:
         await self.session.execute(orm.auth_throttle.delete().where(orm.auth_throttle.c.subject.in_(subjects)))
@@ -319,10 +317,10 @@ class Configs:
 
     async def set(self, key: str, value: Any, *, updated_by_id: UUID, platform: bool = False) -> None:
         table, _, values = self._where(key, platform)
-        statement = pg_insert(table).values(**values, value=value, updated_by_id=updated_by_id, updated_at=_now())
+        statement = pg_insert(table).values(**values, value=value, updated_by_id=updated_by_id, updated_at=utc_now())
         await self.session.execute(statement.on_conflict_do_update(
             index_elements=list(table.primary_key.columns),
-            set_={"value": value, "updated_by_id": updated_by_id, "updated_at": _now()}))
+            set_={"value": value, "updated_by_id": updated_by_id, "updated_at": utc_now()}))
 
     async def delete(self, key: str, *, platform: bool = False) -> None:
         table, condition, _ = self._where(key, platform)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.actor import CurrentUser, Role
 from cuepoint.runtime.errors import Conflict, Forbidden, NotFound
 
 APPROVABLE = ("DRAFT", "PENDING_REVIEW", "REJECTED")

@@ -9,7 +9,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from cuepoint.contracts import assessment as events
 from cuepoint.contracts.configs import CONFIG_KEYS
 from cuepoint.runtime.auth import CurrentUser, Role
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.errors import Conflict, Invalid, NotFound
 
 from ..domain import authoring
@@ -44,9 +45,6 @@ CONTENT = TypeAdapter(QuestionContent)
 ANSWER = TypeAdapter(Answer)
 THRESHOLD_KEY = "grading.passingThreshold"
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -147,7 +145,7 @@ async def submit_attempt(command: SubmitAttempt, uow: AssessmentUnitOfWork, *, c
     except AnswerMismatch as error:
         raise Invalid(f"this answer does not fit the question: {error}") from error
     attempt_id = uuid.uuid4()
-    answered_at = _now()
+    answered_at = utc_now()
     await uow.attempts.add(
         id=attempt_id, tenant_id=actor.tenant_id, question_id=question_id, student_id=actor.id,
         milestone_id=question.milestone_id, video_id=question.video_id, lesson_id=question.lesson_id,
@@ -183,7 +181,7 @@ async def override_score(command: OverrideScore, uow: AssessmentUnitOfWork, *, c
     if score > attempt.max_score:
         raise Invalid(f"the score must be between 0 and the question's {attempt.max_score} points",
                       max_score=float(attempt.max_score))
-    overridden_at = _now()
+    overridden_at = utc_now()
     graded = attempt.graded_score if attempt.graded_score is not None else attempt.score
     await uow.attempts.update(attempt_id, score=score, graded_score=graded, override_reason=command.reason,
                               overridden_by_id=actor.id, overridden_at=overridden_at)
@@ -223,7 +221,7 @@ async def update_grades(uow: AssessmentUnitOfWork, config: ConfigLookup, tenant_
                                for row in rows if column is None or getattr(row, column) == scope_id])
         values = {"score": result.score, "max_score": result.max_score, "percent": result.percent,
                   "passed": passed(result.percent, threshold), "questions_answered": result.answered,
-                  "questions_total": result.total, "updated_at": _now()}
+                  "questions_total": result.total, "updated_at": utc_now()}
         before = await uow.grades.get(student_id, scope, scope_id)
         await uow.grades.put(tenant_id=tenant_id, student_id=student_id, scope=scope, scope_id=scope_id,
                              lesson_id=question.lesson_id, values=values)
@@ -256,7 +254,7 @@ async def passing_threshold_changed(command: PassingThresholdChanged, uow: Any, 
 
 
 async def _judge_again(uow: Any, tenant_id: uuid.UUID, threshold: Decimal, actor_id: uuid.UUID | None) -> None:
-    now = _now()
+    now = utc_now()
     flipped = await uow.grades.judge_again(threshold, now)
     for row in sorted(flipped, key=lambda r: (str(r.student_id), str(r.scope_id))):
         if row.scope == "LESSON":

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from cuepoint.contracts import assessment as events
 from cuepoint.runtime.auth import CurrentUser
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.errors import Conflict, Invalid
 from cuepoint.runtime.secrets import SecretBox
 from cuepoint.runtime.unit_of_work import UnitsOfWork
@@ -24,9 +25,6 @@ from .generation import CONNECTION_TEST, RecordUsage, api_key_purpose, record_us
 CONFIGURATION_FIELDS = ("name", "provider", "model", "base_url", "temperature", "max_tokens", "prompt_template",
                         "input_price_per_1k", "output_price_per_1k", "is_active")
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ async def create_configuration(command: CreateConfiguration, uow: AssessmentUnit
     if command.is_active:
         await _deactivate_others(uow, actor, command.provider, configuration_id)
     await uow.configurations.add(id=configuration_id, tenant_id=actor.tenant_id, api_key_encrypted=encrypted,
-                                 created_at=_now(), updated_at=_now(), **values)
+                                 created_at=utc_now(), updated_at=utc_now(), **values)
     row = await uow.configurations.get(configuration_id, noun="configuration")
     await _emit_configuration_changed(uow, actor, "CREATED", None, row)
     return row
@@ -126,7 +124,7 @@ async def update_configuration(command: UpdateConfiguration, uow: AssessmentUnit
     _check_configuration(merged, has_key=bool(merged["api_key_encrypted"]))
     if merged["is_active"]:
         await _deactivate_others(uow, actor, merged["provider"], configuration_id)
-    await uow.configurations.update(configuration_id, updated_at=_now(), **changes)
+    await uow.configurations.update(configuration_id, updated_at=utc_now(), **changes)
     changed = await uow.configurations.get(configuration_id, noun="configuration")
     await _emit_configuration_changed(uow, actor, "UPDATED", row, changed)
     return changed

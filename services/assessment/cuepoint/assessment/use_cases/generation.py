@@ -25,6 +25,7 @@ from cuepoint.contracts import assessment as events
 from cuepoint.runtime.auth import CurrentUser
 from cuepoint.runtime.errors import Conflict, Invalid, NotFound, TooManyRequests
 
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.secrets import SecretBox
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
@@ -44,12 +45,9 @@ REQUEST_TYPE = "QUESTION_GENERATION"
 CONNECTION_TEST = "CONNECTION_TEST"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 def _seconds_to_next_month() -> int:
-    now = _now()
+    now = utc_now()
     following = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
     return max(1, int((following - now).total_seconds()))
 
@@ -162,7 +160,7 @@ async def enqueue(uow: AssessmentUnitOfWork, *, tenant_id: uuid.UUID, lesson_id:
         id=job_id, tenant_id=tenant_id, lesson_id=lesson_id, video_id=video_id, milestone_ids=milestone_ids,
         count_per_milestone=count, types=types, configuration_id=configuration.id if configuration else None,
         provider=provider, model=model, trigger=trigger, requested_by_id=requested_by_id, status="QUEUED",
-        created_at=_now())
+        created_at=utc_now())
     log.info("generation job queued", extra={"job_id": str(job_id), "provider": provider, "trigger": trigger,
                                               "milestones": len(milestone_ids)})
     return job_id
@@ -178,7 +176,7 @@ async def record_usage(command: RecordUsage, uow: AssessmentUnitOfWork) -> None:
         request_type=command.request_type, provider=command.provider, model=command.model,
         tokens_in=command.tokens_in, tokens_out=command.tokens_out, tokens_used=tokens_used, cost=cost,
         response_time=command.response_time_ms, success=command.error is None, error=command.error,
-        created_at=_now())
+        created_at=utc_now())
     await uow.emit(events.AIUsageRecorded(
         usage_log_id=usage_id, request_type=command.request_type, provider=command.provider, model=command.model,
         tokens_in=command.tokens_in, tokens_out=command.tokens_out, tokens_used=tokens_used, cost=cost,
@@ -412,7 +410,7 @@ async def _succeed(job: Any, engine: Engine, drafted: Drafted, units: UnitsOfWor
                     status="PENDING_REVIEW", source="AI", ai_provider=provider.name, ai_model=provider.model,
                     prompt_version=provider.prompt_version, transcript_start=window[0].start,
                     transcript_end=window[-1].end, generation_job_id=job.id, drawn_for_milestone_id=milestone.id,
-                    created_by_id=job.requested_by_id, created_at=_now(), updated_at=_now())
+                    created_by_id=job.requested_by_id, created_at=utc_now(), updated_at=utc_now())
                 created.append(events.GeneratedQuestion(question_id=question_id, milestone_id=milestone.id,
                                                         type=draft.content.type, status="PENDING_REVIEW"))
         await uow.jobs.finish(job.id, status="SUCCEEDED", error=None, question_count=len(created))

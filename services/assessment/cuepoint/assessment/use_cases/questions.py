@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from cuepoint.contracts import assessment as events
 from cuepoint.runtime.auth import CurrentUser
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.errors import Forbidden, NotFound
 
 from ..domain import authoring
@@ -25,9 +26,6 @@ CONTENT = TypeAdapter(QuestionContent)
 QUESTION_EDITABLE = ("prompt", "explanation", "points", "difficulty", "type", "content", "milestone_id", "video_id",
                      "max_attempts", "retry_penalty", "partial_credit")
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ async def create_question(command: CreateQuestion, uow: AssessmentUnitOfWork) ->
     await uow.questions.add(
         id=question_id, tenant_id=actor.tenant_id, video_id=milestone.video_id if milestone else None,
         type=content.type, content=content.model_dump(mode="json"), status="DRAFT", source="MANUAL",
-        created_by_id=actor.id, created_at=_now(), updated_at=_now(), lesson_id=command.lesson_id,
+        created_by_id=actor.id, created_at=utc_now(), updated_at=utc_now(), lesson_id=command.lesson_id,
         milestone_id=command.milestone_id, prompt=command.prompt, explanation=command.explanation,
         points=command.points, difficulty=command.difficulty, max_attempts=command.max_attempts,
         retry_penalty=command.retry_penalty, partial_credit=command.partial_credit)
@@ -131,7 +129,7 @@ async def edit_question(command: EditQuestion, uow: AssessmentUnitOfWork) -> Any
         values["video_id"] = milestone.video_id if milestone else None
     changed = changes_of(question, values, QUESTION_EDITABLE)
     if changed:
-        await uow.questions.update(command.question_id, updated_at=_now(), **{name: values[name] for name in changed})
+        await uow.questions.update(command.question_id, updated_at=utc_now(), **{name: values[name] for name in changed})
     before = question
     question = await uow.questions.get(command.question_id)
     if changed:
@@ -178,7 +176,7 @@ async def reject_question(command: RejectQuestion, uow: AssessmentUnitOfWork) ->
     question = await managed_question(uow, actor, command.question_id)
     authoring.ensure_rejectable(question)
     await uow.questions.update(command.question_id, status="REJECTED", rejection_reason=command.reason,
-                               reviewed_by_id=actor.id, reviewed_at=_now(), updated_at=_now())
+                               reviewed_by_id=actor.id, reviewed_at=utc_now(), updated_at=utc_now())
     await uow.emit(events.QuestionRejected(
         question_id=command.question_id, milestone_id=question.milestone_id, lesson_id=question.lesson_id,
         reason=command.reason), actor_id=actor.id)
@@ -188,7 +186,7 @@ async def reject_question(command: RejectQuestion, uow: AssessmentUnitOfWork) ->
 async def _approve(uow: AssessmentUnitOfWork, actor: CurrentUser, question: Any) -> None:
     CONTENT.validate_python(question.content)  # stored content is validated again before students can see it
     await uow.questions.update(question.id, status="APPROVED", rejection_reason=None, reviewed_by_id=actor.id,
-                               reviewed_at=_now(), updated_at=_now())
+                               reviewed_at=utc_now(), updated_at=utc_now())
     await _emit_approved(uow, actor, question)
 
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cuepoint.contracts import content as events
 from cuepoint.runtime.auth import CurrentUser
+from cuepoint.runtime.clock import utc_now
 
 from .. import schemas
 from ..unit_of_work import ContentUnitOfWork
 from .lessons import editable_lesson
 from .patches import UNSET, changed
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class CreateChapter:
 
 
 async def create_chapter(command: CreateChapter, uow: ContentUnitOfWork) -> schemas.VideoGroup:
-    actor, lesson_id, group_id, now = command.actor, command.lesson_id, uuid.uuid4(), _now()
+    actor, lesson_id, group_id, now = command.actor, command.lesson_id, uuid.uuid4(), utc_now()
     await editable_lesson(uow, actor, lesson_id)
     position = command.position if command.position is not None else await uow.groups.count(lesson_id)
     await uow.groups.add(id=group_id, tenant_id=actor.tenant_id, lesson_id=lesson_id, title=command.title,
@@ -55,7 +53,7 @@ async def update_chapter(command: UpdateChapter, uow: ContentUnitOfWork) -> sche
     group = await uow.groups.get(group_id)
     await editable_lesson(uow, actor, group.lesson_id)
     if fields := changed(command, "title", "position"):
-        await uow.groups.update(group_id, **fields, updated_at=_now())
+        await uow.groups.update(group_id, **fields, updated_at=utc_now())
     group = await uow.groups.get(group_id)
     await uow.lessons.touch(group.lesson_id)
     await uow.emit(events.VideoGroupUpdated(video_group_id=group_id, lesson_id=group.lesson_id, title=group.title,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cuepoint.contracts import content as events
 from cuepoint.runtime.auth import CurrentUser
+from cuepoint.runtime.clock import utc_now
 
 from .. import schemas
 from ..domain import lessons
@@ -18,9 +19,6 @@ from ..storage import VideoStorage, thumbnail_object_name
 from ..unit_of_work import ContentUnitOfWork, Units
 from .patches import UNSET, changed
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def editable_lesson(uow: ContentUnitOfWork, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
@@ -32,7 +30,7 @@ async def editable_lesson(uow: ContentUnitOfWork, actor: CurrentUser, lesson_id:
 
 async def draft_of(uow: ContentUnitOfWork, lesson: Any) -> dict[str, Any]:
     groups, videos, milestones = await uow.lessons.contents(lesson.id)
-    return lessons.draft(lesson, groups, videos, milestones, now=_now())
+    return lessons.draft(lesson, groups, videos, milestones, now=utc_now())
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class CreateLesson:
 
 
 async def create_lesson(command: CreateLesson, uow: ContentUnitOfWork) -> schemas.Lesson:
-    actor, lesson_id, now = command.actor, uuid.uuid4(), _now()
+    actor, lesson_id, now = command.actor, uuid.uuid4(), utc_now()
     await uow.lessons.add(
         id=lesson_id, tenant_id=actor.tenant_id, created_by_id=actor.id, status="DRAFT", version=0,
         has_unpublished_changes=True, created_at=now, updated_at=now, title=command.title,
@@ -83,7 +81,7 @@ async def update_lesson(command: UpdateLesson, uow: ContentUnitOfWork) -> schema
     actor, lesson_id = command.actor, command.lesson_id
     await editable_lesson(uow, actor, lesson_id)
     if fields := changed(command, *LESSON_FIELDS):
-        await uow.lessons.update(lesson_id, **fields, has_unpublished_changes=True, updated_at=_now())
+        await uow.lessons.update(lesson_id, **fields, has_unpublished_changes=True, updated_at=utc_now())
     lesson = await uow.lessons.get(lesson_id)
     await uow.emit(events.LessonUpdated(
         lesson_id=lesson_id, title=lesson.title, thumbnail=lesson.thumbnail, seek_policy=lesson.seek_policy,
@@ -122,7 +120,7 @@ class PublishLesson:
 
 async def publish_lesson(command: PublishLesson, uow: ContentUnitOfWork) -> schemas.Lesson:
     """Freezes the draft's uploaded videos and their milestones as the next version students see."""
-    actor, lesson_id, now = command.actor, command.lesson_id, _now()
+    actor, lesson_id, now = command.actor, command.lesson_id, utc_now()
     lesson = await editable_lesson(uow, actor, lesson_id)
     view = await draft_of(uow, lesson)
     playable = lessons.playable_videos(view)
@@ -149,7 +147,7 @@ class ArchiveLesson:
 
 async def archive_lesson(command: ArchiveLesson, uow: ContentUnitOfWork) -> schemas.Lesson:
     """Hides the lesson from new students; its versions are kept."""
-    actor, lesson_id, now = command.actor, command.lesson_id, _now()
+    actor, lesson_id, now = command.actor, command.lesson_id, utc_now()
     await editable_lesson(uow, actor, lesson_id)
     await uow.lessons.update(lesson_id, status="ARCHIVED", archived_at=now, updated_at=now)
     await uow.emit(events.LessonArchived(lesson_id=lesson_id), actor_id=actor.id)

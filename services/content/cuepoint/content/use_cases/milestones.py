@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cuepoint.contracts import content as events
 from cuepoint.runtime.auth import CurrentUser
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.errors import Conflict
 
 from .. import schemas
@@ -16,9 +17,6 @@ from ..unit_of_work import ContentUnitOfWork
 from .lessons import editable_lesson
 from .patches import UNSET, changed
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class CreateMilestone:
 
 
 async def create_milestone(command: CreateMilestone, uow: ContentUnitOfWork) -> schemas.Milestone:
-    actor, video_id, milestone_id, now = command.actor, command.video_id, uuid.uuid4(), _now()
+    actor, video_id, milestone_id, now = command.actor, command.video_id, uuid.uuid4(), utc_now()
     video = await uow.videos.get(video_id)
     await editable_lesson(uow, actor, video.lesson_id)
     ensure_within(command.timestamp, video.duration)
@@ -66,7 +64,7 @@ async def update_milestone(command: UpdateMilestone, uow: ContentUnitOfWork) -> 
     fields = changed(command, "timestamp", "title", "is_required")
     if "timestamp" in fields:
         ensure_within(fields["timestamp"], video.duration)
-    if not await uow.milestones.update(milestone_id, **fields, updated_at=_now()):
+    if not await uow.milestones.update(milestone_id, **fields, updated_at=utc_now()):
         raise Conflict(f"a milestone already stands at {fields.get('timestamp')} s in this video")
     milestone = await uow.milestones.get(milestone_id)
     await uow.lessons.touch(video.lesson_id)

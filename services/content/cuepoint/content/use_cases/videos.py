@@ -13,11 +13,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cuepoint.contracts import content as events
 from cuepoint.runtime.auth import CurrentUser
+from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.errors import Conflict, Gone, Invalid
 
 from .. import schemas
@@ -37,9 +38,6 @@ Probe = Callable[[str, int], Awaitable[dict[str, Any]]]
 """What ffprobe reads of a stored object (ffprobe.Prober): duration, width, height, codec; or UnreadableVideo."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 async def _file_cap(config: ConfigLookup, tenant_id: uuid.UUID) -> int:
     return int(await config("video.maxFileSize", tenant_id))
@@ -52,12 +50,12 @@ async def _ensure_acceptable_file(content_type: str, size_bytes: int, *, setting
 
 
 def _completed(video: Any) -> schemas.CompletedVideo:
-    return schemas.CompletedVideo.model_validate(videos.completed_view(video, now=_now()))
+    return schemas.CompletedVideo.model_validate(videos.completed_view(video, now=utc_now()))
 
 
 async def _fail(uow: ContentUnitOfWork, video: Any, reason: str) -> None:
     await uow.videos.update(video.id, status="FAILED", metadata={**(video.metadata or {}), "failure": reason},
-                            updated_at=_now())
+                            updated_at=utc_now())
 
 
 def _uploaded(video: Any, stored: Any, probe: dict[str, Any]) -> events.VideoUploaded:
@@ -90,7 +88,7 @@ async def start_upload(command: StartUpload, units: Units, *, storage: VideoStor
     actor, lesson_id = command.actor, command.lesson_id
     await _ensure_acceptable_file(command.content_type, command.size_bytes, settings=settings, config=config,
                                   tenant_id=actor.tenant_id)
-    video_id, now = uuid.uuid4(), _now()
+    video_id, now = uuid.uuid4(), utc_now()
     name = object_name(actor.tenant_id, video_id)
     expires_at = now + timedelta(minutes=settings.upload_session_minutes)
     async with units(actor.tenant_id) as uow:
@@ -142,7 +140,7 @@ async def complete_upload(command: CompleteUpload, units: Units, *, storage: Vid
             raise Conflict("this upload failed; start a new one")
         name = video.storage_path.removeprefix(storage.gs_prefix)
         videos.ensure_in_tenant(name, tenant_prefix(actor.tenant_id))
-        if video.upload_expires_at < _now():
+        if video.upload_expires_at < utc_now():
             await _fail(uow, video, "upload session expired")
             failure: Exception | None = Gone("the upload session expired; start a new upload")
         else:
@@ -171,7 +169,7 @@ async def complete_upload(command: CompleteUpload, units: Units, *, storage: Vid
         await uow.videos.update(video_id, status="READY" if probed else "UPLOADED",
                                 duration=probed.get("duration", video.duration),
                                 metadata=videos.file_metadata(stored, probed), upload_expires_at=None,
-                                updated_at=_now())
+                                updated_at=utc_now())
         await uow.lessons.touch(video.lesson_id)
         video = await uow.videos.get(video_id, deleted_ok=True)
         await uow.emit(_uploaded(video, stored, probed), actor_id=actor.id)
@@ -198,7 +196,7 @@ async def replace_file(command: ReplaceFile, units: Units, *, storage: VideoStor
                                   tenant_id=actor.tenant_id)
     upload_id = uuid.uuid4()
     name = replacement_object_name(actor.tenant_id, video_id, upload_id)
-    expires_at = _now() + timedelta(minutes=settings.upload_session_minutes)
+    expires_at = utc_now() + timedelta(minutes=settings.upload_session_minutes)
     async with units(actor.tenant_id) as uow:
         video = await uow.videos.get(video_id, lock=True)
         await editable_lesson(uow, actor, video.lesson_id)
@@ -208,7 +206,7 @@ async def replace_file(command: ReplaceFile, units: Units, *, storage: VideoStor
             "upload_id": str(upload_id), "storage_path": storage.gs_prefix + name,
             "content_type": command.content_type, "expected_size": command.size_bytes,
             "expected_checksum": command.checksum, "duration": command.duration,
-            "expires_at": json_value(expires_at)}, updated_at=_now())
+            "expires_at": json_value(expires_at)}, updated_at=utc_now())
         upload_url = await storage.create_upload(name, content_type=command.content_type, size=command.size_bytes)
     if superseded is not None:  # a replacement started again: the earlier one is never completed
         await storage.delete(superseded["storage_path"].removeprefix(storage.gs_prefix))
@@ -231,7 +229,7 @@ async def _complete_replacement(command: CompleteUpload, units: Units, *, storag
         name = pending["storage_path"].removeprefix(storage.gs_prefix)
         videos.ensure_in_tenant(name, tenant_prefix(actor.tenant_id))
         failure: Exception | None = None
-        if datetime.fromisoformat(pending["expires_at"]) < _now():
+        if datetime.fromisoformat(pending["expires_at"]) < utc_now():
             failure = Gone("the replacement's upload session expired; the video keeps its current file. "
                            "Start a new replacement")
         else:
@@ -265,7 +263,7 @@ async def _complete_replacement(command: CompleteUpload, units: Units, *, storag
         await uow.videos.update(video_id, status="READY" if probed else "UPLOADED",
                                 storage_path=pending["storage_path"], duration=duration,
                                 content_type=pending["content_type"], expected_size=pending["expected_size"],
-                                metadata=metadata, replacement=None, upload_expires_at=None, updated_at=_now())
+                                metadata=metadata, replacement=None, upload_expires_at=None, updated_at=utc_now())
         await uow.lessons.touch(video.lesson_id)
         video = await uow.videos.get(video_id, deleted_ok=True)
         past_end = [] if duration is None else await uow.milestones.after(video_id, duration)
@@ -276,7 +274,7 @@ async def _complete_replacement(command: CompleteUpload, units: Units, *, storag
     if not still_played and previous_path != video.storage_path:
         await storage.delete(previous_path.removeprefix(storage.gs_prefix))
     return schemas.CompletedVideo.model_validate({
-        **videos.completed_view(video, now=_now()), "milestones_past_end": [milestone_view(m) for m in past_end],
+        **videos.completed_view(video, now=utc_now()), "milestones_past_end": [milestone_view(m) for m in past_end],
         "warnings": videos.past_end_warnings(past_end, duration) if past_end else []})
 
 
@@ -301,13 +299,13 @@ async def update_video(command: UpdateVideo, uow: ContentUnitOfWork) -> schemas.
         if group.lesson_id != video.lesson_id:
             raise Invalid("the chapter belongs to another lesson")
     if fields:
-        await uow.videos.update(video_id, **fields, updated_at=_now())
+        await uow.videos.update(video_id, **fields, updated_at=utc_now())
     video = await uow.videos.get(video_id)
     await uow.lessons.touch(video.lesson_id)
     await uow.emit(events.VideoUpdated(video_id=video_id, lesson_id=video.lesson_id,
                                        video_group_id=video.video_group_id, title=video.title,
                                        position=video.position), actor_id=actor.id)
-    return schemas.Video.model_validate(videos.video_view(video, now=_now()))
+    return schemas.Video.model_validate(videos.video_view(video, now=utc_now()))
 
 
 @dataclass(frozen=True)
@@ -324,7 +322,7 @@ async def delete_video(command: DeleteVideo, units: Units, *, storage: VideoStor
     async with units(actor.tenant_id) as uow:
         video = await uow.videos.get(video_id, lock=True)
         await editable_lesson(uow, actor, video.lesson_id)
-        now = _now()
+        now = utc_now()
         await uow.videos.update(video_id, deleted_at=now, updated_at=now)
         milestone_ids = await uow.milestones.ids_of_video(video_id)
         published = await uow.versions.name_video(video.lesson_id, video_id)

@@ -4,8 +4,4 @@ an email does that outside any transaction, and takes ``units`` to open one per 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+from cuepoint.runtime.clock import utc_now as now  # noqa: F401 - the use cases' clock: `from . import now`
