@@ -204,6 +204,11 @@ async def test_system_configs_are_typed_per_tenant_with_platform_defaults(api, m
                           headers=bearer(admin))).status_code == 403
     listed = {c["key"]: c for c in (await api.get("/v1/system-configs", headers=bearer(admin))).json()}
     assert listed["grading.passingThreshold"]["value"] == 65 and listed["grading.passingThreshold"]["source"] == "platform"
+    # Put back: the platform value reaches every organisation of the run, assessment's tests' too.
+    assert (await api.put("/v1/platform/system-configs/grading.passingThreshold", json={"value": None},
+                          headers=bearer(platform))).status_code == 204
+    listed = {c["key"]: c for c in (await api.get("/v1/system-configs", headers=bearer(admin))).json()}
+    assert listed["grading.passingThreshold"]["source"] == "default"
 
 
 async def test_suspended_tenants_cannot_log_in(api, mailbox: Mailbox) -> None:
