@@ -14,7 +14,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from cuepoint.analytics.bootstrap import REBUILT, ensure_partitions, rebuild
-from cuepoint.analytics.ingest import Ingest
+from cuepoint.analytics.stream import ClientEventStream
+from cuepoint.analytics.use_cases.ingest import RecordClientEvents, record_client_events
 from cuepoint.analytics.views import AI_USAGE_SQL, TEACHER_ANALYTICS_SQL
 from cuepoint.contracts import analytics, assessment, content, identity, progress
 from cuepoint.runtime.auth import CurrentUser, Role
@@ -93,14 +94,14 @@ async def test_ingest_validates_each_event_and_publishes_the_valid_ones(api, acc
 
 
 async def test_ingest_answers_503_when_the_broker_does_not_acknowledge():
-    async def owned(tenant_id, named):
-        return set()
+    def units(tenant_id):  # the batch names no lesson, video or question: nothing to look up
+        raise AssertionError("no unit of work is needed for this batch")
 
-    unreachable = Ingest("127.0.0.1:1", topic_prefix="nowhere.", owned=owned, ack_timeout=2)
+    unreachable = ClientEventStream("127.0.0.1:1", topic_prefix="nowhere.", ack_timeout=2)
     actor = CurrentUser(id=uuid.uuid4(), tenant_id=uuid.uuid4(), role=Role.STUDENT)
     with pytest.raises(Unavailable, match="unavailable"):
-        await unreachable.accept(actor, {"device_id": "d", "events": [{"type": "navigation", "path": "/"}]},
-                                 user_agent=None)
+        await record_client_events(RecordClientEvents(actor, "d", [{"type": "navigation", "path": "/"}]), units,
+                                   stream=unreachable)
     await unreachable.close()
 
 
