@@ -22,7 +22,7 @@ from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, SecretBox
 from cuepoint.runtime.service import ServiceContext, ServiceSpec
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
-from . import api, operations
+from . import api, operations, runner
 from .consumers import subscribe
 from .demo import seed_demo  # noqa: F401  (tests seed through the composition root)
 from .domain.tenants import Tenant
@@ -64,8 +64,8 @@ class Identity:
             unsubscribe_key=self.unsubscribe_key)
 
     async def run_weekly(self, stop: asyncio.Event) -> None:
-        await weekly_summaries.run_weekly(stop, self.units, mail=self.mail, settings=self.settings,
-                                          unsubscribe_key=self.unsubscribe_key)
+        await runner.run_weekly(stop, self.units, mail=self.mail, settings=self.settings,
+                                unsubscribe_key=self.unsubscribe_key)
 
 
 def build_identity(context: ServiceContext) -> Identity:

@@ -3,20 +3,15 @@ once per user and week, by the worker on its first check of each week."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass
 from datetime import date
 
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
-from ..domain.notifications import ACTIVITY_KEPT, weekly_summary, week_to_summarize
+from ..domain.notifications import ACTIVITY_KEPT, weekly_summary
 from ..mail import Email, OutgoingMail, notification_email
 from ..settings import IdentitySettings
 from ..unit_of_work import IdentityUnitOfWork
-from . import now
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,18 +43,3 @@ async def send_weekly_summaries(command: SendWeeklySummaries, units: UnitsOfWork
             mail.send_later(email)
         sent += len(emails)
     return sent
-
-
-async def run_weekly(stop: asyncio.Event, units: UnitsOfWork[IdentityUnitOfWork], *, mail: OutgoingMail,
-                     settings: IdentitySettings, unsubscribe_key: bytes) -> None:
-    """The worker's loop: last week's summaries, sent on the first check of each week."""
-    while not stop.is_set():
-        try:
-            await send_weekly_summaries(SendWeeklySummaries(week_to_summarize(now().date())), units, mail=mail,
-                                        settings=settings, unsubscribe_key=unsubscribe_key)
-        except Exception as error:  # a database hiccup: the next check tries again
-            log.error("weekly summaries failed", extra={"error": repr(error)})
-        try:
-            await asyncio.wait_for(stop.wait(), settings.weekly_summary_check_seconds)
-        except TimeoutError:
-            pass
