@@ -1,8 +1,8 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { identity, unwrap } from "../api/client";
-import { errorMessage } from "../api/problem";
 import { session } from "../auth/session";
+import { FormError, NewPasswordField, SubmitButton, useSubmit } from "../ui/forms";
 
 /** The page the invitation email links to: register with the invitation, then sign in. */
 export function AcceptInvitation() {
@@ -13,27 +13,15 @@ export function AcceptInvitation() {
   const [email, setEmail] = useState("");
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState("");
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      await unwrap(
-        identity.POST("/v1/auth/register", {
-          body: { tenant, email: email.trim(), password, display_name: name.trim(), invitation_token: token },
-        }),
-      );
-      await session.signIn(tenant, email.trim(), password);
-      navigate("/", { replace: true });
-    } catch (failure) {
-      setError(errorMessage(failure));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, error, submit } = useSubmit(async () => {
+    await unwrap(
+      identity.POST("/v1/auth/register", {
+        body: { tenant, email: email.trim(), password, display_name: name.trim(), invitation_token: token },
+      }),
+    );
+    await session.signIn(tenant, email.trim(), password);
+    navigate("/", { replace: true });
+  });
 
   if (!tenant || !token) {
     return (
@@ -59,29 +47,9 @@ export function AcceptInvitation() {
           Your name
           <input value={name} onChange={(e) => setName(e.target.value)} autoComplete="name" required maxLength={120} />
         </label>
-        <label>
-          Choose a password
-          <input
-            type="password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            autoComplete="new-password"
-            required
-            minLength={8}
-            aria-describedby="password-hint"
-          />
-        </label>
-        <p id="password-hint" className="hint">
-          At least 8 characters; a few words you will remember work well.
-        </p>
-        {error && (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy}>
-          {busy ? "Creating your account…" : "Create account"}
-        </button>
+        <NewPasswordField label="Choose a password" value={password} onChange={setPassword} />
+        <FormError error={error} />
+        <SubmitButton busy={busy} label="Create account" busyLabel="Creating your account…" />
       </form>
     </main>
   );

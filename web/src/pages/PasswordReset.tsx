@@ -1,30 +1,18 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { identity, unwrap } from "../api/client";
-import { errorMessage } from "../api/problem";
 import { session } from "../auth/session";
+import { FormError, NewPasswordField, SubmitButton, useSubmit } from "../ui/forms";
 
 /** Asks for a reset link. The answer is the same whether or not the account exists, and so is this page. */
 export function ForgotPassword() {
   const [tenant, setTenant] = useState(session.rememberedTenant);
   const [email, setEmail] = useState("");
-  const [busy, setBusy] = useState(false);
   const [sent, setSent] = useState(false);
-  const [error, setError] = useState("");
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      await unwrap(identity.POST("/v1/auth/password-reset", { body: { tenant: tenant.trim().toLowerCase(), email: email.trim() } }));
-      setSent(true);
-    } catch (failure) {
-      setError(errorMessage(failure));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, error, submit } = useSubmit(async () => {
+    await unwrap(identity.POST("/v1/auth/password-reset", { body: { tenant: tenant.trim().toLowerCase(), email: email.trim() } }));
+    setSent(true);
+  });
 
   return (
     <main id="main" className="auth">
@@ -46,14 +34,8 @@ export function ForgotPassword() {
               Email
               <input name="email" type="email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="username" required />
             </label>
-            {error && (
-              <p className="notice error" role="alert">
-                {error}
-              </p>
-            )}
-            <button type="submit" disabled={busy}>
-              {busy ? "Sending…" : "Email me a link"}
-            </button>
+            <FormError error={error} />
+            <SubmitButton busy={busy} label="Email me a link" busyLabel="Sending…" />
           </>
         )}
         <Link to="/sign-in">Back to sign in</Link>
@@ -67,23 +49,11 @@ export function ResetPassword() {
   const [params] = useSearchParams();
   const token = params.get("token") ?? "";
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
   const [done, setDone] = useState(false);
-  const [error, setError] = useState("");
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      await unwrap(identity.POST("/v1/auth/password-reset/confirm", { body: { token, new_password: password } }));
-      setDone(true);
-    } catch (failure) {
-      setError(errorMessage(failure));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, error, submit } = useSubmit(async () => {
+    await unwrap(identity.POST("/v1/auth/password-reset/confirm", { body: { token, new_password: password } }));
+    setDone(true);
+  });
 
   if (!token) {
     return (
@@ -104,29 +74,9 @@ export function ResetPassword() {
           <p role="status">Your password is changed and every device was signed out. Sign in with the new one.</p>
         ) : (
           <>
-            <label>
-              New password
-              <input
-                type="password"
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-                autoComplete="new-password"
-                required
-                minLength={8}
-                aria-describedby="password-hint"
-              />
-            </label>
-            <p id="password-hint" className="hint">
-              At least 8 characters; a few words you will remember work well.
-            </p>
-            {error && (
-              <p className="notice error" role="alert">
-                {error} {/expired|used/.test(error) && <Link to="/forgot-password">Ask for a new link</Link>}
-              </p>
-            )}
-            <button type="submit" disabled={busy}>
-              {busy ? "Saving…" : "Set the new password"}
-            </button>
+            <NewPasswordField label="New password" value={password} onChange={setPassword} />
+            <FormError error={error}>{/expired|used/.test(error) && <Link to="/forgot-password">Ask for a new link</Link>}</FormError>
+            <SubmitButton busy={busy} label="Set the new password" busyLabel="Saving…" />
           </>
         )}
         <Link to="/sign-in">Go to sign in</Link>

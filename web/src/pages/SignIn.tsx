@@ -1,8 +1,8 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
-import { errorMessage } from "../api/problem";
 import { session } from "../auth/session";
 import { useClaims } from "../auth/useSession";
+import { FormError, SubmitButton, useSubmit } from "../ui/forms";
 
 export function SignIn() {
   const claims = useClaims();
@@ -11,25 +11,13 @@ export function SignIn() {
   const [tenant, setTenant] = useState(session.rememberedTenant);
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState("");
   const next = params.get("next")?.startsWith("/") ? (params.get("next") as string) : "/";
+  const { busy, error, submit } = useSubmit(async () => {
+    await session.signIn(tenant.trim().toLowerCase(), email.trim(), password);
+    navigate(next, { replace: true });
+  });
 
   if (claims && !busy) return <Navigate to={next} replace />;
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      await session.signIn(tenant.trim().toLowerCase(), email.trim(), password);
-      navigate(next, { replace: true });
-    } catch (failure) {
-      setError(errorMessage(failure));
-    } finally {
-      setBusy(false);
-    }
-  }
 
   return (
     <main id="main" className="auth">
@@ -68,14 +56,8 @@ export function SignIn() {
             required
           />
         </label>
-        {error && (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy}>
-          {busy ? "Signing in…" : "Sign in"}
-        </button>
+        <FormError error={error} />
+        <SubmitButton busy={busy} label="Sign in" busyLabel="Signing in…" />
         <Link to="/forgot-password">Forgot password?</Link>
       </form>
     </main>
