@@ -29,6 +29,10 @@ from .http import Problem
 from .logging import add_to_log_context
 from .revocations import RevocationsUnavailable
 
+# Who may pass a route's guard, weakest first (route_gate).
+PUBLIC, SIGNED_IN, PLATFORM_ADMIN = "public", "signed in", "platform admin"
+GATES = (PUBLIC, SIGNED_IN, "student", "teacher", "admin", PLATFORM_ADMIN)
+
 ALLOWED_ALGORITHMS = ("EdDSA",)
 REQUIRED_CLAIMS = ("sub", "tid", "role", "aud", "exp", "iat", "jti", "sid")
 
@@ -162,6 +166,7 @@ def authentication(verifier_of: Callable[[Request], TokenVerifier]) -> Callable[
             raise Problem(503, "Service Unavailable", str(error), type_="/problems/unavailable",
                           headers={"Retry-After": "5"}) from error
 
+    authenticated.gate = SIGNED_IN  # type: ignore[attr-defined]
     return authenticated
 
 
@@ -171,6 +176,7 @@ def require_role(authenticated: Callable[..., Awaitable[CurrentUser]], role: Rol
             raise Problem(403, "Forbidden", f"this needs the {role.name.lower()} role", type_="/problems/forbidden")
         return user
 
+    guard.gate = role.name.lower()  # type: ignore[attr-defined]
     return guard
 
 
@@ -180,4 +186,20 @@ def require_platform_admin(authenticated: Callable[..., Awaitable[CurrentUser]])
             raise Problem(403, "Forbidden", "this needs a platform admin", type_="/problems/forbidden")
         return user
 
+    guard.gate = PLATFORM_ADMIN  # type: ignore[attr-defined]
     return guard
+
+
+def route_gate(route: Any) -> str:
+    """Who may call a FastAPI route at all, from the guards among its dependencies: ``public``,
+    ``signed in`` (any role), ``teacher``, ``admin`` or ``platform admin``. The finer rules (an
+    author or an admin, a student's own data) are the use cases' and views', after this gate."""
+    found = [PUBLIC]
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        gate = getattr(dependant.call, "gate", None)
+        if gate is not None:
+            found.append(gate)
+        pending.extend(dependant.dependencies)
+    return max(found, key=GATES.index)
