@@ -166,18 +166,23 @@ pg_provision() {
 
 kafka_jars() {
   local log="$LOGS/maven.log" pom="$ROOT/deploy/local/kafka/pom.xml" stamp="$KAFKA_LIBS/.pom.sha256"
-  local want; want="$(cat "$pom" <(echo "$JMX_EXPORTER") | sha256sum | cut -d' ' -f1)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
-  say "resolving Kafka jars from Maven Central (deploy/local/kafka/pom.xml)"
-  rm -rf "$KAFKA_LIBS"; mkdir -p "$KAFKA_LIBS"
-  mvn -B -q -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >"$log" 2>&1 \
-    || fail "resolving Kafka jars with Maven" "$log"
-  mkdir -p "$(dirname "$KAFKA_AGENT")"
-  mvn -B -q dependency:copy -Dartifact="$JMX_EXPORTER" -DoutputDirectory="$(dirname "$KAFKA_AGENT")" >>"$log" 2>&1 \
-    || fail "resolving the JMX exporter agent ($JMX_EXPORTER) with Maven" "$log"
-  mv "$(dirname "$KAFKA_AGENT")"/jmx_prometheus_javaagent-*.jar "$KAFKA_AGENT"
-  echo "$want" >"$stamp"
-  ok "$(ls "$KAFKA_LIBS" | grep -c '\.jar$') jars in $KAFKA_LIBS, the JMX exporter in $KAFKA_AGENT"
+  local want; want="$(sha256sum "$pom" | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "resolving Kafka jars from Maven Central (deploy/local/kafka/pom.xml)"
+    rm -rf "$KAFKA_LIBS"; mkdir -p "$KAFKA_LIBS"
+    mvn -B -q -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >"$log" 2>&1 \
+      || fail "resolving Kafka jars with Maven" "$log"
+    echo "$want" >"$stamp"
+    ok "$(ls "$KAFKA_LIBS" | grep -c '\.jar$') jars in $KAFKA_LIBS"
+  fi
+  # The metrics agent, when the broker is to have one (a test's private broker runs without).
+  if [ "$KAFKA_METRICS_PORT" != 0 ] && [ ! -f "$KAFKA_AGENT" ]; then
+    mkdir -p "$(dirname "$KAFKA_AGENT")"
+    mvn -B -q dependency:copy -Dartifact="$JMX_EXPORTER" -DoutputDirectory="$(dirname "$KAFKA_AGENT")" >>"$log" 2>&1 \
+      || fail "resolving the JMX exporter agent ($JMX_EXPORTER) with Maven" "$log"
+    mv "$(dirname "$KAFKA_AGENT")"/jmx_prometheus_javaagent-*.jar "$KAFKA_AGENT"
+    ok "the JMX exporter agent in $KAFKA_AGENT"
+  fi
 }
 
 kafka_config() {

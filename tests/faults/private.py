@@ -46,7 +46,8 @@ class PrivateKafka:
     @property
     def _env(self) -> dict[str, str]:
         return {**os.environ, "CUEPOINT_LOCAL_DIR": str(self.directory), "CUEPOINT_KAFKA_PORT": str(self.port),
-                "CUEPOINT_KAFKA_BROKERS": str(self.brokers), "CUEPOINT_KAFKA_HEAP": "384m"}
+                "CUEPOINT_KAFKA_BROKERS": str(self.brokers), "CUEPOINT_KAFKA_HEAP": "384m",
+                "CUEPOINT_KAFKA_METRICS_PORT": "0"}  # no metrics agent: its port is make infra's broker's
 
     def start(self) -> None:
         libs = self.directory / "kafka" / "libs"
