@@ -17,6 +17,11 @@ an event is published if and only if what it announces was committed. A service 
 :class:`UnitOfWork` to hang its repositories on the session (``_open``); its unit tests use a
 :class:`FakeUnitOfWork` with in-memory repositories and assert on ``emitted`` and ``committed``.
 
+Events of several keys in one unit of work: emit them in a stable order (say, by key). Each key's
+outbox lock is taken when its event is emitted, so two transactions emitting two keys in opposite
+orders deadlock, and PostgreSQL aborts one of them (found by tests/faults/test_relay_and_api_kills.py,
+whose writers now emit in sorted order; no use case emits for several keys in varying order today).
+
 Why ``emit`` writes at once instead of collecting events for the commit: the outbox takes a
 per-key advisory lock when an event is added, so events of one key are ordered as the transactions
 that wrote them; writing at commit would take those locks later, in a different order than the
