@@ -86,8 +86,9 @@ async def _lesson(infra: Infra, connection: psycopg.Connection, teacher: dict[st
                                 created_by_id=teacher_id, video_ids=[video]),
     ], tenant_id=tenant, producer="content", actor_id=teacher_id)
     for schema in ("progress", "analytics"):
+        # The workers read the run's topics from the start: late in a full run, thousands of earlier events.
         await wait_for_row(connection, f"SELECT EXISTS (SELECT FROM {schema}.milestones WHERE video_id = %s)",  # noqa: S608
-                           (video,))
+                           (video,), timeout=120)
 
 
 def _checksums(connection: psycopg.Connection, tenant: uuid.UUID) -> dict[str, str]:

@@ -14,7 +14,7 @@ test("an admin changes a setting and invites a teacher; the audit log shows both
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("link", { name: "Organisation" }).click();
   await expect(page.getByRole("heading", { name: "Organisation" })).toBeVisible();
-  await expect(page.getByRole("cell", { name: "student@example.com" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "student@example.com", exact: true })).toBeVisible();
   await accessible(page);
   await snap(page, info, "people");
 
