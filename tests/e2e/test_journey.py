@@ -321,7 +321,7 @@ async def test_the_seeds_four_key_queries_return_the_demo_data(platform, tmp_pat
             mine = _psql(platform, "progress", me["tenant_id"], KEY_QUERIES["progress"], student_id)
             rows = _psql(platform, "analytics", me["tenant_id"], KEY_QUERIES["analytics"], me["id"])
             return (any(r[0] == lesson["title"] and r[3] and float(r[3]) > 0 for r in mine)
-                    and any(r[0] == lesson["title"] and r[1] == "1" and r[3] for r in rows))
+                    and any(r[0] == lesson["title"] and int(r[1]) >= 1 and r[3] for r in rows))
         # Through Kafka to progress, then analytics: late in a full run their groups have many earlier events to read.
         await eventually(projected, timeout=90, message="progress and analytics did not project the demo")
 
@@ -332,7 +332,8 @@ async def test_the_seeds_four_key_queries_return_the_demo_data(platform, tmp_pat
     assert [(float(r[1]), r[2], r[3], int(r[4])) for r in lookup] == [
         (20.0, "Where it happens", "t", 3), (45.0, "Inputs and outputs", "t", 3)]
     teacher_rows = _psql(platform, "analytics", me["tenant_id"], KEY_QUERIES["analytics"], me["id"])
-    assert [r for r in teacher_rows if r[0] == lesson["title"]][0][1] == "1"
+    # Enrolled students: the demo student, and whoever else studied the demo lesson in this run's database.
+    assert int([r for r in teacher_rows if r[0] == lesson["title"]][0][1]) >= 1
     usage = _psql(platform, "assessment", me["tenant_id"], KEY_QUERIES["assessment"], None)
     assert usage and usage[0][1] == "QUESTION_GENERATION" and int(usage[0][2]) >= 2
 
