@@ -181,8 +181,10 @@ async def _openai_configuration(api, admin, fake, **fields) -> dict:
 
 async def test_openai_provider_retries_429_timeouts_and_bad_json(api, generation, worker, accounts, infra,
                                                                  admin_connection, fake_openai):
-    admin = await accounts.login("admin@example.com")
-    teacher = await accounts.login("teacher@example.com")
+    # An organisation of its own: an active OpenAI configuration in the demo organisation would outlive
+    # this test's fake server and take over the demo's generation in the end-to-end tests of the run.
+    users = await accounts.tenant_with_users(f"openai-{uuid.uuid4().hex[:6]}")
+    admin, teacher = users["admin"], users["teacher"]
     configuration = await _openai_configuration(api, admin, fake_openai)
     assert configuration["has_api_key"] and "api_key" not in configuration and "sk-test" not in json.dumps(
         configuration)
