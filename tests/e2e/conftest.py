@@ -1,9 +1,17 @@
 """The whole platform as `make up` runs it — every service's api, worker and relay, and the nginx
-gateway — started by deploy/local/services.sh on the test database, the test run's topics and
-ports of its own, so it never touches a developer's running platform."""
+gateway — started by deploy/local/services.sh on a database, topics and ports of its own, so it
+never touches a developer's running platform.
+
+Its database and topics are not the service tests' either: those tests leave data in the demo
+organisation (an active OpenAI configuration, students enrolled in the demo lesson) and thousands
+of events, some malformed on purpose, on their topics; a platform that shared them found the
+demo not as `make seed` leaves it and read that backlog before its own events. So every fixture
+the platform and these tests stand on is declared again here, on an `infra` of this folder's own
+(pytest keeps a separate instance of a fixture declared in a conftest)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -16,8 +24,10 @@ import pytest
 
 from cuepoint.contracts.topics import SERVICES
 from tests.support.accounts import Accounts
+from tests.support.accounts import accounts  # noqa: F401 - declared again: on this folder's infra
 from tests.support.mail import Mailbox
 from tests.support.platform import Infra
+from tests.support.platform import admin_connection, test_database, topics  # noqa: F401 - the same
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +38,13 @@ class Platform:
     mailbox: Mailbox
     infra: Infra
     env: dict[str, str]  # what the platform's processes were started with: for commands run against it
+
+
+@pytest.fixture(scope="session")
+def infra(infra: Infra) -> Infra:
+    """The run's PostgreSQL and Kafka, with a database and a topic prefix for the end-to-end tests
+    alone (under the run's prefix, so the run's clean-up deletes these topics too)."""
+    return dataclasses.replace(infra, database=f"{infra.database}_e2e", topic_prefix=f"{infra.topic_prefix}e2e.")
 
 
 def _free_port() -> int:

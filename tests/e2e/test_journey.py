@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.support.platform import TEST_DATABASE, eventually
+from tests.support.platform import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -294,7 +294,7 @@ def _psql(platform, service: str, tenant: str, query: str, parameter: str | None
               f"EXECUTE key_query{f'({chr(39)}{parameter}{chr(39)})' if parameter else ''};\n")
     result = subprocess.run(
         ["psql", "-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-         "-p", str(platform.infra.pg_port), "-U", f"cuepoint_{service}", TEST_DATABASE],
+         "-p", str(platform.infra.pg_port), "-U", f"cuepoint_{service}", platform.infra.database],
         input=script, capture_output=True, text=True, env={"PGPASSWORD": "cuepoint-local", "PATH": "/usr/bin:/bin"},
         check=False)
     assert result.returncode == 0, result.stderr

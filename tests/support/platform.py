@@ -41,13 +41,14 @@ class Infra:
     bootstrap_servers: str
     topic_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}.")
     kind: str = "local"  # "local": make infra's processes; "containers": testcontainers
+    database: str = TEST_DATABASE  # the services' database of this run (tests/e2e has one of its own)
 
     def settings(self, service: str, cls: type[RuntimeSettings] = RuntimeSettings, **overrides: object) -> RuntimeSettings:
         values: dict[str, object] = {
             "service": service,
             "pg_host": self.pg_host,
             "pg_port": self.pg_port,
-            "pg_database": TEST_DATABASE,
+            "pg_database": self.database,
             "db_password": ROLE_PASSWORD,
             "kafka_bootstrap": self.bootstrap_servers,
             "topic_prefix": self.topic_prefix,
@@ -56,8 +57,8 @@ class Infra:
         values.update(overrides)
         return cls(**values)
 
-    def admin_database_url(self, database: str = TEST_DATABASE) -> str:
-        return self.admin_url.rsplit("/", 1)[0] + "/" + database
+    def admin_database_url(self, database: str | None = None) -> str:
+        return self.admin_url.rsplit("/", 1)[0] + "/" + (database or self.database)
 
 
 def docker_engine_available() -> bool:
@@ -149,16 +150,14 @@ def test_database(infra: Infra) -> str:
 
     from cuepoint.runtime.migrations import upgrade
 
-    import psycopg
-
     # A fresh database each run: every test starts from what migrations create, nothing left over.
     with psycopg.connect(infra.admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)")
-    provision(infra.admin_url, TEST_DATABASE, ROLE_PASSWORD, SERVICES)
+        admin.execute(f"DROP DATABASE IF EXISTS {infra.database} WITH (FORCE)")
+    provision(infra.admin_url, infra.database, ROLE_PASSWORD, SERVICES)
     for service in SERVICES:
         spec = importlib.import_module(f"cuepoint.{service}.bootstrap").spec()
         upgrade(spec.migrations, schema=service, url=infra.settings(service).owner_database_url)
-    return TEST_DATABASE
+    return infra.database
 
 
 @pytest.fixture
