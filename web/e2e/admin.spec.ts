@@ -53,7 +53,12 @@ test("an admin changes a setting and invites a teacher; the audit log shows both
   await snap(page, info, "audit");
 
   await page.getByRole("link", { name: "AI", exact: true }).click();
-  await expect(page.getByText(/This month .* of .* left/)).toBeVisible();
+  await expect(page.getByText(/This month .* of .* left/)).toBeVisible(); // the budget: assessment's
+  // Month by month: analytics' report of the seed's AI query, with the demo's drafting in it.
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByRole("row", { name: /QUESTION_GENERATION/ }).first()).toBeVisible({ timeout: 2000 });
+  }).toPass({ timeout: 30_000 });
   await expect(page.getByText(/^\d+ waiting · \d+ running/)).toBeVisible(); // the drafting queue, for admins
   // The built-in generator needs no key: its test answers at once.
   await page.getByRole("button", { name: "Test the connection of Built-in offline generator" }).click();

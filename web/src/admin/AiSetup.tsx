@@ -1,9 +1,10 @@
 // AI configurations (a provider with its key, never shown again; activate; the default provider
-// drafts use) and AI spend against the monthly budget, month by month — the seed's AI Usage Cost
-// Tracking query — as a chart.
+// drafts use) and AI spend: this month's against the budget from assessment (where spend is written
+// and generation is refused), month by month — the seed's AI Usage Cost Tracking query — from
+// analytics' report (docs/decisions/0007-ai-usage-owners.md), as a chart.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState, type FormEvent } from "react";
-import { assessment, identity, unwrap } from "../api/client";
+import { analytics, assessment, identity, jsonOnly, unwrap } from "../api/client";
 import { errorMessage } from "../api/problem";
 import { Chart } from "../studio/Chart";
 import { ErrorNotice, Loading, ProgressBar } from "../ui/states";
@@ -13,7 +14,8 @@ const money = new Intl.NumberFormat(undefined, { style: "currency", currency: "U
 export function AiSetup() {
   const queryClient = useQueryClient();
   const configurations = useQuery({ queryKey: ["assessment", "ai-configurations"], queryFn: () => unwrap(assessment.GET("/v1/ai-configurations")) });
-  const usage = useQuery({ queryKey: ["assessment", "ai-usage"], queryFn: () => unwrap(assessment.GET("/v1/ai-usage", { params: { query: { months: 6 } } })) });
+  const usage = useQuery({ queryKey: ["assessment", "ai-usage"], queryFn: () => unwrap(assessment.GET("/v1/ai-usage")) });
+  const report = useQuery({ queryKey: ["analytics", "ai-usage"], queryFn: async () => jsonOnly(await unwrap(analytics.GET("/v1/dashboards/ai-usage"))) });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ["assessment", "ai-configurations"] });
   const toggle = useMutation({
     mutationFn: ({ id, active }: { id: string; active: boolean }) =>
@@ -25,7 +27,7 @@ export function AiSetup() {
       unwrap(assessment.PATCH("/v1/ai-configurations/{configuration_id}", { params: { path: { configuration_id: id } }, body: { api_key: key } })),
     onSuccess: refresh,
   });
-  const months = usage.data?.months ?? [];
+  const months = useMemo(() => report.data?.months ?? [], [report.data]);
   const chart = useMemo(() => {
     const labels = [...new Set(months.map((m) => m.month.slice(0, 7)))].sort();
     const types = [...new Set(months.map((m) => m.request_type))];
@@ -57,7 +59,14 @@ export function AiSetup() {
               {money.format(usage.data.this_month.remaining_usd)} left)
             </p>
             <ProgressBar value={usage.data.this_month.budget_usd ? (usage.data.this_month.spent_usd / usage.data.this_month.budget_usd) * 100 : 0} label="AI budget used this month" />
-            {months.length > 0 && <Chart config={chart} label="AI cost per month by request type" />}
+          </>
+        )}
+        {report.isPending && <Loading />}
+        {report.isError && <ErrorNotice error={report.error} />}
+        {report.data && months.length === 0 && <p className="hint">No AI requests in the last six months.</p>}
+        {months.length > 0 && (
+          <>
+            <Chart config={chart} label="AI cost per month by request type" />
             <table className="data">
               <thead><tr><th scope="col">Month</th><th scope="col">Request type</th><th scope="col">Requests</th><th scope="col">Tokens</th><th scope="col">Cost</th><th scope="col">Avg response</th></tr></thead>
               <tbody>

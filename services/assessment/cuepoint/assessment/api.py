@@ -178,10 +178,10 @@ def routers(units: UnitsOfWork[AssessmentUnitOfWork], verifier: TokenVerifier, *
     usage = APIRouter(prefix="/v1/ai-usage", tags=["AI"])
 
     @usage.get("", response_model=schemas.Usage,
-               summary="AI requests, tokens and cost per month and request type; this month's budget")
-    async def ai_usage(actor: Admin, months: int = Query(default=6, ge=1, le=36)) -> Any:
+               summary="This month's AI spend against the budget (the monthly report: analytics' /v1/dashboards/ai-usage)")
+    async def ai_usage(actor: Admin) -> Any:
         async with units(actor.tenant_id) as uow:
-            return await views.usage(uow, config, actor.tenant_id, months)
+            return await views.usage(uow, config, actor.tenant_id)
 
     jobs = APIRouter(prefix="/v1/generation-jobs", tags=["AI"])
 

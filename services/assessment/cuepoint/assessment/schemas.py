@@ -27,8 +27,6 @@ Provider = Literal["OPENAI", "OFFLINE"]
 
 # PostgreSQL hands timestamptz over in the session's time zone; the API always speaks UTC (``…Z``).
 Timestamp = Annotated[datetime, AfterValidator(lambda value: value.astimezone(UTC))]
-Milliseconds = Annotated[float, PlainSerializer(lambda value: round(float(value), 1), return_type=float,
-                                                when_used="json")]
 Share = Annotated[float, Field(ge=0, le=1, description="0–1: the share of the points lost per extra attempt."),
                   PlainSerializer(lambda value: round(float(value), 3), return_type=float, when_used="json")]
 
@@ -416,15 +414,6 @@ class GenerationQueue(Out):
     limits: QueueLimits
 
 
-class UsageMonth(Out):
-    month: Timestamp = Field(description="The month's first instant.")
-    request_type: str
-    total_requests: int
-    total_tokens: int
-    total_cost: Money
-    avg_response_time: Milliseconds = Field(description="Milliseconds.")
-
-
 class Budget(Out):
     budget_usd: Money
     spent_usd: Money
@@ -432,5 +421,7 @@ class Budget(Out):
 
 
 class Usage(Out):
-    months: list[UsageMonth]
+    """What generation checks before asking a provider. Month by month, by request type, is analytics'
+    report (GET /v1/dashboards/ai-usage), projected from assessment.ai_usage.recorded.v1."""
+
     this_month: Budget

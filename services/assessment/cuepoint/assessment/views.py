@@ -39,19 +39,6 @@ SELECT q.job_id, j.provider, j.created_at, (q.leased_at IS NOT NULL AND q.availa
 FROM generation_queue q JOIN generation_jobs j ON j.id = q.job_id
 """
 
-USAGE_SQL = """
-SELECT
-    DATE_TRUNC('month', created_at) as month,
-    request_type,
-    COUNT(*) as total_requests,
-    SUM(tokens_used) as total_tokens,
-    SUM(cost) as total_cost,
-    AVG(response_time) as avg_response_time
-FROM ai_usage_logs
-WHERE created_at >= CURRENT_DATE - make_interval(months => :months)
-GROUP BY month, request_type
-ORDER BY month DESC, total_cost DESC
-"""
 
 
 
@@ -70,14 +57,13 @@ async def configurations(uow: AssessmentUnitOfWork, limit: int, offset: int) -> 
     return _page(schemas.Configuration, [configuration(row) for row in rows], total, limit, offset)
 
 
-async def usage(uow: AssessmentUnitOfWork, config: ConfigLookup, tenant_id: uuid.UUID,
-                months: int) -> schemas.Usage:
-    """The seed's "AI Usage Cost Tracking" for this organisation, and this month's budget."""
-    rows = (await uow.session.execute(text(USAGE_SQL), {"months": months})).mappings().all()
+async def usage(uow: AssessmentUnitOfWork, config: ConfigLookup, tenant_id: uuid.UUID) -> schemas.Usage:
+    """This month's AI spend against the organisation's budget, as generation checks it: read where the
+    spend is written, so an admin sees what the next request will be refused on. The month-by-month
+    report (the seed's "AI Usage Cost Tracking") is analytics' (docs/decisions/0007-ai-usage-owners.md)."""
     spent = await uow.usage.spent_this_month()
     budget = Decimal(str(await config("ai.monthlyBudgetUsd", tenant_id)))
     return schemas.Usage.model_validate({
-        "months": [dict(row) for row in rows],
         "this_month": {"budget_usd": budget, "spent_usd": spent, "remaining_usd": max(budget - spent, 0)}})
 
 

@@ -93,7 +93,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** AI requests, tokens and cost per month and request type; this month's budget */
+        /** This month's AI spend against the budget (the monthly report: analytics' /v1/dashboards/ai-usage) */
         get: operations["ai_usage_v1_ai_usage_get"];
         put?: never;
         post?: never;
@@ -1843,33 +1843,13 @@ export type components = {
              */
             type: "TRUE_FALSE";
         };
-        /** Usage */
+        /**
+         * Usage
+         * @description What generation checks before asking a provider. Month by month, by request type, is analytics'
+         *     report (GET /v1/dashboards/ai-usage), projected from assessment.ai_usage.recorded.v1.
+         */
         Usage: {
-            /** Months */
-            months: components["schemas"]["UsageMonth"][];
             this_month: components["schemas"]["Budget"];
-        };
-        /** UsageMonth */
-        UsageMonth: {
-            /**
-             * Avg Response Time
-             * @description Milliseconds.
-             */
-            avg_response_time: number;
-            /**
-             * Month
-             * Format: date-time
-             * @description The month's first instant.
-             */
-            month: string;
-            /** Request Type */
-            request_type: string;
-            /** Total Cost */
-            total_cost: number;
-            /** Total Requests */
-            total_requests: number;
-            /** Total Tokens */
-            total_tokens: number;
         };
     };
     responses: never;
@@ -2210,9 +2190,7 @@ export interface operations {
     };
     ai_usage_v1_ai_usage_get: {
         parameters: {
-            query?: {
-                months?: number;
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
@@ -2239,15 +2217,6 @@ export interface operations {
             };
             /** @description The token's role or this user may not do this (problem+json) */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDetails"];
-                };
-            };
-            /** @description Invalid request: each field's problem under `errors` (problem+json) */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
