@@ -152,6 +152,7 @@ async def test_full_stop_and_start_then_drop_and_replay(infra: Infra, topics: li
     live = _checksums(admin_connection, tenant)
     # the two loads' events and the lesson's four content events
     assert live["analytics.analytics_events"].startswith(f"{result.stored + result_before.stored + 4}:"), live
+    events_live = _events(admin_connection, tenant)
     replaying = time.monotonic()
     assert await rebuild_progress(ServiceContext("progress", infra.settings("progress", ProgressSettings)),
                                   out=_Sink()) == 0
@@ -160,7 +161,17 @@ async def test_full_stop_and_start_then_drop_and_replay(infra: Infra, topics: li
     replayed = _checksums(admin_connection, tenant)
     print(f"\nREPLAY FIGURES tables={len(live)} non_empty={sum(not v.startswith('0:') for v in live.values())} "
           f"replay_s={replay_s:.1f} {live}")
+    events_replayed = _events(admin_connection, tenant)
+    # Which events differ, if any, to say what a replay did not reproduce (once one client event fewer).
+    assert events_replayed == events_live, {"only live": sorted(events_live - events_replayed),
+                                            "only replayed": sorted(events_replayed - events_live)}
     assert replayed == live
+
+
+def _events(connection: psycopg.Connection, tenant: uuid.UUID) -> set[tuple[str, str, str]]:
+    """(id, type, occurred_at) of the tenant's rows in analytics' event store."""
+    return {tuple(map(str, row)) for row in connection.execute(
+        "SELECT id, event_type, occurred_at FROM analytics.analytics_events WHERE tenant_id = %s", (tenant,))}
 
 
 class _Sink:
