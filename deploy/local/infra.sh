@@ -7,6 +7,13 @@
 #   deploy/local/infra.sh down      stop both
 #   deploy/local/infra.sh status    say what runs
 #   deploy/local/infra.sh kafka-start | kafka-stop | kafka-kill   (the broker alone; tests use these)
+#   deploy/local/infra.sh replica-start | replica-stop | replica-drop   (PostgreSQL's streaming replica)
+#
+# The replica (off by default): `CUEPOINT_PG_REPLICA=1 make infra` (or replica-start) takes a base backup of
+#        the cluster (pg_basebackup -R, role cuepoint_replicator, slot cuepoint_replica) into .local/pg/replica
+#        and runs it read-only on CUEPOINT_PG_REPLICA_PORT (the primary's port + 1); once made, `up` starts it
+#        again and `down` stops it; replica-drop deletes it and its slot. analytics reads from it when
+#        CUEPOINT_ANALYTICS_READ_URL names it (README, "Analytics' read replica").
 #
 # Ports: CUEPOINT_PG_PORT (5432), CUEPOINT_KAFKA_PORT (9092), CUEPOINT_KAFKA_CONTROLLER_PORT (port+1),
 #        CUEPOINT_STORAGE_PORT (9023). Metrics for Prometheus: the broker's (the JMX exporter agent)
@@ -39,6 +46,10 @@ KAFKA_METRICS_PORT="${CUEPOINT_KAFKA_METRICS_PORT:-9404}"
 JMX_EXPORTER="io.prometheus.jmx:jmx_prometheus_javaagent:1.0.1"
 KAFKA_AGENT="$KAFKA_DIR/agent/jmx_prometheus_javaagent.jar"
 PG_METRICS_PORT="${CUEPOINT_PG_METRICS_PORT:-9187}"
+# The streaming replica (replica-start): its port and slot (a test's own replica names others, and its
+# directory with CUEPOINT_PG_REPLICA_DIR).
+REPLICA_PORT="${CUEPOINT_PG_REPLICA_PORT:-$((PG_PORT + 1))}"
+REPLICA_SLOT="${CUEPOINT_PG_REPLICA_SLOT:-cuepoint_replica}"
 PY="$ROOT/.venv/bin/python"
 
 mkdir -p "$LOGS" "$RUN"
@@ -139,9 +150,10 @@ pg_start() {
   say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   # Sized for the telemetry's writes (bench/analytics_ingest.py): buffers that hold the hot partitions' indexes,
   # checkpoints far enough apart that full-page images do not double the WAL. pg_stat_statements: the
-  # slowest statements, for the metrics exporter (deploy/prometheus/postgres-queries.yaml).
+  # slowest statements, for the metrics exporter (deploy/prometheus/postgres-queries.yaml). max_slot_wal_keep_size: a
+  # replica left stopped holds back at most this much WAL, then its slot is given up (replica-drop, replica-start).
   pg_ctl_ -D "$data" -l "$server_log" -w -t 60 start \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $base/run -c max_connections=300 -c shared_buffers=2GB -c random_page_cost=1.1 -c effective_cache_size=8GB -c max_wal_size=8GB -c checkpoint_timeout=15min -c wal_compression=lz4 -c fsync=${CUEPOINT_PG_FSYNC:-on} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=5000 -c track_io_timing=on" \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $base/run -c max_connections=300 -c shared_buffers=2GB -c random_page_cost=1.1 -c effective_cache_size=8GB -c max_wal_size=8GB -c checkpoint_timeout=15min -c wal_compression=lz4 -c fsync=${CUEPOINT_PG_FSYNC:-on} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=5000 -c track_io_timing=on -c max_slot_wal_keep_size=${CUEPOINT_PG_SLOT_WAL_KEEP:-8GB}" \
     >>"$log" 2>&1 || fail "starting PostgreSQL" "$log"
   ok "PostgreSQL running on 127.0.0.1:$PG_PORT (log: $log)"
 }
@@ -160,6 +172,85 @@ pg_provision() {
     --admin-url "postgresql://postgres:$PG_SUPERUSER_PASSWORD@127.0.0.1:$PG_PORT/postgres" \
     --database "$PG_DATABASE" --password "$DB_PASSWORD" >>"$log" 2>&1 || fail "provisioning the database" "$log"
   ok "$(tail -n 1 "$log")"
+}
+
+# --- PostgreSQL's streaming replica (off by default; CUEPOINT_PG_REPLICA=1 or replica-start) ----
+
+replica_dir() { echo "${CUEPOINT_PG_REPLICA_DIR:-$(readlink -f "$LOCAL/pg")/replica}"; }
+
+pg_psql() { # pg_psql ARGS...: psql on the primary as postgres (peer authentication on its socket)
+  (cd / && runuser -u postgres -- "$(pg_bindir)/psql" -h "$(readlink -f "$LOCAL/pg")/run" -p "$PG_PORT" -d postgres \
+    -v ON_ERROR_STOP=1 -qAtX "$@")
+}
+
+replica_running() { local data; data="$(replica_dir)/data"; [ -f "$data/postmaster.pid" ] && pg_ctl_ -D "$data" status >/dev/null 2>&1; }
+
+replica_start() {
+  local dir data log settings
+  pg_running || fail "the replica follows the primary: start it first (deploy/local/infra.sh up)" ""
+  dir="$(replica_dir)"; data="$dir/data"; log="$dir/server.log"
+  mkdir -p "$dir/run"; chown postgres:postgres "$dir" "$dir/run"; touch "$log"; chown postgres:postgres "$log"
+  if replica_running; then ok "PostgreSQL's replica already running on 127.0.0.1:$REPLICA_PORT"; return; fi
+  port_open "$REPLICA_PORT" && fail "port $REPLICA_PORT is taken by another process; set CUEPOINT_PG_REPLICA_PORT" ""
+  if [ ! -f "$data/PG_VERSION" ]; then
+    say "base backup of the cluster for the replica (pg_basebackup -R, slot $REPLICA_SLOT) into $data"
+    # The replication role (it reads the WAL, no table's rows) and the slot that keeps the WAL the replica still needs.
+    pg_psql -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cuepoint_replicator') THEN
+                  CREATE ROLE cuepoint_replicator LOGIN REPLICATION; END IF; END \$\$" \
+      -c "ALTER ROLE cuepoint_replicator PASSWORD '$DB_PASSWORD'" \
+      -c "SELECT pg_create_physical_replication_slot('$REPLICA_SLOT') WHERE NOT EXISTS
+            (SELECT FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT')" >>"$log" 2>&1 \
+      || fail "creating the replication role and slot" "$log"
+    printf '127.0.0.1:%s:*:cuepoint_replicator:%s\n' "$PG_PORT" "$DB_PASSWORD" >"$dir/.pgpass"
+    chown postgres:postgres "$dir/.pgpass"; chmod 600 "$dir/.pgpass"
+    rm -rf "$data"
+    # -R writes standby.signal and primary_conninfo (naming the passfile, kept for reconnecting), so the copy
+    # starts as a standby of the primary, reading through the slot.
+    (cd / && runuser -u postgres -- env PGPASSFILE="$dir/.pgpass" "$(pg_bindir)/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" \
+      -U cuepoint_replicator -D "$data" -R -S "$REPLICA_SLOT" -X stream -c fast --no-password) >>"$log" 2>&1 \
+      || fail "pg_basebackup of the primary" "$log"
+    # The primary's settings come from its command line, not from a file the copy would have.
+    rm -f "$data/postmaster.opts" "$data/postmaster.pid"
+  fi
+  # A hot standby needs at least the primary's connection and lock limits; hot_standby_feedback keeps the
+  # primary's vacuum from removing rows a dashboard's query on the replica still reads (no cancelled queries).
+  settings="$(pg_psql -c "SELECT string_agg('-c ' || name || '=' || setting, ' ') FROM pg_settings
+                          WHERE name IN ('max_connections', 'max_worker_processes', 'max_wal_senders',
+                                         'max_prepared_transactions', 'max_locks_per_transaction')")" \
+    || fail "reading the primary's settings" ""
+  say "starting PostgreSQL's replica on 127.0.0.1:$REPLICA_PORT"
+  pg_ctl_ -D "$data" -l "$log" -w -t 120 start \
+    -o "-p $REPLICA_PORT -c listen_addresses=127.0.0.1 -k $dir/run $settings -c shared_buffers=${CUEPOINT_PG_REPLICA_BUFFERS:-512MB} -c hot_standby=on -c hot_standby_feedback=on -c cluster_name=cuepoint-replica" \
+    >>"$log" 2>&1 || fail "starting PostgreSQL's replica" "$log"
+  ok "PostgreSQL's replica running on 127.0.0.1:$REPLICA_PORT (read-only, slot $REPLICA_SLOT; log: $log)"
+}
+
+replica_stop() {
+  if replica_running; then
+    say "stopping PostgreSQL's replica"
+    pg_ctl_ -D "$(replica_dir)/data" -m fast -w stop >>"$(replica_dir)/server.log" 2>&1 || fail "stopping the replica" "$(replica_dir)/server.log"
+  fi
+}
+
+replica_drop() { # the replica's data and its slot (a slot nobody reads keeps WAL on the primary)
+  replica_stop
+  if [ -d "$(replica_dir)" ]; then say "removing the replica in $(replica_dir)"; rm -rf "$(replica_dir)"; fi
+  if pg_running; then
+    pg_psql -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                WHERE slot_name = '$REPLICA_SLOT' AND NOT active" >/dev/null || fail "dropping the slot $REPLICA_SLOT" ""
+  fi
+  ok "no replica (slot $REPLICA_SLOT dropped)"
+}
+
+replica_status() {
+  if replica_running; then
+    local lag; lag="$(pg_psql -c "SELECT COALESCE(r.state, 'disconnected') || ', replay lag ' || COALESCE(r.replay_lag::text, '0')
+                                   || ', ' || pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)) || ' WAL held'
+                                   FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+                                   WHERE s.slot_name = '$REPLICA_SLOT'" 2>/dev/null || true)"
+    echo "replica   running  127.0.0.1:$REPLICA_PORT  slot $REPLICA_SLOT: ${lag:-primary not answering}"
+  elif [ -f "$(replica_dir)/data/PG_VERSION" ]; then echo "replica   stopped  (data: $(replica_dir)/data)"
+  fi
 }
 
 # --- Kafka -----------------------------------------------------------------------------
@@ -357,6 +448,7 @@ status() {
       if pid_alive "$RUN/kafka-$node.pid"; then echo "kafka-$node   running  127.0.0.1:$(kafka_node_port "$node")  pid $(cat "$RUN/kafka-$node.pid")"; else echo "kafka-$node   stopped"; fi
     done
   elif pid_alive "$RUN/kafka.pid" && port_open "$KAFKA_PORT"; then echo "kafka     running  127.0.0.1:$KAFKA_PORT  pid $(cat "$RUN/kafka.pid")"; else echo "kafka     stopped"; fi
+  replica_status
   if pid_alive "$RUN/storage.pid" && port_open "$STORAGE_PORT"; then echo "storage   running  127.0.0.1:$STORAGE_PORT  (GCS emulator)"; else echo "storage   stopped"; fi
 }
 
@@ -366,14 +458,19 @@ case "${1:-}" in
     pg_start
     pg_provision
     pg_exporter_start
+    # The replica when asked for, or when one was made before (its slot holds WAL until it catches up).
+    if [ "${CUEPOINT_PG_REPLICA:-0}" = 1 ] || [ -f "$(replica_dir)/data/PG_VERSION" ]; then replica_start; fi
     kafka_start
     kafka_topics
     storage_start
     ;;
-  down) storage_stop; kafka_stop; pg_exporter_stop; pg_stop; ok "infrastructure stopped" ;;
+  down) storage_stop; kafka_stop; pg_exporter_stop; replica_stop; pg_stop; ok "infrastructure stopped" ;;
   status) status ;;
   kafka-start) kafka_start ;;
   kafka-stop) kafka_stop TERM ;;
   kafka-kill) kafka_stop KILL ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  replica-start) replica_start ;;
+  replica-stop) replica_stop ;;
+  replica-drop) replica_drop ;;
+  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

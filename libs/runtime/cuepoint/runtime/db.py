@@ -40,7 +40,11 @@ class _MeasuredPool(AsyncAdaptedQueuePool):
             DB_POOL_WAIT.labels(self.logging_name or "cuepoint").observe(time.perf_counter() - started)
 
 
-def create_engine(url: str, *, pool_size: int = 10, application_name: str = "cuepoint") -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, application_name: str = "cuepoint",
+                  connect_timeout: int | None = None) -> AsyncEngine:
+    """``connect_timeout`` (seconds): how long opening a connection may take before it fails (libpq's default
+    is to wait as long as the network does; a read replica that may be away wants a bound)."""
+    timeout = {} if connect_timeout is None else {"connect_timeout": connect_timeout}
     engine = create_async_engine(
         url,
         poolclass=_MeasuredPool,
@@ -50,7 +54,7 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "cue
         pool_pre_ping=True,
         # JIT off: every query here is short, and a misestimated plan (a set-returning function
         # counts as 1,000 rows) crossed jit_above_cost and spent ~1 s compiling a 30 ms batch.
-        connect_args={"application_name": application_name, "options": "-c jit=off"},
+        connect_args={"application_name": application_name, "options": "-c jit=off", **timeout},
     )
     watch_sqlalchemy_pool(application_name, engine)
     watch_sqlalchemy_statements(engine)

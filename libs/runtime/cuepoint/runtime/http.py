@@ -71,6 +71,16 @@ class Readiness(BaseModel):
     checks: dict[str, Literal["ok", "unavailable"]]
 
 
+class DegradableReadiness(BaseModel):
+    """``/readyz`` of a service with checks that degrade it rather than stop it (analytics' read replica): still
+    200, ``degraded`` while one of them says what is wrong."""
+
+    status: Literal["ready", "degraded"]
+    service: str
+    checks: dict[str, Literal["ok", "degraded", "unavailable"]]
+    degraded: dict[str, str] = {}
+
+
 class Problem(Exception):
     """Raise from a route or use case to answer a problem+json response."""
 
@@ -99,6 +109,8 @@ def problem_response(status: int, title: str, detail: str | None = None, *, type
 
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+DegradationCheck = Callable[[], Awaitable[str | None]]
+"""None while all is well, else what degrades the service (it keeps serving: /readyz stays 200)."""
 
 
 @dataclass
@@ -109,6 +121,7 @@ class ServiceHttp:
     version: str = "0.1.0"
     routers: Sequence[Any] = ()
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    degradations: dict[str, DegradationCheck] = field(default_factory=dict)
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None
     description: str = ""
 
@@ -134,13 +147,20 @@ def create_app(spec: ServiceHttp) -> FastAPI:
         return {"status": "ok", "service": spec.service}
 
     @app.get("/readyz", tags=["operations"], summary="Readiness: the database and Kafka answer",
-             response_model=Readiness,
+             response_model=DegradableReadiness if spec.degradations else Readiness,
              responses={503: {"description": "A dependency does not answer (problem+json naming it)"}})
     async def readyz() -> Response:
         names = list(spec.readiness)
-        results = await asyncio.gather(*(_run_check(spec.readiness[name]) for name in names))
-        checks = {name: ("ok" if ok else "unavailable") for name, ok in zip(names, results, strict=True)}
+        results, degradations = await asyncio.gather(
+            asyncio.gather(*(_run_check(spec.readiness[name]) for name in names)),
+            asyncio.gather(*(_run_degradation(check) for check in spec.degradations.values())))
+        checks: dict[str, str] = {name: ("ok" if ok else "unavailable") for name, ok in zip(names, results, strict=True)}
+        degraded = {name: why for name, why in zip(spec.degradations, degradations, strict=True) if why}
+        checks.update({name: "degraded" if name in degraded else "ok" for name in spec.degradations})
         if all(results):
+            if spec.degradations:
+                return JSONResponse({"status": "degraded" if degraded else "ready", "service": spec.service,
+                                     "checks": checks, "degraded": degraded})
             return JSONResponse({"status": "ready", "service": spec.service, "checks": checks})
         failing = ", ".join(name for name, ok in zip(names, results, strict=True) if not ok)
         return problem_response(503, "Not ready", f"unavailable: {failing}", checks=checks)
@@ -160,6 +180,14 @@ async def _run_check(check: ReadinessCheck) -> bool:
     except Exception as error:
         log.warning("readiness check failed", extra={"error": repr(error)})
         return False
+
+
+async def _run_degradation(check: DegradationCheck) -> str | None:
+    try:
+        return await asyncio.wait_for(check(), timeout=3)
+    except Exception as error:
+        log.warning("degradation check failed", extra={"error": repr(error)})
+        return f"the check failed: {type(error).__name__}"
 
 
 def _install_problem_handlers(app: FastAPI) -> None:

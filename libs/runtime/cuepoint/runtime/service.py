@@ -34,7 +34,7 @@ from .auth import JwksCache, TokenVerifier
 from .config_view import SystemConfigView
 from .consumer import DeadLetters
 from .errors import Unavailable
-from .http import ServiceHttp, create_app
+from .http import DegradationCheck, ServiceHttp, create_app
 from .kafka import PRODUCER_SETTINGS, kafka_reachable
 from .logging import configure_logging
 from .metrics import metrics_port, serve_metrics
@@ -172,6 +172,9 @@ class ServiceSpec:
     consumers: ConsumerFactory = lambda context, broker, dead_letters: None
     background: Callable[[ServiceContext], list[BackgroundTask]] = lambda context: []
     commands: dict[str, Command] = field(default_factory=dict)
+    # Checks that degrade the API rather than stop it (/readyz stays 200 and says "degraded"), made once the
+    # routers are (they may share what the routers opened).
+    degradations: Callable[[ServiceContext], dict[str, DegradationCheck]] = lambda context: {}
 
 
 def build_app(spec: ServiceSpec, context: ServiceContext) -> FastAPI:
@@ -188,6 +191,7 @@ def build_app(spec: ServiceSpec, context: ServiceContext) -> FastAPI:
             routers=spec.routers(context),
             readiness={"database": context.database_ready, "kafka": context.kafka_ready,
                        "configs": context.configs_ready},
+            degradations=spec.degradations(context),
             lifespan=lifespan,
         )
     )

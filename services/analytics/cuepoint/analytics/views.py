@@ -1,5 +1,6 @@
 """The reads: the dashboards (from read models, never from a scan of events) and the audit log.
-A view never writes and never emits; who may see what is asked of domain/."""
+A view never writes and never emits; who may see what is asked of domain/. They read where ``Reads`` says:
+the read replica when one is configured and answers, else the primary (replica.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.runtime.auth import CurrentUser, Role
-from cuepoint.runtime.db import tenant_transaction
 from cuepoint.runtime.errors import NotFound
 
 from .domain import dashboards as rules
@@ -28,6 +28,7 @@ from .orm import (
     video_buckets,
     videos,
 )
+from .replica import Reads
 
 # The seed's "Teacher Analytics Query", verbatim.
 TEACHER_ANALYTICS_SQL = """
@@ -87,8 +88,8 @@ GROUP BY r.question_id ORDER BY r.question_id
 
 
 class Dashboards:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    def __init__(self, reads: Reads | async_sessionmaker[AsyncSession]) -> None:
+        self.reads = reads if isinstance(reads, Reads) else Reads(reads)  # sessions: the primary's
 
     async def _lesson(self, session: AsyncSession, actor: CurrentUser, lesson_id: uuid.UUID) -> Any:
         lesson = (await session.execute(select(lessons).where(lessons.c.id == lesson_id))).first()
@@ -98,14 +99,14 @@ class Dashboards:
     async def lessons(self, actor: CurrentUser, teacher_id: uuid.UUID | None) -> list[dict[str, Any]]:
         """The seed's teacher query: a teacher's lessons; admins may name any teacher."""
         rules.ensure_sees_teacher(actor, teacher_id)
-        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+        async with self.reads.transaction(actor.tenant_id) as session:
             rows = (await session.execute(TEACHER_ANALYTICS, {"p1": teacher_id or actor.id})).mappings().all()
             return [dict(row) for row in rows]
 
     async def questions(self, actor: CurrentUser, lesson_id: uuid.UUID) -> list[dict[str, Any]]:
         """Item analysis: difficulty (share right first time), discrimination (how well the item separates
         strong from weak students: correlation with the rest of the lesson's score), and option choices."""
-        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+        async with self.reads.transaction(actor.tenant_id) as session:
             await self._lesson(session, actor, lesson_id)
             items = [dict(row) for row in (await session.execute(ITEM_ANALYSIS, {"lesson": lesson_id})).mappings()]
             picks = (await session.execute(
@@ -121,7 +122,7 @@ class Dashboards:
 
     async def engagement(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
         """Per 5-second bucket: views (students), rewatches, and drop-off (students whose furthest point it is)."""
-        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+        async with self.reads.transaction(actor.tenant_id) as session:
             # The video's lesson decides, as for the lesson dashboards: its author or an admin.
             lesson_id = (await session.execute(select(videos.c.lesson_id).where(videos.c.id == video_id))).scalar()
             rules.ensure_sees_video(actor, lesson_id, video_id)
@@ -147,7 +148,7 @@ class Dashboards:
     async def rates(self, actor: CurrentUser, start: date, end: date) -> dict[str, Any]:
         """Completion and engagement per lesson, active users and client errors per day."""
         rules.ensure_rates_range(actor, start, end)
-        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+        async with self.reads.transaction(actor.tenant_id) as session:
             lessons = (await session.execute(text("""
                 SELECT l.id AS lesson_id, l.title, COALESCE(s.started, 0) AS started,
                        COALESCE(s.completed, 0) AS completed,
@@ -170,7 +171,7 @@ class Dashboards:
         """Per day: students who started the lesson and who completed it that day, and the running totals
         (from before the range too) with the completion rate at the end of the day."""
         rules.ensure_completion_range(start, end)
-        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+        async with self.reads.transaction(actor.tenant_id) as session:
             lesson = await self._lesson(session, actor, lesson_id)
             days = (await session.execute(text("""
                 WITH before AS (
@@ -193,7 +194,7 @@ class Dashboards:
 
     async def ai_usage(self, actor: CurrentUser) -> dict[str, Any]:
         rules.ensure_sees_ai_usage(actor)
-        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+        async with self.reads.transaction(actor.tenant_id) as session:
             # The seed's query, answered from the monthly roll-up (same columns and order).
             months = [dict(r) for r in (await session.execute(AI_USAGE_FROM_ROLLUP)).mappings()]
             generation = (await session.execute(text("""
@@ -204,8 +205,8 @@ class Dashboards:
 
 
 class AuditLog:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    def __init__(self, reads: Reads | async_sessionmaker[AsyncSession]) -> None:
+        self.reads = reads if isinstance(reads, Reads) else Reads(reads)  # sessions: the primary's
 
     async def search(self, actor: CurrentUser, *, actor_id: uuid.UUID | None, target_type: str | None,
                      target_id: str | None, action: str | None, start: datetime | None, end: datetime | None,
@@ -230,7 +231,7 @@ class AuditLog:
             query = query.where(a.c.occurred_at < end)
         if before_seq:
             query = query.where(a.c.seq < before_seq)
-        async with tenant_transaction(self.sessions, actor.tenant_id) as session:
+        async with self.reads.transaction(actor.tenant_id) as session:
             rows = (await session.execute(query)).mappings()
             items = [dict(r) for r in rows]
         return {"items": items, "next_before_seq": items[-1]["seq"] if len(items) == limit else None}
@@ -239,7 +240,7 @@ class AuditLog:
         """Walks the tenant's chain: a changed entry breaks its hash, a removed one leaves a gap (or a head
         that points past the end)."""
         check = ChainCheck()
-        async with tenant_transaction(self.sessions, tenant_id) as session:
+        async with self.reads.transaction(tenant_id) as session:
             async for row in await session.stream(select(audit_logs).order_by(audit_logs.c.seq)):
                 check.see(row)
             head = (await session.execute(select(audit_heads.c.seq, audit_heads.c.hash)
