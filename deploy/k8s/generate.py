@@ -197,7 +197,12 @@ def platform() -> dict[str, list[dict[str, Any]]]:
                   "CUEPOINT_KAFKA_REPLICATION_FACTOR": str(REPLICATION),
                   "CUEPOINT_JWKS_URL": f"http://identity-api:{PORTS['identity']}/.well-known/jwks.json",
                   "CUEPOINT_HTTP_HOST": "0.0.0.0", "CUEPOINT_METRICS_HOST": "0.0.0.0", "CUEPOINT_LOG_LEVEL": "INFO",
-                  "CUEPOINT_PUBLIC_BASE_URL": "https://cuepoint.example.com"}},
+                  "CUEPOINT_PUBLIC_BASE_URL": "https://cuepoint.example.com",
+                  # Whose X-Forwarded-For the APIs believe: pod addresses are the cluster's choice, so the
+                  # private ranges. The NetworkPolicies let only the gateway send an API a request (identity's
+                  # JWKS aside), and the gateway sets X-Forwarded-For to who connected; with the default
+                  # (127.0.0.2) every caller would seem to be the gateway, throttled as one.
+                  "CUEPOINT_TRUSTED_PROXIES": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("content-config", "content", "config"),
          "data": {"CUEPOINT_STORAGE_BUCKET": "cuepoint-media", "CUEPOINT_STORAGE_PROJECT": "cuepoint"}},
         # Placeholders: replace them (kubectl create secret, or your sealed/external secrets) before the first rollout.
