@@ -13,19 +13,21 @@ seconds as analytics' reads see it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cuepoint.runtime import db
+from cuepoint.runtime.http import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,33 @@ OPEN = text(f"SELECT set_config('app.tenant_id', :tenant_id, true), {LAG} AS lag
 MEASURE = text(f"SELECT {LAG} AS lag").execution_options(statement_name="analytics_replica_lag")
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+_primary_only: ContextVar[bool] = ContextVar("analytics_reads_primary_only", default=False)
+
+
+class ReplicaLost(Exception):
+    """The replica went away in the middle of a read (the read may be run again on the primary)."""
+
+
+def on_primary_if_the_replica_is_lost(read: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A view method that, when the replica goes away in the middle of it, runs once more on the primary: reads
+    are idempotent, so the request is answered rather than failed."""
+
+    @functools.wraps(read)
+    async def reading(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await read(*args, **kwargs)
+        except ReplicaLost:
+            token = _primary_only.set(True)
+            try:
+                return await read(*args, **kwargs)
+            finally:
+                _primary_only.reset(token)
+
+    return reading
+
+
 def sqlalchemy_url(url: str) -> str:
     """``postgresql://…`` (as libpq tools take it) → ``postgresql+psycopg://…``."""
     scheme, rest = url.split("://", 1)
@@ -61,7 +90,8 @@ class Reads:
     """Tenant transactions for the dashboards and exports: on the replica when there is one and it answers,
     else on the primary. A replica that cannot be reached (refused, gone away, shutting down) sends reads to
     the primary for ``retry_after`` seconds, then the next read tries it again; each change of source is
-    logged once. A read that the replica drops midway fails (the next one goes to the primary)."""
+    logged once. A read that the replica drops midway raises ``ReplicaLost``: the views run it again on the
+    primary (``on_primary_if_the_replica_is_lost``)."""
 
     def __init__(self, primary: async_sessionmaker[AsyncSession], replica: async_sessionmaker[AsyncSession] | None = None,
                  *, where: str = "", max_lag: float = 10.0, retry_after: float = 5.0,
@@ -109,7 +139,7 @@ class Reads:
         self._down_since = self.clock()
 
     def _worth_trying(self) -> bool:
-        return self.replica is not None and (
+        return self.replica is not None and not _primary_only.get() and (
             self._down_since is None or self.clock() - self._down_since >= self.retry_after)
 
     async def _open_on_replica(self, tenant_id: UUID | str) -> AsyncSession | None:
@@ -117,8 +147,10 @@ class Reads:
         session = self.replica()
         try:
             lag = (await session.execute(OPEN, {"tenant_id": str(tenant_id)})).one().lag
-        except OperationalError as error:  # refused, terminated, shutting down, timed out
+        except Exception as error:
             await session.close()
+            if not database_unavailable(error):  # refused, terminated, shutting down, timed out
+                raise
             self._lost(error)
             return None
         except BaseException:
@@ -129,7 +161,8 @@ class Reads:
 
     @asynccontextmanager
     async def transaction(self, tenant_id: UUID | str) -> AsyncIterator[AsyncSession]:
-        """One read-only transaction in which only ``tenant_id``'s rows are visible."""
+        """One read-only transaction in which only ``tenant_id``'s rows are visible. If the replica goes away
+        in the middle of it, ``ReplicaLost`` (``on_primary_if_the_replica_is_lost`` runs the read again)."""
         session = await self._open_on_replica(tenant_id) if self._worth_trying() else None
         if session is None:
             READS.labels("primary").inc()
@@ -140,9 +173,11 @@ class Reads:
         try:
             yield session
             await session.commit()
-        except OperationalError as error:
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
             self._lost(error)
-            raise
+            raise ReplicaLost(str(error).splitlines()[0] if str(error) else repr(error)) from error
         finally:
             await session.close()
 
@@ -154,7 +189,9 @@ class Reads:
         try:
             async with self.replica() as session:
                 lag = float((await session.execute(MEASURE)).scalar_one())
-        except OperationalError as error:
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
             self._lost(error)
             return f"the read replica ({self.where}) does not answer: dashboards read from the primary"
         self._seen(lag)

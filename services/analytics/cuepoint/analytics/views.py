@@ -28,7 +28,7 @@ from .orm import (
     video_buckets,
     videos,
 )
-from .replica import Reads
+from .replica import Reads, on_primary_if_the_replica_is_lost
 
 # The seed's "Teacher Analytics Query", verbatim.
 TEACHER_ANALYTICS_SQL = """
@@ -96,6 +96,7 @@ class Dashboards:
         rules.ensure_sees_lesson(actor, lesson, lesson_id)
         return lesson
 
+    @on_primary_if_the_replica_is_lost
     async def lessons(self, actor: CurrentUser, teacher_id: uuid.UUID | None) -> list[dict[str, Any]]:
         """The seed's teacher query: a teacher's lessons; admins may name any teacher."""
         rules.ensure_sees_teacher(actor, teacher_id)
@@ -103,6 +104,7 @@ class Dashboards:
             rows = (await session.execute(TEACHER_ANALYTICS, {"p1": teacher_id or actor.id})).mappings().all()
             return [dict(row) for row in rows]
 
+    @on_primary_if_the_replica_is_lost
     async def questions(self, actor: CurrentUser, lesson_id: uuid.UUID) -> list[dict[str, Any]]:
         """Item analysis: difficulty (share right first time), discrimination (how well the item separates
         strong from weak students: correlation with the rest of the lesson's score), and option choices."""
@@ -120,6 +122,7 @@ class Dashboards:
             item["option_picks"] = options.get(item["question_id"], {})
         return items
 
+    @on_primary_if_the_replica_is_lost
     async def engagement(self, actor: CurrentUser, video_id: uuid.UUID) -> dict[str, Any]:
         """Per 5-second bucket: views (students), rewatches, and drop-off (students whose furthest point it is)."""
         async with self.reads.transaction(actor.tenant_id) as session:
@@ -145,6 +148,7 @@ class Dashboards:
                              "drop_off": drops.get(b.bucket, 0)} for b in buckets],
                 "milestones": [dict(m) for m in marks]}
 
+    @on_primary_if_the_replica_is_lost
     async def rates(self, actor: CurrentUser, start: date, end: date) -> dict[str, Any]:
         """Completion and engagement per lesson, active users and client errors per day."""
         rules.ensure_rates_range(actor, start, end)
@@ -167,6 +171,7 @@ class Dashboards:
                 ORDER BY d.day"""), {"start": start, "end": end})).mappings().all()
         return {"lessons": [dict(r) for r in lessons], "days": [dict(r) | {"day": r["day"].date()} for r in days]}
 
+    @on_primary_if_the_replica_is_lost
     async def completion(self, actor: CurrentUser, lesson_id: uuid.UUID, start: date, end: date) -> dict[str, Any]:
         """Per day: students who started the lesson and who completed it that day, and the running totals
         (from before the range too) with the completion rate at the end of the day."""
@@ -192,6 +197,7 @@ class Dashboards:
         return {"lesson_id": lesson_id, "title": lesson.title, "start": start, "end": end,
                 "days": [dict(r) for r in days]}
 
+    @on_primary_if_the_replica_is_lost
     async def ai_usage(self, actor: CurrentUser) -> dict[str, Any]:
         rules.ensure_sees_ai_usage(actor)
         async with self.reads.transaction(actor.tenant_id) as session:
@@ -208,6 +214,7 @@ class AuditLog:
     def __init__(self, reads: Reads | async_sessionmaker[AsyncSession]) -> None:
         self.reads = reads if isinstance(reads, Reads) else Reads(reads)  # sessions: the primary's
 
+    @on_primary_if_the_replica_is_lost
     async def search(self, actor: CurrentUser, *, actor_id: uuid.UUID | None, target_type: str | None,
                      target_id: str | None, action: str | None, start: datetime | None, end: datetime | None,
                      limit: int, before_seq: int | None) -> dict[str, Any]:
@@ -236,6 +243,7 @@ class AuditLog:
             items = [dict(r) for r in rows]
         return {"items": items, "next_before_seq": items[-1]["seq"] if len(items) == limit else None}
 
+    @on_primary_if_the_replica_is_lost
     async def verify(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """Walks the tenant's chain: a changed entry breaks its hash, a removed one leaves a gap (or a head
         that points past the end)."""

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import event
 
 from cuepoint.analytics import projections
 from cuepoint.analytics.bootstrap import reads, spec
@@ -147,6 +148,40 @@ async def test_reads_fall_back_to_the_primary_while_the_replica_is_stopped(
             assert await titles() == ["Before the stop", "While stopped"]
             assert _reads_from("replica") == on_replica + 1
         assert len([r for r in caplog.records if "answers again" in r.getMessage()]) == 1
+
+
+async def test_a_read_the_replica_drops_midway_is_answered_from_the_primary(
+        replica: Replica, read_settings: AnalyticsSettings, accounts: Accounts, caplog):
+    users = await accounts.tenant_with_users(f"replica-cut-{uuid.uuid4().hex[:8]}")
+    teacher = users["teacher"]
+    tenant, teacher_id = uuid.UUID(claims(teacher)["tid"]), uuid.UUID(claims(teacher)["sub"])
+    async with service_context(spec(), read_settings, accounts) as context, api_client(spec(), context) as api:
+        async def titles() -> list[str]:
+            response = await api.get("/v1/dashboards/lessons", headers=teacher)
+            assert response.status_code == 200, response.text
+            return sorted(item["title"] for item in response.json()["items"])
+
+        await _project_lesson(context, tenant, teacher_id, "Cut midway")
+        await eventually(lambda: _equal(titles, ["Cut midway"]), timeout=MAX_LAG)
+        # The replica's backend of the next dashboard query is terminated just before the query runs on it.
+        engine = reads(context).replica.kw["bind"]
+        cut: list[int] = []
+
+        def terminate(connection, cursor, statement, parameters, execution, many) -> None:
+            if "enrolled_students" in statement and not cut:
+                cut.append(connection.connection.driver_connection.info.backend_pid)
+                replica.query(f"SELECT pg_terminate_backend({cut[0]}, 5000)")  # returns once it is gone
+
+        event.listen(engine.sync_engine, "before_cursor_execute", terminate)
+        try:
+            on_primary, on_replica = _reads_from("primary"), _reads_from("replica")
+            with caplog.at_level(logging.INFO, logger="cuepoint.analytics.replica"):
+                assert await titles() == ["Cut midway"]
+            assert cut, "the dashboard's query never ran on the replica"
+            assert (_reads_from("replica"), _reads_from("primary")) == (on_replica + 1, on_primary + 1)
+            assert len([r for r in caplog.records if "does not answer" in r.getMessage()]) == 1
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", terminate)
 
 
 async def test_without_a_read_url_dashboards_read_the_primary_and_readyz_has_no_replica_check(
