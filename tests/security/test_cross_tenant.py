@@ -362,6 +362,19 @@ async def _snapshot(clients: dict[str, httpx.AsyncClient], world: World) -> dict
     return seen
 
 
+async def _settled(clients: dict[str, httpx.AsyncClient], world: World) -> dict[str, Any]:
+    """B's snapshot once its projections are done with B's own events (progress learns of the attempt a moment
+    after assessment answers it): the same twice, a second apart."""
+    seen = await _snapshot(clients, world)
+    for _ in range(30):
+        await asyncio.sleep(1)
+        again = await _snapshot(clients, world)
+        if again == seen:
+            return seen
+        seen = again
+    raise AssertionError("B's resources did not settle within 30 s")
+
+
 @dataclass
 class Matrix:
     problems: dict[str, list[str]]  # by label: what went wrong
@@ -389,7 +402,7 @@ async def matrix(infra: Infra, test_database: str, topics: list[str], accounts: 
             attacker.ids["lesson_id"] = await _own_lesson(clients, attacker)
             live = {service: (await client.get("/openapi.json")).json() for service, client in clients.items()}
             assert {s: list(d["paths"]) for s, d in live.items()} == {s: list(d["paths"]) for s, d in DOCUMENTS.items()}
-            before = await _snapshot(clients, world)
+            before = await _settled(clients, world)
             built = asyncio.get_running_loop().time()
             if quiet:
                 logging.disable(logging.CRITICAL)
