@@ -92,9 +92,37 @@ def service_dashboard(service: str) -> dict:
             f'max by (relname, indexrelname) (pg_stat_user_indexes_idx_scan{{schemaname="{service}"}}) == 0',
             "{{relname}}.{{indexrelname}}")], kind="table"),
     ]
+    rows = [("HTTP", http), ("Events", events), ("Database", database)]
+    if service == "assessment":
+        rows.insert(2, ("AI and generation", ai_panels(s)))
     return dashboard(f"cuepoint-{service}", f"Cuepoint — {service}",
-                     f"The {service} service: its API, its consumers and relay, its database schema.",
-                     [("HTTP", http), ("Events", events), ("Database", database)])
+                     f"The {service} service: its API, its consumers and relay, its database schema.", rows)
+
+
+def ai_panels(s: str) -> list[dict]:
+    """Assessment's provider requests (its worker's runner and its API's connection tests) and its queue."""
+    return [
+        panel("AI requests by provider, type and outcome", [(
+            f'sum by (provider, request_type, outcome) (rate(cuepoint_ai_requests_total{{{s}}}[5m]))',
+            "{{provider}} {{request_type}} {{outcome}}")], unit="reqps"),
+        panel("AI generation error ratio", [('cuepoint:ai_errors:ratio5m', "{{provider}}")], unit="percentunit",
+              description="CuepointAiErrorRateHigh fires above 20 % for 10 minutes (with at least 5 requests in 5 minutes)."),
+        panel("AI request latency p50 and p99", [
+            (f'histogram_quantile(0.5, sum by (provider, le) (rate(cuepoint_ai_request_duration_seconds_bucket{{{s}}}[5m])))',
+             "{{provider}} p50"),
+            (f'histogram_quantile(0.99, sum by (provider, le) (rate(cuepoint_ai_request_duration_seconds_bucket{{{s}}}[5m])))',
+             "{{provider}} p99")], unit="s"),
+        panel("Tokens per minute", [(
+            f'60 * sum by (provider, direction) (rate(cuepoint_ai_tokens_total{{{s}}}[5m]))', "{{provider}} {{direction}}")]),
+        panel("AI spend per hour (USD)", [(
+            f'sum by (provider) (increase(cuepoint_ai_cost_usd_total{{{s}}}[1h]))', "{{provider}}")], unit="currencyUSD"),
+        panel("Generation queue by state", [(
+            f'max by (provider, state) (cuepoint_generation_queue_jobs{{{s}}})', "{{provider}} {{state}}")],
+            description="Every tenant's queue, sampled by each runner: waiting (due), running (leased), deferred (backing off)."),
+        panel("Oldest waiting generation job", [(
+            f'max by (provider) (cuepoint_generation_queue_oldest_waiting_age_seconds{{{s}}})', "{{provider}}")],
+            unit="s", description="CuepointGenerationQueueStale fires above 10 minutes."),
+    ]
 
 
 def backbone_dashboard() -> dict:

@@ -71,6 +71,65 @@ TELEMETRY_DROPPED = Counter("cuepoint_progress_telemetry_dropped_total", "Client
 TELEMETRY_FLAGGED = Counter("cuepoint_progress_telemetry_flagged_total", "Client events clamped or cut, by reason",
                             ["reason"])
 
+# --- AI providers and the generation queue (assessment) ------------------------------------------
+# provider: a configuration's provider (OPENAI, OFFLINE: a CHECK constraint keeps it to those);
+# request_type: QUESTION_GENERATION (a job's draft of one milestone) or CONNECTION_TEST (an admin's test);
+# outcome: success or error (refused, rate limited, timed out, unreachable, output that does not validate).
+AI_REQUESTS = Counter("cuepoint_ai_requests_total",
+                      "Requests to AI providers, failed ones included (one per try: a retried draft counts each try)",
+                      ["provider", "request_type", "outcome"])
+AI_TOKENS = Counter("cuepoint_ai_tokens_total",
+                    "Tokens the providers reported (billed) for those requests: direction=input (prompt) or output",
+                    ["provider", "direction"])
+AI_COST = Counter("cuepoint_ai_cost_usd_total",
+                  "What those requests cost, in USD, at their configuration's prices (as in ai_usage_logs)",
+                  ["provider"])
+AI_REQUEST_DURATION = Histogram(
+    "cuepoint_ai_request_duration_seconds", "Time from sending a provider request to its answer (or failure)",
+    ["provider", "outcome"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120),
+)
+# Sampled by each generation runner (assessment's worker) from generation_queue_stats(): every tenant's
+# queue, counts only. Every replica samples the same queue: aggregate with max, not sum.
+GENERATION_QUEUE_JOBS = Gauge(
+    "cuepoint_generation_queue_jobs",
+    "Jobs in the generation queue by provider and state: waiting (due, no runner holds it), running (a runner "
+    "holds its lease), deferred (backing off after a failed run, due later)", ["provider", "state"])
+GENERATION_QUEUE_OLDEST_WAITING_AGE = Gauge(
+    "cuepoint_generation_queue_oldest_waiting_age_seconds",
+    "How long the longest-waiting due job has waited for a runner (0 when none waits)", ["provider"])
+GENERATION_QUEUE_SAMPLED = Gauge("cuepoint_generation_queue_sampled_timestamp_seconds",
+                                 "When this runner last read the generation queue's figures")
+GENERATION_QUEUE_STATES = ("waiting", "running", "deferred")
+
+
+def observe_ai_request(*, provider: str, request_type: str, ok: bool, tokens_in: int, tokens_out: int,
+                       cost: float, seconds: float) -> None:
+    """One provider request: counted, its tokens and cost added, its duration observed."""
+    outcome = "success" if ok else "error"
+    AI_REQUESTS.labels(provider, request_type, outcome).inc()
+    AI_TOKENS.labels(provider, "input").inc(max(0, tokens_in))
+    AI_TOKENS.labels(provider, "output").inc(max(0, tokens_out))
+    AI_COST.labels(provider).inc(max(0.0, cost))
+    AI_REQUEST_DURATION.labels(provider, outcome).observe(max(0.0, seconds))
+
+
+def set_generation_queue(rows: list[tuple[str, int, int, int, float]], *, providers: tuple[str, ...] = ()) -> None:
+    """The queue's figures, one row per provider with jobs (provider, waiting, running, deferred, oldest waiting
+    age in seconds). ``providers`` and every provider reported before read 0 when absent from ``rows``: an
+    emptied queue reads 0, not its last value."""
+    figures = {provider: (waiting, running, deferred, oldest) for provider, waiting, running, deferred, oldest in rows}
+    _queue_providers.update(providers, figures)
+    for provider in _queue_providers:
+        waiting, running, deferred, oldest = figures.get(provider, (0, 0, 0, 0.0))
+        for state, count in zip(GENERATION_QUEUE_STATES, (waiting, running, deferred), strict=True):
+            GENERATION_QUEUE_JOBS.labels(provider, state).set(count)
+        GENERATION_QUEUE_OLDEST_WAITING_AGE.labels(provider).set(oldest)
+    GENERATION_QUEUE_SAMPLED.set_to_current_time()
+
+
+_queue_providers: set[str] = set()
+
+
 # Default metrics ports of the processes without an HTTP API: 91<service><process>; a worker's
 # replicas beyond the first are given theirs by whoever starts them (services.sh: 91x2, 91x3 …).
 SERVICE_DIGIT = {"identity": 1, "content": 2, "assessment": 3, "progress": 4, "analytics": 5}

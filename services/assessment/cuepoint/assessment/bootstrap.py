@@ -67,7 +67,9 @@ def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLe
 
 
 def background(context: ServiceContext) -> list[BackgroundTask]:
-    return [build_generation(context).run]
+    """The generation runner's loop, and its sampling of the queue's depth and age into the metrics."""
+    runner = build_generation(context)
+    return [runner.run, runner.sample_queue]
 
 
 def spec() -> ServiceSpec:

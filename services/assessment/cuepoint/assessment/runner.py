@@ -2,7 +2,8 @@
 (use_cases.generation.run_job), renewing its lease while it works.
 
 A job is claimed from ``generation_queue`` (SKIP LOCKED, with a lease: a worker that dies
-mid-job leaves it to be run again).
+mid-job leaves it to be run again). Each runner also samples the queue's depth and age, all tenants'
+(``generation_queue_stats``), into its process's metrics.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cuepoint.runtime.metrics import set_generation_queue
 from cuepoint.runtime.secrets import SecretBox
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
+from .providers import OfflineProvider, OpenAIProvider
 from .settings import AssessmentSettings
 from .unit_of_work import AssessmentUnitOfWork
 from .use_cases.generation import Claimed, Drafted, Engine, draft_all, run_job
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 # alone reads across tenants (migrations 0005, 0006).
 CLAIM = text("SELECT job_id, tenant_id, runs, leased_at "
              "FROM claim_generation_job(:lease, :per_tenant, :per_provider, :in_all)")
+# The queue's figures across tenants, counts and ages per provider only (migration 0008).
+QUEUE_STATS = text("SELECT provider, waiting, running, deferred, oldest_waiting_seconds FROM generation_queue_stats()")
 
 
 def _cancelling() -> bool:
@@ -89,6 +94,27 @@ class GenerationRunner:
                 "lease": settings.generation_lease_seconds, "per_tenant": settings.generation_per_tenant,
                 "per_provider": settings.generation_per_provider,
                 "in_all": settings.generation_concurrency})).first()
+
+    async def sample_queue(self, stop: asyncio.Event) -> None:
+        """Every ``metrics_sample_interval`` seconds until ``stop``: the queue's depth and age into the metrics.
+        A database away is logged and tried again next round (the figures keep their last values; the sampled
+        timestamp says how old they are)."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self.sample_queue_once(),
+                                       timeout=max(self.settings.metrics_sample_interval, 5.0))
+            except Exception as error:
+                log.warning("cannot read the generation queue's figures", extra={"error": repr(error)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.metrics_sample_interval)
+
+    async def sample_queue_once(self) -> list[Any]:
+        """The queue's figures now, per provider, set on the metrics; returned too."""
+        async with self.sessions() as session, session.begin():
+            rows = list((await session.execute(QUEUE_STATS)).all())
+        set_generation_queue([(r.provider, r.waiting, r.running, r.deferred, r.oldest_waiting_seconds) for r in rows],
+                             providers=(OfflineProvider.name, OpenAIProvider.name))
+        return rows
 
     async def run_once(self) -> bool:
         """Claim and run one job to its end; False when none is waiting (or the bounds allow none)."""

@@ -236,3 +236,32 @@ async def test_each_provider_request_is_logged_retried_while_worth_it_and_stoppe
     paid = Engine(ScriptedProvider(DRAFTS), None, Prices(Decimal(1), Decimal(1)))
     with pytest.raises(JobFailed, match="budget"):
         await draft_all(job, paid, units, settings=SETTINGS, config=config_lookup({"ai.monthlyBudgetUsd": 0}))
+
+
+def _sample(name, **labels):
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_each_provider_request_is_measured_by_provider_type_and_outcome_with_its_tokens_and_cost():
+    world = World()
+    job = await _queued(world, user())
+    labels = {"provider": "OPENAI", "request_type": "QUESTION_GENERATION"}
+    names = {"errors": ("cuepoint_ai_requests_total", {**labels, "outcome": "error"}),
+             "successes": ("cuepoint_ai_requests_total", {**labels, "outcome": "success"}),
+             "tokens_in": ("cuepoint_ai_tokens_total", {"provider": "OPENAI", "direction": "input"}),
+             "tokens_out": ("cuepoint_ai_tokens_total", {"provider": "OPENAI", "direction": "output"}),
+             "cost": ("cuepoint_ai_cost_usd_total", {"provider": "OPENAI"}),
+             "timed_errors": ("cuepoint_ai_request_duration_seconds_count", {"provider": "OPENAI", "outcome": "error"}),
+             "timed_successes": ("cuepoint_ai_request_duration_seconds_count",
+                                 {"provider": "OPENAI", "outcome": "success"})}
+    before = {key: _sample(name, **values) for key, (name, values) in names.items()}
+    # A malformed answer that was billed, retried, then two good drafts (the job has two milestones).
+    flaky = ScriptedProvider(ProviderError("bad output", retryable=True, tokens_in=50, tokens_out=5), DRAFTS)
+    await draft_all(job, Engine(flaky, None, Prices(Decimal(1), Decimal(2))), world.units(), settings=SETTINGS,
+                    config=config_lookup())
+    moved = {key: _sample(name, **values) - before[key] for key, (name, values) in names.items()}
+    assert moved == pytest.approx({"errors": 1, "successes": 2, "tokens_in": 250, "tokens_out": 45,
+                                   "cost": 0.05 + 0.01 + 2 * (0.1 + 0.04), "timed_errors": 1, "timed_successes": 2})
+    assert sum(u.cost for u in world.usage) == Decimal("0.340000")  # the same figures as the usage log

@@ -12,6 +12,7 @@ from cuepoint.contracts import assessment as events
 from cuepoint.runtime.auth import CurrentUser
 from cuepoint.runtime.clock import utc_now
 from cuepoint.runtime.errors import Conflict, Invalid
+from cuepoint.runtime.metrics import observe_ai_request
 from cuepoint.runtime.secrets import SecretBox
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
@@ -146,14 +147,19 @@ async def test_configuration(command: TestConfiguration, units: UnitsOfWork[Asse
     else:
         api_key = box.decrypt(row.api_key_encrypted, purpose=api_key_purpose(row.id)).decode()
         check = await check_openai(model=row.model, api_key=api_key, base_url=row.base_url, deadline=deadline)
+    prices = Prices(Decimal(row.input_price_per_1k), Decimal(row.output_price_per_1k))
+    if check.latency_ms is not None:  # a request was made (a missing key makes none)
+        observe_ai_request(provider=row.provider, request_type=CONNECTION_TEST, ok=check.ok,
+                           tokens_in=check.tokens_in, tokens_out=check.tokens_out,
+                           cost=float(prices.cost(check.tokens_in, check.tokens_out)), seconds=check.latency_ms / 1000)
     billed = check.tokens_in + check.tokens_out > 0
     if billed:
         async with units(actor.tenant_id) as uow:
             await record_usage(RecordUsage(
                 tenant_id=actor.tenant_id, actor_id=actor.id, request_type=CONNECTION_TEST,
                 configuration_id=row.id, job_id=None, provider=row.provider, model=row.model,
-                prices=Prices(Decimal(row.input_price_per_1k), Decimal(row.output_price_per_1k)),
-                tokens_in=check.tokens_in, tokens_out=check.tokens_out, response_time_ms=check.latency_ms or 0,
+                prices=prices, tokens_in=check.tokens_in, tokens_out=check.tokens_out,
+                response_time_ms=check.latency_ms or 0,
                 error=check.detail), uow)
     return ConnectionTested(row, check, usage_logged=billed)
 

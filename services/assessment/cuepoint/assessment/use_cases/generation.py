@@ -2,10 +2,10 @@
 and what each provider request costs. The runner (runner.py) claims queued jobs and hands each to
 ``run_job``.
 
-Provider requests happen outside any unit of work; each one is logged to ``ai_usage_logs`` and
-published as it completes, because it was spent whatever happens next. The questions, the job's
-outcome, the queue row's removal and QuestionsGenerated (or GenerationFailed) then commit together:
-no half-generated job.
+Provider requests happen outside any unit of work; each one is measured (runtime/metrics.py:
+``cuepoint_ai_*``), logged to ``ai_usage_logs`` and published as it completes, because it was spent
+whatever happens next. The questions, the job's outcome, the queue row's removal and
+QuestionsGenerated (or GenerationFailed) then commit together: no half-generated job.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from cuepoint.runtime.auth import CurrentUser
 from cuepoint.runtime.errors import Conflict, Invalid, NotFound, TooManyRequests
 
 from cuepoint.runtime.clock import utc_now
+from cuepoint.runtime.metrics import observe_ai_request
 from cuepoint.runtime.secrets import SecretBox
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
@@ -386,6 +387,10 @@ def backoff(settings: AssessmentSettings, attempt: int, retry_after: float | Non
 
 async def _record_usage(job: Any, engine: Engine, started: float, tokens_in: int, tokens_out: int,
                         units: UnitsOfWork[AssessmentUnitOfWork], *, error: str | None) -> None:
+    # Measured before it is logged: the request was made (and billed) even if the log cannot be written.
+    observe_ai_request(provider=engine.provider.name, request_type=REQUEST_TYPE, ok=error is None,
+                       tokens_in=tokens_in, tokens_out=tokens_out,
+                       cost=float(engine.prices.cost(tokens_in, tokens_out)), seconds=time.monotonic() - started)
     async with units(job.tenant_id) as uow:
         await record_usage(RecordUsage(
             tenant_id=job.tenant_id, actor_id=job.requested_by_id, request_type=REQUEST_TYPE,
