@@ -16,7 +16,7 @@ from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authenticati
 from cuepoint.runtime.errors import DomainError, Invalid
 from cuepoint.runtime.logging import correlation_id
 
-from .domain.telemetry import MAX_BYTES
+from .domain.telemetry import MAX_BYTES, may_hold_nul
 from .schemas import AIUsage, AuditPage, AuditVerification, Engagement, IngestResult, ItemAnalysisPage, \
     LessonCompletion, LessonPerformancePage, Rates
 from .use_cases.ingest import EventStream, RecordClientEvents, Units, record_client_events
@@ -80,7 +80,8 @@ def routers(units: Units, stream: EventStream, dashboards: Dashboards, audit: Au
             raise Invalid('the body is an object: {"device_id": …, "events": […]}')
         return await record_client_events(
             RecordClientEvents(actor, batch.get("device_id"), batch.get("events"),
-                               user_agent=request.headers.get("user-agent"), correlation_id=correlation_id.get()),
+                               user_agent=request.headers.get("user-agent"), correlation_id=correlation_id.get(),
+                               nul_free=not may_hold_nul(body)),
             units, stream=stream)
 
     boards = APIRouter(prefix="/v1/dashboards", tags=["dashboards"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from cuepoint.analytics.domain.telemetry import (
     foreign_fields,
     foreign_problems,
     holds_nul,
+    may_hold_nul,
     named_ids,
     problems,
     retry_safe_event_id,
@@ -106,3 +108,18 @@ def test_a_retried_event_keeps_its_id_and_a_different_one_does_not():
     other_device = client_event_record(USER, {"id": str(client_id), "type": "navigation", "path": "/"}, "e", NOW, None)
     assert retry_safe_event_id(tenant, first) != retry_safe_event_id(tenant, other_device)
     assert retry_safe_event_id(tenant, first) != retry_safe_event_id(uuid.uuid4(), first)
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                           max_leaves=12)
+
+
+@given(JSON_VALUES, st.booleans())
+def test_a_body_that_cannot_hold_nul_holds_none(value, ascii_only):
+    """The ingest skips the per-event NUL walk when the body has no \\u0000 escape: that must never
+    let a NUL through, however the client's JSON encoder spells its text."""
+    body = json.dumps({"device_id": "d", "events": [value]}, ensure_ascii=ascii_only).encode()
+    if holds_nul(json.loads(body)):
+        assert may_hold_nul(body)
+    assert may_hold_nul(json.dumps({"message": "a\x00b"}).encode())

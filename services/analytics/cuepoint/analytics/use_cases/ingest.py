@@ -44,6 +44,7 @@ class RecordClientEvents:
     events: Any
     user_agent: str | None = None
     correlation_id: str | None = None
+    nul_free: bool = False  # the body was checked for NUL as a whole (domain.telemetry.may_hold_nul)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ async def record_client_events(command: RecordClientEvents, units: Units, *, str
     rejected: list[RejectedEvent] = []
     for index, item in enumerate(command.events):
         try:
-            record = client_event_record(actor.id, item, command.device_id, received_at, command.user_agent)
+            record = client_event_record(actor.id, item, command.device_id, received_at, command.user_agent,
+                                         nul_free=command.nul_free)
         except (ValidationError, ValueError, TypeError) as error:
             rejected.append(_rejected(index, item, problems(error)))
             continue
