@@ -9,7 +9,6 @@ from pydantic import BaseModel
 
 from cuepoint.runtime.api_models import Offset, Page
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
-from cuepoint.runtime.db import ReadPool
 from cuepoint.runtime.errors import TooLarge
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
@@ -18,6 +17,7 @@ from .schemas import (LANGUAGE_PATTERN, GroupIn, GroupPatch, Lesson, LessonChang
                       LessonStatus, LessonSummary, LessonVersionSummary, Milestone, MilestoneIn, MilestoneLookup, MilestonePatch, Playback, Transcript,
                       TranscriptIn, TranscriptSummary, UploadIn, ReplacementIn, CompletedVideo, UploadSession, Video, VideoGroup,
                       VideoPatch)
+from .reads import LookupPool
 from .settings import ContentSettings
 from .storage import VideoStorage
 from .unit_of_work import ContentUnitOfWork
@@ -41,7 +41,7 @@ class Dependencies:
 
     units: UnitsOfWork[ContentUnitOfWork]
     sessions: views.Sessions
-    reads: ReadPool
+    lookups: LookupPool  # the playback lookup's connections (one round trip a lookup)
     storage: VideoStorage
     settings: ContentSettings
     config: ConfigLookup
@@ -218,7 +218,7 @@ def routers(deps: Dependencies, verifier: TokenVerifier) -> list[APIRouter]:
     @videos.get("/{video_id}/milestones", response_model=list[MilestoneLookup],
                 summary="Milestones with approved-question counts (playback lookup)")
     async def milestones(video_id: uuid.UUID, actor: User) -> Any:
-        return await views.milestones(deps.reads, actor, video_id)
+        return await views.milestones(deps.lookups, actor, video_id)
 
     @videos.post("/{video_id}/milestones", status_code=201, response_model=Milestone)
     async def create_milestone(video_id: uuid.UUID, body: MilestoneIn, actor: Author) -> Any:

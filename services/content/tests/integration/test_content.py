@@ -191,6 +191,13 @@ async def test_publishing_freezes_what_students_see(api, accounts: Accounts, adm
     assert [m["title"] for m in seen["videos"][0]["milestones"]] == ["M1"]
     playback = (await api.get(f"/v1/videos/{session['video_id']}/playback", headers=student)).json()
     assert [m["title"] for m in playback["milestones"]] == ["M1"]
+    # The playback lookup alone: the published version's milestones for the student, the draft's for
+    # the author, each with its live approved-question count, in timestamp order.
+    lookup = f"/v1/videos/{session['video_id']}/milestones"
+    assert (await api.get(lookup, headers=student)).json() == [
+        {"id": first.json()["id"], "timestamp": 5.0, "title": "M1", "is_required": True, "question_count": 1}]
+    assert [(m["title"], m["question_count"]) for m in (await api.get(lookup, headers=teacher)).json()] == [
+        ("M1", 1), ("M2", 1)]
     draft = (await api.get(f"/v1/lessons/{lesson['id']}", headers=teacher)).json()
     assert draft["title"] == "Cell division (draft 2)" and draft["has_unpublished_changes"] is True
     found = (await api.get("/v1/lessons", params={"q": "cel divison"}, headers=student)).json()
