@@ -72,6 +72,17 @@ def test_started_at_is_the_earliest_event_seen():
     assert _progress([VideoStanding(0.5, 0, 0, None)], before=before, first=earlier).started_at == earlier
 
 
+def test_the_last_activity_is_the_latest_event_seen_whatever_order_they_come_in():
+    """An answer delivered after a later heartbeat (another topic, another partition) must not move the
+    last activity back: a rebuild, which replays in time order, would then disagree with the live run."""
+    watched = T0 + timedelta(seconds=50)
+    before = LessonProgress(STUDENT, LESSON, Decimal(10), None, 6, "IN_PROGRESS", T0, None, watched)
+    answered = T0 + timedelta(seconds=40)  # the earlier answer, projected second
+    assert _progress([VideoStanding(0.5, 0, 1, None)], before=before, first=answered, last=answered).updated_at == watched
+    later = T0 + timedelta(minutes=2)
+    assert _progress([VideoStanding(0.5, 0, 1, None)], before=before, first=later, last=later).updated_at == later
+
+
 def _at(percent: str, status: str = "IN_PROGRESS", score: Decimal | None = None) -> LessonProgress:
     return LessonProgress(STUDENT, LESSON, Decimal(percent), score, 0, status, T0, None, T0)
 

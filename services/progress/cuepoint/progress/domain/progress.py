@@ -64,4 +64,8 @@ def lesson_progress(student_id: uuid.UUID, lesson_id: uuid.UUID, videos: Sequenc
     if before is not None and before.status == COMPLETED and not all_done:
         # Completion is never taken back (e.g. a required milestone added after the fact).
         status, completion, completed_at = COMPLETED, Decimal(100), before.completed_at
-    return LessonProgress(student_id, lesson_id, completion, average, spent, status, started_at, completed_at, last)
+    # The last activity is the latest event seen, not the last one projected: events of other topics and
+    # partitions arrive in any order (and a rebuild replays them in time order), as started_at is the earliest.
+    updated_at = max(last, before.updated_at) if before is not None else last
+    return LessonProgress(student_id, lesson_id, completion, average, spent, status, started_at, completed_at,
+                          updated_at)
