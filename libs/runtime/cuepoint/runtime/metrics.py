@@ -155,6 +155,16 @@ def serve_metrics(host: str, port: int) -> int:
     log.info("metrics served", extra={"metrics_port": bound})
     return bound
 
+# --- analytics' read replica (analytics' API: replica.py) -----------------------------------------
+READ_REPLICA_LAG = Gauge("cuepoint_analytics_read_replica_lag_seconds",
+                         "How far analytics' read replica is behind the primary, in seconds of replayed transactions "
+                         "(0 when it has replayed all it received), as last seen by a read or /readyz")
+READ_REPLICA_UP = Gauge("cuepoint_analytics_read_replica_up",
+                        "1 while analytics reads from its replica, 0 while the replica does not answer and reads go "
+                        "to the primary")
+READS_BY_SOURCE = Counter("cuepoint_analytics_reads_total", "Dashboard and export transactions, by where they read",
+                          ["source"])
+
 # --- database pools (every process) --------------------------------------------------------------
 # pool: the connection's application_name ("cuepoint-content"; "cuepoint-content-reads" for the hot-path pool).
 DB_POOL_SIZE = Gauge("cuepoint_db_pool_size", "Connections the pool keeps (its size; it may overflow beyond)", ["pool"])

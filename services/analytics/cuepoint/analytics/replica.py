@@ -22,23 +22,17 @@ from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cuepoint.runtime import db
 from cuepoint.runtime.http import database_unavailable
+from cuepoint.runtime.metrics import READ_REPLICA_LAG as REPLICA_LAG
+from cuepoint.runtime.metrics import READ_REPLICA_UP as REPLICA_UP
+from cuepoint.runtime.metrics import READS_BY_SOURCE as READS
 
 log = logging.getLogger(__name__)
 
-REPLICA_LAG = Gauge("cuepoint_analytics_read_replica_lag_seconds",
-                    "How far analytics' read replica is behind the primary, in seconds of replayed transactions "
-                    "(0 when it has replayed all it received), as last seen by a read or /readyz")
-REPLICA_UP = Gauge("cuepoint_analytics_read_replica_up",
-                   "1 while analytics reads from its replica, 0 while the replica does not answer and reads go "
-                   "to the primary")
-READS = Counter("cuepoint_analytics_reads_total", "Dashboard and export transactions, by where they read",
-                ["source"])
 
 # 0 on a primary (no replica named); on a standby, 0 once it has replayed everything it received, else the age
 # of the last transaction it replayed.
