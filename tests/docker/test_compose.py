@@ -149,6 +149,24 @@ def test_the_gateway_passes_the_callers_request_id_through(compose: Compose) -> 
     assert response.headers["x-request-id"] == request_id
 
 
+def test_the_services_know_a_caller_by_the_address_the_gateway_saw(compose: Compose) -> None:
+    """Login throttling and each session's address count the caller, not the gateway: without trusting
+    the gateway's X-Forwarded-For every request seemed to come from the gateway's container, and one
+    person's failed logins would have throttled everyone."""
+    gateway_ip = compose.docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                                compose.container("gateway"))
+    network = compose.docker("inspect", "-f", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}",
+                             compose.container("gateway"))
+    # A browser on the host reaches the published port through the engine's proxy, from the network's gateway.
+    host_side = compose.docker("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", network)
+    with httpx.Client(base_url=compose.gateway, timeout=30) as client:
+        headers = _login(client, "student")
+        sessions = client.get("/api/identity/v1/auth/sessions", headers=headers).json()
+    [current] = [session for session in sessions if session["current"]]
+    assert current["ip_address"] != gateway_ip, (gateway_ip, current)
+    assert current["ip_address"] == host_side, (host_side, gateway_ip, current)
+
+
 def test_the_data_team_reads_kafka_from_the_host(compose: Compose) -> None:
     async def topics() -> set[str]:
         admin = AIOKafkaAdminClient(bootstrap_servers=compose.kafka, request_timeout_ms=10_000)
