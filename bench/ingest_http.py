@@ -19,7 +19,7 @@ CUEPOINT_TOPIC_PREFIX). In one run, on the platform's own client-events topic:
 Each round measures both; ``--rounds`` (default 3) gives the spread. The driver's CPU (its process
 time over the wall time) is printed: under one core means it was not what limited the rate.
 
-    .venv/bin/python bench/ingest_http.py [--events 30000] [--batch 500] [--connections 8] [--rounds 3]
+    .venv/bin/python bench/ingest_http.py [--events 30000] [--batch 500] [--connections 3] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=30_000, help="per round and side")
     parser.add_argument("--batch", type=int, default=500, help="events per request (the web client's maxBatch: 500)")
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=3,
+                        help="one a demo user (a key, a partition): more only queue behind the same partitions")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--label", default="", help="a suffix for the report's row")
     args = parser.parse_args()
