@@ -97,8 +97,10 @@ GENERATION_QUEUE_JOBS = Gauge(
 GENERATION_QUEUE_OLDEST_WAITING_AGE = Gauge(
     "cuepoint_generation_queue_oldest_waiting_age_seconds",
     "How long the longest-waiting due job has waited for a runner (0 when none waits)", ["provider"])
+# Labelled by service, as every gauge only one service sets: an unlabelled one would read 0 on every
+# process's /metrics (this module is every process's), which says something false.
 GENERATION_QUEUE_SAMPLED = Gauge("cuepoint_generation_queue_sampled_timestamp_seconds",
-                                 "When this runner last read the generation queue's figures")
+                                 "When this runner last read the generation queue's figures", ["service"])
 GENERATION_QUEUE_STATES = ("waiting", "running", "deferred")
 
 
@@ -124,7 +126,7 @@ def set_generation_queue(rows: list[tuple[str, int, int, int, float]], *, provid
         for state, count in zip(GENERATION_QUEUE_STATES, (waiting, running, deferred), strict=True):
             GENERATION_QUEUE_JOBS.labels(provider, state).set(count)
         GENERATION_QUEUE_OLDEST_WAITING_AGE.labels(provider).set(oldest)
-    GENERATION_QUEUE_SAMPLED.set_to_current_time()
+    GENERATION_QUEUE_SAMPLED.labels("assessment").set_to_current_time()
 
 
 _queue_providers: set[str] = set()
@@ -158,10 +160,10 @@ def serve_metrics(host: str, port: int) -> int:
 # --- analytics' read replica (analytics' API: replica.py) -----------------------------------------
 READ_REPLICA_LAG = Gauge("cuepoint_analytics_read_replica_lag_seconds",
                          "How far analytics' read replica is behind the primary, in seconds of replayed transactions "
-                         "(0 when it has replayed all it received), as last seen by a read or /readyz")
+                         "(0 when it has replayed all it received), as last seen by a read or /readyz", ["service"])
 READ_REPLICA_UP = Gauge("cuepoint_analytics_read_replica_up",
                         "1 while analytics reads from its replica, 0 while the replica does not answer and reads go "
-                        "to the primary")
+                        "to the primary", ["service"])
 READS_BY_SOURCE = Counter("cuepoint_analytics_reads_total", "Dashboard and export transactions, by where they read",
                           ["source"])
 

@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cuepoint.runtime import db
 from cuepoint.runtime.http import database_unavailable
-from cuepoint.runtime.metrics import READ_REPLICA_LAG as REPLICA_LAG
-from cuepoint.runtime.metrics import READ_REPLICA_UP as REPLICA_UP
+from cuepoint.runtime.metrics import READ_REPLICA_LAG, READ_REPLICA_UP
 from cuepoint.runtime.metrics import READS_BY_SOURCE as READS
+
+REPLICA_LAG, REPLICA_UP = READ_REPLICA_LAG.labels("analytics"), READ_REPLICA_UP.labels("analytics")
 
 log = logging.getLogger(__name__)
 

@@ -33,4 +33,4 @@ def test_the_queue_gauges_follow_each_sample_and_an_emptied_provider_reads_zero(
 
     set_generation_queue([])
     assert _jobs("UNKNOWN", "waiting") == 0 and _jobs("OFFLINE", "waiting") == 0
-    assert REGISTRY.get_sample_value("cuepoint_generation_queue_sampled_timestamp_seconds", {}) > 0
+    assert REGISTRY.get_sample_value("cuepoint_generation_queue_sampled_timestamp_seconds", {"service": "assessment"}) > 0
