@@ -1,0 +1,3 @@
+module cuepoint/bench/capacity
+
+go 1.22
