@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 
 import report
 
-BENCHMARKS = ["milestone_lookup", "progress_playback", "analytics_ingest", "analytics_dashboards", "web_bundle"]
+BENCHMARKS = ["milestone_lookup", "answer_to_progress", "ingest_http", "progress_playback", "analytics_ingest", "rebuild",
+              "analytics_dashboards", "capacity", "web_bundle"]
 
 
 def main() -> int:

@@ -147,7 +147,11 @@ gateway_config() { # the nginx configuration: /api/<service>/x → 127.0.0.1:<po
 worker_processes 1;
 pid $RUN/gateway.pid;
 error_log $LOGS/gateway-error.log warn;
-events { worker_connections 1024; }
+# Every signed-in viewer holds an SSE stream: two connections through the gateway (in and out). At
+# 1024 the gateway refused new viewers from about 500 on (bench/capacity.py: "worker_connections
+# are not enough"); the descriptors for these are raised with them.
+worker_rlimit_nofile 40000;
+events { worker_connections 16384; }
 http {
   access_log $LOGS/gateway-access.log;
   client_body_temp_path $LOCAL/gateway/body;
