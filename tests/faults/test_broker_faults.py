@@ -47,6 +47,25 @@ class Loads:
 
 
 @contextlib.asynccontextmanager
+async def telemetry_under_load(infra: Infra, accounts: Accounts) -> AsyncIterator[TelemetryLoad]:
+    """The ingest API and the two consumers of client events (analytics' store, progress's playback),
+    in process, on ``infra``; a telemetry load running against the API (the three-broker test's)."""
+    student = await accounts.login("student@example.com")
+    analytics = infra.settings("analytics", AnalyticsSettings)
+    async with service_context(analytics_spec(), analytics, accounts) as context, \
+            api_client(analytics_spec(), context) as api, \
+            running_worker(analytics_spec(), analytics, infra, relay=False), \
+            running_worker(progress_spec(), infra.settings("progress", ProgressSettings), infra, relay=False):
+        load = TelemetryLoad(api, student, tenant_id=claims(student)["tid"], user_id=claims(student)["sub"])
+        load.start()
+        try:
+            yield load
+        finally:
+            if load._task is not None and not load._task.done():  # noqa: SLF001 - a failed test's load
+                await load.stop()
+
+
+@contextlib.asynccontextmanager
 async def platform_under_load(infra: Infra, accounts: Accounts, connection: psycopg.Connection
                               ) -> AsyncIterator[Loads]:
     """In process, on ``infra``: the ingest API and the two consumers of client events (analytics' store,
