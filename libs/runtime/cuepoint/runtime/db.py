@@ -86,6 +86,9 @@ def libpq_dsn(url: str) -> str:
     return "postgresql://" + rest if scheme.startswith("postgresql") else url
 
 
+SET_TENANT_SQL = "SELECT set_config('app.tenant_id', %s, true)"
+
+
 class ReadPool:
     """Plain psycopg connections for hot read paths (e.g. playback lookups).
 
@@ -103,16 +106,34 @@ class ReadPool:
         self._opened = False
         self._opening = asyncio.Lock()
 
-    @asynccontextmanager
-    async def tenant(self, tenant_id: UUID | str) -> AsyncIterator[Any]:
+    async def _open(self) -> None:
         if not self._opened:
             async with self._opening:  # concurrent first requests open it once
                 if not self._opened:
                     await self._pool.open()
                     self._opened = True
+
+    @asynccontextmanager
+    async def tenant(self, tenant_id: UUID | str) -> AsyncIterator[Any]:
+        await self._open()
         async with self._pool.connection() as connection:
-            await connection.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_id),))
+            await connection.execute(SET_TENANT_SQL, (str(tenant_id),))
             yield connection
+
+    async def rows(self, tenant_id: UUID | str, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of ``sql`` as ``tenant_id`` sees them, as dicts, in one round trip: BEGIN, the
+        tenant, the query and COMMIT go to the server in one psycopg pipeline. Sent one by one they
+        were four round trips, each a wake-up of the API and its backend that a busy machine makes
+        wait (the playback lookup's tail, bench/milestone_lookup.py). An error rolls it back."""
+        from psycopg.rows import dict_row
+
+        await self._open()
+        async with self._pool.connection() as connection:
+            async with connection.pipeline():
+                await connection.execute(SET_TENANT_SQL, (str(tenant_id),))
+                cursor = await connection.cursor(row_factory=dict_row).execute(sql, params)
+                await connection.commit()  # queues COMMIT and syncs: the one round trip
+            return await cursor.fetchall()
 
     async def close(self) -> None:
         if self._opened:

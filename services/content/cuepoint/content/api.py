@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from cuepoint.runtime.api_models import Offset, Page
 from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authentication, require_role
+from cuepoint.runtime.db import ReadPool
 from cuepoint.runtime.errors import TooLarge
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
@@ -17,7 +18,6 @@ from .schemas import (LANGUAGE_PATTERN, GroupIn, GroupPatch, Lesson, LessonChang
                       LessonStatus, LessonSummary, LessonVersionSummary, Milestone, MilestoneIn, MilestoneLookup, MilestonePatch, Playback, Transcript,
                       TranscriptIn, TranscriptSummary, UploadIn, ReplacementIn, CompletedVideo, UploadSession, Video, VideoGroup,
                       VideoPatch)
-from .reads import LookupPool
 from .settings import ContentSettings
 from .storage import VideoStorage
 from .unit_of_work import ContentUnitOfWork
@@ -41,7 +41,7 @@ class Dependencies:
 
     units: UnitsOfWork[ContentUnitOfWork]
     sessions: views.Sessions
-    lookups: LookupPool  # the playback lookup's connections (one round trip a lookup)
+    lookups: ReadPool  # the playback lookup's connections (one round trip a lookup)
     storage: VideoStorage
     settings: ContentSettings
     config: ConfigLookup

@@ -10,7 +10,6 @@ from cuepoint.runtime.unit_of_work import UnitsOfWork
 from . import api
 from .consumers import subscribe as consumers
 from .ffprobe import Prober
-from .reads import LookupPool
 from .settings import ContentSettings
 from .storage import VideoStorage
 from .unit_of_work import ContentUnitOfWork
@@ -22,11 +21,8 @@ def build_content(context: ServiceContext) -> api.Dependencies:
     settings = context.settings
     assert isinstance(settings, ContentSettings)
     storage = VideoStorage(settings)
-    lookups = LookupPool(settings.runtime_database_url, max_size=settings.db_pool_size,
-                         application_name="cuepoint-content-reads")
-    context.on_close(lookups.close)
     return api.Dependencies(units=UnitsOfWork(context.sessions, context.outbox, ContentUnitOfWork),
-                            sessions=context.sessions, lookups=lookups, storage=storage, settings=settings,
+                            sessions=context.sessions, lookups=context.reads, storage=storage, settings=settings,
                             config=context.config, probe=Prober(storage, settings.probe_timeout_seconds))
 
 

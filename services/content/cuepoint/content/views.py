@@ -1,7 +1,7 @@
 """Reads that answer content's GET routes. A view never writes and never emits.
 
 The playback lookup (``milestones``) runs while a video plays: it is the seed's "Video Milestone
-Lookup" on plain psycopg in one round trip (reads.py; the same row-level security), no ORM."""
+Lookup" on plain psycopg in one round trip (runtime's ReadPool.rows; the same row-level security), no ORM."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.runtime.auth import CurrentUser, Role
 from cuepoint.runtime.clock import utc_now
-from cuepoint.runtime.db import tenant_transaction
+from cuepoint.runtime.db import ReadPool, tenant_transaction
 from cuepoint.runtime.errors import Conflict, NotFound
 from cuepoint.runtime.metrics import timed_statement
 
@@ -24,7 +24,6 @@ from .domain.captions import caption_label, webvtt
 from .domain.images import EXTENSION_TYPES
 from .domain.transcripts import Segment
 from .domain.versions import changes as version_changes
-from .reads import LookupPool
 from .repositories import Lessons, Videos
 from .settings import ContentSettings
 from .storage import VideoStorage, thumbnail_object_name
@@ -205,10 +204,10 @@ async def playback(sessions: Sessions, storage: VideoStorage, settings: ContentS
             "duration": played["duration"], "milestones": milestones, "captions": captions}
 
 
-async def milestones(lookups: LookupPool, actor: CurrentUser, video_id: uuid.UUID) -> list[dict[str, Any]]:
+async def milestones(lookups: ReadPool, actor: CurrentUser, video_id: uuid.UUID) -> list[dict[str, Any]]:
     """The playback lookup alone (no URL signing): it runs while a video plays, so authors
     get the seed's query on a plain connection; students read the published version. One
-    round trip each (reads.py); a second only when there is nothing to show (404 or no milestones)."""
+    round trip each (ReadPool.rows); a second only when there is nothing to show (404 or no milestones)."""
     author = actor.at_least(Role.TEACHER)
     lookup, exists = ((MILESTONE_LOOKUP_SQL, "SELECT 1 FROM videos WHERE id = %(video_id)s") if author
                       else (PUBLISHED_MILESTONE_LOOKUP_SQL, PUBLISHED_VIDEO_SQL))
