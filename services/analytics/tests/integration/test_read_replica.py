@@ -49,22 +49,31 @@ async def _project_lesson(context, tenant: uuid.UUID, teacher: uuid.UUID, title:
         await projections.domain_event(session, envelope)
 
 
+async def _teacher_of_new_tenant(accounts: Accounts, prefix: str) -> tuple[dict[str, str], uuid.UUID, uuid.UUID]:
+    """A teacher's headers in an organisation of the test's own, with its tenant and user ids."""
+    teacher = (await accounts.tenant_with_users(f"{prefix}-{uuid.uuid4().hex[:8]}"))["teacher"]
+    return teacher, uuid.UUID(claims(teacher)["tid"]), uuid.UUID(claims(teacher)["sub"])
+
+
+def _lesson_titles(api, teacher: dict[str, str]):
+    """A read of the lesson dashboard's titles, for eventually()."""
+    async def titles() -> list[str]:
+        response = await api.get("/v1/dashboards/lessons", headers=teacher)
+        assert response.status_code == 200, response.text
+        return sorted(item["title"] for item in response.json()["items"])
+    return titles
+
+
 def _reads_from(source: str) -> float:
     return READS.labels(source)._value.get()
 
 
 async def test_dashboards_read_from_the_replica_and_see_projection_writes_once_replayed(
         replica: Replica, read_settings: AnalyticsSettings, accounts: Accounts, infra: Infra, admin_connection):
-    users = await accounts.tenant_with_users(f"replica-{uuid.uuid4().hex[:8]}")
+    teacher, tenant, teacher_id = await _teacher_of_new_tenant(accounts, "replica")
     others = await accounts.tenant_with_users(f"replica-other-{uuid.uuid4().hex[:8]}")
-    teacher = users["teacher"]
-    tenant, teacher_id = uuid.UUID(claims(teacher)["tid"]), uuid.UUID(claims(teacher)["sub"])
     async with service_context(spec(), read_settings, accounts) as context, api_client(spec(), context) as api:
-        async def titles() -> list[str]:
-            response = await api.get("/v1/dashboards/lessons", headers=teacher)
-            assert response.status_code == 200, response.text
-            return sorted(item["title"] for item in response.json()["items"])
-
+        titles = _lesson_titles(api, teacher)
         # A projection write on the primary, then a read: the replica has replayed it within the stated lag.
         await _project_lesson(context, tenant, teacher_id, "Replicated")
         await eventually(lambda: _equal(titles, ["Replicated"]), timeout=MAX_LAG, message="the replayed lesson")
@@ -110,15 +119,9 @@ async def test_dashboards_read_from_the_replica_and_see_projection_writes_once_r
 
 async def test_reads_fall_back_to_the_primary_while_the_replica_is_stopped(
         replica: Replica, read_settings: AnalyticsSettings, accounts: Accounts, caplog):
-    users = await accounts.tenant_with_users(f"replica-down-{uuid.uuid4().hex[:8]}")
-    teacher = users["teacher"]
-    tenant, teacher_id = uuid.UUID(claims(teacher)["tid"]), uuid.UUID(claims(teacher)["sub"])
+    teacher, tenant, teacher_id = await _teacher_of_new_tenant(accounts, "replica-down")
     async with service_context(spec(), read_settings, accounts) as context, api_client(spec(), context) as api:
-        async def titles() -> list[str]:
-            response = await api.get("/v1/dashboards/lessons", headers=teacher)
-            assert response.status_code == 200, response.text
-            return sorted(item["title"] for item in response.json()["items"])
-
+        titles = _lesson_titles(api, teacher)
         await _project_lesson(context, tenant, teacher_id, "Before the stop")
         await eventually(lambda: _equal(titles, ["Before the stop"]), timeout=MAX_LAG)
         replica.stop()
@@ -152,15 +155,9 @@ async def test_reads_fall_back_to_the_primary_while_the_replica_is_stopped(
 
 async def test_a_read_the_replica_drops_midway_is_answered_from_the_primary(
         replica: Replica, read_settings: AnalyticsSettings, accounts: Accounts, caplog):
-    users = await accounts.tenant_with_users(f"replica-cut-{uuid.uuid4().hex[:8]}")
-    teacher = users["teacher"]
-    tenant, teacher_id = uuid.UUID(claims(teacher)["tid"]), uuid.UUID(claims(teacher)["sub"])
+    teacher, tenant, teacher_id = await _teacher_of_new_tenant(accounts, "replica-cut")
     async with service_context(spec(), read_settings, accounts) as context, api_client(spec(), context) as api:
-        async def titles() -> list[str]:
-            response = await api.get("/v1/dashboards/lessons", headers=teacher)
-            assert response.status_code == 200, response.text
-            return sorted(item["title"] for item in response.json()["items"])
-
+        titles = _lesson_titles(api, teacher)
         await _project_lesson(context, tenant, teacher_id, "Cut midway")
         await eventually(lambda: _equal(titles, ["Cut midway"]), timeout=MAX_LAG)
         # The replica's backend of the next dashboard query is terminated just before the query runs on it.
