@@ -63,7 +63,7 @@ schemas: deps ## regenerate the JSON Schema snapshots of the events (refuses bre
 
 test: infra web ## the whole suite on real PostgreSQL and Kafka, the web client in Debian's Chromium included
 	@deploy/local/web.sh browser
-	@$(PYTEST) -p no:cacheprovider
+	@$(PYTEST) -p no:cacheprovider --durations=25   # the slowest 25, to keep the suite within its 30 minutes
 
 test-unit: deps ## only the tests without I/O
 	@$(PYTEST) -p no:cacheprovider -m unit
