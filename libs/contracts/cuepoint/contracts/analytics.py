@@ -13,7 +13,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .envelope import Event
-from .topics import CLIENT_EVENTS
+from .privacy import ExportPart
+from .topics import CLIENT_EVENTS, EXPORT_PARTS
 
 
 class _ClientEvent(BaseModel):
@@ -134,3 +135,11 @@ class ClientEventRecorded(Event):
     received_at: datetime = Field(description="When the ingest API accepted it.")
     user_agent: str | None = Field(default=None, max_length=500, description="The client's User-Agent header.")
     event: ClientEvent = Field(description="The typed client event.")
+
+
+class AnalyticsExportPart(ExportPart):
+    """analytics's part of a person's data export, answering identity.user.export_requested.v1: one chunk of it.
+    Topic: privacy.export-parts. Key: export_id."""
+
+    event_type = "analytics.user.export_part.v1"
+    topic = EXPORT_PARTS.name

@@ -15,6 +15,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from .envelope import Event
+from .privacy import ExportPart
+from .topics import EXPORT_PARTS
 
 QuestionType = Literal["MULTIPLE_CHOICE", "TRUE_FALSE", "SHORT_ANSWER", "FILL_IN_THE_BLANK", "MATCHING", "ORDERING"]
 QuestionStatus = Literal["DRAFT", "PENDING_REVIEW", "APPROVED", "REJECTED", "ARCHIVED"]
@@ -231,3 +233,11 @@ class LessonGraded(Event):
     questions_counted: int = Field(ge=0, description="Questions that count.")
     reason: Literal["ANSWERED", "OVERRIDDEN", "THRESHOLD_CHANGED"] = Field(description="What changed the grade.")
     graded_at: datetime = Field(description="When it changed.")
+
+
+class AssessmentExportPart(ExportPart):
+    """assessment's part of a person's data export, answering identity.user.export_requested.v1: one chunk of it.
+    Topic: privacy.export-parts. Key: export_id."""
+
+    event_type = "assessment.user.export_part.v1"
+    topic = EXPORT_PARTS.name

@@ -13,6 +13,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from .envelope import Event
+from .privacy import ExportPart
+from .topics import EXPORT_PARTS
 
 LessonStatus = Literal["DRAFT", "PUBLISHED", "ARCHIVED"]
 SeekPolicy = Literal["FREE", "NO_SKIP_AHEAD"]
@@ -200,3 +202,11 @@ class MilestoneDeleted(Event):
     milestone_id: UUID = Field(description="The deleted milestone.")
     video_id: UUID = Field(description="The video it belonged to.")
     lesson_id: UUID = Field(description="The lesson of the video.")
+
+
+class ContentExportPart(ExportPart):
+    """content's part of a person's data export, answering identity.user.export_requested.v1: one chunk of it.
+    Topic: privacy.export-parts. Key: export_id."""
+
+    event_type = "content.user.export_part.v1"
+    topic = EXPORT_PARTS.name

@@ -120,6 +120,19 @@ class UserDataExported(Event):
     user_id: UUID = Field(description="The user whose data was exported; the envelope's actor exported it.")
 
 
+class UserExportRequested(Event):
+    """A person's data export was requested (by them, or an admin for them): every service that keeps
+    something about them answers with its part on privacy.export-parts, sealed to ``public_key``.
+    Key: user_id."""
+
+    event_type = "identity.user.export_requested.v1"
+    key_field = "user_id"
+    export_id: UUID = Field(description="The export; each part names it.")
+    user_id: UUID = Field(description="The person whose data is exported.")
+    public_key: str = Field(description="The export's X25519 public key (32 bytes, urlsafe base64) each part is "
+                            "sealed to (cuepoint.runtime.sealed).")
+
+
 class UserRoleChanged(Event):
     """An admin changed a user's role. Key: user_id."""
 

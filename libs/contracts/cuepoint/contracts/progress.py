@@ -10,6 +10,8 @@ from uuid import UUID
 from pydantic import Field
 
 from .envelope import Event
+from .privacy import ExportPart
+from .topics import EXPORT_PARTS
 
 ProgressStatus = Literal["NOT_STARTED", "IN_PROGRESS", "COMPLETED"]
 
@@ -76,3 +78,11 @@ class SessionEndedV2(Event):
     student_id: UUID = Field(description="The student.")
     session_id: UUID = Field(description="The ended session.")
     ended_at: datetime = Field(description="When it was ended.")
+
+
+class ProgressExportPart(ExportPart):
+    """progress's part of a person's data export, answering identity.user.export_requested.v1: one chunk of it.
+    Topic: privacy.export-parts. Key: export_id."""
+
+    event_type = "progress.user.export_part.v1"
+    topic = EXPORT_PARTS.name

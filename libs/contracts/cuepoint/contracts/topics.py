@@ -27,6 +27,12 @@ class Topic:
     partitions: int = 6
     retention_ms: int = FOREVER
     cleanup_policy: Literal["delete", "compact"] = "delete"
+    other_producers: tuple[str, ...] = ()
+    """Services besides ``producer`` that publish to the topic (``privacy.export-parts``)."""
+
+    @property
+    def producers(self) -> tuple[str, ...]:
+        return (self.producer, *self.other_producers)
 
     @property
     def dead_letter(self) -> "Topic":
@@ -79,6 +85,16 @@ USER_PROFILES = Topic(
 SYSTEM_CONFIGS = Topic(
     "identity.system-configs", "identity", "The current value of each system config, keyed by config key.", cleanup_policy="compact"
 )
+EXPORT_PARTS = Topic(
+    "privacy.export-parts",
+    "content",
+    "A person's data export, one part per service, sealed to the export's public key (only identity, which "
+    "asked for it, can open it, and only until it assembles the archive); kept a day. Not for the data team: "
+    "it is personal data, unreadable to anyone but the person's export.",
+    partitions=3,
+    retention_ms=DAY_MS,
+    other_producers=("assessment", "progress", "analytics"),
+)
 
 TOPICS: tuple[Topic, ...] = (
     IDENTITY_EVENTS,
@@ -88,6 +104,7 @@ TOPICS: tuple[Topic, ...] = (
     CLIENT_EVENTS,
     USER_PROFILES,
     SYSTEM_CONFIGS,
+    EXPORT_PARTS,
 )
 TOPICS_BY_NAME = {topic.name: topic for topic in TOPICS}
 
