@@ -1,5 +1,6 @@
 """The composition root of the assessment service: everything it runs is assembled here."""
 
+import argparse
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,8 +9,8 @@ from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 
 from cuepoint.runtime.consumer import DeadLetters
-from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, SecretBox
-from cuepoint.runtime.service import BackgroundTask, ServiceContext, ServiceSpec
+from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, Keyring, SecretBox
+from cuepoint.runtime.service import BackgroundTask, Command, ServiceContext, ServiceSpec
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from . import api
@@ -41,7 +42,7 @@ def _settings(context: ServiceContext) -> AssessmentSettings:
 def _box(settings: AssessmentSettings) -> SecretBox:
     if settings.secret_key.get_secret_value() == LOCAL_DEVELOPMENT_KEY:
         log.warning("CUEPOINT_SECRET_KEY is the local development key: set a real one in production")
-    return SecretBox(settings.secret_key.get_secret_value())
+    return Keyring.from_settings(settings)
 
 
 def build_assessment(context: ServiceContext) -> Assessment:
@@ -72,6 +73,22 @@ def background(context: ServiceContext) -> list[BackgroundTask]:
     return [runner.run, runner.sample_queue]
 
 
+def rotate_secrets_command(context: ServiceContext, args: argparse.Namespace) -> int:
+    from .rotation import rotate_api_keys
+
+    settings = _settings(context)
+    keyring = _box(settings)
+    changed = rotate_api_keys(settings, keyring, batch_size=args.batch_size)
+    print(f"ai_configurations: {changed} rows re-encrypted; everything is now under key {keyring.current_id}"
+          + ("; CUEPOINT_PREVIOUS_SECRET_KEYS can be emptied" if keyring.previous else ""))
+    return 0
+
+
+def _rotate_secrets_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=500,
+                        help="rows re-encrypted per transaction (default: %(default)s)")
+
+
 def spec() -> ServiceSpec:
     return ServiceSpec(
         name="assessment",
@@ -81,4 +98,8 @@ def spec() -> ServiceSpec:
         routers=routers,
         consumers=consumers,
         background=background,
+        commands={"rotate-secrets": Command(
+            "re-encrypt every AI provider API key under the current CUEPOINT_SECRET_KEY, reading older ones with "
+            "CUEPOINT_PREVIOUS_SECRET_KEYS; idempotent. Run it after making a new key current, then drop the "
+            "previous keys", rotate_secrets_command, _rotate_secrets_arguments)},
     )

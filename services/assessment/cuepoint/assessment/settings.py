@@ -9,7 +9,11 @@ class AssessmentSettings(RuntimeSettings):
     http_port: int = 8003
 
     secret_key: SecretStr = Field(default=SecretStr(LOCAL_DEVELOPMENT_KEY),
-                                  description="Master key encrypting AI provider API keys at rest (32 bytes, base64).")
+                                  description="Master key encrypting AI provider API keys at rest (32 "
+                                              "bytes, urlsafe base64). New values are sealed under it.")
+    previous_secret_keys: SecretStr = Field(
+        default=SecretStr(""), description="Keys CUEPOINT_SECRET_KEY replaced (comma-separated): still read, never "
+                                           "used to seal; drop them once `rotate-secrets` has run (README).")
     ai_request_tries: int = Field(default=4, ge=1, le=10, description="Requests per milestone before a job fails.")
     ai_backoff_seconds: float = Field(default=2.0, ge=0, description="First retry delay; doubles each try.")
     ai_backoff_max_seconds: float = Field(default=60.0, ge=0)

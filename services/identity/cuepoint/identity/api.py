@@ -45,6 +45,7 @@ from .schemas import (
 )
 from .use_cases import accounts, configs, passwords, preferences, sign_in, tenants, users
 from .use_cases import sessions as auth_sessions
+from .sensitive import SensitiveFields
 from .use_cases.sessions import ClientInfo, TokenPair
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def _user(user: Any) -> UserOut:
 def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[APIRouter]:
     units, db, mail, settings = identity.units, identity.sessions, identity.mail, identity.settings
     hashing, keys = identity.passwords, identity.keys
+    fields = SensitiveFields(identity.keyring)  # what the views open stored emails and session clients with
     authenticated = authentication(lambda request: verifier)
     admin = require_role(authenticated, Role.ADMIN)
     teacher = require_role(authenticated, Role.TEACHER)
@@ -151,7 +153,7 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
 
     @auth.get("/sessions", response_model=list[SessionOut])
     async def sessions(actor: User) -> Any:
-        return await views.auth_sessions(db, actor)
+        return await views.auth_sessions(db, actor, fields=fields)
 
     @auth.delete("/sessions/{session_id}", status_code=204)
     async def revoke(session_id: uuid.UUID, actor: User) -> Response:
@@ -188,7 +190,7 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
 
     @user_routes.get("/me", response_model=UserOut)
     async def me(actor: User) -> Any:
-        return await views.user(db, actor, actor.id)
+        return await views.user(db, actor, actor.id, fields=fields)
 
     @user_routes.patch("/me", response_model=UserOut)
     async def update_me(body: ProfileIn, actor: User) -> Any:
@@ -228,12 +230,13 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
                          role: RoleName | None = None,
                          status: Literal["ACTIVE", "DEACTIVATED", "ERASED"] | None = None,
                          limit: int = limit_q, offset: int = offset_q) -> Any:
-        items, total = await views.users(db, actor, query=q, role=role, status=status, limit=limit, offset=offset)
+        items, total = await views.users(db, actor, query=q, role=role, status=status, limit=limit, offset=offset,
+                                         fields=fields)
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
     @user_routes.get("/{user_id}", response_model=UserOut)
     async def get_user(user_id: uuid.UUID, actor: User) -> Any:
-        return await views.user(db, actor, user_id)
+        return await views.user(db, actor, user_id, fields=fields)
 
     @user_routes.put("/{user_id}/role", response_model=UserOut)
     async def change_role(user_id: uuid.UUID, body: RoleIn, actor: Admin) -> Any:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cuepoint.runtime.auth import TokenVerifier
 from cuepoint.runtime.consumer import DeadLetters
-from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, SecretBox
+from cuepoint.runtime.secrets import LOCAL_DEVELOPMENT_KEY, Keyring
 from cuepoint.runtime.service import ServiceContext, ServiceSpec
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
@@ -30,6 +30,7 @@ from .domain.users import User
 from .mail import OutgoingMail, mailer_for
 from .projections import Notifications
 from .security import Passwords, SigningKeys
+from .sensitive import SensitiveFields
 from .settings import IdentitySettings
 from .unit_of_work import IdentityUnitOfWork
 from .use_cases import accounts, tenants, weekly_summaries
@@ -48,6 +49,7 @@ class Identity:
     mail: OutgoingMail
     settings: IdentitySettings
     unsubscribe_key: bytes
+    keyring: Keyring
 
     async def ensure_tenant(self, *, slug: str, name: str, is_platform: bool = False) -> Tenant:
         return await tenants.ensure_tenant(tenants.EnsureTenant(slug, name, is_platform), self.units,
@@ -73,12 +75,12 @@ def build_identity(context: ServiceContext) -> Identity:
     assert isinstance(settings, IdentitySettings)
     if settings.secret_key.get_secret_value() == LOCAL_DEVELOPMENT_KEY:
         log.warning("CUEPOINT_SECRET_KEY is the local development key: set a real one outside development")
-    keys = SigningKeys(context.sessions, SecretBox(settings.secret_key.get_secret_value()),
-                       rotation=timedelta(days=settings.signing_key_rotation_days))
-    return Identity(units=UnitsOfWork(context.sessions, context.outbox, IdentityUnitOfWork),
+    keyring = Keyring.from_settings(settings)
+    keys = SigningKeys(context.sessions, keyring, rotation=timedelta(days=settings.signing_key_rotation_days))
+    return Identity(units=UnitsOfWork(context.sessions, context.outbox, IdentityUnitOfWork.with_keyring(keyring)),
                     sessions=context.sessions, passwords=Passwords(), keys=keys,
                     mail=OutgoingMail(mailer_for(settings)), settings=settings,
-                    unsubscribe_key=_unsubscribe_key(settings))
+                    unsubscribe_key=_unsubscribe_key(settings), keyring=keyring)
 
 
 def _unsubscribe_key(settings: IdentitySettings) -> bytes:
@@ -96,7 +98,8 @@ def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLe
     settings = context.settings
     assert isinstance(settings, IdentitySettings)
     subscribe(context, broker, dead_letters, Notifications(mail=OutgoingMail(mailer_for(settings)), settings=settings,
-                                                           unsubscribe_key=_unsubscribe_key(settings)))
+                                                           unsubscribe_key=_unsubscribe_key(settings),
+                                                           fields=SensitiveFields(Keyring.from_settings(settings))))
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:

@@ -1,4 +1,5 @@
-"""identity's operations commands: ``python -m cuepoint.identity seed-demo|create-platform-admin|rotate-keys``."""
+"""identity's operations commands: ``python -m cuepoint.identity seed-demo|create-platform-admin|rotate-keys|
+rotate-secrets``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cuepoint.runtime.service import Command, ServiceContext
 
 from .demo import DEMO_PASSWORD, seed_demo
 from .domain.tenants import PLATFORM_TENANT_SLUG
+from .use_cases.secrets import RotateSecrets, rotate_secrets
 
 if TYPE_CHECKING:
     from .bootstrap import Identity
@@ -64,12 +66,29 @@ def commands(build: Build) -> dict[str, Command]:
 
         return run(context, work)
 
+    def rotate_secrets_command(context: ServiceContext, args: argparse.Namespace) -> int:
+        async def work(identity: Identity) -> int:
+            changed = await rotate_secrets(RotateSecrets(batch_size=args.batch_size), identity.units,
+                                           keyring=identity.keyring)
+            for table, rows in changed.items():
+                print(f"{table}: {rows} rows re-encrypted")
+            print(f"{sum(changed.values())} rows changed; everything is now under key {identity.keyring.current_id}"
+                  + ("; CUEPOINT_PREVIOUS_SECRET_KEYS can be emptied" if identity.keyring.previous else ""))
+            return 0
+
+        return run(context, work)
+
     return {
         "seed-demo": Command("create the demo tenant, its admin, teacher and student, and a platform admin "
                              "(idempotent)", seed_demo_command),
         "create-platform-admin": Command("create a platform admin (manages tenants)", platform_admin_command,
                                          _platform_admin_arguments),
         "rotate-keys": Command("start signing with a new key now", rotate_keys_command),
+        "rotate-secrets": Command(
+            "re-encrypt every encrypted column (signing keys, emails, session clients) and recompute every blind "
+            "index under the current CUEPOINT_SECRET_KEY, reading older values with CUEPOINT_PREVIOUS_SECRET_KEYS; "
+            "idempotent. Run it after making a new key current, then drop the previous keys",
+            rotate_secrets_command, _rotate_secrets_arguments),
     }
 
 
@@ -78,3 +97,8 @@ def _platform_admin_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--display-name", default="Platform Admin")
     parser.add_argument("--password-env", default="CUEPOINT_PLATFORM_ADMIN_PASSWORD",
                         help="environment variable holding the password (default: %(default)s)")
+
+
+def _rotate_secrets_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=500,
+                        help="rows re-encrypted per transaction (default: %(default)s)")

@@ -1,4 +1,8 @@
-"""The identity schema as SQLAlchemy tables (the DDL itself is in migrations/)."""
+"""The identity schema as SQLAlchemy tables (the DDL itself is in migrations/).
+
+Sensitive columns (users.email, invitations.email, email_change_tokens.new_email, auth_sessions'
+device_id, user_agent and ip_address) hold ciphertext, and the *_index columns their blind indexes:
+sensitive.py says which and why; the repositories seal and open them."""
 
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ tenants = Table(
 users = Table(
     "users", metadata,
     Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("email", Text),
-    Column("display_name", Text), Column("password_hash", Text), Column("role", Text),
+    Column("email_index", LargeBinary), Column("display_name", Text), Column("password_hash", Text), Column("role", Text),
     Column("is_platform_admin", Boolean), Column("status", Text), Column("email_verified", Boolean),
     _at("email_verified_at", True), _at("last_login_at", True), _at("erased_at", True), _at("created_at"),
     _at("updated_at"),
@@ -59,14 +63,16 @@ email_change_tokens = Table(
 )
 invitations = Table(
     "invitations", metadata,
-    Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("email", Text), Column("role", Text),
+    Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("email", Text),
+    Column("email_index", LargeBinary), Column("role", Text),
     Column("invited_by_id", Uuid), Column("token_hash", LargeBinary), _at("expires_at"), _at("accepted_at", True),
     Column("accepted_user_id", Uuid), _at("created_at"),
 )
 auth_sessions = Table(
     "auth_sessions", metadata,
     Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("user_id", Uuid),
-    Column("device_id", Text), Column("user_agent", Text), Column("ip_address", Text), _at("created_at"),
+    Column("device_id", Text), Column("user_agent", Text), Column("ip_address", Text),
+    Column("ip_address_index", LargeBinary), _at("created_at"),
     _at("last_used_at"), _at("expires_at"), _at("revoked_at", True), Column("revoke_reason", Text),
 )
 refresh_tokens = Table(

@@ -26,12 +26,15 @@ from . import orm
 from .domain.notifications import ACTIVITY_KEPT, points
 from .mail import Email, OutgoingMail, notification_email
 from .repositories import Recipients
+from .sensitive import SensitiveFields
 from .settings import IdentitySettings
 
 
 class Notifications:
-    def __init__(self, *, mail: OutgoingMail, settings: IdentitySettings, unsubscribe_key: bytes) -> None:
+    def __init__(self, *, mail: OutgoingMail, settings: IdentitySettings, unsubscribe_key: bytes,
+                 fields: SensitiveFields) -> None:
         self.mail = mail
+        self.fields = fields  # recipients' addresses are stored encrypted
         self.settings = settings
         self.unsubscribe_key = unsubscribe_key
 
@@ -54,12 +57,12 @@ class Notifications:
         link = f"{self.settings.public_base_url}/lessons/{data.lesson_id}"
         emails = [self._email(user, "email_new_lesson", subject=f"New lesson: {data.title}",
                               text=f"Hello {user.display_name},\n\na new lesson is ready for you: {data.title}\n{link}\n")
-                  for user in await Recipients(session).of("email_new_lesson", roles=("STUDENT",))]
+                  for user in await Recipients(session, self.fields).of("email_new_lesson", roles=("STUDENT",))]
         self._send_after_commit(session, emails)
 
     async def answer_graded(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         data = envelope.data
-        recipients = await Recipients(session).of("email_grades", user_id=data.student_id)
+        recipients = await Recipients(session, self.fields).of("email_grades", user_id=data.student_id)
         if not recipients:
             return
         title = (await session.execute(select(orm.published_lessons.c.title).where(

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, and_, case, distinct, func, select, text, update
+from sqlalchemy import Table, and_, case, distinct, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,7 @@ from .domain.notifications import LessonWeek, Recipient
 from .domain.sessions import AuthSession, RefreshToken
 from .domain.tenants import Tenant
 from .domain.users import User
-
+from .sensitive import SensitiveFields
 
 
 class Tenants:
@@ -53,6 +53,9 @@ class Tenants:
         row = (await self.session.execute(select(orm.tenants).where(orm.tenants.c.slug == slug))).first()
         return Tenant(**row._mapping) if row else None
 
+    async def all_ids(self) -> list[UUID]:
+        return list((await self.session.execute(select(orm.tenants.c.id).order_by(orm.tenants.c.id))).scalars())
+
     async def active_ids(self) -> list[UUID]:
         return list((await self.session.execute(select(orm.tenants.c.id).where(orm.tenants.c.status == "ACTIVE"))
                      ).scalars())
@@ -63,36 +66,43 @@ class Tenants:
 
 
 class Users:
-    def __init__(self, session: AsyncSession) -> None:
+    """The email is stored encrypted and found by its blind index (sensitive.py)."""
+
+    def __init__(self, session: AsyncSession, fields: SensitiveFields) -> None:
         self.session = session
+        self.fields = fields
+
+    def _user(self, row: Any) -> User | None:
+        return User(**self.fields.open("users", row._mapping)) if row else None
 
     async def get(self, user_id: UUID, *, lock: bool = False) -> User | None:
         query = select(orm.users).where(orm.users.c.id == user_id)
-        row = (await self.session.execute(query.with_for_update() if lock else query)).first()
-        return User(**row._mapping) if row else None
+        return self._user((await self.session.execute(query.with_for_update() if lock else query)).first())
 
     async def by_email(self, email: str) -> User | None:
-        """The tenant's account of this (normalized) address, whatever its case when stored."""
-        row = (await self.session.execute(select(orm.users).where(func.lower(orm.users.c.email) == email))).first()
-        return User(**row._mapping) if row else None
+        """The tenant's account of this address, whatever its case (the index is of the lower-cased address)."""
+        return self._user((await self.session.execute(select(orm.users).where(
+            orm.users.c.email_index.in_(self.fields.email_indexes(email))).limit(1))).first())
 
     async def add(self, user: User) -> None:
         """Refuses an address another account of the tenant has (the unique index keeps that)."""
         try:
-            await self.session.execute(orm.users.insert().values(**asdict(user)))
+            await self.session.execute(orm.users.insert().values(**self.fields.seal("users", asdict(user))))
             await self.session.flush()
         except IntegrityError as error:
             raise Conflict("an account with this email already exists in this organisation") from error
 
     async def update(self, user_id: UUID, **values: Any) -> None:
-        await self.session.execute(update(orm.users).where(orm.users.c.id == user_id).values(**values))
+        await self.session.execute(update(orm.users).where(orm.users.c.id == user_id).values(
+            **self.fields.seal("users", values)))
 
     async def change_email(self, user_id: UUID, email: str) -> None:
         """The new (proven) address; refused if another account took it since the link was sent."""
         try:
             async with self.session.begin_nested():
                 await self.session.execute(update(orm.users).where(orm.users.c.id == user_id).values(
-                    email=email, email_verified=True, email_verified_at=utc_now(), updated_at=utc_now()))
+                    **self.fields.seal("users", {"email": email}), email_verified=True, email_verified_at=utc_now(),
+                    updated_at=utc_now()))
         except IntegrityError as error:
             raise Conflict("another account of this organisation has this address now") from error
 
@@ -121,22 +131,28 @@ class UserPreferences:
 
 
 class Invitations:
-    def __init__(self, session: AsyncSession) -> None:
+    """The invitee's email is stored encrypted, with its blind index (sensitive.py)."""
+
+    def __init__(self, session: AsyncSession, fields: SensitiveFields) -> None:
         self.session = session
+        self.fields = fields
+
+    def _invitation(self, row: Any) -> Invitation:
+        return Invitation(**self.fields.open("invitations", row._mapping))
 
     async def add(self, *, invitation_id: UUID, tenant_id: UUID, email: str, role: str, invited_by_id: UUID,
                   token_hash: bytes, expires_at: datetime) -> Invitation:
-        await self.session.execute(orm.invitations.insert().values(
+        await self.session.execute(orm.invitations.insert().values(**self.fields.seal("invitations", dict(
             id=invitation_id, tenant_id=tenant_id, email=email, role=role, invited_by_id=invited_by_id,
-            token_hash=token_hash, expires_at=expires_at, created_at=utc_now()))
+            token_hash=token_hash, expires_at=expires_at, created_at=utc_now()))))
         row = (await self.session.execute(select(orm.invitations).where(orm.invitations.c.id == invitation_id))).one()
-        return Invitation(**row._mapping)
+        return self._invitation(row)
 
     async def by_token(self, token_hash: bytes) -> Invitation | None:
         """Locked: two registrations with one invitation, one wins."""
         row = (await self.session.execute(select(orm.invitations).where(
             orm.invitations.c.token_hash == token_hash).with_for_update())).first()
-        return Invitation(**row._mapping) if row else None
+        return self._invitation(row) if row else None
 
     async def accept(self, invitation_id: UUID, user_id: UUID) -> None:
         await self.session.execute(update(orm.invitations).where(orm.invitations.c.id == invitation_id)
@@ -145,31 +161,33 @@ class Invitations:
     async def sent_by(self, user_id: UUID) -> list[Invitation]:
         rows = (await self.session.execute(select(orm.invitations).where(
             orm.invitations.c.invited_by_id == user_id))).all()
-        return [Invitation(**row._mapping) for row in rows]
+        return [self._invitation(row) for row in rows]
 
     async def readdress(self, email: str, new_email: str) -> None:
-        await self.session.execute(update(orm.invitations).where(orm.invitations.c.email == email)
-                                   .values(email=new_email))
+        await self.session.execute(update(orm.invitations).where(
+            orm.invitations.c.email_index.in_(self.fields.email_indexes(email)))
+            .values(**self.fields.seal("invitations", {"email": new_email})))
 
 
 class AccountTokens:
     """One table of emailed single-use links (verification, reset, email change)."""
 
-    def __init__(self, session: AsyncSession, table: Table) -> None:
+    def __init__(self, session: AsyncSession, table: Table, fields: SensitiveFields) -> None:
         self.session = session
         self.table = table
+        self.fields = fields  # an email change's new address is stored encrypted
 
     async def add(self, *, tenant_id: UUID, user_id: UUID, token_hash: bytes, expires_at: datetime,
                   token_id: UUID, **extra: Any) -> None:
-        await self.session.execute(self.table.insert().values(
+        await self.session.execute(self.table.insert().values(**self.fields.seal(self.table.name, dict(
             id=token_id, tenant_id=tenant_id, user_id=user_id, token_hash=token_hash, expires_at=expires_at,
-            created_at=utc_now(), **extra))
+            created_at=utc_now(), **extra))))
 
     async def by_hash(self, token_hash: bytes) -> AccountToken | None:
         """Locked: two uses of one link racing each other, one wins."""
         row = (await self.session.execute(select(self.table).where(
             self.table.c.token_hash == token_hash).with_for_update())).first()
-        return AccountToken(**row._mapping) if row else None
+        return AccountToken(**self.fields.open(self.table.name, row._mapping)) if row else None
 
     async def use(self, token_id: UUID) -> None:
         await self.session.execute(update(self.table).where(self.table.c.id == token_id).values(used_at=utc_now()))
@@ -188,29 +206,37 @@ class AccountTokens:
 
 
 class AuthSessions:
-    def __init__(self, session: AsyncSession) -> None:
+    """The client a session was opened from (device, user agent, address) is stored encrypted; the address
+    also by its blind index, for sign-in throttling (sensitive.py)."""
+
+    def __init__(self, session: AsyncSession, fields: SensitiveFields) -> None:
         self.session = session
+        self.fields = fields
+
+    def _session(self, row: Any) -> AuthSession:
+        return AuthSession(**self.fields.open("auth_sessions", row._mapping))
 
     async def add(self, *, session_id: UUID, tenant_id: UUID, user_id: UUID, device_id: str | None,
                   user_agent: str | None, ip_address: str | None, expires_at: datetime) -> None:
-        await self.session.execute(orm.auth_sessions.insert().values(
+        await self.session.execute(orm.auth_sessions.insert().values(**self.fields.seal("auth_sessions", dict(
             id=session_id, tenant_id=tenant_id, user_id=user_id, device_id=device_id, user_agent=user_agent,
-            ip_address=ip_address, created_at=utc_now(), last_used_at=utc_now(), expires_at=expires_at))
+            ip_address=ip_address, created_at=utc_now(), last_used_at=utc_now(), expires_at=expires_at))))
 
     async def get(self, session_id: UUID, *, lock: bool = False) -> AuthSession | None:
         query = select(orm.auth_sessions).where(orm.auth_sessions.c.id == session_id)
         row = (await self.session.execute(query.with_for_update() if lock else query)).first()
-        return AuthSession(**row._mapping) if row else None
+        return self._session(row) if row else None
 
     async def of_user(self, user_id: UUID) -> list[AuthSession]:
         rows = (await self.session.execute(select(orm.auth_sessions).where(
             orm.auth_sessions.c.user_id == user_id).order_by(orm.auth_sessions.c.created_at))).all()
-        return [AuthSession(**row._mapping) for row in rows]
+        return [self._session(row) for row in rows]
 
     async def signed_in_from(self, user_id: UUID, ip_address: str) -> bool:
         """Whether the user ever had a session from this address."""
         return (await self.session.execute(select(func.count()).select_from(orm.auth_sessions).where(
-            orm.auth_sessions.c.user_id == user_id, orm.auth_sessions.c.ip_address == ip_address))).scalar_one() > 0
+            orm.auth_sessions.c.user_id == user_id,
+            orm.auth_sessions.c.ip_address_index.in_(self.fields.ip_indexes(ip_address))))).scalar_one() > 0
 
     async def touch(self, session_id: UUID) -> None:
         await self.session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.id == session_id)
@@ -247,7 +273,28 @@ class AuthSessions:
     async def forget_clients(self, user_id: UUID) -> None:
         """Erasure: the sessions stay (as ended), what they said of the client goes."""
         await self.session.execute(update(orm.auth_sessions).where(orm.auth_sessions.c.user_id == user_id).values(
-            user_agent=None, ip_address=None, device_id=None))
+            user_agent=None, ip_address=None, ip_address_index=None, device_id=None))
+
+
+class SealedRows:
+    """Rows whose encrypted columns are not all under the current key yet (``rotate-secrets``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def stale(self, table: str, key: str, columns: tuple[str, ...], current_prefix: str,
+                    limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` such rows of the table (of this transaction's tenant), locked: their key and columns."""
+        t = orm.metadata.tables[f"identity.{table}"]
+        pattern = current_prefix + "%"  # "v2.<hex key id>.": no LIKE wildcard in it
+        stale = or_(*[and_(t.c[c].is_not(None), t.c[c].not_like(pattern)) for c in columns])
+        rows = (await self.session.execute(select(t.c[key], *[t.c[c] for c in columns]).where(stale)
+                                           .order_by(t.c[key]).limit(limit).with_for_update())).all()
+        return [dict(row._mapping) for row in rows]
+
+    async def rewrite(self, table: str, key: str, key_value: Any, values: dict[str, Any]) -> None:
+        t = orm.metadata.tables[f"identity.{table}"]
+        await self.session.execute(update(t).where(t.c[key] == key_value).values(**values))
 
 
 class RefreshTokens:
@@ -343,8 +390,9 @@ class ProfileSnapshots:
 class Recipients:
     """Who gets a notification email."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, fields: SensitiveFields) -> None:
         self.session = session
+        self.fields = fields
 
     async def of(self, notification: str, *, roles: tuple[str, ...] = (), user_id: UUID | None = None
                  ) -> list[Recipient]:
@@ -358,8 +406,8 @@ class Recipients:
         if user_id is not None:
             query = query.where(orm.users.c.id == user_id)
         rows = (await self.session.execute(query)).all()
-        return [Recipient(row.id, row.tenant_id, row.email, row.display_name) for row in rows
-                if notifications.wants(row.preferences, notification)]
+        return [Recipient(row.id, row.tenant_id, self.fields.open("users", {"email": row.email})["email"],
+                          row.display_name) for row in rows if notifications.wants(row.preferences, notification)]
 
 
 class LessonActivity:

@@ -9,7 +9,11 @@ class IdentitySettings(RuntimeSettings):
     http_port: int = 8001
 
     secret_key: SecretStr = Field(default=SecretStr(LOCAL_DEVELOPMENT_KEY),
-                                  description="Master key encrypting signing keys at rest (32 bytes, base64).")
+                                  description="Master key encrypting signing keys and sensitive fields (emails, session clients) at rest (32 "
+                                              "bytes, urlsafe base64). New values are sealed under it.")
+    previous_secret_keys: SecretStr = Field(
+        default=SecretStr(""), description="Keys CUEPOINT_SECRET_KEY replaced (comma-separated): still read, never "
+                                           "used to seal; drop them once `rotate-secrets` has run (README).")
     jwt_issuer: str = "cuepoint-identity"
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=900, description="At most 15 minutes.")
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)

@@ -3,9 +3,12 @@ slug first) with the repositories of identity's use cases built on its session."
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.topics import USER_PROFILES
+from cuepoint.runtime.secrets import Keyring
 from cuepoint.runtime.unit_of_work import UnitOfWork
 
 from . import orm
@@ -18,15 +21,28 @@ from .repositories import (
     ProfileSnapshots,
     Recipients,
     RefreshTokens,
+    SealedRows,
     Tenants,
     Throttle,
     UserPreferences,
     Users,
     WeeklySummaries,
 )
+from .sensitive import SensitiveFields
+
+
+@functools.cache
+def _keyring_of_environment() -> Keyring:
+    """For a unit of work made without ``with_keyring`` (a consumer's ``joining``): the keyring of the
+    environment's settings, which is what the process's own settings read too."""
+    from .settings import IdentitySettings
+
+    return Keyring.from_settings(IdentitySettings())
 
 
 class IdentityUnitOfWork(UnitOfWork):
+    keyring: Keyring | None = None
+    """What sensitive fields are sealed with: set by the composition root (``with_keyring``)."""
     tenants: Tenants
     users: Users
     preferences: UserPreferences
@@ -40,22 +56,30 @@ class IdentityUnitOfWork(UnitOfWork):
     configs: Configs
     profile_snapshots: ProfileSnapshots
     recipients: Recipients
+    sealed: SealedRows
     lesson_activity: LessonActivity
     weekly_summaries: WeeklySummaries
 
+    @classmethod
+    def with_keyring(cls, keyring: Keyring) -> type[IdentityUnitOfWork]:
+        """The unit of work whose repositories seal and open sensitive fields with ``keyring``."""
+        return type(cls.__name__, (cls,), {"keyring": keyring})
+
     def _open(self, session: AsyncSession) -> None:
+        fields = SensitiveFields(self.keyring or _keyring_of_environment())
         self.tenants = Tenants(session)
-        self.users = Users(session)
+        self.users = Users(session, fields)
         self.preferences = UserPreferences(session)
-        self.invitations = Invitations(session)
-        self.verifications = AccountTokens(session, orm.email_verification_tokens)
-        self.password_resets = AccountTokens(session, orm.password_reset_tokens)
-        self.email_changes = AccountTokens(session, orm.email_change_tokens)
-        self.auth_sessions = AuthSessions(session)
+        self.invitations = Invitations(session, fields)
+        self.verifications = AccountTokens(session, orm.email_verification_tokens, fields)
+        self.password_resets = AccountTokens(session, orm.password_reset_tokens, fields)
+        self.email_changes = AccountTokens(session, orm.email_change_tokens, fields)
+        self.auth_sessions = AuthSessions(session, fields)
         self.refresh_tokens = RefreshTokens(session)
         self.throttle = Throttle(session)
         self.configs = Configs(session, self.tenant_id)
-        self.recipients = Recipients(session)
+        self.recipients = Recipients(session, fields)
+        self.sealed = SealedRows(session)
         self.lesson_activity = LessonActivity(session)
         self.weekly_summaries = WeeklySummaries(session)
         self.profile_snapshots = ProfileSnapshots(session, self._outbox.schema,

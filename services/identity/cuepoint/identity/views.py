@@ -18,6 +18,7 @@ from .domain import configs
 from .domain.preferences import Preferences
 from .domain.users import ensure_self_or_admin
 from .schemas import ConfigOut, SessionOut, TenantOut, UserOut
+from .sensitive import SensitiveFields
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -31,28 +32,29 @@ async def tenants(sessions: Sessions, *, limit: int, offset: int) -> tuple[list[
     return [TenantOut.model_validate(row._mapping) for row in rows], total
 
 
-async def user(sessions: Sessions, actor: CurrentUser, user_id: UUID) -> UserOut:
+async def user(sessions: Sessions, actor: CurrentUser, user_id: UUID, *, fields: SensitiveFields) -> UserOut:
     ensure_self_or_admin(actor, user_id)
     async with tenant_transaction(sessions, actor.tenant_id) as session:
         row = (await session.execute(select(orm.users).where(orm.users.c.id == user_id))).first()
     if row is None:
         raise NotFound(f"no user {user_id}")
-    return UserOut.model_validate(row._mapping)
+    return UserOut.model_validate(fields.open("users", row._mapping))
 
 
 async def users(sessions: Sessions, actor: CurrentUser, *, query: str | None, role: str | None,
-                status: str | None, limit: int, offset: int) -> tuple[list[UserOut], int]:
-    """The tenant's users (admins), filtered, and searched typo-tolerantly by name and email."""
+                status: str | None, limit: int, offset: int, fields: SensitiveFields) -> tuple[list[UserOut], int]:
+    """The tenant's users (admins), filtered, and searched typo-tolerantly by name, and by email exactly
+    (addresses are stored encrypted: the search matches the address's blind index, sensitive.py)."""
     conditions = []
     order: list[Any] = [orm.users.c.created_at, orm.users.c.id]
     if query:
         # The same expression as the users_search trigram index, so the index serves it.
-        haystack = (func.lower(orm.users.c.display_name) + " " + func.lower(orm.users.c.email)).self_group()
+        haystack = func.lower(orm.users.c.display_name)
         needle = query.strip().lower()
-        # Typo-tolerant (pg_trgm): the needle against the most similar words of the haystack
-        # (`%>`, word similarity), or a plain substring. Whole-string similarity (`%`) is diluted by a
-        # long email: "techer" scores 0.14 against "new teacher new.teacher@school.example".
-        conditions.append(or_(haystack.op("%>", is_comparison=True)(needle), haystack.contains(needle)))
+        # Typo-tolerant (pg_trgm): the needle against the most similar words of the name (`%>`, word
+        # similarity), or a plain substring; or the whole query is an address (its blind index).
+        conditions.append(or_(haystack.op("%>", is_comparison=True)(needle), haystack.contains(needle),
+                              orm.users.c.email_index.in_(fields.email_indexes(needle))))
         order = [func.word_similarity(needle, haystack).desc(), func.similarity(haystack, needle).desc(),
                  orm.users.c.id]
     if role:
@@ -64,17 +66,18 @@ async def users(sessions: Sessions, actor: CurrentUser, *, query: str | None, ro
         total = (await session.execute(select(func.count()).select_from(orm.users).where(*conditions))).scalar_one()
         rows = (await session.execute(select(orm.users).where(*conditions).order_by(*order)
                                       .limit(limit).offset(offset))).all()
-    return [UserOut.model_validate(row._mapping) for row in rows], total
+    return [UserOut.model_validate(fields.open("users", row._mapping)) for row in rows], total
 
 
-async def auth_sessions(sessions: Sessions, actor: CurrentUser) -> list[SessionOut]:
+async def auth_sessions(sessions: Sessions, actor: CurrentUser, *, fields: SensitiveFields) -> list[SessionOut]:
     """The actor's open sessions, the most recently used first."""
     async with tenant_transaction(sessions, actor.tenant_id) as session:
         rows = (await session.execute(select(orm.auth_sessions).where(
             orm.auth_sessions.c.user_id == actor.id, orm.auth_sessions.c.revoked_at.is_(None),
             orm.auth_sessions.c.expires_at > datetime.now(UTC)).order_by(
             orm.auth_sessions.c.last_used_at.desc()))).all()
-    return [SessionOut(**row._mapping, current=row.id == actor.session_id) for row in rows]
+    return [SessionOut(**fields.open("auth_sessions", row._mapping), current=row.id == actor.session_id)
+            for row in rows]
 
 
 async def preferences(sessions: Sessions, actor: CurrentUser) -> Preferences:

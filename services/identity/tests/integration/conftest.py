@@ -18,6 +18,20 @@ from tests.support.platform import Infra
 PASSWORD = "Demo123!"
 
 
+def sensitive():
+    """What identity seals stored emails and session clients with, under the key of the settings the tests
+    run with (the environment's): to read or find rows in SQL (identity's sensitive.py)."""
+    from cuepoint.identity.sensitive import SensitiveFields
+    from cuepoint.runtime.secrets import Keyring
+
+    return SensitiveFields(Keyring.from_settings(IdentitySettings()))
+
+
+def email_index(email_address: str) -> bytes:
+    """What SQL finds an account by: addresses are stored encrypted, beside their blind index."""
+    return sensitive().email_indexes(email_address)[0]
+
+
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from tests.support.platform import Infra
 
 from tests.support.mail import Mailbox, body
 
-from .conftest import PASSWORD, bearer, login, new_tenant
+from .conftest import PASSWORD, bearer, email_index, login, new_tenant, sensitive
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,8 @@ async def test_verification_tokens_expire_and_resends_are_limited(api, mailbox: 
     token = await mailbox.token_for("late@example.com")
     with psycopg.connect(infra.admin_database_url(), autocommit=True) as admin:
         admin.execute("UPDATE identity.email_verification_tokens SET expires_at = now() - interval '1 minute' "
-                      "WHERE user_id = (SELECT id FROM identity.users WHERE email = 'late@example.com')")
+                      "WHERE user_id = (SELECT id FROM identity.users WHERE email_index = %s)",
+                      (email_index("late@example.com"),))
     expired = await api.post("/v1/auth/verify-email", json={"token": token})
     assert expired.status_code == 410 and "expired" in expired.json()["detail"]
     statuses = [(await api.post("/v1/auth/resend-verification", json={"tenant": "demo", "email": "late@example.com"}
@@ -243,9 +244,11 @@ async def test_export_and_erasure(api, infra: Infra) -> None:
 
     assert (await api.post(f"/v1/users/{user_id}/erase", headers=bearer(admin))).status_code == 204
     with psycopg.connect(infra.admin_database_url(), autocommit=True) as db:
-        row = db.execute("SELECT email, display_name, status, password_hash FROM identity.users WHERE id = %s",
-                         (user_id,)).fetchone()
-        assert row == (f"erased-{user_id}@erased.invalid", "Erased user", "ERASED", "!")
+        row = db.execute("SELECT email, display_name, status, password_hash, email_index FROM identity.users "
+                         "WHERE id = %s", (user_id,)).fetchone()
+        assert (sensitive().open("users", {"email": row[0]})["email"], *row[1:4]) == (
+            f"erased-{user_id}@erased.invalid", "Erased user", "ERASED", "!")
+        assert bytes(row[4]) == email_index(f"erased-{user_id}@erased.invalid")
         assert db.execute("SELECT count(*) FROM identity.user_preferences WHERE user_id = %s", (user_id,)).fetchone()[0] == 0
     assert (await api.post(f"/v1/users/{user_id}/erase", headers=bearer(admin))).status_code == 404
     assert (await api.post("/v1/auth/register", json={"tenant": "demo", "email": "leaving@example.com",

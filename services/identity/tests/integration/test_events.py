@@ -14,7 +14,7 @@ from cuepoint.runtime.config_view import SystemConfigView
 from cuepoint.runtime.outbox import OutboxRelay
 from tests.support.platform import Infra, eventually
 
-from .conftest import bearer, login
+from .conftest import bearer, email_index, login
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ async def test_each_change_is_published_once_without_personal_data(api, identity
                                                                "display_name": name})
         assert registered.status_code == 202, registered.text
         user_id, tenant_id = (str(value) for value in admin_connection.execute(
-            "SELECT id, tenant_id FROM identity.users WHERE email = %s", (email,)).fetchone())
+            "SELECT id, tenant_id FROM identity.users WHERE email_index = %s", (email_index(email),)).fetchone())
         admin_connection.execute("UPDATE identity.users SET email_verified = true WHERE id = %s", (user_id,))
         admin = await login(api, "admin@example.com")
         person = await login(api, email, "a long enough phrase")

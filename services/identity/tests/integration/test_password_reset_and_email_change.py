@@ -9,7 +9,7 @@ import pytest
 from tests.support.mail import Mailbox, body
 from tests.support.platform import Infra
 
-from .conftest import PASSWORD, bearer, login
+from .conftest import PASSWORD, bearer, email_index, login
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ async def _new_user(api, infra: Infra, email: str, password: str = "a long enoug
                                                         "display_name": "Forgetful Person"})
     assert created.status_code == 202, created.text
     with psycopg.connect(infra.admin_database_url(), autocommit=True) as admin:
-        admin.execute("UPDATE identity.users SET email_verified = true WHERE email = %s", (email,))
+        admin.execute("UPDATE identity.users SET email_verified = true WHERE email_index = %s", (email_index(email),))
     return created.json()
 
 
@@ -93,7 +93,7 @@ async def test_reset_links_expire(api, mailbox: Mailbox, infra: Infra) -> None:
     token = await _token(mailbox, email, "Reset")
     with psycopg.connect(infra.admin_database_url(), autocommit=True) as admin:
         admin.execute("UPDATE identity.password_reset_tokens SET expires_at = now() - interval '1 second' "
-                      "WHERE user_id = (SELECT id FROM identity.users WHERE email = %s)", (email,))
+                      "WHERE user_id = (SELECT id FROM identity.users WHERE email_index = %s)", (email_index(email),))
     expired = await api.post("/v1/auth/password-reset/confirm", json={"token": token, "new_password": "too late now"})
     assert expired.status_code == 410 and "expired" in expired.json()["detail"]
     assert (await api.post("/v1/auth/password-reset/confirm", json={"token": "x", "new_password": "whatever it is"})

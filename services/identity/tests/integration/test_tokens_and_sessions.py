@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.support.platform import Infra
 
-from .conftest import PASSWORD, bearer, client_for, login
+from .conftest import PASSWORD, bearer, client_for, email_index, login
 
 pytestmark = pytest.mark.integration
 
@@ -83,9 +83,11 @@ def test_passwords_are_stored_as_argon2id_with_the_required_parameters(infra: In
 async def test_login_rehashes_a_password_stored_with_weaker_parameters(api, infra: Infra) -> None:
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1, type=Type.ID).hash(PASSWORD)
     with psycopg.connect(infra.admin_database_url(), autocommit=True) as admin:
-        admin.execute("UPDATE identity.users SET password_hash = %s WHERE email = 'teacher@example.com'", (weak,))
+        admin.execute("UPDATE identity.users SET password_hash = %s WHERE email_index = %s",
+                      (weak, email_index("teacher@example.com")))
         await login(api, "teacher@example.com")
-        stored = admin.execute("SELECT password_hash FROM identity.users WHERE email = 'teacher@example.com'").fetchone()[0]
+        stored = admin.execute("SELECT password_hash FROM identity.users WHERE email_index = %s",
+                               (email_index("teacher@example.com"),)).fetchone()[0]
     assert stored != weak and "m=19456,t=2" in stored
 
 
