@@ -4,6 +4,8 @@
 #
 #   deploy/docker/images.sh            the base, then every image (a step whose inputs did not change is cached)
 #   deploy/docker/images.sh base       only the base: Debian bookworm (debootstrap --variant=minbase), docker import
+#   deploy/docker/images.sh infra      the base, PostgreSQL and Kafka only (the test suite's containers:
+#                                      CUEPOINT_TESTS_INFRA=containers, tests/support/platform.py)
 #   deploy/docker/images.sh list       the images with their sizes
 #
 # BASE_IMAGE=debian:bookworm-slim builds every Dockerfile from the official image instead of the
@@ -171,9 +173,21 @@ all() {
   ok "sizes and times: $REPORT"
 }
 
+infra() {
+  REPORT="$DIR/images-infra.txt"  # images.txt stays the whole build's
+  : >"$REPORT"
+  base
+  local d="$ROOT/deploy/docker" kafka_ctx
+  kafka_ctx="$(kafka_context)"
+  build "cuepoint/kafka:$TAG" "$d/kafka.Dockerfile" "$kafka_ctx"
+  build "cuepoint/postgres:$TAG" "$d/postgres.Dockerfile" "$d"
+  ok "sizes and times: $REPORT"
+}
+
 case "${1:-all}" in
   all) all ;;
   base) base ;;
+  infra) infra ;;
   list) docker images --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep '^cuepoint/' ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

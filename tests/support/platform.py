@@ -1,7 +1,8 @@
 """Real PostgreSQL and Kafka for integration tests (a pytest plugin, see conftest.py).
 
-With a Docker engine, testcontainers starts them; without one, the local platform of
-``deploy/local/infra.sh`` (``make infra``) is used and started if it is not running.
+By default the local platform of ``deploy/local/infra.sh`` (``make infra``) is used, and started if it
+is not running; with ``CUEPOINT_TESTS_INFRA=containers`` testcontainers starts them from the images
+``make images`` builds, on the engine DOCKER_HOST names (tests/docker/test_testcontainers.py runs it).
 The tests are the same either way; they never swap in an in-memory stand-in.
 """
 
@@ -40,7 +41,7 @@ class Infra:
     admin_url: str  # superuser, database "postgres"
     bootstrap_servers: str
     topic_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}.")
-    kind: str = "local"  # "local": make infra's processes; "containers": testcontainers
+    kind: str = "local"  # "local": make infra's processes; "containers": testcontainers (our images)
     database: str = TEST_DATABASE  # the services' database of this run (tests/e2e has one of its own)
 
     def settings(self, service: str, cls: type[RuntimeSettings] = RuntimeSettings, **overrides: object) -> RuntimeSettings:
@@ -61,16 +62,17 @@ class Infra:
         return self.admin_url.rsplit("/", 1)[0] + "/" + (database or self.database)
 
 
-def docker_engine_available() -> bool:
+def containers_wanted() -> bool:
+    """Whether the test infrastructure is testcontainers' (see ``_container_infra``): only when asked,
+    ``CUEPOINT_TESTS_INFRA=containers`` (with DOCKER_HOST naming the engine, e.g. deploy/docker/engine.sh's).
+    Unset or ``local``: make infra's processes, even on a machine with an engine (`make test` starts them
+    anyway, and the containers need `make images` first). CUEPOINT_TESTS_USE_LOCAL=1 still means local."""
     if os.environ.get("CUEPOINT_TESTS_USE_LOCAL") == "1":
         return False
-    try:
-        import docker
-
-        docker.from_env(timeout=3).ping()
-        return True
-    except Exception:
-        return False
+    wanted = os.environ.get("CUEPOINT_TESTS_INFRA", "local")
+    if wanted not in ("local", "containers"):
+        pytest.exit(f"CUEPOINT_TESTS_INFRA={wanted!r}: 'local' (make infra) or 'containers' (testcontainers)", returncode=3)
+    return wanted == "containers"
 
 
 def _local_infra() -> Infra:
@@ -89,36 +91,129 @@ def _local_infra() -> Infra:
     )
 
 
-def _container_infra(stack: list) -> Infra:  # pragma: no cover - needs a Docker engine
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
+# The images `make images` builds (deploy/docker/; no Docker Hub): the same PostgreSQL 15 and Kafka as compose.
+CONTAINER_IMAGE_TAG = os.environ.get("CUEPOINT_IMAGE_TAG", "local")
+CONTAINER_LABEL = "cuepoint.tests.infra"  # every container this path starts, so a leftover can be found
 
-    postgres = PostgresContainer("postgres:15", username="postgres", password="cuepoint-admin", dbname="postgres")
-    kafka = KafkaContainer("apache/kafka:4.1.0").with_kraft()
-    postgres.start()
-    stack.append(postgres)
-    kafka.start()
-    stack.append(kafka)
-    return Infra(
-        pg_host=postgres.get_container_host_ip(),
-        pg_port=int(postgres.get_exposed_port(5432)),
-        admin_url=postgres.get_connection_url(driver=None),
-        bootstrap_servers=kafka.get_bootstrap_server(),
-        kind="containers",
-    )
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def _container_infra(stack: list) -> Infra:
+    """PostgreSQL and Kafka as containers of our own images (cuepoint/postgres, cuepoint/kafka: `make images`),
+    started and configured as docker-compose.yml does, each ready when it serves (a query; a produced and
+    fetched record), stopped and removed after the session. testcontainers' PostgresContainer and
+    KafkaContainer assume the official images' entrypoints, so both are plain DockerContainers. Kafka's
+    EXTERNAL listener must advertise the address clients on this machine use before the broker starts, so
+    its host port is chosen here and bound, not left to the engine. Ryuk (testcontainers' reaper, a Docker
+    Hub image) is off unless TESTCONTAINERS_RYUK_DISABLED says otherwise: the containers carry the label
+    ``cuepoint.tests.infra`` and are removed in the session's teardown."""
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.docker_client import DockerClient
+
+    engine_host = DockerClient().host()
+    host = "127.0.0.1" if engine_host in ("localhost", "127.0.0.1", "::1") else engine_host
+    bind = "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0"  # a remote engine: its published ports must be reachable
+    password = "cuepoint-admin"
+    labels = {CONTAINER_LABEL: uuid.uuid4().hex[:8]}
+    postgres = (DockerContainer(f"cuepoint/postgres:{CONTAINER_IMAGE_TAG}", labels=labels, shm_size="256m")
+                .with_env("POSTGRES_PASSWORD", password)
+                # compose's settings (docker-compose.yml), for tests: more connections than a demo needs.
+                .with_command(["-c", "max_connections=300", "-c", "random_page_cost=1.1", "-c", "shared_buffers=256MB",
+                               "-c", "shared_preload_libraries=pg_stat_statements", "-c", "track_io_timing=on"]))
+    kafka_port = _free_port("127.0.0.1")
+    kafka = (DockerContainer(f"cuepoint/kafka:{CONTAINER_IMAGE_TAG}", labels=labels)
+             .with_envs(KAFKA_HEAP="512m", KAFKA_METRICS_PORT="0",
+                        # the broker reaches itself on INTERNAL (no compose network names it "kafka" here);
+                        # clients here on EXTERNAL, the published port.
+                        KAFKA_INTERNAL_ADVERTISED="127.0.0.1:9092", KAFKA_EXTERNAL_ADVERTISED=f"{host}:{kafka_port}"))
+    # The docker SDK's (address, port) form: published on loopback only when the engine is this machine's.
+    # (with_bind_ports takes a port alone, which publishes on every interface.)
+    postgres.ports["5432/tcp"] = (bind, _free_port("127.0.0.1"))
+    kafka.ports["29092/tcp"] = (bind, kafka_port)
+    for container in (postgres, kafka):
+        stack.append(container)  # before start: one that fails to start is still removed
+        container.start()
+    pg_port = int(postgres.get_exposed_port(5432))
+    admin_url = f"postgresql://postgres:{password}@{host}:{pg_port}/postgres"
+    _wait_ready("PostgreSQL", postgres, lambda: psycopg.connect(admin_url, connect_timeout=3).close())
+    bootstrap = f"{host}:{kafka_port}"
+    _wait_ready("Kafka", kafka, lambda: asyncio.run(_produce_and_fetch(bootstrap)))
+    print(f"test infrastructure: containers ({postgres.image} on {host}:{pg_port}, {kafka.image} on {bootstrap})")
+    return Infra(pg_host=host, pg_port=pg_port, admin_url=admin_url, bootstrap_servers=bootstrap, kind="containers")
+
+
+def _wait_ready(name: str, container, check: Callable[[], object], timeout: float = 180) -> None:
+    """Until ``check()`` succeeds; a container that exits, or a timeout, fails with its log."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except Exception as error:
+            container.reload()
+            if container.status not in ("created", "running") or time.monotonic() > deadline:
+                out, err = container.get_logs()
+                pytest.exit(f"{name} ({container.image}) not ready ({container.status}): {error!r}\n"
+                            f"{(out + err).decode(errors='replace')[-4000:]}", returncode=3)
+            time.sleep(1)
+
+
+async def _produce_and_fetch(bootstrap_servers: str) -> None:
+    """One record through the broker from this machine: its metadata, a topic made, a produce acknowledged
+    by the partition's leader and the record fetched back (a broker that only accepts connections fails)."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from cuepoint.contracts.topics import Topic
+
+    topic = "cuepoint-tests-ready"
+    await asyncio.wait_for(ensure_topics(bootstrap_servers, [Topic(topic, "tests", "readiness probe", partitions=1)],
+                                         timeout=10), 15)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", request_timeout_ms=5000)
+    await producer.start()
+    try:
+        sent = await asyncio.wait_for(producer.send_and_wait(topic, b"ready"), 15)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, request_timeout_ms=5000)
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, sent.partition)
+        consumer.assign([partition])
+        consumer.seek(partition, sent.offset)
+        fetched = await asyncio.wait_for(consumer.getone(), 15)
+        assert fetched.value == b"ready", fetched
+    finally:
+        await consumer.stop()
 
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     stack: list = []
-    found = _container_infra(stack) if docker_engine_available() else _local_infra()
+    try:
+        found = _container_infra(stack) if containers_wanted() else _local_infra()
+    except BaseException:  # pytest.exit too: containers started before the failure go
+        _stop(stack)
+        raise
     try:
         yield found
     finally:
         if found.kind == "local":
             _drop_topics(found.bootstrap_servers, found.topic_prefix)
-        for container in reversed(stack):
-            container.stop()
+        _stop(stack)
+
+
+def _stop(stack: list) -> None:
+    for container in reversed(stack):
+        container.stop()  # removed, with its anonymous volumes
 
 
 def _drop_topics(bootstrap_servers: str, prefix: str) -> None:
