@@ -20,6 +20,7 @@ from .schemas import (
     AcceptedOut,
     ConfigIn,
     ConfigOut,
+    DataExportOut,
     EmailChangeIn,
     InvitationIn,
     InvitationOut,
@@ -43,7 +44,7 @@ from .schemas import (
     UserExportOut,
     UserOut,
 )
-from .use_cases import accounts, configs, passwords, preferences, sign_in, tenants, users
+from .use_cases import accounts, configs, exports, passwords, preferences, sign_in, tenants, users
 from .use_cases import sessions as auth_sessions
 from .sensitive import SensitiveFields
 from .use_cases.sessions import ClientInfo, TokenPair
@@ -219,6 +220,42 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
         async with units(actor.tenant_id) as uow:
             return await users.export_user(users.ExportUser(actor, actor.id), uow)
 
+    box = keys.box
+
+    async def request_export(actor: CurrentUser, user_id: uuid.UUID) -> Any:
+        async with units(actor.tenant_id) as uow:
+            export = await exports.request_export(exports.RequestExport(actor, user_id), uow, box=box)
+        return await views.data_export(db, actor, user_id, export.id)
+
+    def archive_response(archive: bytes, export_id: uuid.UUID) -> Response:
+        return Response(archive, media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="cuepoint-export-{export_id}.zip"',
+            "Cache-Control": "no-store"})
+
+    export_summary = ("Export everything every service keeps about {whom}: assembled from each service's part "
+                      "into one archive; follow its status, then download it")
+
+    @user_routes.post("/me/exports", status_code=202, response_model=DataExportOut,
+                      summary=export_summary.format(whom="me"))
+    async def request_my_export(actor: User) -> Any:
+        return await request_export(actor, actor.id)
+
+    @user_routes.get("/me/exports", response_model=Page[DataExportOut], summary="My data exports, newest first")
+    async def my_exports(actor: User, limit: int = limit_q, offset: int = offset_q) -> Any:
+        items, total = await views.data_exports(db, actor, actor.id, limit=limit, offset=offset)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @user_routes.get("/me/exports/{export_id}", response_model=DataExportOut, summary="One of my data exports")
+    async def my_export(export_id: uuid.UUID, actor: User) -> Any:
+        return await views.data_export(db, actor, actor.id, export_id)
+
+    @user_routes.get("/me/exports/{export_id}/archive", response_class=Response,
+                     summary="Download a ready export: a ZIP of one JSON file per service and a README "
+                             "(409 while assembling, 410 once expired)",
+                     responses={200: {"content": {"application/zip": {}}, "description": "The archive"}})
+    async def my_export_archive(export_id: uuid.UUID, actor: User) -> Response:
+        return archive_response(await views.data_export_archive(db, actor, actor.id, export_id), export_id)
+
     @user_routes.post("/me/erase", status_code=204, summary="Erase my personal data (irreversible)")
     async def erase_me(actor: User) -> Response:
         async with units(actor.tenant_id) as uow:
@@ -258,6 +295,28 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
     async def export_user(user_id: uuid.UUID, actor: Admin) -> Any:
         async with units(actor.tenant_id) as uow:
             return await users.export_user(users.ExportUser(actor, user_id), uow)
+
+    @user_routes.post("/{user_id}/exports", status_code=202, response_model=DataExportOut,
+                      summary=export_summary.format(whom="a user") + " (admin)")
+    async def request_user_export(user_id: uuid.UUID, actor: Admin) -> Any:
+        return await request_export(actor, user_id)
+
+    @user_routes.get("/{user_id}/exports", response_model=Page[DataExportOut],
+                     summary="A user's data exports, newest first (admin)")
+    async def user_exports(user_id: uuid.UUID, actor: Admin, limit: int = limit_q, offset: int = offset_q) -> Any:
+        items, total = await views.data_exports(db, actor, user_id, limit=limit, offset=offset)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @user_routes.get("/{user_id}/exports/{export_id}", response_model=DataExportOut,
+                     summary="One of a user's data exports (admin)")
+    async def user_export(user_id: uuid.UUID, export_id: uuid.UUID, actor: Admin) -> Any:
+        return await views.data_export(db, actor, user_id, export_id)
+
+    @user_routes.get("/{user_id}/exports/{export_id}/archive", response_class=Response,
+                     summary="Download a user's ready export (admin)",
+                     responses={200: {"content": {"application/zip": {}}, "description": "The archive"}})
+    async def user_export_archive(user_id: uuid.UUID, export_id: uuid.UUID, actor: Admin) -> Response:
+        return archive_response(await views.data_export_archive(db, actor, user_id, export_id), export_id)
 
     @user_routes.post("/{user_id}/erase", status_code=204)
     async def erase_user(user_id: uuid.UUID, actor: Admin) -> Response:

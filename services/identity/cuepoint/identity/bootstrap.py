@@ -69,6 +69,9 @@ class Identity:
         await runner.run_weekly(stop, self.units, mail=self.mail, settings=self.settings,
                                 unsubscribe_key=self.unsubscribe_key)
 
+    async def run_export_sweep(self, stop: asyncio.Event) -> None:
+        await runner.run_export_sweep(stop, self.units, settings=self.settings)
+
 
 def build_identity(context: ServiceContext) -> Identity:
     settings = context.settings
@@ -99,7 +102,8 @@ def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLe
     assert isinstance(settings, IdentitySettings)
     subscribe(context, broker, dead_letters, Notifications(mail=OutgoingMail(mailer_for(settings)), settings=settings,
                                                            unsubscribe_key=_unsubscribe_key(settings),
-                                                           fields=SensitiveFields(Keyring.from_settings(settings))))
+                                                           fields=SensitiveFields(Keyring.from_settings(settings))),
+              box=build_identity(context).keys.box, export_ttl=timedelta(days=settings.export_ttl_days))
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
@@ -116,6 +120,6 @@ def spec() -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         routers=routers,
         consumers=consumers,
-        background=lambda context: [notifications_for(context).run_weekly],
+        background=lambda context: [notifications_for(context).run_weekly, build_identity(context).run_export_sweep],
         commands=operations.commands(build_identity),
     )

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData(schema="identity")
 
@@ -113,4 +113,17 @@ auth_throttle = Table(
     "auth_throttle", metadata,
     Column("scope", Text, primary_key=True), Column("subject", Text, primary_key=True), Column("failures", Integer),
     _at("last_failure_at"),
+)
+data_exports = Table(
+    "data_exports", metadata,
+    Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("user_id", Uuid),
+    Column("requested_by_id", Uuid), Column("status", Text), Column("public_key", LargeBinary),
+    Column("private_key_encrypted", Text), Column("services", ARRAY(Text)), Column("archive", LargeBinary),
+    _at("requested_at"), _at("ready_at", True), _at("expires_at", True),
+)
+data_export_parts = Table(
+    "data_export_parts", metadata,
+    Column("export_id", Uuid, primary_key=True), Column("service", Text, primary_key=True),
+    Column("chunk", Integer, primary_key=True), Column("tenant_id", Uuid), Column("chunks", Integer),
+    Column("sealed", LargeBinary), _at("received_at"),
 )

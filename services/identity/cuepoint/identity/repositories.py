@@ -20,6 +20,7 @@ from cuepoint.runtime.errors import Conflict
 from . import orm
 from .domain import notifications, throttle
 from .domain.accounts import AccountToken, Invitation
+from .domain.exports import ChunkCount, DataExport
 from .domain.notifications import LessonWeek, Recipient
 from .domain.sessions import AuthSession, RefreshToken
 from .domain.tenants import Tenant
@@ -443,3 +444,93 @@ class WeeklySummaries:
             tenant_id=tenant_id, user_id=user_id, week=week).on_conflict_do_nothing()
             .returning(orm.weekly_summaries.c.user_id))).first()
         return claimed is not None
+
+
+class DataExports:
+    """Data exports and the sealed chunks of their parts (issue 16)."""
+
+    _COLUMNS = [c for c in orm.data_exports.c if c.name != "archive"]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, export: DataExport) -> None:
+        await self.session.execute(orm.data_exports.insert().values(**asdict(export)))
+
+    async def get(self, export_id: UUID, *, lock: bool = False) -> DataExport | None:
+        query = select(*self._COLUMNS).where(orm.data_exports.c.id == export_id)
+        row = (await self.session.execute(query.with_for_update() if lock else query)).first()
+        return DataExport(**row._mapping) if row else None
+
+    async def of_user(self, user_id: UUID, *, limit: int, offset: int) -> tuple[list[DataExport], int]:
+        table = orm.data_exports
+        rows = (await self.session.execute(select(*self._COLUMNS).where(table.c.user_id == user_id).order_by(
+            table.c.requested_at.desc(), table.c.id.desc()).limit(limit).offset(offset))).all()
+        total = (await self.session.execute(select(func.count()).select_from(table).where(
+            table.c.user_id == user_id))).scalar_one()
+        return [DataExport(**row._mapping) for row in rows], total
+
+    async def add_chunk(self, *, export_id: UUID, tenant_id: UUID, service: str, chunk: int, chunks: int,
+                        sealed: str) -> None:
+        """Idempotent: a chunk received again (a redelivery, a replay) changes nothing."""
+        await self.session.execute(pg_insert(orm.data_export_parts).values(
+            export_id=export_id, tenant_id=tenant_id, service=service, chunk=chunk, chunks=chunks,
+            sealed=sealed.encode(), received_at=utc_now()).on_conflict_do_nothing())
+
+    async def chunk_counts(self, export_id: UUID) -> list[ChunkCount]:
+        table = orm.data_export_parts
+        rows = (await self.session.execute(select(table.c.service, func.max(table.c.chunks), func.count()).where(
+            table.c.export_id == export_id).group_by(table.c.service))).all()
+        return [ChunkCount(service, chunks, received) for service, chunks, received in rows]
+
+    async def chunk_counts_of(self, export_ids: list[UUID]) -> dict[UUID, list[ChunkCount]]:
+        table = orm.data_export_parts
+        rows = (await self.session.execute(select(table.c.export_id, table.c.service, func.max(table.c.chunks),
+                                                  func.count()).where(table.c.export_id.in_(export_ids))
+                                           .group_by(table.c.export_id, table.c.service))).all()
+        counts: dict[UUID, list[ChunkCount]] = {export_id: [] for export_id in export_ids}
+        for export_id, service, chunks, received in rows:
+            counts[export_id].append(ChunkCount(service, chunks, received))
+        return counts
+
+    async def chunks(self, export_id: UUID) -> dict[str, list[str]]:
+        """Each service's chunks, in order."""
+        table = orm.data_export_parts
+        rows = (await self.session.execute(select(table.c.service, table.c.sealed).where(
+            table.c.export_id == export_id).order_by(table.c.service, table.c.chunk))).all()
+        parts: dict[str, list[str]] = {}
+        for service, sealed in rows:
+            parts.setdefault(service, []).append(bytes(sealed).decode())
+        return parts
+
+    async def finish(self, export_id: UUID, *, status: str, archive: bytes | None = None,
+                     ready_at: datetime | None = None, expires_at: datetime | None = None) -> None:
+        """READY (with its archive) or FAILED: the private key and the sealed parts go either way."""
+        await self.session.execute(update(orm.data_exports).where(orm.data_exports.c.id == export_id).values(
+            status=status, archive=archive, ready_at=ready_at, expires_at=expires_at, private_key_encrypted=None))
+        await self.session.execute(orm.data_export_parts.delete().where(
+            orm.data_export_parts.c.export_id == export_id))
+
+    async def archive(self, export_id: UUID) -> bytes | None:
+        return (await self.session.execute(select(orm.data_exports.c.archive).where(
+            orm.data_exports.c.id == export_id))).scalar_one_or_none()
+
+    async def expire_due(self, at: datetime, *, parts_wait: timedelta) -> int:
+        """Ready archives past their expiry become EXPIRED (the archive deleted); exports still
+        assembling after ``parts_wait`` FAILED (their key and parts deleted). How many changed."""
+        table = orm.data_exports
+        expired = await self.session.execute(update(table).where(table.c.status == "READY", table.c.expires_at <= at)
+                                             .values(status="EXPIRED", archive=None).returning(table.c.id))
+        failed = await self.session.execute(update(table).where(
+            table.c.status == "ASSEMBLING", table.c.requested_at <= at - parts_wait).values(
+            status="FAILED", private_key_encrypted=None).returning(table.c.id))
+        ids = [row.id for row in expired.all()] + [row.id for row in failed.all()]
+        if ids:
+            await self.session.execute(orm.data_export_parts.delete().where(
+                orm.data_export_parts.c.export_id.in_(ids)))
+        return len(ids)
+
+    async def delete_of(self, user_id: UUID) -> None:
+        """Erasure: the person's exports go, archives and parts with them."""
+        await self.session.execute(orm.data_exports.delete().where(orm.data_exports.c.user_id == user_id))
+

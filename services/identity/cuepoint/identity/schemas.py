@@ -215,3 +215,17 @@ class UserExportOut(Out):
     preferences: Preferences | None = Field(description="Null if never changed from the defaults.")
     sessions: list[ExportedSession]
     invitations_sent: list[ExportedInvitation]
+
+
+class DataExportOut(Out):
+    """A person's data export: every service's part, assembled into one archive (GET …/archive) once
+    each has arrived."""
+
+    id: uuid.UUID
+    status: Literal["ASSEMBLING", "READY", "FAILED", "EXPIRED"] = Field(
+        description="ASSEMBLING until every part has arrived; READY to download until `expires_at`; then EXPIRED "
+                    "(the archive deleted). FAILED: a part did not arrive within a day, or did not open.")
+    requested_at: datetime
+    parts: dict[str, Literal["waiting", "received"]] = Field(description="Each service's part.")
+    ready_at: datetime | None = None
+    expires_at: datetime | None = Field(default=None, description="When the archive is deleted.")

@@ -26,6 +26,9 @@ class IdentitySettings(RuntimeSettings):
     email_change_ttl_hours: int = Field(default=24, ge=1, le=168)
     weekly_summary_check_seconds: float = Field(default=3600, gt=0,
                                                 description="How often the worker looks for weekly summaries due.")
+    export_ttl_days: int = Field(default=7, ge=1, le=30, description="How long a data export's archive is kept.")
+    export_sweep_seconds: float = Field(default=3600, gt=0,
+                                        description="How often the worker deletes expired data exports.")
     public_base_url: str = Field(default="http://127.0.0.1:8080", description="Where links in emails point.")
 
     smtp_host: str | None = Field(default=None, description="Unset: emails are written to the service log.")

@@ -16,6 +16,7 @@ from .repositories import (
     AccountTokens,
     AuthSessions,
     Configs,
+    DataExports,
     Invitations,
     LessonActivity,
     ProfileSnapshots,
@@ -59,6 +60,7 @@ class IdentityUnitOfWork(UnitOfWork):
     sealed: SealedRows
     lesson_activity: LessonActivity
     weekly_summaries: WeeklySummaries
+    exports: DataExports
 
     @classmethod
     def with_keyring(cls, keyring: Keyring) -> type[IdentityUnitOfWork]:
@@ -82,5 +84,6 @@ class IdentityUnitOfWork(UnitOfWork):
         self.sealed = SealedRows(session)
         self.lesson_activity = LessonActivity(session)
         self.weekly_summaries = WeeklySummaries(session)
+        self.exports = DataExports(session)
         self.profile_snapshots = ProfileSnapshots(session, self._outbox.schema,
                                                   self._outbox.topic_prefix + USER_PROFILES.name)

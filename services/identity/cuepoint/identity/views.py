@@ -14,10 +14,11 @@ from cuepoint.runtime.db import tenant_transaction
 from cuepoint.runtime.errors import NotFound
 
 from . import orm
-from .domain import configs
+from .domain import configs, exports
 from .domain.preferences import Preferences
 from .domain.users import ensure_self_or_admin
-from .schemas import ConfigOut, SessionOut, TenantOut, UserOut
+from .repositories import DataExports
+from .schemas import ConfigOut, DataExportOut, SessionOut, TenantOut, UserOut
 from .sensitive import SensitiveFields
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -93,3 +94,50 @@ async def system_configs(sessions: Sessions, actor: CurrentUser) -> list[ConfigO
         tenant = {row.key: row.value for row in (await session.execute(select(orm.system_configs))).all()}
         platform = {row.key: row.value for row in (await session.execute(select(orm.platform_configs))).all()}
     return [ConfigOut(**entry) for entry in configs.effective(tenant, platform)]
+
+
+def _export_out(export: Any, counts: list[Any], at: datetime) -> DataExportOut:
+    return DataExportOut(id=export.id, status=exports.status_at(export, at), requested_at=export.requested_at,
+                         parts=exports.parts_of(export, counts), ready_at=export.ready_at,
+                         expires_at=export.expires_at)
+
+
+async def data_exports(sessions: Sessions, actor: CurrentUser, user_id: UUID, *, limit: int, offset: int
+                       ) -> tuple[list[DataExportOut], int]:
+    """A person's data exports, newest first (the person, or an admin)."""
+    ensure_self_or_admin(actor, user_id)
+    async with tenant_transaction(sessions, actor.tenant_id) as session:
+        if (await session.execute(select(orm.users.c.id).where(orm.users.c.id == user_id))).first() is None:
+            raise NotFound(f"no user {user_id}")
+        repository = DataExports(session)
+        items, total = await repository.of_user(user_id, limit=limit, offset=offset)
+        counts = await repository.chunk_counts_of([item.id for item in items])
+    at = datetime.now(UTC)
+    return [_export_out(item, counts[item.id], at) for item in items], total
+
+
+async def _export_of(session: AsyncSession, user_id: UUID, export_id: UUID) -> Any:
+    export = await DataExports(session).get(export_id)
+    if export is None or export.user_id != user_id:
+        raise NotFound(f"no export {export_id}")
+    return export
+
+
+async def data_export(sessions: Sessions, actor: CurrentUser, user_id: UUID, export_id: UUID) -> DataExportOut:
+    ensure_self_or_admin(actor, user_id)
+    async with tenant_transaction(sessions, actor.tenant_id) as session:
+        export = await _export_of(session, user_id, export_id)
+        counts = await DataExports(session).chunk_counts(export_id)
+    return _export_out(export, counts, datetime.now(UTC))
+
+
+async def data_export_archive(sessions: Sessions, actor: CurrentUser, user_id: UUID, export_id: UUID) -> bytes:
+    """The ZIP of a ready export (409 while assembling or failed, 410 once expired)."""
+    ensure_self_or_admin(actor, user_id)
+    async with tenant_transaction(sessions, actor.tenant_id) as session:
+        export = await _export_of(session, user_id, export_id)
+        exports.ensure_downloadable(export, datetime.now(UTC))
+        archive = await DataExports(session).archive(export_id)
+    if archive is None:
+        raise NotFound(f"no archive for export {export_id}")
+    return bytes(archive)

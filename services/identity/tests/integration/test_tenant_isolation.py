@@ -21,7 +21,8 @@ async def test_no_endpoint_reaches_another_tenants_objects(app, api, mailbox: Ma
     victim = await login(api, "student@example.com", device_id="victim-phone")
     victim_id = (await api.get("/v1/users/me", headers=bearer(victim)))
     ids = {"user_id": victim_id.json()["id"], "session_id": victim["session_id"],
-           "tenant_id": victim_id.json()["tenant_id"]}
+           "tenant_id": victim_id.json()["tenant_id"],
+           "export_id": (await api.post("/v1/users/me/exports", headers=bearer(victim))).json()["id"]}
 
     probed = 0
     # Every documented endpoint with an object id in its path (a new one is probed automatically).

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cuepoint.identity.domain import notifications, throttle
 from cuepoint.identity.domain.accounts import AccountToken, Invitation
+from cuepoint.identity.domain.exports import ChunkCount, DataExport
 from cuepoint.identity.domain.notifications import LessonWeek, Recipient
 from cuepoint.identity.domain.sessions import AuthSession, RefreshToken
 from cuepoint.identity.domain.tenants import Tenant
@@ -336,6 +337,79 @@ class FakeWeeklySummaries:
         return True
 
 
+class FakeDataExports:
+    """Exports, their chunks (idempotent on export, service and chunk) and archives, as the two tables."""
+
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, DataExport] = {}
+        self.parts: dict[tuple[uuid.UUID, str, int], tuple[int, str]] = {}
+        self.archives: dict[uuid.UUID, bytes] = {}
+
+    async def add(self, export: DataExport) -> None:
+        self.rows[export.id] = export
+
+    async def get(self, export_id: uuid.UUID, *, lock: bool = False) -> DataExport | None:
+        return self.rows.get(export_id)
+
+    async def of_user(self, user_id: uuid.UUID, *, limit: int, offset: int) -> tuple[list[DataExport], int]:
+        mine = sorted((e for e in self.rows.values() if e.user_id == user_id), key=lambda e: e.requested_at,
+                      reverse=True)
+        return mine[offset:offset + limit], len(mine)
+
+    async def add_chunk(self, *, export_id: uuid.UUID, tenant_id: uuid.UUID, service: str, chunk: int, chunks: int,
+                        sealed: str) -> None:
+        self.parts.setdefault((export_id, service, chunk), (chunks, sealed))
+
+    async def chunk_counts(self, export_id: uuid.UUID) -> list[ChunkCount]:
+        services: dict[str, list[int]] = {}
+        for (owner, service, _), (chunks, _sealed) in self.parts.items():
+            if owner == export_id:
+                services.setdefault(service, []).append(chunks)
+        return [ChunkCount(service, max(totals), len(totals)) for service, totals in services.items()]
+
+    async def chunks(self, export_id: uuid.UUID) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for (owner, service, _), (_chunks, sealed) in sorted(self.parts.items(), key=lambda item: item[0][1:]):
+            if owner == export_id:
+                found.setdefault(service, []).append(sealed)
+        return found
+
+    def _drop_parts(self, export_id: uuid.UUID) -> None:
+        for key in [key for key in self.parts if key[0] == export_id]:
+            del self.parts[key]
+
+    async def finish(self, export_id: uuid.UUID, *, status: str, archive: bytes | None = None,
+                     ready_at: datetime | None = None, expires_at: datetime | None = None) -> None:
+        self.rows[export_id] = replace(self.rows[export_id], status=status, ready_at=ready_at, expires_at=expires_at,
+                                       private_key_encrypted=None)
+        if archive is not None:
+            self.archives[export_id] = archive
+        self._drop_parts(export_id)
+
+    async def archive(self, export_id: uuid.UUID) -> bytes | None:
+        return self.archives.get(export_id)
+
+    async def expire_due(self, at: datetime, *, parts_wait: timedelta) -> int:
+        changed = 0
+        for export in list(self.rows.values()):
+            if export.status == "READY" and export.expires_at is not None and export.expires_at <= at:
+                self.rows[export.id] = replace(export, status="EXPIRED")
+                self.archives.pop(export.id, None)
+            elif export.status == "ASSEMBLING" and export.requested_at <= at - parts_wait:
+                self.rows[export.id] = replace(export, status="FAILED", private_key_encrypted=None)
+            else:
+                continue
+            self._drop_parts(export.id)
+            changed += 1
+        return changed
+
+    async def delete_of(self, user_id: uuid.UUID) -> None:
+        for export_id in [e.id for e in self.rows.values() if e.user_id == user_id]:
+            del self.rows[export_id]
+            self.archives.pop(export_id, None)
+            self._drop_parts(export_id)
+
+
 def fake_units(*rows: Tenant | User) -> FakeUnitsOfWork:
     """Units of work over fresh fake repositories holding ``rows`` (the demo tenant unless one is given)."""
     tenants = [r for r in rows if isinstance(r, Tenant)] or [tenant()]
@@ -346,7 +420,7 @@ def fake_units(*rows: Tenant | User) -> FakeUnitsOfWork:
         preferences=preferences, invitations=FakeInvitations(), verifications=FakeAccountTokens(),
         password_resets=FakeAccountTokens(), email_changes=FakeAccountTokens(), auth_sessions=FakeAuthSessions(),
         refresh_tokens=FakeRefreshTokens(), throttle=FakeThrottle(), configs=FakeConfigs(),
-        profile_snapshots=FakeProfileSnapshots())
+        profile_snapshots=FakeProfileSnapshots(), exports=FakeDataExports())
 
 
 class FakePasswords:

@@ -119,11 +119,17 @@ async def set_user_status(command: SetUserStatus, uow: IdentityUnitOfWork) -> Us
 async def export_user(command: ExportUser, uow: IdentityUnitOfWork) -> UserExport:
     actor, user_id = command.actor, command.user_id
     users.ensure_self_or_admin(actor, user_id)
+    export = await identity_part(uow, user_id)
+    await uow.emit(events.UserDataExported(user_id=user_id), actor_id=actor.id)
+    return export
+
+
+async def identity_part(uow: IdentityUnitOfWork, user_id: UUID) -> UserExport:
+    """identity's part of a person's export (also the whole of GET /v1/users/me/export)."""
     user = await user_of(uow, user_id)
     preferences = await uow.preferences.get(user_id)
     auth_sessions = await uow.auth_sessions.of_user(user_id)
     invited = await uow.invitations.sent_by(user_id)
-    await uow.emit(events.UserDataExported(user_id=user_id), actor_id=actor.id)
     return UserExport(
         exported_at=now(),
         user={k: v for k, v in asdict(user).items() if k != "password_hash"},
@@ -141,6 +147,7 @@ async def erase_user(command: EraseUser, uow: IdentityUnitOfWork) -> None:
     await uow.users.update(user_id, email=users.erased_email(user_id), display_name="Erased user",
                            password_hash="!", status=ERASED, erased_at=now(), updated_at=now(), last_login_at=None)
     await uow.preferences.delete(user_id)
+    await uow.exports.delete_of(user_id)  # their archives, the sealed parts and the keys that open them
     for tokens in (uow.verifications, uow.password_resets, uow.email_changes):
         await tokens.delete_of(user_id)
     await end_sessions(uow, user_id, "account erased", actor_id=actor.id)
