@@ -231,8 +231,29 @@ def platform() -> dict[str, list[dict[str, Any]]]:
     return files
 
 
+# Whose X-Forwarded-For the gateway believes: the ingress controller's pods (and any load balancer in
+# front that adds to the header), by default the private ranges, where the cluster's pods are. Narrow it
+# in an overlay to your cluster's pod CIDR (patch the gateway-config ConfigMap's real-ip.conf, see the
+# production overlay). When browsers themselves come from a private range (a campus network), narrow it:
+# an address inside these ranges is skipped, so the entry before it in X-Forwarded-For would be believed.
+INGRESS_PROXY_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+def real_ip_conf(cidrs: tuple[str, ...] = INGRESS_PROXY_CIDRS) -> str:
+    return ("# The gateway behind an Ingress: $remote_addr is the browser's address, not the ingress controller's\n"
+            "# (sessions record it, login throttling counts it). From the right of X-Forwarded-For, addresses of\n"
+            "# trusted proxies are skipped; the first other one is the caller (what a client wrote before it is not).\n"
+            + "".join(f"set_real_ip_from {cidr};\n" for cidr in cidrs)
+            + "real_ip_header X-Forwarded-For;\nreal_ip_recursive on;\n")
+
+
+# One nginx worker per CPU of the pod's limit (1) and one to spare; the image's "auto" would start one per
+# CPU of the node, each holding its 16,384 connections' memory (about 8 MB), past the pod's memory limit.
+GATEWAY_WORKERS = "# deploy/k8s/generate.py: the pod's CPU limit is 1 (the image's own says auto).\nworker_processes 2;\n"
+
 GATEWAY_CONF = """# deploy/docker/gateway.conf's routes for Kubernetes: Services have stable addresses (no resolver needed),
-# and storage is real GCS (signed URLs straight to it), so no /storage/ here.
+# and storage is real GCS (signed URLs straight to it), so no /storage/ here. real-ip.conf (beside this
+# in conf.d) makes $remote_addr the browser's address behind the ingress controller.
 map $http_x_request_id $request_id_out { "" $request_id; default $http_x_request_id; }
 server {
   listen 8080;
@@ -240,7 +261,7 @@ server {
   proxy_http_version 1.1;
   proxy_set_header Host $host;
   proxy_set_header X-Request-ID $request_id_out;
-  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+  proxy_set_header X-Forwarded-For $remote_addr;  # the browser's, as real-ip.conf found it
   proxy_set_header X-Forwarded-Proto $scheme;
   proxy_set_header Connection "";
   proxy_buffering off;
@@ -265,7 +286,7 @@ def gateway() -> list[dict[str, Any]]:
     lab = labels("gateway", "gateway")
     return [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("gateway-config", "gateway", "gateway"),
-         "data": {"cuepoint.conf": GATEWAY_CONF}},
+         "data": {"cuepoint.conf": GATEWAY_CONF, "real-ip.conf": real_ip_conf(), "workers.conf": GATEWAY_WORKERS}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("gateway", "gateway", "gateway"),
          "spec": {"replicas": 2, "selector": {"matchLabels": lab},
                   "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
@@ -275,7 +296,9 @@ def gateway() -> list[dict[str, Any]]:
                           "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5},
                           "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
                           "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}},
-                          "volumeMounts": [{"name": "conf", "mountPath": "/etc/nginx/conf.d/cuepoint.conf", "subPath": "cuepoint.conf"}]}],
+                          "volumeMounts": [{"name": "conf", "mountPath": "/etc/nginx/conf.d/cuepoint.conf", "subPath": "cuepoint.conf"},
+                                           {"name": "conf", "mountPath": "/etc/nginx/conf.d/real-ip.conf", "subPath": "real-ip.conf"},
+                                           {"name": "conf", "mountPath": "/etc/nginx/main.d/workers.conf", "subPath": "workers.conf"}]}],
                       "volumes": [{"name": "conf", "configMap": {"name": "gateway-config"}}]}}}},
         {"apiVersion": "v1", "kind": "Service", "metadata": meta("gateway", "gateway", "gateway"),
          "spec": {"selector": lab, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}},

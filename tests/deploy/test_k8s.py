@@ -136,3 +136,43 @@ def test_prometheus_scrapes_every_pod_with_make_ups_labels_and_make_ups_rules() 
     cluster = _of("Cluster")["cuepoint-pg"]["spec"]
     assert cluster["monitoring"]["customQueriesConfigMap"] == [{"name": "cuepoint-pg-metrics", "key": "queries.yaml"}]
     assert "pg_stat_statements" in cluster["postgresql"]["shared_preload_libraries"]
+
+
+def test_the_gateway_behind_the_ingress_sees_the_browsers_address() -> None:
+    """Behind the ingress controller the gateway's $remote_addr is the controller's pod: without the real-IP
+    rules every session would record it and login throttling would count all browsers as one. conf.d's
+    real-ip.conf believes X-Forwarded-For from the private ranges only (the controller's pods; configurable in
+    generate.py, or an overlay's patch), recursively, and the routes pass the address it found on."""
+    config = _of("ConfigMap")["gateway-config"]["data"]
+    real_ip = [line.strip() for line in config["real-ip.conf"].splitlines() if line.strip() and not line.startswith("#")]
+    assert real_ip == [*(f"set_real_ip_from {cidr};" for cidr in generate.INGRESS_PROXY_CIDRS),
+                       "real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]
+    assert set(generate.INGRESS_PROXY_CIDRS) == {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+    assert generate.real_ip_conf(("10.244.0.0/16",)).count("set_real_ip_from") == 1
+    routes = config["cuepoint.conf"]
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in routes
+    assert "$proxy_add_x_forwarded_for" not in routes and "$http_x_forwarded_for" not in routes
+    container = _of("Deployment")["gateway"]["spec"]["template"]["spec"]["containers"][0]
+    mounts = {m["mountPath"]: m["subPath"] for m in container["volumeMounts"]}
+    # conf.d/*.conf is included in the image's http block (deploy/docker/gateway-nginx.conf), main.d/ at its top.
+    assert mounts == {"/etc/nginx/conf.d/cuepoint.conf": "cuepoint.conf", "/etc/nginx/conf.d/real-ip.conf": "real-ip.conf",
+                      "/etc/nginx/main.d/workers.conf": "workers.conf"}
+    image_main = (ROOT / "deploy/docker/gateway-nginx.conf").read_text()
+    assert "include /etc/nginx/conf.d/*.conf;" in image_main and "include /etc/nginx/main.d/*.conf;" in image_main
+    # One worker per CPU of the node would each hold 16,384 connections' memory under the pod's 256 Mi.
+    assert "worker_processes 2;" in config["workers.conf"] and container["resources"]["limits"]["cpu"] == "1"
+
+
+def test_an_overlay_narrows_the_gateways_trusted_proxies(tmp_path: Path) -> None:
+    """The production overlay's commented example, applied: real-ip.conf is one key an overlay replaces."""
+    import yaml
+
+    example = [line.removeprefix("  # ") for line in
+               (ROOT / "deploy/k8s/overlays/production/kustomization.yaml").read_text().splitlines()
+               if line.startswith("  # - target: {kind: ConfigMap, name: gateway-config}") or line.startswith("  #   ")]
+    patch = yaml.safe_load("\n".join(example))
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(
+        {"resources": [str(ROOT / "deploy/k8s/base")], "patches": patch}))
+    [config] = [d for d in render.render(tmp_path) if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "gateway-config"]
+    assert config["data"]["real-ip.conf"].splitlines() == [
+        "set_real_ip_from 10.244.0.0/16;", "real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -101,8 +103,8 @@ def compose() -> Iterator[Compose]:
             _run([str(ROOT / "deploy/docker/engine.sh"), "down"], env, 120)
 
 
-def _login(client: httpx.Client, role: str) -> dict[str, str]:
-    response = client.post("/api/identity/v1/auth/login",
+def _login(client: httpx.Client, role: str, headers: dict[str, str] | None = None) -> dict[str, str]:
+    response = client.post("/api/identity/v1/auth/login", headers=headers or {},
                            json={"tenant": "demo", "email": f"{role}@example.com", "password": "Demo123!"})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
@@ -162,9 +164,84 @@ def test_the_services_know_a_caller_by_the_address_the_gateway_saw(compose: Comp
     with httpx.Client(base_url=compose.gateway, timeout=30) as client:
         headers = _login(client, "student")
         sessions = client.get("/api/identity/v1/auth/sessions", headers=headers).json()
+        # The gateway is the edge: an address a client claims is not believed (it would dodge throttling).
+        spoofer = _login(client, "student", {"X-Forwarded-For": "203.0.113.9"})
+        spoofed = client.get("/api/identity/v1/auth/sessions", headers=spoofer).json()
     [current] = [session for session in sessions if session["current"]]
     assert current["ip_address"] != gateway_ip, (gateway_ip, current)
     assert current["ip_address"] == host_side, (host_side, gateway_ip, current)
+    [claimed] = [session for session in spoofed if session["current"]]
+    assert claimed["ip_address"] == host_side, (host_side, claimed)
+
+
+def test_the_compose_gateway_runs_with_the_local_gateways_connection_limits(compose: Compose) -> None:
+    """The running gateway's own configuration (nginx -T): 16,384 connections a worker (Debian's default is
+    768, and every viewer's SSE stream holds two), descriptors for them, and no real-IP rule (it is the edge)."""
+    config = compose.docker("exec", compose.container("gateway"), "nginx", "-T")
+    assert re.search(r"^\s*events\s*\{\s*worker_connections 16384;", config, re.M), config[:2000]
+    assert re.search(r"^worker_rlimit_nofile 40000;", config, re.M)
+    assert "worker_processes auto;" in config
+    assert "set_real_ip_from" not in config and "real_ip_header" not in config
+    # The workers' descriptor limit as nginx set it: 40,000, or the container's hard limit when that is
+    # lower (the engine's own: 20,000 on the machines engine.sh was written on, where nothing can raise it).
+    limits = compose.docker("exec", compose.container("gateway"), "sh", "-c",
+                            "grep 'Max open files' /proc/$(cat /run/nginx.pid)/limits; "
+                            "for p in /proc/[0-9]*; do case \"$(tr '\\0' ' ' <$p/cmdline 2>/dev/null)\" in "
+                            "'nginx: worker process'*) grep 'Max open files' $p/limits;; esac; done").splitlines()
+    container_hard = int(limits[0].split()[4])
+    worker_limits = [int(line.split()[3]) for line in limits[1:]]
+    assert worker_limits and all(limit == min(40000, container_hard) for limit in worker_limits), limits
+
+
+def test_the_kubernetes_gateway_config_believes_the_ingress_and_no_one_else(compose: Compose, tmp_path: Path) -> None:
+    """deploy/k8s's gateway ConfigMap in the gateway image, its routes to a stand-in API that answers with
+    the X-Forwarded-For it got. The test's requests reach it from the engine's network gateway, a private
+    address, as an ingress controller's pod would: the address it appended is the caller; an address a
+    client wrote before it is not; a request with no header is the connecting address."""
+    sys.path.insert(0, str(ROOT / "deploy/k8s"))
+    import generate
+
+    configs = {"cuepoint.conf": generate.GATEWAY_CONF, "real-ip.conf": generate.real_ip_conf(),
+               "workers.conf": generate.GATEWAY_WORKERS}
+    for name, text in configs.items():
+        (tmp_path / name).write_text(text)
+    tmp_path.chmod(0o755)
+    suffix = uuid.uuid4().hex[:6]
+    network, api, gateway, port = f"k8s-gateway-{suffix}", f"k8s-api-{suffix}", f"k8s-gateway-{suffix}", _free_port()
+    echo = ("import http.server\n"
+            "class H(http.server.BaseHTTPRequestHandler):\n"
+            "    def do_GET(self):\n"
+            "        body = (self.headers.get('X-Forwarded-For') or '-').encode()\n"
+            "        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers()\n"
+            "        self.wfile.write(body)\n"
+            "http.server.ThreadingHTTPServer(('0.0.0.0', 8001), H).serve_forever()\n")
+    aliases = [arg for s in ("identity", "content", "assessment", "progress", "analytics") for arg in ("--network-alias", f"{s}-api")]
+    compose.docker("network", "create", network)
+    try:
+        compose.docker("run", "-d", "--name", api, "--network", network, *aliases, "--entrypoint", "python",
+                       "cuepoint/identity:local", "-c", echo)
+        compose.docker("run", "-d", "--name", gateway, "--network", network, "-p", f"127.0.0.1:{port}:8080",
+                       *(arg for name in ("cuepoint.conf", "real-ip.conf") for arg in
+                         ("-v", f"{tmp_path / name}:/etc/nginx/conf.d/{name}:ro")),
+                       "-v", f"{tmp_path / 'workers.conf'}:/etc/nginx/main.d/workers.conf:ro", "cuepoint/gateway:local")
+        host_side = compose.docker("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", network)
+        base = f"http://127.0.0.1:{port}"
+
+        def seen(headers: dict[str, str]) -> str | None:
+            try:
+                response = httpx.get(f"{base}/api/identity/whoami", headers=headers, timeout=5)
+            except httpx.HTTPError:
+                return None
+            return response.text if response.status_code == 200 else None
+
+        assert _eventually(lambda: seen({}), 60), compose.docker("logs", gateway)
+        assert seen({"X-Forwarded-For": "198.51.100.7"}) == "198.51.100.7"
+        assert seen({"X-Forwarded-For": "203.0.113.66, 198.51.100.7"}) == "198.51.100.7"
+        assert seen({}) == host_side
+        assert "worker_processes 2;" in compose.docker("exec", gateway, "nginx", "-T")
+    finally:
+        _run(["docker", "rm", "-f", api, gateway], compose.env, 60)
+        _run(["docker", "network", "rm", network], compose.env, 60)
 
 
 def test_the_data_team_reads_kafka_from_the_host(compose: Compose) -> None:
