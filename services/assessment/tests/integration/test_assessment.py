@@ -190,7 +190,7 @@ async def test_openai_provider_retries_429_timeouts_and_bad_json(api, generation
         configuration)
     stored = admin_connection.execute("SELECT api_key_encrypted FROM assessment.ai_configurations WHERE id = %s",
                                       (uuid.UUID(configuration["id"]),)).fetchone()[0]
-    assert stored.startswith("v1.") and "sk-test-secret" not in stored
+    assert stored.startswith("v2.") and "sk-test-secret" not in stored  # v2.<key id>.<...>
 
     world = await _world(infra, admin_connection, teacher)
     fake_openai.script = [("status", 429), ("sleep", 2.0), ("raw", "{not json"), ("ok", _openai_output())]
