@@ -25,7 +25,7 @@ USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) SensitiveFieldsProbe/1.0"
 def identity_rows(infra: Infra) -> list[tuple]:
     """Every row of the tables that hold addresses and session clients, read past row-level security."""
     with psycopg.connect(infra.admin_database_url(), autocommit=True) as admin:
-        return [row for table in ("users", "invitations", "email_change_tokens", "auth_sessions")
+        return [row for table in ("users", "invitations", "email_change_tokens", "auth_sessions", "auth_throttle")
                 for row in admin.execute(f"SELECT * FROM identity.{table}").fetchall()]
 
 
@@ -42,6 +42,9 @@ async def test_rows_hold_no_plaintext_email_address_or_user_agent(app, api, infr
         tokens = await login(client, "teacher@example.com")
         await client.post("/v1/users/me/email", headers={**bearer(tokens), "User-Agent": USER_AGENT},
                           json={"new_email": "moving.teacher@example.org", "current_password": PASSWORD})
+        refused = await client.post("/v1/auth/login", json={"tenant": "demo", "email": "admin@example.com",
+                                                            "password": "not the password"})
+        assert refused.status_code == 401  # counted in auth_throttle, under keyed hashes
         signed_in = await client.post("/v1/auth/login", headers={"User-Agent": USER_AGENT},
                                       json={"tenant": "demo", "email": "admin@example.com", "password": PASSWORD,
                                             "device_id": "device-probe-1234"})

@@ -4,11 +4,13 @@ once its password proved right."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
 from cuepoint.contracts import identity as events
 from cuepoint.runtime.errors import TooManyRequests, Unauthenticated
+from cuepoint.runtime.secrets import Keyring
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from ..domain import sessions, throttle
@@ -32,19 +34,22 @@ class SignIn:
     client: ClientInfo = ClientInfo()
 
 
-def _digest(value: str) -> str:
-    """Throttle subjects are hashed: the table holds no email address."""
-    return hashlib.sha256(value.encode()).hexdigest()
+def _digest(value: str, settings: IdentitySettings) -> str:
+    """Throttle subjects are keyed hashes (HMAC-SHA256 under a key derived from the master key): the table
+    holds no email or client address, and one cannot be confirmed by hashing a guess (README "Sensitive
+    fields"). After a key rotation counters start afresh, as after 15 quiet minutes."""
+    key = Keyring.from_settings(settings).derive("identity.throttle-subjects")
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 async def sign_in(command: SignIn, units: UnitsOfWork[IdentityUnitOfWork], *, passwords: Passwords,
                   keys: SigningKeys, settings: IdentitySettings) -> TokenPair:
     email = normalize_email(command.email)
     client = command.client
-    address = client.ip_address or "unknown"
+    address = _digest(f"address:{client.ip_address or 'unknown'}", settings)
     async with units(None) as uow:
         tenant = await uow.tenants.by_slug(normalize_slug(command.tenant_slug))
-        account = _digest(f"{tenant.id if tenant else command.tenant_slug}:{email}")
+        account = _digest(f"{tenant.id if tenant else command.tenant_slug}:{email}", settings)
         await _check_throttle(uow, [(throttle.ACCOUNT_FROM_ADDRESS, f"{account}:{address}"),
                                     (throttle.ADDRESS, address)])
         if tenant is None:
