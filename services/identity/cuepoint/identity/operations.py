@@ -85,9 +85,10 @@ def commands(build: Build) -> dict[str, Command]:
                                          _platform_admin_arguments),
         "rotate-keys": Command("start signing with a new key now", rotate_keys_command),
         "rotate-secrets": Command(
-            "re-encrypt every encrypted column (signing keys, emails, session clients) and recompute every blind "
-            "index under the current CUEPOINT_SECRET_KEY, reading older values with CUEPOINT_PREVIOUS_SECRET_KEYS; "
-            "idempotent. Run it after making a new key current, then drop the previous keys",
+            "re-encrypt every encrypted column (signing keys, emails, session clients, export keys) and "
+            "recompute every blind index under the current CUEPOINT_SECRET_KEY, reading older values with "
+            "CUEPOINT_PREVIOUS_SECRET_KEYS; idempotent. Run it after making a new key current, then drop the "
+            "previous keys",
             rotate_secrets_command, _rotate_secrets_arguments),
     }
 

@@ -12,6 +12,7 @@ from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from ..sensitive import ENCRYPTED, SensitiveFields
 from ..unit_of_work import IdentityUnitOfWork
+from .exports import key_purpose
 
 SIGNING_KEY_PURPOSE = "identity.signing-key"  # security.SigningKeys.PURPOSE
 
@@ -27,7 +28,7 @@ async def rotate_secrets(command: RotateSecrets, units: UnitsOfWork[IdentityUnit
     under the current key is left alone, so running it again changes nothing. A value that opens under
     none of the configured keys stops it (SecretError): the key it was sealed with is missing."""
     fields = SensitiveFields(keyring)
-    changed = {table: 0 for table in [*ENCRYPTED, "signing_keys"]}
+    changed = {table: 0 for table in [*ENCRYPTED, "data_exports", "signing_keys"]}
 
     def tenant_values(table: str, row: dict[str, Any]) -> dict[str, Any]:
         opened = fields.open(table, row)
@@ -35,6 +36,10 @@ async def rotate_secrets(command: RotateSecrets, units: UnitsOfWork[IdentityUnit
 
     def signing_values(table: str, row: dict[str, Any]) -> dict[str, Any]:
         return {"private_key_encrypted": keyring.reencrypt(row["private_key_encrypted"], purpose=SIGNING_KEY_PURPOSE)}
+
+    def export_values(table: str, row: dict[str, Any]) -> dict[str, Any]:
+        return {"private_key_encrypted": keyring.reencrypt(row["private_key_encrypted"],
+                                                           purpose=key_purpose(row["id"]))}
 
     async def rotate(tenant_id: Any, table: str, key: str, columns: tuple[str, ...], values: Any) -> None:
         while True:
@@ -52,4 +57,6 @@ async def rotate_secrets(command: RotateSecrets, units: UnitsOfWork[IdentityUnit
     for tenant_id in tenant_ids:
         for table, columns in ENCRYPTED.items():
             await rotate(tenant_id, table, "id", columns, tenant_values)
+        # An export's private key, while its parts are still arriving.
+        await rotate(tenant_id, "data_exports", "id", ("private_key_encrypted",), export_values)
     return changed
