@@ -14,7 +14,7 @@ from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authenticati
 from cuepoint.runtime.errors import DomainError
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
-from .live import LiveHub, Subscription
+from .live import LiveHub, Subscription, changes
 from .schemas import (
     DashboardPage,
     LessonProgressOut,
@@ -92,28 +92,33 @@ def routers(views: Views, units: UnitsOfWork[ProgressUnitOfWork], hub: LiveHub, 
     async def dashboard(actor: User, limit: Limit = 50, offset: Offset = 0) -> Any:
         return await views.dashboard(actor, limit=limit, offset=offset)
 
-    async def follow(subscription: Subscription, event: str,
+    async def follow(subscription: Subscription, event: str, key: str,
                      render: Callable[[dict[str, Any]], Awaitable[BaseModel | None]],
-                     snapshot: Callable[[], Awaitable[list[dict[str, Any]]]]) -> AsyncIterator[Any]:
+                     snapshot: Callable[[], Awaitable[list[dict[str, Any]]]],
+                     shown: Callable[[BaseModel], Any] = lambda message: message) -> AsyncIterator[Any]:
         """FastAPI writes the events and, after 15 s without one, the `: ping` comment. The snapshot is
-        read after subscribing, so a change in between is sent (again) rather than missed."""
+        read after subscribing, so a change in between is sent (again, if it shows something new) rather
+        than missed. Then notices are coalesced per `key` (live.changes): a burst is read once per
+        second or so, its latest state always sent, and a message the client would show as before is
+        not sent."""
+
+        async def read(notice: dict[str, Any]) -> BaseModel | None:
+            try:
+                return await render(notice)
+            except DomainError:  # e.g. a lesson without videos has nothing to resume: not worth a dead stream
+                return None
+
         try:
             yield ServerSentEvent(retry=RETRY_MILLISECONDS, comment="connected")
+            sent: dict[str, BaseModel] = {}
             for notice in await snapshot():
-                try:
-                    data = await render(notice)
-                except DomainError:
-                    continue
+                data = await read(notice)
                 if data is not None:
+                    sent[notice[key]] = data
                     yield ServerSentEvent(event=event, data=data)
-            while True:
-                notice = await subscription.queue.get()
-                try:
-                    data = await render(notice)
-                except DomainError:  # e.g. a lesson without videos has nothing to resume: not worth a dead stream
-                    continue
-                if data is not None:
-                    yield ServerSentEvent(event=event, data=data)
+            async for data in changes(subscription, key=lambda notice: notice[key], read=read, shown=shown,
+                                      already_sent=sent):
+                yield ServerSentEvent(event=event, data=data)
         finally:
             hub.unsubscribe(subscription)
 
@@ -137,8 +142,13 @@ def routers(views: Views, units: UnitsOfWork[ProgressUnitOfWork], hub: LiveHub, 
         async def snapshot() -> list[dict[str, Any]]:
             return [{"lesson_id": str(lesson)} for lesson in await views.lessons_of(actor.tenant_id, actor.id)]
 
+        def shown(message: StudentStreamMessage) -> dict[str, Any]:
+            # What the client shows; a row's updated_at alone moving (a heartbeat that changed nothing
+            # else) is not worth a message, nor the client's refetch it triggers (web/src/api/live.ts).
+            return message.model_dump(exclude={"progress": {"updated_at"}, "resume": {"updated_at"}})
+
         subscription = await hub.subscribe(lambda n: n["tenant_id"] == tenant and n["student_id"] == me)
-        async for item in follow(subscription, "progress", render, snapshot):
+        async for item in follow(subscription, "progress", "lesson_id", render, snapshot, shown):
             yield item
 
     async def lesson_author(lesson_id: uuid.UUID, actor: Teacher) -> CurrentUser:
@@ -161,8 +171,9 @@ def routers(views: Views, units: UnitsOfWork[ProgressUnitOfWork], hub: LiveHub, 
         async def snapshot() -> list[dict[str, Any]]:
             return [{"student_id": str(student)} for student in await views.students_of(actor.tenant_id, lesson_id)]
 
+        # The class view shows each row's updated_at: any change of the row is sent.
         subscription = await hub.subscribe(lambda n: n["tenant_id"] == tenant and n["lesson_id"] == lesson)
-        async for item in follow(subscription, "progress", render, snapshot):
+        async for item in follow(subscription, "progress", "student_id", render, snapshot):
             yield item
 
     return [sessions, progress]

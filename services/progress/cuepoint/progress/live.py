@@ -4,6 +4,12 @@ worker's NOTIFYs out to the streams that asked for them.
 The worker notifies on commit (``pg_notify`` is transactional), so a stream never shows
 progress that was rolled back. A stream that falls behind loses the oldest notices: each
 carries ids only, and the stream reads the current state when it sends.
+
+A stream does not read once per notice (``changes``): the worker notifies after each batch it
+projects, a playing student's heartbeats come in many batches, and each read is a few queries. A
+key's first notice is read at once; later ones within ``COALESCE_SECONDS`` of that read wait and
+are read once, at the window's end, so the latest state always arrives. What is read is sent only
+if what the client shows differs from what this connection sent last for that key.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +31,10 @@ NOTIFY_CHANNEL = "cuepoint_progress"
 log = logging.getLogger(__name__)
 
 Match = Callable[[dict[str, Any]], bool]
+
+# At most one read per key (a student's lesson) per this many seconds per stream (issue 21: ~60 % of
+# progress's API was the student's stream re-reading for every projected batch).
+COALESCE_SECONDS = 1.0
 
 
 @dataclass(eq=False)
@@ -78,3 +89,49 @@ class LiveHub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+
+
+async def changes(subscription: Subscription, *, key: Callable[[dict[str, Any]], Hashable],
+                  read: Callable[[dict[str, Any]], Awaitable[Any]], interval: float = COALESCE_SECONDS,
+                  shown: Callable[[Any], Any] = lambda message: message,
+                  already_sent: Mapping[Hashable, Any] | None = None) -> AsyncIterator[Any]:
+    """What ``read`` gives for the subscription's notices, coalesced per ``key``: a key is read at most
+    once per ``interval`` (its first notice at once, a burst's later ones once at the window's end, never
+    dropped), and sent only when ``shown(message)`` differs from the last one sent for that key (a read
+    may return None: nothing to send). ``already_sent``: the messages the stream sent before (its
+    snapshot) by key."""
+    queue = subscription.queue
+    last: dict[Hashable, Any] = {k: shown(message) for k, message in (already_sent or {}).items()}
+    pending: dict[Hashable, dict[str, Any]] = {}
+    quiet_until: dict[Hashable, float] = {}
+    while True:
+        while not queue.empty():
+            notice = queue.get_nowait()
+            pending[key(notice)] = notice
+        now = time.monotonic()
+        due = [k for k in pending if quiet_until.get(k, now) <= now]
+        if not due:
+            wake = min((quiet_until[k] for k in pending), default=None)
+            try:
+                async with asyncio.timeout(None if wake is None else max(0.0, wake - now)):
+                    notice = await queue.get()
+            except TimeoutError:
+                continue
+            pending[key(notice)] = notice
+            continue
+        for k in due:
+            notice = pending.pop(k)
+            quiet_until[k] = time.monotonic() + interval
+            message = await read(notice)
+            if message is None:
+                continue
+            seen = shown(message)
+            if last.get(k, _NOTHING) != seen:
+                last[k] = seen
+                yield message
+        now = time.monotonic()
+        for k in [k for k, until in quiet_until.items() if until <= now and k not in pending]:
+            del quiet_until[k]
+
+
+_NOTHING = object()

@@ -441,6 +441,16 @@ async def test_a_stream_opened_late_starts_with_the_current_state(progress_setti
             seen = await asyncio.wait_for(_next_data(teacher_lines), timeout=10)
             assert seen["student_id"] == str(student) and seen["lesson_id"] == str(lesson.lesson_id)
             assert seen["completion_percent"] == data["progress"]["completion_percent"]
+            # A burst of notices that change nothing sends nothing; the change after it arrives (issue 21).
+            notice = json.dumps({"tenant_id": str(lesson.tenant_id), "student_id": str(student),
+                                 "lesson_id": str(lesson.lesson_id)})
+            with psycopg.connect(infra.admin_database_url(), autocommit=True) as notifier:
+                for _ in range(20):
+                    notifier.execute("SELECT pg_notify('cuepoint_progress', %s)", (notice,))
+            await _telemetry(infra, lesson, [_heartbeat(lesson, student, "laptop", 10, 20, T0 + timedelta(seconds=20))])
+            event, data = await asyncio.wait_for(_next_event(lines), timeout=20)
+            assert event == "progress" and data["resume"]["position"] == 20.0
+            assert data["resume"]["watched"] == [[0.0, 20.0]]
 
 
 async def _next_data(lines) -> dict:

@@ -1,0 +1,91 @@
+"""What a live stream reads and sends for a burst of notices (live.py `changes`): at most one read per key
+per window, the latest state always delivered at the end of a burst, and nothing sent that did not change."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cuepoint.progress.live import Subscription, changes
+
+pytestmark = pytest.mark.unit
+
+WINDOW = 0.3  # seconds; the bursts below are offered at once, well inside it
+
+
+class Lessons:
+    """The state a stream would read, and how often it was read."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, int] = {}
+        self.reads = 0
+
+    async def read(self, notice: dict) -> dict:
+        self.reads += 1
+        return {"lesson_id": notice["lesson_id"], "state": self.state[notice["lesson_id"]]}
+
+
+def _burst(subscription: Subscription, lessons: Lessons, lesson: str, states: range) -> None:
+    for state in states:  # the worker commits a change and notifies, again and again
+        lessons.state[lesson] = state
+        subscription.offer({"lesson_id": lesson})
+
+
+async def test_a_burst_of_notices_for_one_lesson_is_read_once_per_window_and_its_latest_state_arrives():
+    subscription, lessons = Subscription(lambda n: True), Lessons()
+    sent = changes(subscription, key=lambda n: n["lesson_id"], read=lessons.read, interval=WINDOW)
+    _burst(subscription, lessons, "a", range(0, 50))
+    assert (await asyncio.wait_for(anext(sent), 5))["state"] == 49
+    _burst(subscription, lessons, "a", range(50, 100))  # inside the window after that read
+    assert (await asyncio.wait_for(anext(sent), 5))["state"] == 99  # held back, not dropped
+    assert lessons.reads == 2  # for 100 notices
+    await sent.aclose()
+
+
+async def test_unchanged_state_is_not_sent_again_and_the_next_change_is():
+    subscription, lessons = Subscription(lambda n: True), Lessons()
+    sent = changes(subscription, key=lambda n: n["lesson_id"], read=lessons.read, interval=0)
+    _burst(subscription, lessons, "a", range(1, 2))
+    assert (await asyncio.wait_for(anext(sent), 5))["state"] == 1
+    subscription.offer({"lesson_id": "a"})  # notified, but what it shows is the same
+    waiting = asyncio.ensure_future(anext(sent))
+    await asyncio.sleep(0.05)
+    assert not waiting.done() and lessons.reads == 2
+    _burst(subscription, lessons, "a", range(2, 3))
+    assert (await asyncio.wait_for(waiting, 5))["state"] == 2
+    await sent.aclose()
+
+
+async def test_each_lesson_has_its_own_window_and_what_was_sent_already_counts_as_seen():
+    subscription, lessons = Subscription(lambda n: True), Lessons()
+    lessons.state.update(a=1, b=1)
+    sent = changes(subscription, key=lambda n: n["lesson_id"], read=lessons.read, interval=WINDOW,
+                   already_sent={"a": {"lesson_id": "a", "state": 1}})  # the snapshot showed a as it is
+    _burst(subscription, lessons, "a", range(1, 2))
+    _burst(subscription, lessons, "b", range(5, 10))
+    assert (await asyncio.wait_for(anext(sent), 5)) == {"lesson_id": "b", "state": 9}
+    _burst(subscription, lessons, "a", range(2, 3))
+    assert (await asyncio.wait_for(anext(sent), 5)) == {"lesson_id": "a", "state": 2}
+    assert lessons.reads == 3
+    await sent.aclose()
+
+
+async def test_what_is_compared_can_leave_out_what_the_client_does_not_show():
+    subscription, lessons = Subscription(lambda n: True), Lessons()
+    ticks = iter(range(100))
+
+    async def read(notice: dict) -> dict:
+        return {**await lessons.read(notice), "updated_at": next(ticks)}
+
+    sent = changes(subscription, key=lambda n: n["lesson_id"], read=read, interval=0,
+                   shown=lambda m: {k: v for k, v in m.items() if k != "updated_at"})
+    _burst(subscription, lessons, "a", range(1, 2))
+    assert (await asyncio.wait_for(anext(sent), 5))["state"] == 1
+    subscription.offer({"lesson_id": "a"})  # only the time moved
+    waiting = asyncio.ensure_future(anext(sent))
+    await asyncio.sleep(0.05)
+    assert not waiting.done() and lessons.reads == 2
+    _burst(subscription, lessons, "a", range(3, 4))
+    assert (await asyncio.wait_for(waiting, 5))["state"] == 3
+    await sent.aclose()
