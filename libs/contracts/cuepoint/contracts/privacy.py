@@ -28,3 +28,9 @@ class ExportPart(Event):
     chunks: int = Field(ge=1, description="How many chunks the service's part has.")
     sealed: str = Field(max_length=MAX_CHUNK_CHARS, description="This chunk of the sealed part (urlsafe base64); "
                         "the chunks concatenated, in order, are the sealed gzipped JSON.")
+
+
+def seal_context(export_id: UUID, service: str) -> bytes:
+    """What a service's part is sealed for (the associated data): this export and this service, so that
+    a part cannot pass for another export's or another service's."""
+    return f"cuepoint.export:{export_id}:{service}".encode()

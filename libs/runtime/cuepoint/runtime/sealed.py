@@ -102,3 +102,14 @@ def open_document(private_key: bytes, chunks: list[str], *, context: bytes = b""
     except ValueError as error:
         raise Unsealable("not base64") from error
     return pydantic_core.from_json(gzip.decompress(open_sealed(private_key, sealed, context=context)))
+
+
+def export_parts(model: type[Any], *, export_id: Any, user_id: Any, public_key: str, service: str,
+                 document: Any) -> list[Any]:
+    """A service's part of a person's data export (``document``) as the events that carry it: sealed
+    to the export's public key (urlsafe base64, from identity.user.export_requested.v1), in chunks."""
+    from cuepoint.contracts.privacy import seal_context
+
+    chunks = seal_document(unb64(public_key), document, context=seal_context(export_id, service))
+    return [model(export_id=export_id, user_id=user_id, service=service, chunk=index, chunks=len(chunks),
+                  sealed=sealed) for index, sealed in enumerate(chunks)]

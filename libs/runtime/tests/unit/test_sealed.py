@@ -82,3 +82,22 @@ def test_a_small_document_is_one_chunk() -> None:
     chunks = seal_document(public, {"items": []})
     assert len(chunks) == 1
     assert open_document(private, chunks) == {"items": []}
+
+
+def test_a_services_part_travels_as_chunked_events_only_its_export_opens() -> None:
+    from cuepoint.contracts.privacy import seal_context
+    from cuepoint.contracts.progress import ProgressExportPart
+    from cuepoint.runtime.sealed import b64, export_parts
+
+    private, public = generate_key_pair()
+    export_id, user_id = uuid.uuid4(), uuid.uuid4()
+    document = {"sessions": [{"id": uuid.uuid4(), "noise": os.urandom(200_000).hex()}]}
+    events = export_parts(ProgressExportPart, export_id=export_id, user_id=user_id, public_key=b64(public),
+                          service="progress", document=document)
+    assert len(events) > 1 and [e.chunk for e in events] == list(range(len(events)))
+    assert {(e.export_id, e.user_id, e.service, e.chunks) for e in events} == {(export_id, user_id, "progress",
+                                                                               len(events))}
+    opened = open_document(private, [e.sealed for e in events], context=seal_context(export_id, "progress"))
+    assert opened["sessions"][0]["noise"] == document["sessions"][0]["noise"]
+    with pytest.raises(Unsealable):
+        open_document(private, [e.sealed for e in events], context=seal_context(export_id, "analytics"))

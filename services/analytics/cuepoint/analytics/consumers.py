@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cuepoint.contracts.envelope import Envelope
 
 from cuepoint.contracts.registry import EVENT_TYPES
 from cuepoint.contracts.topics import (
@@ -19,6 +22,8 @@ from cuepoint.runtime.consumer import BatchConsumer, DeadLetters, IdempotentCons
 from cuepoint.runtime.service import ServiceContext
 
 from .projections import client_events, domain_event
+from .unit_of_work import AnalyticsUnitOfWork
+from .use_cases.exports import ExportPersonalData, export_personal_data
 
 DOMAIN_TOPICS = (IDENTITY_EVENTS.name, SYSTEM_CONFIGS.name, CONTENT_EVENTS.name, ASSESSMENT_EVENTS.name,
                  PROGRESS_EVENTS.name)
@@ -39,9 +44,22 @@ def input_consumers(context: ServiceContext, dead_letters: Any) -> dict[str, Any
     return consumers
 
 
+def export_consumer(context: ServiceContext, dead_letters: Any) -> IdempotentConsumer:
+    """identity.events' export requests: analytics answers with its part of the person's data. Not an
+    input of the event store (a rebuild does not replay it: that would send parts nobody asked for)."""
+    async def export_requested(session: AsyncSession, envelope: Envelope[Any]) -> None:
+        uow = AnalyticsUnitOfWork.joining(session, context.outbox, envelope.tenant_id)
+        await export_personal_data(ExportPersonalData(envelope.data), uow)
+
+    return IdempotentConsumer(sessions=context.sessions, schema="analytics", group_id="analytics.exports",
+                              handlers={"identity.user.export_requested.v1": export_requested},
+                              dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries)
+
+
 def subscribe(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
     for topic, consumer in input_consumers(context, dead_letters).items():
         if topic == CLIENT_EVENTS.name:
             context.subscribe(consumer, broker, topic, consumers=context.settings.telemetry_consumers)
         else:
             context.subscribe(consumer, broker, topic)
+    context.subscribe(export_consumer(context, dead_letters), broker, IDENTITY_EVENTS.name)

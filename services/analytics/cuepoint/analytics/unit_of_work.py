@@ -6,11 +6,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.runtime.unit_of_work import UnitOfWork
 
-from .repositories import Ownership
+from .repositories import Ownership, PersonalData
 
 
 class AnalyticsUnitOfWork(UnitOfWork):
     ownership: Ownership
+    personal_data: PersonalData
 
     def _open(self, session: AsyncSession) -> None:
         self.ownership = Ownership(session)
+        self.personal_data = PersonalData(session)

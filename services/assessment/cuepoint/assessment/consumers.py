@@ -7,7 +7,8 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cuepoint.contracts.topics import CONTENT_EVENTS, SYSTEM_CONFIGS
+from cuepoint.contracts.envelope import Envelope
+from cuepoint.contracts.topics import CONTENT_EVENTS, IDENTITY_EVENTS, SYSTEM_CONFIGS
 from cuepoint.runtime.consumer import DeadLetters, Handler, IdempotentConsumer
 from cuepoint.runtime.outbox import Outbox
 from cuepoint.runtime.service import ServiceContext
@@ -16,6 +17,7 @@ from . import projections
 from .projections import Event
 from .unit_of_work import AssessmentUnitOfWork
 from .use_cases.attempts import THRESHOLD_KEY, PassingThresholdChanged, passing_threshold_changed
+from .use_cases.exports import ExportPersonalData, export_personal_data
 from .use_cases.generation import GenerateAutomatically, generate_automatically
 from .use_cases.policies import ConfigLookup
 
@@ -62,6 +64,17 @@ def config_handlers(*, config: ConfigLookup, outbox: Outbox) -> dict[str, Handle
     return {"identity.system_config.changed.v1": system_config_changed}
 
 
+def export_consumer(context: ServiceContext, dead_letters: Any) -> IdempotentConsumer:
+    """identity.events' export requests: assessment answers with its part of the person's data."""
+    async def export_requested(session: AsyncSession, envelope: Envelope[Any]) -> None:
+        uow = AssessmentUnitOfWork.joining(session, context.outbox, envelope.tenant_id)
+        await export_personal_data(ExportPersonalData(envelope.data), uow)
+
+    return IdempotentConsumer(sessions=context.sessions, schema="assessment", group_id="assessment.exports",
+                              handlers={"identity.user.export_requested.v1": export_requested},
+                              dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries)
+
+
 def subscribe(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters, *,
               auto_generate_count: int) -> None:
     common: dict[str, Any] = {"sessions": context.sessions, "schema": "assessment", "dead_letters": dead_letters,
@@ -74,3 +87,4 @@ def subscribe(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLe
     context.subscribe(IdempotentConsumer(
         group_id="assessment.grading-configs", handlers=config_handlers(config=context.config, outbox=context.outbox),
         **common), broker, SYSTEM_CONFIGS.name)
+    context.subscribe(export_consumer(context, dead_letters), broker, IDENTITY_EVENTS.name)

@@ -335,3 +335,28 @@ class Usage:
 
     async def add(self, **values: Any) -> None:
         await self.session.execute(orm.ai_usage_logs.insert().values(**values))
+
+
+class PersonalData:
+    """Everything assessment keeps about one person, for their data export (issue 16): their answers
+    (attempts, each with its grade and any teacher's override), their grades per milestone and lesson,
+    and, for a teacher, the overrides they made and the questions they wrote or reviewed."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _rows(self, table: Any, condition: Any, order: Any) -> list[dict[str, Any]]:
+        rows = (await self.session.execute(select(table).where(condition).order_by(order))).all()
+        return [{k: v for k, v in row._mapping.items() if k not in ("tenant_id", "request_hash")} for row in rows]
+
+    async def of(self, user_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+        attempts, grades, questions = orm.question_attempts, orm.grades, orm.questions
+        return {
+            "attempts": await self._rows(attempts, attempts.c.student_id == user_id, attempts.c.created_at),
+            "grades": await self._rows(grades, grades.c.student_id == user_id, grades.c.updated_at),
+            "overrides_made": await self._rows(attempts, attempts.c.overridden_by_id == user_id,
+                                               attempts.c.overridden_at),
+            "questions_authored_or_reviewed": await self._rows(
+                questions, or_(questions.c.created_by_id == user_id, questions.c.reviewed_by_id == user_id),
+                questions.c.created_at),
+        }

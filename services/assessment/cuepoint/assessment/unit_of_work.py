@@ -13,6 +13,7 @@ from .repositories import (
     Jobs,
     Lessons,
     MilestonePolicies,
+    PersonalData,
     Milestones,
     Questions,
     Transcripts,
@@ -31,6 +32,7 @@ class _Repositories:
     configurations: Configurations
     jobs: Jobs
     usage: Usage
+    personal_data: PersonalData
 
     def _attach(self, session: AsyncSession) -> None:
         self.lessons = Lessons(session)
@@ -43,6 +45,7 @@ class _Repositories:
         self.configurations = Configurations(session)
         self.jobs = Jobs(session)
         self.usage = Usage(session)
+        self.personal_data = PersonalData(session)
 
 
 class AssessmentUnitOfWork(_Repositories, UnitOfWork):

@@ -186,3 +186,30 @@ class Questions:
             return set()
         return set((await self.session.execute(select(orm.questions.c.milestone_id).where(
             orm.questions.c.milestone_id.in_(milestone_ids), orm.questions.c.status == "APPROVED"))).scalars())
+
+
+class PersonalData:
+    """What content keeps about one person, for their data export (issue 16): what they authored as a
+    teacher (their lessons with their chapters, videos' metadata and milestones, and the versions they
+    published); nothing for a student, who authors nothing here."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _rows(self, table: Any, condition: Any, order: Any, *, leave_out: tuple[str, ...] = ()
+                    ) -> list[dict[str, Any]]:
+        rows = (await self.session.execute(select(table).where(condition).order_by(order))).all()
+        return [{k: v for k, v in row._mapping.items() if k not in ("tenant_id", *leave_out)} for row in rows]
+
+    async def of(self, user_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+        lessons, groups, videos, milestones = orm.lessons, orm.video_groups, orm.videos, orm.milestones
+        authored = select(lessons.c.id).where(lessons.c.created_by_id == user_id).scalar_subquery()
+        return {
+            "lessons": await self._rows(lessons, lessons.c.created_by_id == user_id, lessons.c.created_at),
+            "chapters": await self._rows(groups, groups.c.lesson_id.in_(authored), groups.c.created_at),
+            "videos": await self._rows(videos, videos.c.lesson_id.in_(authored), videos.c.created_at,
+                                       leave_out=("replacement",)),
+            "milestones": await self._rows(milestones, milestones.c.lesson_id.in_(authored), milestones.c.created_at),
+            "versions_published": await self._rows(orm.lesson_versions, orm.lesson_versions.c.published_by_id == user_id,
+                                                   orm.lesson_versions.c.published_at, leave_out=("snapshot",)),
+        }

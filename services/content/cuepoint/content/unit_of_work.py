@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.runtime.unit_of_work import UnitOfWork
 
-from .repositories import Groups, Lessons, Milestones, Questions, Transcripts, Versions, Videos
+from .repositories import Groups, Lessons, Milestones, PersonalData, Questions, Transcripts, Versions, Videos
 
 
 class ContentUnitOfWork(UnitOfWork):
@@ -20,6 +20,7 @@ class ContentUnitOfWork(UnitOfWork):
     milestones: Milestones
     transcripts: Transcripts
     questions: Questions
+    personal_data: PersonalData
 
     def _open(self, session: AsyncSession) -> None:
         self.lessons = Lessons(session)
@@ -29,6 +30,7 @@ class ContentUnitOfWork(UnitOfWork):
         self.milestones = Milestones(session)
         self.transcripts = Transcripts(session)
         self.questions = Questions(session)
+        self.personal_data = PersonalData(session)
 
 
 Units = Callable[[UUID], ContentUnitOfWork]

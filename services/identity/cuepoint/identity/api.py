@@ -232,6 +232,8 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
             "Content-Disposition": f'attachment; filename="cuepoint-export-{export_id}.zip"',
             "Cache-Control": "no-store"})
 
+    archive_answer: dict[int | str, Any] = {200: {"description": "The archive", "content": {
+        "application/zip": {"schema": {"type": "string", "format": "binary"}}}}}
     export_summary = ("Export everything every service keeps about {whom}: assembled from each service's part "
                       "into one archive; follow its status, then download it")
 
@@ -252,7 +254,7 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
     @user_routes.get("/me/exports/{export_id}/archive", response_class=Response,
                      summary="Download a ready export: a ZIP of one JSON file per service and a README "
                              "(409 while assembling, 410 once expired)",
-                     responses={200: {"content": {"application/zip": {}}, "description": "The archive"}})
+                     responses=archive_answer)
     async def my_export_archive(export_id: uuid.UUID, actor: User) -> Response:
         return archive_response(await views.data_export_archive(db, actor, actor.id, export_id), export_id)
 
@@ -314,7 +316,7 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
 
     @user_routes.get("/{user_id}/exports/{export_id}/archive", response_class=Response,
                      summary="Download a user's ready export (admin)",
-                     responses={200: {"content": {"application/zip": {}}, "description": "The archive"}})
+                     responses=archive_answer)
     async def user_export_archive(user_id: uuid.UUID, export_id: uuid.UUID, actor: Admin) -> Response:
         return archive_response(await views.data_export_archive(db, actor, user_id, export_id), export_id)
 

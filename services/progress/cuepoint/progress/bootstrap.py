@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 
-from cuepoint.contracts.topics import CLIENT_EVENTS
+from cuepoint.contracts.topics import CLIENT_EVENTS, IDENTITY_EVENTS
 from cuepoint.runtime.consumer import DeadLetters
 from cuepoint.runtime.db import libpq_dsn
 from cuepoint.runtime import replay
@@ -18,7 +18,7 @@ from cuepoint.runtime.service import Command, ServiceContext, ServiceSpec
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from . import api, orm
-from .consumers import input_consumers
+from .consumers import export_consumer, input_consumers
 from .live import LiveHub
 from .settings import ProgressSettings
 from .unit_of_work import ProgressUnitOfWork
@@ -30,6 +30,7 @@ __all__ = ["ProgressSettings", "input_consumers", "rebuild", "spec"]  # what tes
 def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLetters) -> None:
     for topic, consumer in input_consumers(context, dead_letters, emit=True).items():
         context.subscribe(consumer, broker, topic)
+    context.subscribe(export_consumer(context, dead_letters), broker, IDENTITY_EVENTS.name)
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:

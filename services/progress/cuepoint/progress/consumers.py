@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts.envelope import Envelope
-from cuepoint.contracts.topics import ASSESSMENT_EVENTS, CLIENT_EVENTS, CONTENT_EVENTS, PROGRESS_EVENTS, USER_PROFILES
+from cuepoint.contracts.topics import (
+    ASSESSMENT_EVENTS,
+    CLIENT_EVENTS,
+    CONTENT_EVENTS,
+    IDENTITY_EVENTS,
+    PROGRESS_EVENTS,
+    USER_PROFILES,
+)
 from cuepoint.runtime.consumer import PROCESSED, BatchConsumer, BatchHandler, Handler, IdempotentConsumer, Record
 from cuepoint.runtime.db import set_tenant
 from cuepoint.runtime.metrics import TELEMETRY_DROPPED as DROPPED
@@ -27,6 +34,7 @@ from .use_cases.grades import (
     record_lesson_grade,
     record_override,
 )
+from .use_cases.exports import ExportPersonalData, export_personal_data
 from .use_cases.playback import RecordPlayback, record_playback
 
 Event = Envelope[Any]
@@ -82,6 +90,18 @@ def input_consumers(context: ServiceContext, dead_letters: Any, *, emit: bool) -
                                           event_types=["analytics.client_event.recorded.v1"], **common),
         USER_PROFILES.name: ProfileConsumer(group_id="progress.profiles", **common),
     }
+
+
+def export_consumer(context: ServiceContext, dead_letters: Any) -> IdempotentConsumer:
+    """identity.events' export requests: progress answers with its part of the person's data. Not an
+    input of the read models (a rebuild does not replay it: that would send parts nobody asked for)."""
+    async def export_requested(session: AsyncSession, envelope: Event) -> None:
+        uow = ProgressUnitOfWork.joining(session, context.outbox, envelope.tenant_id)
+        await export_personal_data(ExportPersonalData(envelope.data), uow)
+
+    return IdempotentConsumer(sessions=context.sessions, schema="progress", group_id="progress.exports",
+                              handlers={"identity.user.export_requested.v1": export_requested},
+                              dead_letters=dead_letters, max_tries=context.settings.consumer_max_tries)
 
 
 class ProfileConsumer(IdempotentConsumer):

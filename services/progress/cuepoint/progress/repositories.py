@@ -342,3 +342,30 @@ class LessonProgresses:
                    for student, lesson in pairs]
         await self.session.execute(text("SELECT pg_notify(:channel, n) FROM unnest(CAST(:notices AS text[])) n"),
                                    {"channel": NOTIFY_CHANNEL, "notices": notices})
+
+
+class PersonalData:
+    """Everything progress keeps about one person, for their data export (issue 16): their viewing
+    sessions (devices, user agents, where each stood), their progress per video (watched ranges, last
+    position and device: where it resumes) and per lesson, their graded results and lesson scores, and
+    the name progress shows for them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of(self, user_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+        tables = {
+            "sessions": (orm.student_sessions, orm.student_sessions.c.student_id, orm.student_sessions.c.started_at),
+            "video_progress": (orm.video_progress, orm.video_progress.c.student_id, orm.video_progress.c.updated_at),
+            "lesson_progress": (orm.student_progress, orm.student_progress.c.student_id,
+                                orm.student_progress.c.updated_at),
+            "question_results": (orm.question_results, orm.question_results.c.student_id,
+                                 orm.question_results.c.updated_at),
+            "lesson_scores": (orm.lesson_scores, orm.lesson_scores.c.student_id, orm.lesson_scores.c.updated_at),
+            "display_names": (orm.display_names, orm.display_names.c.user_id, orm.display_names.c.updated_at),
+        }
+        found: dict[str, list[dict[str, Any]]] = {}
+        for name, (table, person, order) in tables.items():
+            rows = (await self.session.execute(select(table).where(person == user_id).order_by(order))).all()
+            found[name] = [{k: v for k, v in row._mapping.items() if k != "tenant_id"} for row in rows]
+        return found

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.runtime.unit_of_work import UnitOfWork
 
-from .repositories import Catalogue, LessonProgresses, Results, Sessions, VideoProgress
+from .repositories import Catalogue, LessonProgresses, PersonalData, Results, Sessions, VideoProgress
 
 
 class ProgressUnitOfWork(UnitOfWork):
@@ -19,6 +19,7 @@ class ProgressUnitOfWork(UnitOfWork):
     sessions: Sessions
     results: Results
     progress: LessonProgresses
+    personal_data: PersonalData
 
     def _open(self, session: AsyncSession) -> None:
         self.catalogue = Catalogue(session)
@@ -26,3 +27,4 @@ class ProgressUnitOfWork(UnitOfWork):
         self.sessions = Sessions(session)
         self.results = Results(session)
         self.progress = LessonProgresses(session)
+        self.personal_data = PersonalData(session)

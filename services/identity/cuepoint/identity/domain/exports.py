@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from cuepoint.contracts.privacy import seal_context
 from cuepoint.runtime.errors import Conflict, Gone
 
 ASSEMBLING = "ASSEMBLING"
@@ -106,7 +107,7 @@ def ensure_downloadable(export: DataExport, at: datetime) -> None:
 
 def context(export_id: UUID, service: str) -> bytes:
     """What a part is sealed for: this export and this service (a part cannot pass for another)."""
-    return f"cuepoint.export:{export_id}:{service}".encode()
+    return seal_context(export_id, service)
 
 
 def readme(export: DataExport, assembled_at: datetime) -> str:
