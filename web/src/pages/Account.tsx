@@ -200,25 +200,62 @@ function EmailAddress() {
   );
 }
 
+type DataExport = { id: string; status: "ASSEMBLING" | "READY" | "FAILED" | "EXPIRED"; requested_at: string;
+  parts: Record<string, "waiting" | "received">; expires_at?: string | null };
+
+const EXPORTS_KEY = ["identity", "exports"] as const;
+
+/** "Download my data": an export is assembled from every service's part; its status is polled until
+ * it is ready (or failed), then the archive (a ZIP) downloads. */
 function MyData() {
+  const queryClient = useQueryClient();
+  const exports = useQuery({
+    queryKey: EXPORTS_KEY,
+    queryFn: () => unwrap(identity.GET("/v1/users/me/exports", { params: { query: { limit: 1 } } })),
+    refetchInterval: (query) =>
+      (query.state.data?.items ?? []).some((e: DataExport) => e.status === "ASSEMBLING") ? 2000 : false,
+  });
+  const request = useMutation({
+    mutationFn: () => unwrap(identity.POST("/v1/users/me/exports")),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: EXPORTS_KEY }),
+  });
   const download = useMutation({
-    mutationFn: async () => {
-      const data = await unwrap(identity.GET("/v1/users/me/export"));
-      const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+    mutationFn: async (id: string) => {
+      const { data, error } = await identity.GET("/v1/users/me/exports/{export_id}/archive", {
+        params: { path: { export_id: id } }, parseAs: "blob" });
+      if (error || !data) throw error ?? new Error("the archive could not be downloaded");
       const link = document.createElement("a");
-      link.href = URL.createObjectURL(blob);
-      link.download = "cuepoint-my-data.json";
+      link.href = URL.createObjectURL(data as Blob);
+      link.download = `cuepoint-my-data-${id}.zip`;
       link.click();
       setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
     },
   });
+  const latest = (exports.data?.items ?? [])[0] as DataExport | undefined;
+  const received = latest ? Object.values(latest.parts).filter((p) => p === "received").length : 0;
   return (
     <section aria-labelledby="data-title" className="card">
       <h2 id="data-title">Your data</h2>
-      <p>Download everything Cuepoint keeps about you as a JSON file.</p>
-      <button type="button" className="secondary" onClick={() => download.mutate()} disabled={download.isPending}>
-        {download.isPending ? "Preparing…" : "Download my data"}
+      <p>Download everything Cuepoint keeps about you: your account, lessons, answers, progress and activity, as a ZIP.</p>
+      {exports.isError && <ErrorNotice error={exports.error} />}
+      {latest && (
+        <p aria-live="polite" className="meta">
+          {latest.status === "ASSEMBLING" && `Preparing your data… (${received} of ${Object.keys(latest.parts).length} parts)`}
+          {latest.status === "READY" && `Ready${latest.expires_at ? ` until ${when.format(new Date(latest.expires_at))}` : ""}.`}
+          {latest.status === "FAILED" && "Preparing your data failed. Please ask again."}
+          {latest.status === "EXPIRED" && "Your last download has expired."}
+        </p>
+      )}
+      {latest?.status === "READY" && (
+        <button type="button" onClick={() => download.mutate(latest.id)} disabled={download.isPending}>
+          {download.isPending ? "Downloading…" : "Download the ZIP"}
+        </button>
+      )}{" "}
+      <button type="button" className="secondary" onClick={() => request.mutate()}
+              disabled={request.isPending || latest?.status === "ASSEMBLING"}>
+        {request.isPending ? "Asking…" : "Download my data"}
       </button>
+      {request.isError && <ErrorNotice error={request.error} />}
       {download.isError && <ErrorNotice error={download.error} />}
     </section>
   );

@@ -111,6 +111,35 @@ describe("account recovery and email change", () => {
       { path: "/api/identity/v1/auth/email-change/confirm", body: { token: "t1.other" } }]);
   });
 
+  it("asks for a data export, follows its status, and offers the ZIP once it is ready", async () => {
+    const assembling = { id: "e1", status: "ASSEMBLING", requested_at: "2026-01-01T00:00:00Z", ready_at: null,
+                         expires_at: null, parts: { identity: "received", content: "waiting", assessment: "waiting",
+                                                    progress: "waiting", analytics: "waiting" } };
+    const ready = { ...assembling, status: "READY", expires_at: "2026-01-08T00:00:00Z",
+                    parts: Object.fromEntries(Object.keys(assembling.parts).map((k) => [k, "received"])) };
+    let requested = false;
+    let polls = 0;
+    const sent = api((path) => {
+      if (path.endsWith("/users/me/exports") && requested) {
+        polls += 1;
+        // the request's answer, the list refetched after it, then (polled) the export ready
+        return respond(200, polls >= 3 ? { items: [ready], total: 1, limit: 1, offset: 0 }
+                                       : polls === 1 ? assembling : { items: [assembling], total: 1, limit: 1, offset: 0 });
+      }
+      if (path.endsWith("/users/me/exports")) return respond(200, { items: [], total: 0, limit: 1, offset: 0 });
+      if (path.endsWith("/users/me")) return respond(200, { id: "u1", email: "sam@example.com", display_name: "Sam",
+                                                            role: "STUDENT" });
+      return respond(200, path.endsWith("/sessions") ? [] : {});
+    });
+    page(<Account />, "/account");
+    const ask = await screen.findByRole("button", { name: "Download my data" });
+    requested = true;
+    fireEvent.click(ask);
+    expect(await screen.findByText("Preparing your data… (1 of 5 parts)")).toBeTruthy();
+    expect(await screen.findByRole("button", { name: "Download the ZIP" }, { timeout: 5000 })).toBeTruthy();
+    expect(sent.filter((r) => r.path === "/api/identity/v1/users/me/exports").length).toBeGreaterThanOrEqual(3);
+  });
+
   it("an email's unsubscribe link turns that notification off on opening", async () => {
     const sent = api(() => respond(200, { notification: "email_new_lesson", subscribed: false }));
     page(<Unsubscribe />, "/unsubscribe?token=payload.signature");
