@@ -28,9 +28,10 @@ PORTS = {"identity": 8001, "content": 8002, "assessment": 8003, "progress": 8004
 # the useful worker replicas. identity's worker has no consumers today (one replica, no autoscaler).
 CONSUMES = {
     "identity": [],
-    "content": ["assessment.events"],
-    "assessment": ["content.events"],
-    "progress": ["content.events", "assessment.events", "progress.events", "analytics.client-events", "identity.user-profiles"],
+    "content": ["assessment.events", "identity.events"],
+    "assessment": ["content.events", "identity.events"],
+    "progress": ["content.events", "assessment.events", "progress.events", "analytics.client-events", "identity.user-profiles",
+                 "identity.events"],
     "analytics": ["analytics.client-events", "identity.events", "identity.system-configs", "content.events",
                   "assessment.events", "progress.events"],
 }
