@@ -132,6 +132,11 @@ async def test_an_erased_person_is_in_no_table_and_no_unbounded_topic(platform, 
             before = _search_tables(connection, needles)
             # The search finds what it looks for: each needle is stored somewhere before the erasure.
             assert {hit.split(": ", 1)[1] for hit in before} == set(needles), before
+            # At rest identity keeps the email and the sessions' devices and user agents encrypted (README,
+            # "Sensitive fields"); of the four only the name is plain text in its accounts and sessions.
+            in_the_clear = {hit for hit in before if hit.split(": ", 1)[0] in (
+                "identity.users", "identity.auth_sessions", "identity.auth_throttle") and not hit.endswith(name)}
+            assert not in_the_clear, in_the_clear
 
             erased = await client.post(f"/api/identity/v1/users/{student.id}/erase", headers=admin)
             assert erased.status_code == 204, erased.text
