@@ -227,8 +227,8 @@ def routers(identity: "Identity", verifier: TokenVerifier, jwks: Any) -> list[AP
             export = await exports.request_export(exports.RequestExport(actor, user_id), uow, box=box)
         return await views.data_export(db, actor, user_id, export.id)
 
-    def archive_response(archive: bytes, export_id: uuid.UUID) -> Response:
-        return Response(archive, media_type="application/zip", headers={
+    def archive_response(stored: str, export_id: uuid.UUID) -> Response:
+        return Response(exports.open_archive(stored, export_id, box=box), media_type="application/zip", headers={
             "Content-Disposition": f'attachment; filename="cuepoint-export-{export_id}.zip"',
             "Cache-Control": "no-store"})
 

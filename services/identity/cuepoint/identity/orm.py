@@ -118,7 +118,7 @@ data_exports = Table(
     "data_exports", metadata,
     Column("id", Uuid, primary_key=True), Column("tenant_id", Uuid), Column("user_id", Uuid),
     Column("requested_by_id", Uuid), Column("status", Text), Column("public_key", LargeBinary),
-    Column("private_key_encrypted", Text), Column("services", ARRAY(Text)), Column("archive", LargeBinary),
+    Column("private_key_encrypted", Text), Column("services", ARRAY(Text)), Column("archive", Text),
     _at("requested_at"), _at("ready_at", True), _at("expires_at", True),
 )
 data_export_parts = Table(

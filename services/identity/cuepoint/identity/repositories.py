@@ -503,7 +503,7 @@ class DataExports:
             parts.setdefault(service, []).append(bytes(sealed).decode())
         return parts
 
-    async def finish(self, export_id: UUID, *, status: str, archive: bytes | None = None,
+    async def finish(self, export_id: UUID, *, status: str, archive: str | None = None,
                      ready_at: datetime | None = None, expires_at: datetime | None = None) -> None:
         """READY (with its archive) or FAILED: the private key and the sealed parts go either way."""
         await self.session.execute(update(orm.data_exports).where(orm.data_exports.c.id == export_id).values(
@@ -511,7 +511,8 @@ class DataExports:
         await self.session.execute(orm.data_export_parts.delete().where(
             orm.data_export_parts.c.export_id == export_id))
 
-    async def archive(self, export_id: UUID) -> bytes | None:
+    async def archive(self, export_id: UUID) -> str | None:
+        """The archive as stored: encrypted (use_cases.exports.open_archive)."""
         return (await self.session.execute(select(orm.data_exports.c.archive).where(
             orm.data_exports.c.id == export_id))).scalar_one_or_none()
 

@@ -131,8 +131,8 @@ async def data_export(sessions: Sessions, actor: CurrentUser, user_id: UUID, exp
     return _export_out(export, counts, datetime.now(UTC))
 
 
-async def data_export_archive(sessions: Sessions, actor: CurrentUser, user_id: UUID, export_id: UUID) -> bytes:
-    """The ZIP of a ready export (409 while assembling or failed, 410 once expired)."""
+async def data_export_archive(sessions: Sessions, actor: CurrentUser, user_id: UUID, export_id: UUID) -> str:
+    """The archive of a ready export as stored, encrypted (409 while assembling or failed, 410 once expired)."""
     ensure_self_or_admin(actor, user_id)
     async with tenant_transaction(sessions, actor.tenant_id) as session:
         export = await _export_of(session, user_id, export_id)
@@ -140,4 +140,4 @@ async def data_export_archive(sessions: Sessions, actor: CurrentUser, user_id: U
         archive = await DataExports(session).archive(export_id)
     if archive is None:
         raise NotFound(f"no archive for export {export_id}")
-    return bytes(archive)
+    return archive

@@ -69,6 +69,10 @@ async def test_an_export_is_assembled_from_every_part_and_downloaded_by_its_pers
         "SELECT private_key_encrypted, (SELECT count(*) FROM identity.data_export_parts WHERE export_id = %s) "
         "FROM identity.data_exports WHERE id = %s", (export_id, export_id)).fetchone()
     assert row == (None, 0)  # the key that opens the parts and the sealed chunks are gone
+    # The assembled archive (everything about the person) is kept encrypted, like the other sensitive fields.
+    [stored] = admin_connection.execute("SELECT archive FROM identity.data_exports WHERE id = %s",
+                                        (export_id,)).fetchone()
+    assert stored.startswith("v2.") and session_id not in stored, stored[:40]
 
     download = await api.get(f"/v1/users/me/exports/{export_id}/archive", headers=bearer(student))
     assert download.status_code == 200

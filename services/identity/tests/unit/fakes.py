@@ -343,7 +343,7 @@ class FakeDataExports:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, DataExport] = {}
         self.parts: dict[tuple[uuid.UUID, str, int], tuple[int, str]] = {}
-        self.archives: dict[uuid.UUID, bytes] = {}
+        self.archives: dict[uuid.UUID, str] = {}
 
     async def add(self, export: DataExport) -> None:
         self.rows[export.id] = export
@@ -378,7 +378,7 @@ class FakeDataExports:
         for key in [key for key in self.parts if key[0] == export_id]:
             del self.parts[key]
 
-    async def finish(self, export_id: uuid.UUID, *, status: str, archive: bytes | None = None,
+    async def finish(self, export_id: uuid.UUID, *, status: str, archive: str | None = None,
                      ready_at: datetime | None = None, expires_at: datetime | None = None) -> None:
         self.rows[export_id] = replace(self.rows[export_id], status=status, ready_at=ready_at, expires_at=expires_at,
                                        private_key_encrypted=None)
@@ -386,7 +386,7 @@ class FakeDataExports:
             self.archives[export_id] = archive
         self._drop_parts(export_id)
 
-    async def archive(self, export_id: uuid.UUID) -> bytes | None:
+    async def archive(self, export_id: uuid.UUID) -> str | None:
         return self.archives.get(export_id)
 
     async def expire_due(self, at: datetime, *, parts_wait: timedelta) -> int:

@@ -100,7 +100,9 @@ async def test_every_part_received_assembles_the_archive_and_forgets_the_key() -
     done = repository.rows[export.id]
     assert done.status == "READY" and done.private_key_encrypted is None and done.expires_at == done.ready_at + TTL
     assert not repository.parts
-    archive = zipfile.ZipFile(io.BytesIO(repository.archives[export.id]))
+    stored = repository.archives[export.id]
+    assert not stored.startswith("PK"), "the archive is stored in the clear"
+    archive = zipfile.ZipFile(io.BytesIO(exports.open_archive(stored, export.id, box=BOX)))
     assert sorted(archive.namelist()) == ["README.txt", "analytics.json", "assessment.json", "content.json",
                                           "identity.json", "progress.json"]
     assert json.loads(archive.read("assessment.json")) == {"attempts": [{"id": attempt_id}]}

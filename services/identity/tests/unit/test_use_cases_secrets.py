@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cuepoint.identity.sensitive import SensitiveFields
-from cuepoint.identity.use_cases.exports import key_purpose
+from cuepoint.identity.use_cases.exports import archive_purpose, key_purpose
 from cuepoint.identity.use_cases.secrets import SIGNING_KEY_PURPOSE, RotateSecrets, rotate_secrets
 from cuepoint.runtime.secrets import Keyring, SecretError
 from cuepoint.runtime.unit_of_work import FakeUnitsOfWork
@@ -63,9 +63,12 @@ def world(tenant_id: uuid.UUID) -> tuple[Units, FakeSealedRows]:
     for n in range(3):
         sealed.put(tenant_id, "users", uuid.uuid4(), **old.seal("users", {"email": f"User{n}@Example.com"}))
     export_id = uuid.uuid4()
-    sealed.put(tenant_id, "data_exports", export_id,
-               private_key_encrypted=Keyring(OLD).encrypt(b"x25519", purpose=key_purpose(export_id)))
-    sealed.put(tenant_id, "data_exports", uuid.uuid4(), private_key_encrypted=None)  # assembled: key deleted
+    sealed.put(tenant_id, "data_exports", export_id,  # assembling: its key, no archive yet
+               private_key_encrypted=Keyring(OLD).encrypt(b"x25519", purpose=key_purpose(export_id)), archive=None)
+    ready_id = uuid.uuid4()
+    sealed.put(tenant_id, "data_exports", ready_id, private_key_encrypted=None,  # assembled: key deleted
+               archive=Keyring(OLD).encrypt(b"PK zip", purpose=archive_purpose(ready_id)))
+    sealed.put(tenant_id, "data_exports", uuid.uuid4(), private_key_encrypted=None, archive=None)  # expired
     sealed.put(tenant_id, "auth_sessions", uuid.uuid4(), **old.seal(
         "auth_sessions", {"device_id": None, "user_agent": "Firefox", "ip_address": "10.0.0.1"}))
     return Units(tenants=FakeTenants(tenant_id), sealed=sealed), sealed
@@ -77,7 +80,9 @@ async def test_rotate_secrets_reencrypts_and_reindexes_under_the_current_key_onc
     keyring = Keyring(NEW, [OLD])
     changed = await rotate_secrets(RotateSecrets(batch_size=2), units, keyring=keyring)
     assert changed["users"] == 3 and changed["auth_sessions"] == 1 and changed["signing_keys"] == 1
-    assert changed["data_exports"] == 1
+    assert changed["data_exports"] == 2
+    ready = [(k, row["archive"]) for k, row in sealed.rows[(tenant_id, "data_exports")].items() if row["archive"]]
+    assert [Keyring(NEW).decrypt(archive, purpose=archive_purpose(k)) for k, archive in ready] == [b"PK zip"]
     new_only = SensitiveFields(Keyring(NEW))
     users = sealed.rows[(tenant_id, "users")].values()
     assert {new_only.open("users", u)["email"] for u in users} == {f"User{n}@Example.com" for n in range(3)}

@@ -37,6 +37,17 @@ def key_purpose(export_id: UUID) -> str:
     return f"identity.export-key:{export_id}"
 
 
+def archive_purpose(export_id: UUID) -> str:
+    """The SecretBox purpose of an export's assembled archive: everything about the person, so it is kept
+    encrypted like the other sensitive fields for the days it waits to be downloaded."""
+    return f"identity.export-archive:{export_id}"
+
+
+def open_archive(stored: str, export_id: UUID, *, box: SecretBox) -> bytes:
+    """The ZIP of an archive as stored (encrypted)."""
+    return box.decrypt(stored, purpose=archive_purpose(export_id))
+
+
 @dataclass(frozen=True)
 class RequestExport:
     actor: CurrentUser
@@ -105,8 +116,8 @@ async def _assemble(export: DataExport, uow: IdentityUnitOfWork, *, box: SecretB
         await uow.exports.finish(export.id, status=FAILED)
         return FAILED
     at = now()
-    await uow.exports.finish(export.id, status=READY, archive=exports.archive(export, parts, at), ready_at=at,
-                             expires_at=at + ttl)
+    archive = box.encrypt(exports.archive(export, parts, at), purpose=archive_purpose(export.id))
+    await uow.exports.finish(export.id, status=READY, archive=archive, ready_at=at, expires_at=at + ttl)
     await uow.emit(events.UserDataExported(user_id=export.user_id), actor_id=export.requested_by_id,
                    tenant_id=export.tenant_id)
     return READY

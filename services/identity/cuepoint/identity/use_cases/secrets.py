@@ -12,7 +12,7 @@ from cuepoint.runtime.unit_of_work import UnitsOfWork
 
 from ..sensitive import ENCRYPTED, SensitiveFields
 from ..unit_of_work import IdentityUnitOfWork
-from .exports import key_purpose
+from .exports import archive_purpose, key_purpose
 
 SIGNING_KEY_PURPOSE = "identity.signing-key"  # security.SigningKeys.PURPOSE
 
@@ -38,8 +38,8 @@ async def rotate_secrets(command: RotateSecrets, units: UnitsOfWork[IdentityUnit
         return {"private_key_encrypted": keyring.reencrypt(row["private_key_encrypted"], purpose=SIGNING_KEY_PURPOSE)}
 
     def export_values(table: str, row: dict[str, Any]) -> dict[str, Any]:
-        return {"private_key_encrypted": keyring.reencrypt(row["private_key_encrypted"],
-                                                           purpose=key_purpose(row["id"]))}
+        return {"private_key_encrypted": keyring.reencrypt(row["private_key_encrypted"], purpose=key_purpose(row["id"])),
+                "archive": keyring.reencrypt(row["archive"], purpose=archive_purpose(row["id"]))}
 
     async def rotate(tenant_id: Any, table: str, key: str, columns: tuple[str, ...], values: Any) -> None:
         while True:
@@ -57,6 +57,6 @@ async def rotate_secrets(command: RotateSecrets, units: UnitsOfWork[IdentityUnit
     for tenant_id in tenant_ids:
         for table, columns in ENCRYPTED.items():
             await rotate(tenant_id, table, "id", columns, tenant_values)
-        # An export's private key, while its parts are still arriving.
-        await rotate(tenant_id, "data_exports", "id", ("private_key_encrypted",), export_values)
+        # An export's private key while its parts are still arriving, its archive until it expires.
+        await rotate(tenant_id, "data_exports", "id", ("private_key_encrypted", "archive"), export_values)
     return changed

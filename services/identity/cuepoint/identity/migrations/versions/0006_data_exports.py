@@ -29,7 +29,7 @@ CREATE TABLE data_exports (
     public_key bytea NOT NULL,
     private_key_encrypted text,
     services text[] NOT NULL,
-    archive bytea,
+    archive text,  -- the ZIP, encrypted (SecretBox token, purpose identity.export-archive:<id>)
     requested_at timestamptz NOT NULL DEFAULT now(),
     ready_at timestamptz,
     expires_at timestamptz
