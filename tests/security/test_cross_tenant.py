@@ -57,7 +57,7 @@ KINDS = {
     "tenant_id": "tenant_id", "user_id": "user_id", "student_id": "user_id", "lesson_id": "lesson_id",
     "video_id": "video_id", "group_id": "group_id", "video_group_id": "group_id", "milestone_id": "milestone_id",
     "question_id": "question_id", "attempt_id": "attempt_id", "job_id": "job_id",
-    "configuration_id": "configuration_id", "file_name": "file_name", "language": "language",
+    "configuration_id": "configuration_id", "export_id": "export_id", "file_name": "file_name", "language": "language",
     "teacher_id": "teacher_id", "actor_id": "teacher_id", "target_id": "lesson_id",
     "question_ids": "question_id", "milestone_ids": "milestone_id", "video_ids": "video_id",
     "tenant": "tenant", "email": "email",  # the public routes' organisation (a slug) and account

@@ -204,6 +204,8 @@ async def build_world(clients: dict[str, httpx.AsyncClient], accounts: Accounts,
     sessions = _ok(await progress.get("/v1/sessions", headers=student))
     ids["progress_session_id"] = sessions["items"][0]["id"]
     ids["identity_session_id"] = _ok(await identity.get("/v1/auth/sessions", headers=student))[0]["id"]
+    # A data export the student asked for (it need not be assembled: its id is what A's people try).
+    ids["export_id"] = _ok(await identity.post("/v1/users/me/exports", headers=student))["id"]
     world.texts["device"] = device
     return world
 
