@@ -204,7 +204,7 @@ def main() -> int:
         cores = {name: (ticks(pid) - before["cpu"][name]) / elapsed for name, pid in before["pids"].items()}
         grouped: dict[str, float] = {}
         for name, value in cores.items():
-            group = "gateway" if name.startswith("gateway") else name.split("-")[0] + "-" + name.split("-")[1]
+            group = "gateway" if name.startswith("gateway") else "-".join(name.split("-")[:2])  # prometheus: one part
             grouped[group] = grouped.get(group, 0) + value
         grouped["postgres(own db)"] = (postgres_cpu() - before["pg"]) / elapsed
         grouped["driver"] = message["driver_cpu_cores"]
