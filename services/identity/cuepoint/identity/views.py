@@ -54,10 +54,12 @@ async def users(sessions: Sessions, actor: CurrentUser, *, query: str | None, ro
         needle = query.strip().lower()
         # Typo-tolerant (pg_trgm): the needle against the most similar words of the name (`%>`, word
         # similarity), or a plain substring; or the whole query is an address (its blind index).
+        is_the_address = orm.users.c.email_index.in_(fields.email_indexes(needle))
         conditions.append(or_(haystack.op("%>", is_comparison=True)(needle), haystack.contains(needle),
-                              orm.users.c.email_index.in_(fields.email_indexes(needle))))
-        order = [func.word_similarity(needle, haystack).desc(), func.similarity(haystack, needle).desc(),
-                 orm.users.c.id]
+                              is_the_address))
+        # The account whose address the query is comes before names that merely look like it.
+        order = [is_the_address.desc().nullslast(), func.word_similarity(needle, haystack).desc(),
+                 func.similarity(haystack, needle).desc(), orm.users.c.id]
     if role:
         conditions.append(orm.users.c.role == role)
     if status:
