@@ -24,10 +24,13 @@ from prometheus_client import REGISTRY
 
 from cuepoint.analytics.bootstrap import input_consumers as analytics_consumers
 from cuepoint.analytics.bootstrap import spec as analytics_spec
+from cuepoint.analytics.consumers import export_consumer as analytics_export_consumer
 from cuepoint.analytics.settings import AnalyticsSettings
 from cuepoint.contracts import identity
 from cuepoint.contracts.envelope import new_envelope
+from cuepoint.contracts.topics import IDENTITY_EVENTS
 from cuepoint.progress.bootstrap import input_consumers as progress_consumers
+from cuepoint.progress.consumers import export_consumer as progress_export_consumer
 from cuepoint.progress.settings import ProgressSettings
 from cuepoint.runtime.service import ServiceContext
 from tests.support.accounts import Accounts
@@ -52,6 +55,9 @@ async def _groups(infra: Infra) -> dict[str, list[str]]:
     for consumers in (analytics_consumers(analytics, None), progress_consumers(progress, None, emit=False)):
         for topic, consumer in consumers.items():
             groups.setdefault(topic, []).append(consumer.group_id)
+    # Each worker also answers export requests on identity.events, in a group of its own.
+    for export_consumer in (analytics_export_consumer(analytics, None), progress_export_consumer(progress, None)):
+        groups[IDENTITY_EVENTS.name].append(export_consumer.group_id)
     await analytics.close()
     await progress.close()
     return groups
