@@ -89,6 +89,10 @@ async def _lesson(infra: Infra, connection: psycopg.Connection, teacher: dict[st
         # The workers read the run's topics from the start: late in a full run, thousands of earlier events.
         await wait_for_row(connection, f"SELECT EXISTS (SELECT FROM {schema}.milestones WHERE video_id = %s)",  # noqa: S608
                            (video,), timeout=120)
+    # The four events travel on two partitions (keyed by lesson and by video): the milestone can be in while
+    # the lesson's publication is still behind earlier records, so wait for all four in the event store.
+    await wait_for_row(connection, "SELECT count(*) = 4 FROM analytics.analytics_events "
+                                   "WHERE tenant_id = %s AND event_type LIKE 'content.%%'", (tenant,), timeout=120)
 
 
 def _checksums(connection: psycopg.Connection, tenant: uuid.UUID) -> dict[str, str]:
