@@ -57,7 +57,7 @@ async def test_prometheus_scrapes_api_worker_and_relay_healthy(infra: Infra, pro
             async def all_up() -> bool:
                 try:
                     active = (await client.get("/api/v1/targets")).json()["data"]["activeTargets"]
-                except httpx.HTTPError:
+                except (httpx.HTTPError, ValueError):  # not listening yet, or still starting (not JSON)
                     return False
                 return len(active) == 3 and all(target["health"] == "up" for target in active)
 
