@@ -38,3 +38,16 @@ stop_process() { # stop_process PIDFILE SIGNAL TENTHS: signal, wait up to TENTHS
   fi
   rm -f "$pidfile"
 }
+
+stop_processes() { # stop_processes SIGNAL TENTHS PIDFILE…: stop_process for many at once (signal all, then wait)
+  local signal="$1" tenths="$2" pidfile i alive
+  shift 2
+  for pidfile in "$@"; do pid_alive "$pidfile" && kill "-$signal" "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; done
+  for ((i = 0; i < tenths; i++)); do
+    alive=0
+    for pidfile in "$@"; do pid_alive "$pidfile" && alive=1 && break; done
+    [ "$alive" = 1 ] || break
+    sleep 0.1
+  done
+  for pidfile in "$@"; do stop_process "$pidfile" KILL 5; done
+}

@@ -394,13 +394,15 @@ prometheus_up() {
 }
 
 down() {
-  local any=0
+  local pidfiles=() pidfile
   for pidfile in "$RUN"/prometheus.pid "$RUN"/gateway.pid "$RUN"/*-api.pid "$RUN"/*-worker.pid "$RUN"/*-worker-*.pid "$RUN"/*-relay.pid; do
-    [ -e "$pidfile" ] || continue
-    any=1
-    stop_pidfile "$pidfile"
+    [ -e "$pidfile" ] && pidfiles+=("$pidfile")
   done
-  [ "$any" = 1 ] && ok "services stopped" || true
+  [ "${#pidfiles[@]}" -gt 0 ] || return 0
+  # All at once (each takes about 2 s to drain; one after another was 34 s): every process finishes what it
+  # holds on SIGTERM by itself, and what a relay leaves unpublished stays in its outbox for the next start.
+  stop_processes TERM 100 "${pidfiles[@]}"
+  ok "services stopped"
 }
 
 status() {
