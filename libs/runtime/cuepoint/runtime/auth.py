@@ -5,7 +5,9 @@ Tokens are EdDSA (Ed25519) JWTs with ``kid``; only allow-listed algorithms are a
 ``iat``, ``sub``, ``tid``, ``role``, ``jti`` and ``sid`` are required. An unknown ``kid`` triggers
 one JWKS refresh (rate-limited), which is how rotated keys are picked up. A token whose session
 (``sid``) identity has ended is refused, from the revocation list the verifier is given
-(:mod:`.revocations`), within moments of the revocation.
+(:mod:`.revocations`), within moments of the revocation. A client sends the same token with every
+request for its lifetime, so a verified token is kept (bounded, for ``verified_for`` seconds): the
+signature is checked once, its expiry and its session's revocation on every request.
 
 FastAPI: ``Depends(authenticated)`` gives the :class:`CurrentUser`; ``require_role(…)``
 guards a route. Failures answer 401 problem+json with ``WWW-Authenticate: Bearer``.
@@ -102,14 +104,43 @@ def keys_from_jwks(document: dict[str, Any]) -> dict[str, PyJWK]:
 
 
 class TokenVerifier:
+    """``verify(token)`` → the :class:`CurrentUser` it was issued to, or :class:`InvalidToken`.
+
+    Tokens verified are kept by their exact text (at most ``keep_verified``, the oldest let go first),
+    each for ``verified_for`` seconds: checking an Ed25519 signature and decoding the claims was about
+    a fifth of the playback lookup's time at the service. Within that minute a key withdrawn from the
+    JWKS still admits the tokens already checked under it; expiry and revocation are never cached."""
+
     def __init__(self, keys: KeySource, *, audience: str, leeway: float = 5,
-                 revocations: Revocations | None = None) -> None:
+                 revocations: Revocations | None = None, verified_for: float = 60,
+                 keep_verified: int = 20_000) -> None:
         self.keys = keys
         self.audience = audience
         self.leeway = leeway
         self.revocations = revocations
+        self.verified_for = verified_for
+        self.keep_verified = keep_verified
+        self._verified: dict[str, tuple[CurrentUser, float, float]] = {}  # token → (user, exp, checked at)
 
     async def verify(self, token: str) -> CurrentUser:
+        now = time.time()
+        kept = self._verified.get(token)
+        if kept is not None and now - kept[2] < self.verified_for:
+            user, expires_at, _ = kept
+            if now >= expires_at + self.leeway:
+                del self._verified[token]
+                raise InvalidToken("token expired")
+        else:
+            user, expires_at = await self._checked(token)
+            if len(self._verified) >= self.keep_verified:
+                del self._verified[next(iter(self._verified))]  # insertion order: the oldest
+            self._verified[token] = (user, expires_at, now)
+        if self.revocations is not None and await self.revocations.revoked(user.session_id):
+            raise InvalidToken("this session has ended; log in again")
+        return user
+
+    async def _checked(self, token: str) -> tuple[CurrentUser, float]:
+        """The token's user and expiry, its signature and claims checked."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -137,9 +168,7 @@ class TokenVerifier:
             raise InvalidToken("token expired") from error
         except (jwt.PyJWTError, ValueError, KeyError) as error:
             raise InvalidToken(str(error) or "invalid token") from error
-        if self.revocations is not None and await self.revocations.revoked(user.session_id):
-            raise InvalidToken("this session has ended; log in again")
-        return user
+        return user, float(claims["exp"])
 
 
 def _unauthorized(detail: str) -> Problem:

@@ -148,3 +148,71 @@ def test_revoked_sessions_are_forgotten_once_their_tokens_have_expired() -> None
     now[0] += 600
     sessions.prune()
     assert len(sessions) == 0
+
+
+class CountingKeys:
+    """A key source that counts how often a signature had to be checked (each check asks for the key)."""
+
+    def __init__(self, keys: dict[str, object]) -> None:
+        self.keys = keys
+        self.asked = 0
+
+    async def key(self, kid: str) -> object | None:
+        self.asked += 1
+        return self.keys.get(kid)
+
+
+async def test_a_token_verified_once_is_not_checked_again_but_still_expires_and_is_still_revocable() -> None:
+    """A client sends the same token with every request for its 15 minutes: its signature is checked
+    once, not on each request (the playback lookup's budget, bench/milestone_lookup.py). What may change
+    while it lives is still seen: its expiry, its session's revocation, a withdrawn key (after
+    ``verified_for``), and a token that differs by one character is a different token."""
+    key = Ed25519PrivateKey.generate()
+    keys = CountingKeys({"k1": jwt.PyJWK(_jwk(key, "k1"))})
+    revocations = Revoked()
+    verifier = TokenVerifier(keys, audience="cuepoint", leeway=0, revocations=revocations, verified_for=60)
+    claims = _claims()
+    token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "k1"})
+    first = await verifier.verify(token)
+    for _ in range(5):
+        assert await verifier.verify(token) == first
+    assert keys.asked == 1, "the signature was checked once"
+
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(InvalidToken):
+        await verifier.verify(tampered)
+
+    revocations.sessions.add(uuid.UUID(claims["sid"]))
+    with pytest.raises(InvalidToken, match="session has ended"):
+        await verifier.verify(token)
+    revocations.sessions.clear()
+
+    expires = int(time.time()) + 2
+    short = jwt.encode(_claims(exp=expires), key, algorithm="EdDSA", headers={"kid": "k1"})
+    await verifier.verify(short)
+    asked = keys.asked
+    time.sleep(expires - time.time() + 0.05)
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify(short)
+    assert keys.asked == asked, "refused from what was kept, on its own expiry"
+
+    stale = TokenVerifier(keys, audience="cuepoint", verified_for=0.2)
+    await stale.verify(token)
+    keys.keys.clear()  # the key withdrawn (e.g. compromised): refused once the verification is stale
+    time.sleep(0.3)
+    with pytest.raises(InvalidToken, match="unknown signing key"):
+        await stale.verify(token)
+
+
+async def test_the_verified_tokens_kept_are_bounded() -> None:
+    key = Ed25519PrivateKey.generate()
+    keys = CountingKeys({"k1": jwt.PyJWK(_jwk(key, "k1"))})
+    verifier = TokenVerifier(keys, audience="cuepoint", keep_verified=3)
+    tokens = [jwt.encode(_claims(), key, algorithm="EdDSA", headers={"kid": "k1"}) for _ in range(5)]
+    for token in tokens:
+        await verifier.verify(token)
+    assert keys.asked == 5
+    await verifier.verify(tokens[-1])
+    assert keys.asked == 5, "the newest are kept"
+    await verifier.verify(tokens[0])
+    assert keys.asked == 6, "the oldest were let go: checked again"
