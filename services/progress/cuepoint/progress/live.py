@@ -8,8 +8,10 @@ carries ids only, and the stream reads the current state when it sends.
 A stream does not read once per notice (``changes``): the worker notifies after each batch it
 projects, a playing student's heartbeats come in many batches, and each read is a few queries. A
 key's first notice is read at once; later ones within ``COALESCE_SECONDS`` of that read wait and
-are read once, at the window's end, so the latest state always arrives. What is read is sent only
-if what the client shows differs from what this connection sent last for that key.
+are read once, at the window's end, so the latest state always arrives. A notice of a person's act
+(``urgent``: an answer graded, a grade overridden or given) is read at once even inside a window: it
+is what a teacher watches for. What is read is sent only if what the client shows differs from what
+this connection sent last for that key.
 """
 
 from __future__ import annotations
@@ -103,24 +105,30 @@ async def changes(subscription: Subscription, *, key: Callable[[dict[str, Any]],
     queue = subscription.queue
     last: dict[Hashable, Any] = {k: shown(message) for k, message in (already_sent or {}).items()}
     pending: dict[Hashable, dict[str, Any]] = {}
+    urgent: set[Hashable] = set()  # keys with a pending notice of a person's act: read without waiting
     quiet_until: dict[Hashable, float] = {}
+
+    def take(notice: dict[str, Any]) -> None:
+        pending[key(notice)] = notice
+        if notice.get("urgent"):
+            urgent.add(key(notice))
+
     while True:
         while not queue.empty():
-            notice = queue.get_nowait()
-            pending[key(notice)] = notice
+            take(queue.get_nowait())
         now = time.monotonic()
-        due = [k for k in pending if quiet_until.get(k, now) <= now]
+        due = [k for k in pending if k in urgent or quiet_until.get(k, now) <= now]
         if not due:
             wake = min((quiet_until[k] for k in pending), default=None)
             try:
                 async with asyncio.timeout(None if wake is None else max(0.0, wake - now)):
-                    notice = await queue.get()
+                    take(await queue.get())
             except TimeoutError:
-                continue
-            pending[key(notice)] = notice
+                pass
             continue
         for k in due:
             notice = pending.pop(k)
+            urgent.discard(k)
             quiet_until[k] = time.monotonic() + interval
             message = await read(notice)
             if message is None:

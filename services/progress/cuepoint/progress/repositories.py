@@ -334,11 +334,13 @@ class LessonProgresses:
             {"student_id": student, "lesson_id": lesson, "completion_percent": a.completion_percent,
              "status": a.status, "announced_at": a.announced_at} for (student, lesson), a in announced.items()])})
 
-    async def notify(self, tenant_id: uuid.UUID, pairs: list[Pair]) -> None:
-        """Tells the live streams (live.py) which students' lessons changed; sent on commit."""
+    async def notify(self, tenant_id: uuid.UUID, pairs: list[Pair], *, urgent: bool = False) -> None:
+        """Tells the live streams (live.py) which students' lessons changed; sent on commit. ``urgent``:
+        read at once, not coalesced (a person's act, not playback)."""
         if not pairs:
             return
-        notices = [json.dumps({"tenant_id": str(tenant_id), "student_id": str(student), "lesson_id": str(lesson)})
+        notices = [json.dumps({"tenant_id": str(tenant_id), "student_id": str(student), "lesson_id": str(lesson),
+                               **({"urgent": True} if urgent else {})})
                    for student, lesson in pairs]
         await self.session.execute(text("SELECT pg_notify(:channel, n) FROM unnest(CAST(:notices AS text[])) n"),
                                    {"channel": NOTIFY_CHANNEL, "notices": notices})

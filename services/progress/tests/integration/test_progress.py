@@ -640,10 +640,10 @@ async def test_a_score_override_counts_as_if_graded_so_and_a_redelivery_changes_
             raised = await _override(infra, lesson, student, T0 + timedelta(seconds=40), score="1", previous="0",
                                      best="1")
             await _average_is(api, lesson, users["student"], 100.0)
-            # What the student's and the teacher's streams are woken by, as for a grading.
+            # What the student's and the teacher's streams are woken by, as for a grading: at once (urgent).
             notices = [json.loads(n.payload) for n in listener.notifies(timeout=1)]
             assert {"tenant_id": str(lesson.tenant_id), "student_id": str(student),
-                    "lesson_id": str(lesson.lesson_id)} in notices
+                    "lesson_id": str(lesson.lesson_id), "urgent": True} in notices
 
         # A second thought lowers it (the event's best score replaces ours, GREATEST could not)…
         await _override(infra, lesson, student, T0 + timedelta(seconds=50), score="0.5", previous="1", best="0.5")

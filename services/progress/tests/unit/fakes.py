@@ -81,6 +81,7 @@ class Store:
     progress: dict[Pair, LessonProgress] = field(default_factory=dict)
     announced: dict[Pair, Announced] = field(default_factory=dict)
     notices: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    urgent_notices: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]] = field(default_factory=list)
 
 
 class FakeCatalogue:
@@ -227,8 +228,9 @@ class FakeLessonProgresses:
     async def write_announced(self, tenant_id: uuid.UUID, announced: Mapping[Pair, Announced]) -> None:
         self.store.announced.update(announced)
 
-    async def notify(self, tenant_id: uuid.UUID, pairs: list[Pair]) -> None:
-        self.store.notices.extend((tenant_id, student, lesson) for student, lesson in pairs)
+    async def notify(self, tenant_id: uuid.UUID, pairs: list[Pair], *, urgent: bool = False) -> None:
+        (self.store.urgent_notices if urgent else self.store.notices).extend(
+            (tenant_id, student, lesson) for student, lesson in pairs)
 
 
 def fake_units(store: Store) -> FakeUnitsOfWork:

@@ -4,6 +4,7 @@ per window, the latest state always delivered at the end of a burst, and nothing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -88,4 +89,25 @@ async def test_what_is_compared_can_leave_out_what_the_client_does_not_show():
     assert not waiting.done() and lessons.reads == 2
     _burst(subscription, lessons, "a", range(3, 4))
     assert (await asyncio.wait_for(waiting, 5))["state"] == 3
+    await sent.aclose()
+
+
+async def test_an_answer_graded_is_read_at_once_even_inside_the_window_of_a_playback_burst():
+    """Heartbeats are coalesced; a person's act (an answer graded, a grade overridden) is what a teacher
+    watches for: its notice (``urgent``) is read at once, not at the end of the window (R5's budget is
+    50 ms from the answer's 201 to the teacher's message)."""
+    subscription, lessons = Subscription(lambda n: True), Lessons()
+    sent = changes(subscription, key=lambda n: n["lesson_id"], read=lessons.read, interval=30)
+    _burst(subscription, lessons, "a", range(0, 5))  # playback: read once, then a 30 s window
+    assert (await asyncio.wait_for(anext(sent), 5))["state"] == 4
+    lessons.state["a"] = 5
+    subscription.offer({"lesson_id": "a", "urgent": True})
+    assert (await asyncio.wait_for(anext(sent), 1))["state"] == 5, "not held for the window"
+    _burst(subscription, lessons, "a", range(6, 8))  # playback again: the window still holds it back
+    waiting = asyncio.ensure_future(anext(sent))
+    await asyncio.sleep(0.1)
+    assert not waiting.done() and lessons.reads == 2
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
     await sent.aclose()

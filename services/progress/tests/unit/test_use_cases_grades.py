@@ -121,3 +121,16 @@ async def test_completion_is_never_taken_back_by_a_required_milestone_added_late
                                             announce=True)
     assert (progress.status, progress.completion_percent, progress.completed_at) == ("COMPLETED", 100, T0)
     assert units.opened[0].events_of(events.LessonCompleted) == []
+
+
+async def test_what_assessment_grades_reaches_the_live_streams_at_once_and_playback_does_not():
+    """Answers, overrides and lesson grades notify as urgent (read at once by the streams, live.py);
+    the playback test's notice is a plain one (coalesced)."""
+    store = Store()
+    lesson, student = one_video_lesson(store), uuid.uuid4()
+    _watched(store, lesson, student, until=30)
+    units = fake_units(store)
+    await _run(units, record_attempt, RecordAttempt(attempt(lesson, student, T0 + timedelta(minutes=1), correct=False)))
+    graded = lesson_graded(lesson, student, T0 + timedelta(minutes=2), "50")
+    await _run(units, record_lesson_grade, RecordLessonGrade(graded))
+    assert store.urgent_notices == [(TENANT, student, lesson.lesson_id)] * 2 and store.notices == []

@@ -30,7 +30,8 @@ class RecordLessonGrade:
 async def record_attempt(command: RecordAttempt, uow: ProgressUnitOfWork, *, announce: bool) -> list[LessonProgress]:
     data = command.attempt
     await uow.results.record_attempt(uow.tenant_id, data)
-    return await refresh_progress(RefreshProgress({(data.student_id, data.lesson_id): (data.answered_at, data.answered_at)}),
+    return await refresh_progress(RefreshProgress({(data.student_id, data.lesson_id): (data.answered_at, data.answered_at)},
+                                                  urgent=True),
                                   uow, announce=announce)
 
 
@@ -39,7 +40,7 @@ async def record_override(command: RecordOverride, uow: ProgressUnitOfWork, *, a
     data = command.override
     await uow.results.record_override(uow.tenant_id, data)
     at = data.overridden_at
-    return await refresh_progress(RefreshProgress({(data.student_id, data.lesson_id): (at, at)}), uow,
+    return await refresh_progress(RefreshProgress({(data.student_id, data.lesson_id): (at, at)}, urgent=True), uow,
                                   announce=announce)
 
 
@@ -48,5 +49,5 @@ async def record_lesson_grade(command: RecordLessonGrade, uow: ProgressUnitOfWor
     data = command.grade
     await uow.results.record_lesson_grade(uow.tenant_id, data)
     at = data.graded_at
-    return await refresh_progress(RefreshProgress({(data.student_id, data.lesson_id): (at, at)}), uow,
+    return await refresh_progress(RefreshProgress({(data.student_id, data.lesson_id): (at, at)}, urgent=True), uow,
                                   announce=announce)

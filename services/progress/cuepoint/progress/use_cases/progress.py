@@ -24,9 +24,12 @@ from ..unit_of_work import ProgressUnitOfWork
 
 @dataclass(frozen=True)
 class RefreshProgress:
-    """``touched`` maps (student, lesson) to the times of the first and last event that touched it."""
+    """``touched`` maps (student, lesson) to the times of the first and last event that touched it.
+    ``urgent``: a person's act touched them (an answer graded, a grade given or overridden), so the live
+    streams show it at once rather than coalesced with playback (live.py)."""
 
     touched: Mapping[Pair, tuple[datetime, datetime]]
+    urgent: bool = False
 
 
 async def refresh_progress(command: RefreshProgress, uow: ProgressUnitOfWork, *, announce: bool,
@@ -75,7 +78,7 @@ async def refresh_progress(command: RefreshProgress, uow: ProgressUnitOfWork, *,
         notices.append((student, lesson_id))
     await uow.progress.write(tenant_id, rows)
     await uow.progress.write_announced(tenant_id, new_announced)
-    await uow.progress.notify(tenant_id, notices)
+    await uow.progress.notify(tenant_id, notices, urgent=command.urgent)
     return rows
 
 
