@@ -298,14 +298,23 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
                     log_config=None, access_log=False, **proxy_options(settings))
         return 0
     if args.command == "worker":
-        asyncio.run(run_worker(spec, context))
+        _run_on_uvloop(run_worker(spec, context))
         return 0
     if args.command == "relay":
-        asyncio.run(run_relay(spec, context))
+        _run_on_uvloop(run_relay(spec, context))
         return 0
     if args.command == "migrate":
         return _migrate(spec, settings, args)
     return spec.commands[args.command].run(context, args)
+
+
+def _run_on_uvloop(main: Awaitable[None]) -> None:
+    """Workers and relays on uvloop, as uvicorn runs the APIs: its I/O costs less per round trip (a
+    graded answer crosses a relay and a worker on its way to the teacher's view, issue 21's R5). uvicorn[standard],
+    a dependency of the runtime, brings it."""
+    import uvloop
+
+    uvloop.run(main)
 
 
 def _migrate(spec: ServiceSpec, settings: RuntimeSettings, args: Any) -> int:
