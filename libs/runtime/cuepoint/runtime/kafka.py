@@ -33,7 +33,11 @@ PRODUCER_SETTINGS = {
 
 
 def relay_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, client_id=client_id, **PRODUCER_SETTINGS)
+    """No linger: the relay hands the producer every row it read at once, so they batch without
+    waiting; a lone event (an answer on its way to the teacher's view, issue 21's R5) need not wait
+    5 ms for company that is not coming."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, client_id=client_id,
+                            **{**PRODUCER_SETTINGS, "linger_ms": 0})
 
 
 def request_producer(bootstrap_servers: str, *, client_id: str, ack_timeout: float) -> AIOKafkaProducer:
