@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -78,6 +78,22 @@ async def tenant_transaction(
     async with sessions() as session, session.begin():
         await set_tenant(session, tenant_id)
         yield session
+
+
+async def pipelined(session: AsyncSession, statements: Sequence[tuple[str, Mapping[str, Any]]]) -> list[list[Any]]:
+    """The rows of each statement (psycopg's ``%(name)s`` parameters), run in the session's transaction in
+    one round trip: a psycopg pipeline on its connection, so the tenant set and the locks taken there hold.
+    For reads that do not depend on each other: sent one by one, each costs the ORM's and the driver's
+    overhead and a wake-up of the process and its backend, about 1 ms apiece on a busy machine (a graded
+    answer's progress read nine, issue 21's R5). Rows are named tuples (``row.column``, as SQLAlchemy's); a
+    statement without rows (an INSERT) gives none."""
+    from psycopg.rows import namedtuple_row
+
+    connection = (await (await session.connection()).get_raw_connection()).driver_connection
+    async with connection.pipeline():
+        cursors = [await connection.cursor(row_factory=namedtuple_row).execute(sql, params)
+                   for sql, params in statements]
+    return [await cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
 
 
 def libpq_dsn(url: str) -> str:

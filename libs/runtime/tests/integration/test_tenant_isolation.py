@@ -160,3 +160,32 @@ def test_the_readers_across_tenants_see_other_tenants_only_through_their_functio
     finally:
         admin_connection.execute("DELETE FROM assessment.generation_queue WHERE job_id = ANY(%s)", (jobs,))
         admin_connection.execute("DELETE FROM analytics.audit_heads WHERE tenant_id = ANY(%s)", (tenants,))
+
+
+async def test_pipelined_statements_run_in_the_sessions_transaction_as_its_tenant(runtime_engine) -> None:
+    """db.pipelined sends several statements in one round trip on the session's own connection: they see
+    the tenant set there and what it wrote, and they roll back with it."""
+    sessions = db.session_factory(runtime_engine)
+    tenant_a, tenant_b = uuid.uuid4(), uuid.uuid4()
+    async with db.tenant_transaction(sessions, tenant_b) as session:
+        await session.execute(text(f"INSERT INTO {SOURCE}.counters (tenant_id, key) VALUES (:t, 'b-piped')"),
+                              {"t": tenant_b})
+    insert = f"INSERT INTO {SOURCE}.counters (tenant_id, key, value) VALUES (%(t)s, %(k)s, 7)"
+    keys = f"SELECT key, value FROM {SOURCE}.counters ORDER BY key"
+
+    async with sessions() as session:
+        async with session.begin():
+            await db.set_tenant(session, tenant_a)
+            await session.execute(text(f"INSERT INTO {SOURCE}.counters (tenant_id, key) VALUES (:t, 'a-first')"),
+                                  {"t": tenant_a})
+            written, seen, tenant = await db.pipelined(session, [
+                (insert, {"t": tenant_a, "k": "a-piped"}), (keys, {}),
+                ("SELECT current_setting('app.tenant_id') AS tenant", {})])
+            assert written == []  # an INSERT gives no rows
+            assert [(row.key, row.value) for row in seen] == [("a-first", 0), ("a-piped", 7)]  # not B's row
+            assert tenant[0].tenant == str(tenant_a)
+            # what the pipeline wrote, the session sees
+            assert (await session.execute(text(f"SELECT count(*) FROM {SOURCE}.counters"))).scalar_one() == 2
+            await session.rollback()
+    async with db.tenant_transaction(sessions, tenant_a) as session:
+        assert (await session.execute(text(f"SELECT count(*) FROM {SOURCE}.counters"))).scalar_one() == 0

@@ -19,10 +19,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cuepoint.contracts import assessment
+from cuepoint.runtime.db import pipelined
 
 from . import orm
 from .domain.announcements import Announced
 from .domain.catalogue import LessonPlan, World
+from .domain.inputs import ProgressInputs
 from .domain.intervals import measure
 from .domain.playback import VideoState
 from .domain.progress import LessonProgress
@@ -52,27 +54,27 @@ ON CONFLICT (student_id, video_id) DO UPDATE SET
 """)
 
 
-WRITE_PROGRESS = text("""
-INSERT INTO student_progress (id, tenant_id, student_id, lesson_id, completion_percent, average_score,
+WRITE_PROGRESS = """
+INSERT INTO progress.student_progress (id, tenant_id, student_id, lesson_id, completion_percent, average_score,
                               total_time_spent, status, started_at, completed_at, updated_at)
-SELECT i, CAST(:tenant_id AS uuid), s, l, c, a, t, st, sa, ca, u
-FROM unnest(CAST(:id AS uuid[]), CAST(:student_id AS uuid[]), CAST(:lesson_id AS uuid[]),
-            CAST(:completion_percent AS numeric[]), CAST(:average_score AS numeric[]),
-            CAST(:total_time_spent AS integer[]), CAST(:status AS text[]), CAST(:started_at AS timestamptz[]),
-            CAST(:completed_at AS timestamptz[]), CAST(:updated_at AS timestamptz[])) AS rows(i, s, l, c, a, t, st, sa, ca, u)
+SELECT i, CAST(%(tenant_id)s AS uuid), s, l, c, a, t, st, sa, ca, u
+FROM unnest(CAST(%(id)s AS uuid[]), CAST(%(student_id)s AS uuid[]), CAST(%(lesson_id)s AS uuid[]),
+            CAST(%(completion_percent)s AS numeric[]), CAST(%(average_score)s AS numeric[]),
+            CAST(%(total_time_spent)s AS integer[]), CAST(%(status)s AS text[]), CAST(%(started_at)s AS timestamptz[]),
+            CAST(%(completed_at)s AS timestamptz[]), CAST(%(updated_at)s AS timestamptz[])) AS rows(i, s, l, c, a, t, st, sa, ca, u)
 ON CONFLICT (student_id, lesson_id) DO UPDATE SET
     completion_percent = excluded.completion_percent, average_score = excluded.average_score,
     total_time_spent = excluded.total_time_spent, status = excluded.status, started_at = excluded.started_at,
     completed_at = excluded.completed_at, updated_at = excluded.updated_at
-""")
-WRITE_ANNOUNCEMENTS = text("""
-INSERT INTO lesson_announcements (student_id, lesson_id, tenant_id, completion_percent, status, announced_at)
-SELECT s, l, CAST(:tenant_id AS uuid), c, st, a
-FROM unnest(CAST(:student_id AS uuid[]), CAST(:lesson_id AS uuid[]), CAST(:completion_percent AS numeric[]),
-            CAST(:status AS text[]), CAST(:announced_at AS timestamptz[])) AS rows(s, l, c, st, a)
+"""
+WRITE_ANNOUNCEMENTS = """
+INSERT INTO progress.lesson_announcements (student_id, lesson_id, tenant_id, completion_percent, status, announced_at)
+SELECT s, l, CAST(%(tenant_id)s AS uuid), c, st, a
+FROM unnest(CAST(%(student_id)s AS uuid[]), CAST(%(lesson_id)s AS uuid[]), CAST(%(completion_percent)s AS numeric[]),
+            CAST(%(status)s AS text[]), CAST(%(announced_at)s AS timestamptz[])) AS rows(s, l, c, st, a)
 ON CONFLICT (student_id, lesson_id) DO UPDATE SET
     completion_percent = excluded.completion_percent, status = excluded.status, announced_at = excluded.announced_at
-""")
+"""
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -94,34 +96,65 @@ def state_of(row: Any) -> VideoState:
                       time_spent=row.time_spent, flags=row.flags, completed_at=row.completed_at)
 
 
+# The catalogue's reads, by lesson (%(lessons)s) and student (%(students)s), sent together (pipelined).
+WORLD_READS = {
+    "lessons": "SELECT * FROM progress.lessons WHERE id = ANY(%(lessons)s)",
+    "videos": "SELECT * FROM progress.videos WHERE lesson_id = ANY(%(lessons)s)",
+    # required milestones that count: those with approved questions
+    "required": """SELECT m.id, m.video_id, m.timestamp, count(q.id) AS questions FROM progress.milestones m
+                   JOIN progress.questions q ON q.milestone_id = m.id AND q.approved
+                   WHERE m.lesson_id = ANY(%(lessons)s) AND m.is_required AND NOT m.deleted GROUP BY m.id""",
+    # of those, the approved questions each student settled
+    "settled": """SELECT r.student_id, r.milestone_id, count(*) AS settled FROM progress.question_results r
+                  JOIN progress.questions q ON q.id = r.question_id AND q.approved
+                  JOIN progress.milestones m ON m.id = r.milestone_id
+                  WHERE r.student_id = ANY(%(students)s) AND r.settled
+                    AND m.lesson_id = ANY(%(lessons)s) AND m.is_required AND NOT m.deleted
+                  GROUP BY r.student_id, r.milestone_id""",
+}
+# What refreshing students' lesson progress reads besides the catalogue; the rows it rewrites are locked.
+PROGRESS_READS = {
+    "video_states": """SELECT * FROM progress.video_progress WHERE student_id = ANY(%(students)s)
+                 AND video_id IN (SELECT id FROM progress.videos WHERE lesson_id = ANY(%(lessons)s))""",
+    "answering": """SELECT r.student_id, r.lesson_id, sum(r.time_spent_ms) AS answering_ms FROM progress.question_results r
+                    JOIN progress.questions q ON q.id = r.question_id AND q.approved
+                    WHERE r.student_id = ANY(%(students)s) AND r.lesson_id = ANY(%(lessons)s)
+                    GROUP BY r.student_id, r.lesson_id""",
+    "grades": """SELECT student_id, lesson_id, percent FROM progress.lesson_scores
+                 WHERE student_id = ANY(%(students)s) AND lesson_id = ANY(%(lessons)s)""",
+    "existing": """SELECT * FROM progress.student_progress
+                   WHERE student_id = ANY(%(students)s) AND lesson_id = ANY(%(lessons)s) FOR UPDATE""",
+    "announced": """SELECT * FROM progress.lesson_announcements
+                    WHERE student_id = ANY(%(students)s) AND lesson_id = ANY(%(lessons)s) FOR UPDATE""",
+}
+
+
 async def load_world(session: AsyncSession, *, video_ids: Iterable[uuid.UUID] = (),
                      lesson_ids: Iterable[uuid.UUID] = (), students: Iterable[uuid.UUID]) -> World:
     """The lessons of the given videos and lessons, with what the given students settled in them."""
-    world = World()
-    vids = orm.videos
     lesson_ids = set(lesson_ids)
     if video_ids:
-        for row in (await session.execute(select(vids).where(vids.c.id.in_(set(video_ids))))).all():
-            world.videos[row.id] = row
-            lesson_ids.add(row.lesson_id)
+        vids = orm.videos
+        lesson_ids |= {row.lesson_id for row in (await session.execute(
+            select(vids.c.lesson_id).where(vids.c.id.in_(set(video_ids))))).all()}
     if not lesson_ids:
-        return world
-    lessons = {row.id: row for row in (await session.execute(
-        select(orm.lessons).where(orm.lessons.c.id.in_(lesson_ids)))).all()}
-    all_videos = (await session.execute(select(vids).where(vids.c.lesson_id.in_(lesson_ids)))).all()
+        return World()
+    reads = await pipelined(session, [(sql, {"lessons": list(lesson_ids), "students": list(set(students))})
+                                      for sql in WORLD_READS.values()])
+    return _world(lesson_ids, *reads)
+
+
+def _world(lesson_ids: set[uuid.UUID], lessons: list[Any], all_videos: list[Any], required: list[Any],
+           settled: list[Any]) -> World:
+    world = World()
+    by_id = {row.id: row for row in lessons}
     for row in all_videos:
         world.videos[row.id] = row
-    m, q = orm.milestones, orm.questions
-    required = (await session.execute(
-        select(m.c.id, m.c.video_id, m.c.timestamp, func.count(q.c.id).label("questions"))
-        .join(q, and_(q.c.milestone_id == m.c.id, q.c.approved))
-        .where(m.c.lesson_id.in_(lesson_ids), m.c.is_required, ~m.c.deleted)
-        .group_by(m.c.id))).all()
     by_video: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in required:
         by_video[row.video_id].append(row)
     for lesson_id in lesson_ids:
-        row = lessons.get(lesson_id)
+        row = by_id.get(lesson_id)
         if row is None:
             continue
         order = list(row.video_ids or [])
@@ -130,15 +163,7 @@ async def load_world(session: AsyncSession, *, video_ids: Iterable[uuid.UUID] = 
         videos = [world.videos[v] for v in order if v in world.videos] or sorted(
             (v for v in all_videos if v.lesson_id == lesson_id and not v.deleted), key=lambda v: str(v.id))
         world.lessons[lesson_id] = LessonPlan(row, videos, {v.id: by_video.get(v.id, []) for v in videos})
-    if required:
-        r = orm.question_results
-        settled = (await session.execute(
-            select(r.c.student_id, r.c.milestone_id, func.count().label("settled"))
-            .join(q, and_(q.c.id == r.c.question_id, q.c.approved))
-            .where(r.c.student_id.in_(set(students)), r.c.milestone_id.in_([row.id for row in required]),
-                   r.c.settled)
-            .group_by(r.c.student_id, r.c.milestone_id))).all()
-        world.settled = {(row.student_id, row.milestone_id): row.settled for row in settled}
+    world.settled = {(row.student_id, row.milestone_id): row.settled for row in settled}
     return world
 
 
@@ -160,11 +185,6 @@ class VideoProgress:
         v = orm.video_progress
         rows = (await self.session.execute(select(v).where(tuple_(v.c.student_id, v.c.video_id).in_(list(keys))))).all()
         return {(row.student_id, row.video_id): (state_of(row), None) for row in rows}
-
-    async def of(self, students: Iterable[uuid.UUID], video_ids: Iterable[uuid.UUID]) -> dict[Pair, VideoState]:
-        vp = orm.video_progress
-        return {(row.student_id, row.video_id): state_of(row) for row in (await self.session.execute(
-            select(vp).where(vp.c.student_id.in_(set(students)), vp.c.video_id.in_(list(video_ids))))).all()}
 
     async def write(self, tenant_id: uuid.UUID, states: VideoStates) -> None:
         """One statement for the batch; ``completed_at`` once set is kept."""
@@ -280,22 +300,6 @@ class Results:
                   "updated_at": statement.excluded.updated_at},
             where=s.c.updated_at <= statement.excluded.updated_at))
 
-    async def answering_ms(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID]) -> dict[Pair, int]:
-        """(student, lesson) → milliseconds spent answering its approved questions."""
-        r, q = orm.question_results, orm.questions
-        return {(row.student_id, row.lesson_id): row.answering_ms or 0 for row in (await self.session.execute(
-            select(r.c.student_id, r.c.lesson_id, func.sum(r.c.time_spent_ms).label("answering_ms"))
-            .join(q, and_(q.c.id == r.c.question_id, q.c.approved))
-            .where(r.c.student_id.in_(students), r.c.lesson_id.in_(lesson_ids))
-            .group_by(r.c.student_id, r.c.lesson_id))).all()}
-
-    async def lesson_grades(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID]) -> dict[Pair, Any]:
-        """(student, lesson) → the lesson grade's percent."""
-        ls = orm.lesson_scores
-        return {(row.student_id, row.lesson_id): row.percent for row in (await self.session.execute(
-            select(ls.c.student_id, ls.c.lesson_id, ls.c.percent)
-            .where(ls.c.student_id.in_(students), ls.c.lesson_id.in_(lesson_ids)))).all()}
-
 
 class LessonProgresses:
     """Students' progress in lessons, and what was last announced of it."""
@@ -303,47 +307,55 @@ class LessonProgresses:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def locked(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID]) -> dict[Pair, LessonProgress]:
-        sp = orm.student_progress
-        return {(row.student_id, row.lesson_id): LessonProgress(
-            row.student_id, row.lesson_id, row.completion_percent, row.average_score, row.total_time_spent,
-            row.status, row.started_at, row.completed_at, row.updated_at) for row in (await self.session.execute(
-                select(sp).where(sp.c.student_id.in_(students), sp.c.lesson_id.in_(lesson_ids))
-                .with_for_update())).all()}
+    async def inputs(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID], *, world: World | None,
+                     announce: bool) -> ProgressInputs:
+        """Everything refreshing these students' progress in these lessons reads, in one round trip (the
+        catalogue too, unless ``world`` is given); the progress rows and announcements are locked."""
+        params = {"lessons": list(lesson_ids), "students": list(students)}
+        reads = {**({} if world else WORLD_READS), **PROGRESS_READS}
+        if not announce:
+            del reads["announced"]
+        rows = dict(zip(reads, await pipelined(self.session, [(sql, params) for sql in reads.values()])))
+        if world is None:
+            world = _world(lesson_ids, rows.pop("lessons"), rows.pop("videos"), rows.pop("required"),
+                           rows.pop("settled"))
+        return ProgressInputs(
+            world=world,
+            videos={(row.student_id, row.video_id): state_of(row) for row in rows["video_states"]},
+            answering_ms={(row.student_id, row.lesson_id): row.answering_ms or 0 for row in rows["answering"]},
+            grades={(row.student_id, row.lesson_id): row.percent for row in rows["grades"]},
+            existing={(row.student_id, row.lesson_id): _lesson_progress(row) for row in rows["existing"]},
+            announced={(row.student_id, row.lesson_id): Announced(row.completion_percent, row.status, row.announced_at)
+                       for row in rows.get("announced", ())})
 
-    async def announced(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID]) -> dict[Pair, Announced]:
-        a = orm.lesson_announcements
-        return {(row.student_id, row.lesson_id): Announced(row.completion_percent, row.status, row.announced_at)
-                for row in (await self.session.execute(
-                    select(a).where(a.c.student_id.in_(students), a.c.lesson_id.in_(lesson_ids))
-                    .with_for_update())).all()}
+    async def save(self, tenant_id: uuid.UUID, rows: list[LessonProgress], announced: Mapping[Pair, Announced],
+                   notices: list[Pair], *, urgent: bool = False) -> None:
+        """Writes the rows and what was announced, and tells the live streams (live.py) which students'
+        lessons changed (sent on commit; ``urgent``: read at once, not coalesced, a person's act rather than
+        playback); in one round trip."""
+        statements: list[tuple[str, Mapping[str, Any]]] = []
+        if rows:
+            statements.append((WRITE_PROGRESS, {"tenant_id": tenant_id, **_columns([
+                {"id": progress_id(p.student_id, p.lesson_id), "student_id": p.student_id, "lesson_id": p.lesson_id,
+                 "completion_percent": p.completion_percent, "average_score": p.average_score,
+                 "total_time_spent": p.total_time_spent, "status": p.status, "updated_at": p.updated_at,
+                 "started_at": p.started_at, "completed_at": p.completed_at} for p in rows])}))
+        if announced:
+            statements.append((WRITE_ANNOUNCEMENTS, {"tenant_id": tenant_id, **_columns([
+                {"student_id": student, "lesson_id": lesson, "completion_percent": a.completion_percent,
+                 "status": a.status, "announced_at": a.announced_at} for (student, lesson), a in announced.items()])}))
+        if notices:
+            statements.append(("SELECT pg_notify(%(channel)s, n) FROM unnest(CAST(%(notices)s AS text[])) n", {
+                "channel": NOTIFY_CHANNEL,
+                "notices": [json.dumps({"tenant_id": str(tenant_id), "student_id": str(student), "lesson_id": str(lesson),
+                                        **({"urgent": True} if urgent else {})}) for student, lesson in notices]}))
+        if statements:
+            await pipelined(self.session, statements)
 
-    async def write(self, tenant_id: uuid.UUID, rows: list[LessonProgress]) -> None:
-        if not rows:
-            return
-        await self.session.execute(WRITE_PROGRESS, {"tenant_id": tenant_id, **_columns([
-            {"id": progress_id(p.student_id, p.lesson_id), "student_id": p.student_id, "lesson_id": p.lesson_id,
-             "completion_percent": p.completion_percent, "average_score": p.average_score,
-             "total_time_spent": p.total_time_spent, "status": p.status, "updated_at": p.updated_at,
-             "started_at": p.started_at, "completed_at": p.completed_at} for p in rows])})
 
-    async def write_announced(self, tenant_id: uuid.UUID, announced: Mapping[Pair, Announced]) -> None:
-        if not announced:
-            return
-        await self.session.execute(WRITE_ANNOUNCEMENTS, {"tenant_id": tenant_id, **_columns([
-            {"student_id": student, "lesson_id": lesson, "completion_percent": a.completion_percent,
-             "status": a.status, "announced_at": a.announced_at} for (student, lesson), a in announced.items()])})
-
-    async def notify(self, tenant_id: uuid.UUID, pairs: list[Pair], *, urgent: bool = False) -> None:
-        """Tells the live streams (live.py) which students' lessons changed; sent on commit. ``urgent``:
-        read at once, not coalesced (a person's act, not playback)."""
-        if not pairs:
-            return
-        notices = [json.dumps({"tenant_id": str(tenant_id), "student_id": str(student), "lesson_id": str(lesson),
-                               **({"urgent": True} if urgent else {})})
-                   for student, lesson in pairs]
-        await self.session.execute(text("SELECT pg_notify(:channel, n) FROM unnest(CAST(:notices AS text[])) n"),
-                                   {"channel": NOTIFY_CHANNEL, "notices": notices})
+def _lesson_progress(row: Any) -> LessonProgress:
+    return LessonProgress(row.student_id, row.lesson_id, row.completion_percent, row.average_score, row.total_time_spent,
+                          row.status, row.started_at, row.completed_at, row.updated_at)
 
 
 class PersonalData:

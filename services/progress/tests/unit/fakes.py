@@ -14,6 +14,7 @@ from typing import Any
 from cuepoint.contracts import assessment
 from cuepoint.progress.domain.announcements import Announced
 from cuepoint.progress.domain.catalogue import LessonPlan, World
+from cuepoint.progress.domain.inputs import ProgressInputs
 from cuepoint.progress.domain.playback import VideoState
 from cuepoint.progress.domain.progress import LessonProgress
 from cuepoint.progress.domain.sessions import StudentSession
@@ -123,11 +124,6 @@ class FakeVideoProgress:
     async def states(self, keys: set[Pair]) -> dict[Pair, tuple[VideoState, Any]]:
         return {key: (self.store.video_progress[key][0], None) for key in keys if key in self.store.video_progress}
 
-    async def of(self, students: Iterable[uuid.UUID], video_ids: Iterable[uuid.UUID]) -> dict[Pair, VideoState]:
-        students, video_ids = set(students), set(video_ids)
-        return {key: state for key, (state, _, _) in self.store.video_progress.items()
-                if key[0] in students and key[1] in video_ids}
-
     async def write(self, tenant_id: uuid.UUID, states: Mapping[Pair, tuple[VideoState, Any]]) -> None:
         for key, (state, (device, at, _lesson)) in states.items():
             kept = self.store.video_progress.get(key)
@@ -198,39 +194,34 @@ class FakeResults:
         if kept is None or kept[1] <= data.graded_at:
             self.store.grades[key] = (Decimal(str(data.percent)), data.graded_at)
 
-    async def answering_ms(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID]) -> dict[Pair, int]:
-        spent: dict[Pair, int] = {}
-        for (student, question), result in self.store.results.items():
-            if student in students and result.lesson_id in lesson_ids and question in self.store.approved:
-                key = (student, result.lesson_id)
-                spent[key] = spent.get(key, 0) + result.time_spent_ms
-        return spent
-
-    async def lesson_grades(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID]) -> dict[Pair, Decimal]:
-        return {key: percent for key, (percent, _) in self.store.grades.items()
-                if key[0] in students and key[1] in lesson_ids}
-
-
 class FakeLessonProgresses:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def locked(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID]) -> dict[Pair, LessonProgress]:
-        return {key: row for key, row in self.store.progress.items() if key[0] in students and key[1] in lesson_ids}
+    async def inputs(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID], *, world: World | None,
+                     announce: bool) -> ProgressInputs:
+        store = self.store
+        pick = lambda rows: {key: row for key, row in rows.items() if key[0] in students and key[1] in lesson_ids}  # noqa: E731
+        videos = {v.id for v in store.videos.values() if v.lesson_id in lesson_ids}
+        spent: dict[Pair, int] = {}
+        for (student, question), result in store.results.items():
+            if student in students and result.lesson_id in lesson_ids and question in store.approved:
+                key = (student, result.lesson_id)
+                spent[key] = spent.get(key, 0) + result.time_spent_ms
+        return ProgressInputs(
+            world=world or await FakeCatalogue(store).world(lesson_ids=lesson_ids, students=students),
+            videos={key: state for key, (state, _, _) in store.video_progress.items()
+                    if key[0] in students and key[1] in videos},
+            answering_ms=spent, grades={key: percent for key, (percent, _) in pick(store.grades).items()},
+            existing=pick(store.progress), announced=pick(store.announced) if announce else {})
 
-    async def announced(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID]) -> dict[Pair, Announced]:
-        return {key: row for key, row in self.store.announced.items() if key[0] in students and key[1] in lesson_ids}
-
-    async def write(self, tenant_id: uuid.UUID, rows: list[LessonProgress]) -> None:
+    async def save(self, tenant_id: uuid.UUID, rows: list[LessonProgress], announced: Mapping[Pair, Announced],
+                   notices: list[Pair], *, urgent: bool = False) -> None:
         for row in rows:
             self.store.progress[(row.student_id, row.lesson_id)] = row
-
-    async def write_announced(self, tenant_id: uuid.UUID, announced: Mapping[Pair, Announced]) -> None:
         self.store.announced.update(announced)
-
-    async def notify(self, tenant_id: uuid.UUID, pairs: list[Pair], *, urgent: bool = False) -> None:
         (self.store.urgent_notices if urgent else self.store.notices).extend(
-            (tenant_id, student, lesson) for student, lesson in pairs)
+            (tenant_id, student, lesson) for student, lesson in notices)
 
 
 def fake_units(store: Store) -> FakeUnitsOfWork:

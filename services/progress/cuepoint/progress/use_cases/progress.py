@@ -40,13 +40,10 @@ async def refresh_progress(command: RefreshProgress, uow: ProgressUnitOfWork, *,
     touched = command.touched
     students = {student for student, _ in touched}
     lesson_ids = {lesson for _, lesson in touched}
-    if world is None or not lesson_ids <= set(world.lessons):
-        world = await uow.catalogue.world(lesson_ids=lesson_ids, students=students)
-    videos = await uow.videos.of(students, [v.id for lesson in world.lessons.values() for v in lesson.videos])
-    answering = await uow.results.answering_ms(students, lesson_ids)
-    graded = await uow.results.lesson_grades(students, lesson_ids)
-    existing = await uow.progress.locked(students, lesson_ids)
-    announced = await uow.progress.announced(students, lesson_ids) if announce else {}
+    covered = world is not None and lesson_ids <= set(world.lessons)
+    inputs = await uow.progress.inputs(students, lesson_ids, world=world if covered else None, announce=announce)
+    world, videos, answering, graded = inputs.world, inputs.videos, inputs.answering_ms, inputs.grades
+    existing, announced = inputs.existing, inputs.announced
     rows: list[LessonProgress] = []
     notices: list[Pair] = []
     new_announced: dict[Pair, Announced] = {}
@@ -76,9 +73,7 @@ async def refresh_progress(command: RefreshProgress, uow: ProgressUnitOfWork, *,
         if announce:
             await _announce(uow, now, before, last, announced.get((student, lesson_id)), new_announced)
         notices.append((student, lesson_id))
-    await uow.progress.write(tenant_id, rows)
-    await uow.progress.write_announced(tenant_id, new_announced)
-    await uow.progress.notify(tenant_id, notices, urgent=command.urgent)
+    await uow.progress.save(tenant_id, rows, new_announced, notices, urgent=command.urgent)
     return rows
 
 
