@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
+import psycopg
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -128,8 +129,9 @@ class DeadLetters:
 
 
 def is_transient(error: BaseException) -> bool:
-    """Errors of the infrastructure rather than of the message: retry, never dead-letter."""
-    if isinstance(error, (OperationalError, InterfaceError)):
+    """Errors of the infrastructure rather than of the message: retry, never dead-letter. The driver's own
+    (psycopg's, not wrapped by SQLAlchemy) come from statements sent past the ORM (db.pipelined)."""
+    if isinstance(error, (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)):
         return True
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
