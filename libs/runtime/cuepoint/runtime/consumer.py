@@ -48,7 +48,7 @@ from cuepoint.contracts.envelope import Envelope
 from cuepoint.contracts.registry import EVENT_TYPES, UnknownEventType, model_for
 from cuepoint.contracts.topics import dead_letter_topic
 
-from .db import set_tenant
+from .db import SET_TENANT_SQL, pipelined, set_tenant
 from .kafka import relay_producer
 from .logging import correlation_id, log_context
 from .metrics import CONSUMER_EVENTS as PROCESSED
@@ -195,6 +195,9 @@ class _ConsumerBase:
             "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[])) "
             "ON CONFLICT DO NOTHING RETURNING event_id"
         )
+        self._claim_one_sql = (f'INSERT INTO "{schema}".inbox (consumer_group, event_id, topic, partition, "offset") '
+                               "VALUES (%(group)s, %(id)s, %(topic)s, %(partition)s, %(offset)s) "
+                               "ON CONFLICT DO NOTHING RETURNING event_id")
 
     def _decode(self, record: Record) -> Envelope[Any] | None:
         """The validated envelope; None for events this consumer does not handle.
@@ -253,6 +256,19 @@ class _ConsumerBase:
         )
         return set(result.scalars())
 
+    async def _tenant_and_claim(self, session: AsyncSession, record: Record, envelope: Envelope[Any]) -> bool:
+        """Sets the event's tenant and inserts its inbox row in one round trip (every event's first two
+        statements: a round trip saved on each, e.g. on a graded answer's way to the teacher's view);
+        whether it was not processed before."""
+        if not self.inbox:
+            await set_tenant(session, envelope.tenant_id)
+            return True
+        _, claimed = await pipelined(session, [
+            (SET_TENANT_SQL, (str(envelope.tenant_id),)),
+            (self._claim_one_sql, {"group": self.group_id, "id": envelope.event_id, "topic": record.topic,
+                                   "partition": record.partition, "offset": record.offset})])
+        return bool(claimed)
+
     async def _dead_letter(self, record: Record, reason: str, error: BaseException) -> None:
         if self._consecutive_dead_letters >= self.max_consecutive_dead_letters:
             await self._halt(record, reason, error)
@@ -295,8 +311,7 @@ class _ConsumerBase:
                 with log_context(group=self.group_id, tenant_id=envelope.tenant_id, event_id=envelope.event_id,
                                  event_type=envelope.event_type):
                     async with self.sessions() as session, session.begin():
-                        await set_tenant(session, envelope.tenant_id)
-                        fresh = not self.inbox or bool(await self._claim(session, [(record, envelope)]))
+                        fresh = await self._tenant_and_claim(session, record, envelope)
                         if fresh:
                             await call(session)
                     if fresh:

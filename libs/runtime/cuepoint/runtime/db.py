@@ -80,8 +80,9 @@ async def tenant_transaction(
         yield session
 
 
-async def pipelined(session: AsyncSession, statements: Sequence[tuple[str, Mapping[str, Any]]]) -> list[list[Any]]:
-    """The rows of each statement (psycopg's ``%(name)s`` parameters), run in the session's transaction in
+async def pipelined(session: AsyncSession, statements: Sequence[tuple[str, Mapping[str, Any] | Sequence[Any]]]
+                    ) -> list[list[Any]]:
+    """The rows of each statement (psycopg's ``%(name)s`` or ``%s`` parameters), run in the session's transaction in
     one round trip: a psycopg pipeline on its connection, so the tenant set and the locks taken there hold.
     For reads that do not depend on each other: sent one by one, each costs the ORM's and the driver's
     overhead and a wake-up of the process and its backend, about 1 ms apiece on a busy machine (a graded
