@@ -40,7 +40,6 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -189,15 +188,12 @@ class _ConsumerBase:
         self.max_backoff = max_backoff
         self.max_consecutive_dead_letters = max_consecutive_dead_letters
         self._consecutive_dead_letters = 0
-        self._claim_sql = text(
+        self._claim_sql = (
             f'INSERT INTO "{schema}".inbox (consumer_group, event_id, topic, partition, "offset") '
-            "SELECT :group, * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), "
-            "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[])) "
+            "SELECT %(group)s, * FROM unnest(CAST(%(ids)s AS uuid[]), CAST(%(topics)s AS text[]), "
+            "CAST(%(partitions)s AS integer[]), CAST(%(offsets)s AS bigint[])) "
             "ON CONFLICT DO NOTHING RETURNING event_id"
         )
-        self._claim_one_sql = (f'INSERT INTO "{schema}".inbox (consumer_group, event_id, topic, partition, "offset") '
-                               "VALUES (%(group)s, %(id)s, %(topic)s, %(partition)s, %(offset)s) "
-                               "ON CONFLICT DO NOTHING RETURNING event_id")
 
     def _decode(self, record: Record) -> Envelope[Any] | None:
         """The validated envelope; None for events this consumer does not handle.
@@ -244,17 +240,13 @@ class _ConsumerBase:
 
     async def _claim(self, session: AsyncSession, pairs: Sequence[tuple[Record, Envelope[Any]]]) -> set[Any]:
         """Inserts inbox rows; returns the event ids not processed before."""
-        result = await session.execute(
-            self._claim_sql,
-            {
-                "group": self.group_id,
-                "ids": [envelope.event_id for _, envelope in pairs],
-                "topics": [record.topic for record, _ in pairs],
-                "partitions": [record.partition for record, _ in pairs],
-                "offsets": [record.offset for record, _ in pairs],
-            },
-        )
-        return set(result.scalars())
+        [claimed] = await pipelined(session, [(self._claim_sql, self._claim_params(pairs))])
+        return {row.event_id for row in claimed}
+
+    def _claim_params(self, pairs: Sequence[tuple[Record, Envelope[Any]]]) -> dict[str, Any]:
+        return {"group": self.group_id, "ids": [envelope.event_id for _, envelope in pairs],
+                "topics": [record.topic for record, _ in pairs], "partitions": [record.partition for record, _ in pairs],
+                "offsets": [record.offset for record, _ in pairs]}
 
     async def _tenant_and_claim(self, session: AsyncSession, record: Record, envelope: Envelope[Any]) -> bool:
         """Sets the event's tenant and inserts its inbox row in one round trip (every event's first two
@@ -263,10 +255,8 @@ class _ConsumerBase:
         if not self.inbox:
             await set_tenant(session, envelope.tenant_id)
             return True
-        _, claimed = await pipelined(session, [
-            (SET_TENANT_SQL, (str(envelope.tenant_id),)),
-            (self._claim_one_sql, {"group": self.group_id, "id": envelope.event_id, "topic": record.topic,
-                                   "partition": record.partition, "offset": record.offset})])
+        _, claimed = await pipelined(session, [(SET_TENANT_SQL, (str(envelope.tenant_id),)),
+                                               (self._claim_sql, self._claim_params([(record, envelope)]))])
         return bool(claimed)
 
     async def _dead_letter(self, record: Record, reason: str, error: BaseException) -> None:
