@@ -14,6 +14,11 @@ published; then, in one run and in interleaved rounds (so the machine's noise fa
 - teacher: GET /v1/videos/{id}/milestones as the lesson's author (the draft: the seed's query);
 - student: the same route as an enrolled student (the published version's milestones);
 each path straight to the content API (HTTP keep-alive) and through the nginx gateway.
+The service keeps a lookup's answer until content changes (lookup_cache.py), so after the first
+these are lookups served from memory, as a playing video's are. Beside them, without a budget of
+its own, the student's first lookup after a change (each request after a write that empties the
+kept answers: the database's path, as it was before answers were kept), with the share of those
+requests that did read the database (the service's statement histogram).
 "At the service" is the service's own latency histogram of the route (the share of requests served
 within 5 ms; p99 ≤ 5 ms means at least 99 %); client-side p50/p99 include HTTP (and the gateway).
 Records one row per path and way in (bench/report.py); exits 1 if any path's share at the service
@@ -64,6 +69,9 @@ GROUP BY m.id
 ORDER BY m.timestamp ASC
 """
 ROUTE = 'route="/v1/videos/{video_id}/milestones"'
+STUDENT_STATEMENT = 'cuepoint_db_statement_duration_seconds_count{statement="published_milestone_lookup"}'
+# A write to a table the lookups read, changing nothing: its trigger's notice empties the kept answers.
+A_CHANGE = "UPDATE content.questions SET tenant_id = tenant_id WHERE false"
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -83,6 +91,12 @@ def served_within(client: httpx.Client, seconds: str) -> tuple[float, float]:
             if 'le="+Inf"' in line:
                 total += float(line.rsplit(" ", 1)[1])
     return within, total
+
+
+def statements_read(client: httpx.Client) -> float:
+    """How many student lookups read the database so far (the others were served from memory)."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in client.get(f"{CONTENT}/metrics").text.splitlines()
+               if line.startswith(STUDENT_STATEMENT))
 
 
 def _clip(seconds: int) -> bytes:
@@ -176,7 +190,10 @@ def main() -> int:
                 for _ in range(100):
                     http.get(f"{base}/v1/videos/{video_id}/milestones", headers=role_headers).raise_for_status()
 
-        with psycopg.connect(args.runtime_url) as connection:
+        cold: list[float] = []  # the student's first lookups after a change, at the service
+        cold_counted, cold_read = [0.0, 0.0], 0.0
+        with psycopg.connect(args.runtime_url) as connection, psycopg.connect(args.admin_url,
+                                                                              autocommit=True) as admin:
             raw_lookup(connection, SEED_LOOKUP, (video_id,), tenant_id, 50, [])
             raw_lookup(connection, PUBLISHED_MILESTONE_LOOKUP_SQL, {"video_id": video_id}, tenant_id, 50, [])
             for _ in range(args.rounds):
@@ -200,6 +217,16 @@ def main() -> int:
                         counted[(role, way)][1] += after[1] - before[1]
                         body = response.json()
                         assert len(body) == 12 and body[0]["question_count"] == 3, body
+                before, read_before = served_within(client, "0.005"), statements_read(client)
+                for _ in range(max(1, per_round // 5)):
+                    admin.execute(A_CHANGE)
+                    time.sleep(0.005)  # the notice reaches the service (it arrives in well under this)
+                    started = time.perf_counter()
+                    client.get(f"{CONTENT}/v1/videos/{video_id}/milestones", headers=student).raise_for_status()
+                    cold.append((time.perf_counter() - started) * 1000)
+                after = served_within(client, "0.005")
+                cold_counted = [cold_counted[0] + after[0] - before[0], cold_counted[1] + after[1] - before[1]]
+                cold_read += statements_read(client) - read_before
 
     raw_p = {name: percentiles(samples) for name, samples in raw.items()}
     print(f"milestone lookup, {per_round * args.rounds} requests per path and way in ({args.rounds} interleaved "
@@ -223,6 +250,18 @@ def main() -> int:
                       baseline=f"raw seed query p99 {base_p99:.2f} ms",
                       ratio=f"{p['p99'] / base_p99:.1f}× (p99, client)",
                       budget=f"p99 ≤ {BUDGET_P99_MS:g} ms at the service", met=share >= 0.99)
+    p = percentiles(cold)
+    share = cold_counted[0] / cold_counted[1] if cold_counted[1] else 0.0
+    print(f"  {'student, after a change':20} {'at the service':20} p50 {p['p50']:6.2f} ms  p95 {p['p95']:6.2f} ms  "
+          f"p99 {p['p99']:6.2f} ms  ({p['p99'] / base_p99:.1f}x raw p99, client-side); {share * 100:6.2f}% within "
+          f"{BUDGET_P99_MS:g} ms at the service; {cold_read / len(cold) * 100:.0f}% of them read the database")
+    report.record("milestone lookup, student's first after a change, at the service",
+                  ours=f"{share * 100:.1f}% within {BUDGET_P99_MS:g} ms at the service; p50 {p['p50']:.2f} / "
+                       f"p99 {p['p99']:.2f} ms client-side; {cold_read / len(cold) * 100:.0f}% read the database",
+                  baseline=f"raw published query p99 {raw_p['published query']['p99']:.2f} ms",
+                  ratio=f"{p['p99'] / raw_p['published query']['p99']:.1f}× (p99, client)",
+                  budget="— (shown beside the budget: lookups are served from memory until content changes)",
+                  met=None)
     print(f"  budget p99 <= {BUDGET_P99_MS} ms at the service (>= 99% within it), every path: "
           f"{'met' if met else 'MISSED'}")
     return 0 if met else 1

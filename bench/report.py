@@ -24,10 +24,10 @@ class Row:
     baseline: str      # the raw baseline of the same run ("—" for an absolute budget)
     ratio: str         # ours against the baseline, as the budget reads it ("—" without a baseline)
     budget: str
-    met: bool
+    met: bool | None  # None: a figure shown beside a budget's, with no budget of its own
 
 
-def record(benchmark: str, *, ours: str, baseline: str = "—", ratio: str = "—", budget: str, met: bool) -> None:
+def record(benchmark: str, *, ours: str, baseline: str = "—", ratio: str = "—", budget: str, met: bool | None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as results:
         results.write(json.dumps(asdict(Row(benchmark, ours, baseline, ratio, budget, met))) + "\n")
@@ -42,4 +42,4 @@ def rows() -> list[Row]:
 def table(found: list[Row]) -> str:
     header = "| benchmark | ours | raw baseline | ratio | budget | |\n|---|---|---|---|---|---|\n"
     return header + "".join(f"| {r.benchmark} | {r.ours} | {r.baseline} | {r.ratio} | {r.budget} | "
-                            f"{'met' if r.met else '**MISSED**'} |\n" for r in found)
+                            f"{'—' if r.met is None else 'met' if r.met else '**MISSED**'} |\n" for r in found)

@@ -43,7 +43,7 @@ def main() -> int:
             + "\nEach figure is from this run; a ratio compares it with the raw baseline measured in the same run.\n")
     (report.OUT / "report.md").write_text(text)
     print("\n" + text + f"(written to {report.OUT / 'report.md'})")
-    missed = [row.benchmark for row in found if not row.met]
+    missed = [row.benchmark for row in found if row.met is False]
     if missed or failures:
         print(f"MISSED: {', '.join(sorted(set(missed + failures)))}", file=sys.stderr)
         return 1

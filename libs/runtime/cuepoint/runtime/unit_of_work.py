@@ -30,6 +30,7 @@ rows they announce were locked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
@@ -68,6 +69,7 @@ class UnitOfWork:
         self.emitted: list[Emitted] = []
         self.committed = False
         self._joined = False
+        self.on_commit: Callable[[], None] | None = None  # UnitsOfWork's: told after each commit
 
     @classmethod
     def joining(cls, session: AsyncSession, outbox: Outbox, tenant_id: UUID | None) -> Self:
@@ -101,6 +103,8 @@ class UnitOfWork:
             if kind is None:
                 await self.session.commit()
                 self.committed = True
+                if self.on_commit is not None:
+                    self.on_commit()
             else:
                 await self.session.rollback()
         finally:
@@ -129,13 +133,19 @@ class UnitsOfWork(Generic[U]):
     """Makes a service's units of work: ``units(tenant_id)``. Built once, in the composition root."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox,
-                 kind: type[U] = UnitOfWork) -> None:  # type: ignore[assignment]
+                 kind: type[U] = UnitOfWork, *,  # type: ignore[assignment]
+                 on_commit: Callable[[], None] | None = None) -> None:
+        """``on_commit``: called after each of its units commits, before the caller goes on (e.g. to
+        forget what an in-process cache kept of the rows it wrote)."""
         self.sessions = sessions
         self.outbox = outbox
         self.kind = kind
+        self.on_commit = on_commit
 
     def __call__(self, tenant_id: UUID | None) -> U:
-        return self.kind(self.sessions, self.outbox, tenant_id)
+        unit = self.kind(self.sessions, self.outbox, tenant_id)
+        unit.on_commit = self.on_commit
+        return unit
 
 
 class FakeUnitOfWork:

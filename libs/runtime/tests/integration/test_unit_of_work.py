@@ -72,6 +72,29 @@ async def test_rows_and_events_commit_together_and_roll_back_together(source_ses
         assert key not in await other_tenant.counters.keys(), "another tenant's unit of work saw the row"
 
 
+async def test_on_commit_is_told_after_each_commit_and_never_after_a_rollback(source_sessions,
+                                                                              admin_connection) -> None:
+    """What an in-process cache forgets by (content's kept lookups): told once the rows are
+    committed — another connection sees them — and not for a unit of work that rolled back."""
+    key = f"uow-{uuid.uuid4().hex[:8]}"
+    seen_at_commit: list[int] = []
+
+    def committed() -> None:
+        seen_at_commit.append(admin_connection.execute(
+            f"SELECT count(*) FROM {SOURCE}.counters WHERE key = %s", (key,)).fetchone()[0])
+
+    units = UnitsOfWork(source_sessions, Outbox(SOURCE, "probe"), CountersUnitOfWork, on_commit=committed)
+    async with units(uuid.uuid4()) as uow:
+        await uow.counters.add(key)
+        assert seen_at_commit == [], "told before the commit"
+    assert seen_at_commit == [1], "not told, or told before the rows were visible"
+    with pytest.raises(RuntimeError):
+        async with units(uuid.uuid4()) as failing:
+            await failing.counters.add(key)
+            raise RuntimeError("the use case failed after writing")
+    assert seen_at_commit == [1], "told of a rollback"
+
+
 async def test_a_unit_of_work_without_a_tenant_sees_no_tenants_rows_and_cannot_emit(source_sessions) -> None:
     units = UnitsOfWork(source_sessions, Outbox(SOURCE, "probe"), CountersUnitOfWork)
     tenant, key = uuid.uuid4(), f"uow-{uuid.uuid4().hex[:8]}"

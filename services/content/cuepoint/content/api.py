@@ -19,6 +19,7 @@ from .schemas import (LANGUAGE_PATTERN, GroupIn, GroupPatch, Lesson, LessonChang
                       TranscriptIn, TranscriptSummary, UploadIn, ReplacementIn, CompletedVideo, UploadSession, Video, VideoGroup,
                       VideoPatch)
 from .settings import ContentSettings
+from .lookup_cache import LookupCache
 from .storage import VideoStorage
 from .unit_of_work import ContentUnitOfWork
 from .use_cases import chapters, lessons as lesson_cases, milestones as milestone_cases, transcripts
@@ -42,6 +43,7 @@ class Dependencies:
     units: UnitsOfWork[ContentUnitOfWork]
     sessions: views.Sessions
     lookups: ReadPool  # the playback lookup's connections (one round trip a lookup)
+    kept_lookups: LookupCache  # its answers until content changes (none kept: every lookup reads)
     storage: VideoStorage
     settings: ContentSettings
     config: ConfigLookup
@@ -218,7 +220,7 @@ def routers(deps: Dependencies, verifier: TokenVerifier) -> list[APIRouter]:
     @videos.get("/{video_id}/milestones", response_model=list[MilestoneLookup],
                 summary="Milestones with approved-question counts (playback lookup)")
     async def milestones(video_id: uuid.UUID, actor: User) -> Any:
-        return await views.milestones(deps.lookups, actor, video_id)
+        return await views.milestones(deps.lookups, deps.kept_lookups, actor, video_id)
 
     @videos.post("/{video_id}/milestones", status_code=201, response_model=Milestone)
     async def create_milestone(video_id: uuid.UUID, body: MilestoneIn, actor: Author) -> Any:

@@ -1,7 +1,8 @@
 """Reads that answer content's GET routes. A view never writes and never emits.
 
 The playback lookup (``milestones``) runs while a video plays: it is the seed's "Video Milestone
-Lookup" on plain psycopg in one round trip (runtime's ReadPool.rows; the same row-level security), no ORM."""
+Lookup" on plain psycopg in one round trip (runtime's ReadPool.rows; the same row-level security), no ORM,
+and its answers are kept in memory until content changes (lookup_cache.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .domain.captions import caption_label, webvtt
 from .domain.images import EXTENSION_TYPES
 from .domain.transcripts import Segment
 from .domain.versions import changes as version_changes
+from .lookup_cache import LookupCache
 from .repositories import Lessons, Videos
 from .settings import ContentSettings
 from .storage import VideoStorage, thumbnail_object_name
@@ -204,11 +206,18 @@ async def playback(sessions: Sessions, storage: VideoStorage, settings: ContentS
             "duration": played["duration"], "milestones": milestones, "captions": captions}
 
 
-async def milestones(lookups: ReadPool, actor: CurrentUser, video_id: uuid.UUID) -> list[dict[str, Any]]:
+async def milestones(lookups: ReadPool, kept: LookupCache, actor: CurrentUser,
+                     video_id: uuid.UUID) -> list[dict[str, Any]]:
     """The playback lookup alone (no URL signing): it runs while a video plays, so authors
     get the seed's query on a plain connection; students read the published version. One
-    round trip each (ReadPool.rows); a second only when there is nothing to show (404 or no milestones)."""
+    round trip each (ReadPool.rows); a second only when there is nothing to show (404 or no milestones).
+    An answer is kept until content changes (lookup_cache.py): the same tenant's next lookup of the
+    video on the same side (the draft, the published version) skips the database."""
     author = actor.at_least(Role.TEACHER)
+    key = (actor.tenant_id, video_id, author)
+    if (rows := kept.get(key)) is not None:
+        return rows
+    generation = kept.generation
     lookup, exists = ((MILESTONE_LOOKUP_SQL, "SELECT 1 FROM videos WHERE id = %(video_id)s") if author
                       else (PUBLISHED_MILESTONE_LOOKUP_SQL, PUBLISHED_VIDEO_SQL))
     params = {"video_id": video_id}
@@ -218,6 +227,7 @@ async def milestones(lookups: ReadPool, actor: CurrentUser, video_id: uuid.UUID)
         rows = await lookups.rows(actor.tenant_id, lookup, params)
     if not rows and not await lookups.rows(actor.tenant_id, exists, params):
         raise NotFound(f"no video {video_id}")
+    kept.put(key, rows, generation)
     return rows
 
 
