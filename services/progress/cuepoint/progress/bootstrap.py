@@ -34,7 +34,7 @@ def consumers(context: ServiceContext, broker: KafkaBroker, dead_letters: DeadLe
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
-    views = Views(sessions=context.sessions)
+    views = Views(sessions=context.sessions, reads=context.reads)
     units = UnitsOfWork(context.sessions, context.outbox, ProgressUnitOfWork)
     hub = LiveHub(libpq_dsn(context.settings.runtime_database_url))  # one LISTEN connection, on the first stream
     context.on_close(hub.close)
