@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,8 @@ from .live import NOTIFY_CHANNEL
 
 NAMESPACE = uuid.UUID("9a4e1f0c-5b7d-4c1e-9f3a-2d6b8e0c4a17")
 Pair = tuple[uuid.UUID, uuid.UUID]
+Write = tuple[str, Mapping[str, Any]]
+"""A statement and its parameters (psycopg's ``%(name)s``), sent in a round trip with others (db.pipelined)."""
 # (student, video) → the state, and for a state to write: (device, time, lesson)
 VideoStates = dict[Pair, tuple[VideoState, Any]]
 
@@ -113,6 +115,16 @@ WORLD_READS = {
                   GROUP BY r.student_id, r.milestone_id""",
 }
 # What refreshing students' lesson progress reads besides the catalogue; the rows it rewrites are locked.
+RECORD_ATTEMPT = """
+INSERT INTO progress.question_results AS r (student_id, question_id, tenant_id, milestone_id, lesson_id, settled,
+                                            best_score, max_score, time_spent_ms, updated_at)
+VALUES (%(student_id)s, %(question_id)s, %(tenant_id)s, %(milestone_id)s, %(lesson_id)s, %(settled)s,
+        %(best_score)s, %(max_score)s, %(time_spent_ms)s, %(updated_at)s)
+ON CONFLICT (student_id, question_id) DO UPDATE SET
+    settled = r.settled OR EXCLUDED.settled, best_score = GREATEST(r.best_score, EXCLUDED.best_score),
+    time_spent_ms = r.time_spent_ms + EXCLUDED.time_spent_ms, updated_at = GREATEST(r.updated_at, EXCLUDED.updated_at)
+"""
+
 PROGRESS_READS = {
     "video_states": """SELECT * FROM progress.video_progress WHERE student_id = ANY(%(students)s)
                  AND video_id IN (SELECT id FROM progress.videos WHERE lesson_id = ANY(%(lessons)s))""",
@@ -258,20 +270,15 @@ class Results:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def record_attempt(self, tenant_id: uuid.UUID, data: assessment.AttemptGraded) -> None:
-        """A question once settled stays settled; the best score is kept; time spent adds up."""
-        r = orm.question_results
-        spent = data.time_taken_ms or 0
-        statement = insert(r).values(
-            student_id=data.student_id, question_id=data.question_id, tenant_id=tenant_id,
-            milestone_id=data.milestone_id, lesson_id=data.lesson_id, settled=data.milestone_answered,
-            best_score=data.score, max_score=data.max_score, time_spent_ms=spent, updated_at=data.answered_at)
-        await self.session.execute(statement.on_conflict_do_update(
-            index_elements=[r.c.student_id, r.c.question_id],
-            set_={"settled": r.c.settled | statement.excluded.settled,
-                  "best_score": func.greatest(r.c.best_score, statement.excluded.best_score),
-                  "time_spent_ms": r.c.time_spent_ms + spent,
-                  "updated_at": func.greatest(r.c.updated_at, statement.excluded.updated_at)}))
+    def attempt(self, tenant_id: uuid.UUID, data: assessment.AttemptGraded) -> Write:
+        """The write that records a graded answer, to go first in the round trip of the reads that must see
+        it (``LessonProgresses.inputs(first=...)``). A question once settled stays settled; the best score
+        is kept; time spent adds up."""
+        return (RECORD_ATTEMPT, {
+            "student_id": data.student_id, "question_id": data.question_id, "tenant_id": tenant_id,
+            "milestone_id": data.milestone_id, "lesson_id": data.lesson_id, "settled": data.milestone_answered,
+            "best_score": data.score, "max_score": data.max_score, "time_spent_ms": data.time_taken_ms or 0,
+            "updated_at": data.answered_at})
 
     async def record_override(self, tenant_id: uuid.UUID, data: assessment.AttemptScoreOverridden) -> None:
         # The event's best_score is assessment's best over all the student's attempts with the new
@@ -308,14 +315,17 @@ class LessonProgresses:
         self.session = session
 
     async def inputs(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID], *, world: World | None,
-                     announce: bool) -> ProgressInputs:
+                     announce: bool, first: Sequence[Write] = ()) -> ProgressInputs:
         """Everything refreshing these students' progress in these lessons reads, in one round trip (the
-        catalogue too, unless ``world`` is given); the progress rows and announcements are locked."""
+        catalogue too, unless ``world`` is given); the progress rows and announcements are locked.
+        ``first``: writes the reads must see (a graded answer being recorded), sent ahead of them in the
+        same round trip."""
         params = {"lessons": list(lesson_ids), "students": list(students)}
         reads = {**({} if world else WORLD_READS), **PROGRESS_READS}
         if not announce:
             del reads["announced"]
-        rows = dict(zip(reads, await pipelined(self.session, [(sql, params) for sql in reads.values()])))
+        answers = await pipelined(self.session, [*first, *((sql, params) for sql in reads.values())])
+        rows = dict(zip(reads, answers[len(first):]))
         if world is None:
             world = _world(lesson_ids, rows.pop("lessons"), rows.pop("videos"), rows.pop("required"),
                            rows.pop("settled"))

@@ -43,9 +43,10 @@ def _attempt(student, question, lesson, at, *, settled: bool, score: int, ms: in
 async def test_a_settled_question_stays_settled_the_best_score_is_kept_and_time_adds_up(units):
     tenant, student, question, lesson = (uuid.uuid4() for _ in range(4))
     async with units(tenant) as uow:
-        await uow.results.record_attempt(tenant, _attempt(student, question, lesson, T0, settled=True, score=1, ms=3000))
-        await uow.results.record_attempt(tenant, _attempt(student, question, lesson, T0 - timedelta(seconds=5),
-                                                          settled=False, score=0, ms=2000))
+        await uow.progress.inputs({student}, {lesson}, world=None, announce=False, first=[
+            uow.results.attempt(tenant, _attempt(student, question, lesson, T0, settled=True, score=1, ms=3000)),
+            uow.results.attempt(tenant, _attempt(student, question, lesson, T0 - timedelta(seconds=5),
+                                                 settled=False, score=0, ms=2000))])
         row = (await uow.session.execute(
             text("SELECT settled, best_score, time_spent_ms, updated_at FROM question_results "
                  "WHERE student_id = :s AND question_id = :q"), {"s": student, "q": question})).one()

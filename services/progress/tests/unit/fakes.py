@@ -5,7 +5,7 @@ best score is kept) the fakes keep too, so the use cases' tests hold against eit
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -166,7 +166,11 @@ class FakeResults:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def record_attempt(self, tenant_id: uuid.UUID, data: assessment.AttemptGraded) -> None:
+    def attempt(self, tenant_id: uuid.UUID, data: assessment.AttemptGraded) -> Callable[[], None]:
+        """As the real one: a write made when the reads are (FakeLessonProgresses.inputs calls it)."""
+        return lambda: self._record_attempt(data)
+
+    def _record_attempt(self, data: assessment.AttemptGraded) -> None:
         key, spent = (data.student_id, data.question_id), data.time_taken_ms or 0
         kept = self.store.results.get(key)
         if kept is None:
@@ -199,7 +203,9 @@ class FakeLessonProgresses:
         self.store = store
 
     async def inputs(self, students: set[uuid.UUID], lesson_ids: set[uuid.UUID], *, world: World | None,
-                     announce: bool) -> ProgressInputs:
+                     announce: bool, first: Sequence[Callable[[], None]] = ()) -> ProgressInputs:
+        for write in first:
+            write()
         store = self.store
         pick = lambda rows: {key: row for key, row in rows.items() if key[0] in students and key[1] in lesson_ids}  # noqa: E731
         videos = {v.id for v in store.videos.values() if v.lesson_id in lesson_ids}

@@ -7,7 +7,7 @@ announcements' state alone: a rebuild must not announce old completions again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +18,7 @@ from ..domain.announcements import Announced
 from ..domain.catalogue import World
 from ..domain.playback import VideoState, mark_completion
 from ..domain.progress import LessonProgress, VideoStanding, lesson_progress
-from ..repositories import Pair
+from ..repositories import Pair, Write
 from ..unit_of_work import ProgressUnitOfWork
 
 
@@ -33,15 +33,17 @@ class RefreshProgress:
 
 
 async def refresh_progress(command: RefreshProgress, uow: ProgressUnitOfWork, *, announce: bool,
-                           world: World | None = None) -> list[LessonProgress]:
+                           world: World | None = None, first: Sequence[Write] = ()) -> list[LessonProgress]:
     """Recompute the touched students' lesson progress from the whole state (so the result does not
-    depend on how events were batched). ``world``: the batch's, if it was loaded already."""
+    depend on how events were batched). ``world``: the batch's, if it was loaded already. ``first``: a
+    write the state must include (a result being recorded), made with the reads, ahead of them."""
     tenant_id = uow.tenant_id
     touched = command.touched
     students = {student for student, _ in touched}
     lesson_ids = {lesson for _, lesson in touched}
     covered = world is not None and lesson_ids <= set(world.lessons)
-    inputs = await uow.progress.inputs(students, lesson_ids, world=world if covered else None, announce=announce)
+    inputs = await uow.progress.inputs(students, lesson_ids, world=world if covered else None, announce=announce,
+                                       first=first)
     world, videos, answering, graded = inputs.world, inputs.videos, inputs.answering_ms, inputs.grades
     existing, announced = inputs.existing, inputs.announced
     rows: list[LessonProgress] = []
