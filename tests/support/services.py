@@ -42,7 +42,7 @@ async def api_client(spec: ServiceSpec, context: ServiceContext) -> AsyncIterato
 async def running_worker(spec: ServiceSpec, settings: RuntimeSettings, infra: Infra, *,
                          relay: bool = True) -> AsyncIterator[ServiceContext]:
     """`python -m cuepoint.<service> worker` (its consumers) and, optionally, `relay`."""
-    context = ServiceContext(spec.name, settings)
+    context = ServiceContext(spec.name, settings, ping_connections=False)  # as `worker` runs it
     stop = asyncio.Event()
     relay_task = None
     if relay:

@@ -41,9 +41,12 @@ class _MeasuredPool(AsyncAdaptedQueuePool):
 
 
 def create_engine(url: str, *, pool_size: int = 10, application_name: str = "cuepoint",
-                  connect_timeout: int | None = None) -> AsyncEngine:
+                  connect_timeout: int | None = None, pre_ping: bool = True) -> AsyncEngine:
     """``connect_timeout`` (seconds): how long opening a connection may take before it fails (libpq's default
-    is to wait as long as the network does; a read replica that may be away wants a bound)."""
+    is to wait as long as the network does; a read replica that may be away wants a bound). ``pre_ping``:
+    each checkout first asks the server whether the connection still works — a round trip (1–2 ms on a
+    busy VM) that spares a request a 503 on a connection a database restart broke; a worker, which retries
+    such errors by itself (consumer.is_transient), does without it."""
     timeout = {} if connect_timeout is None else {"connect_timeout": connect_timeout}
     engine = create_async_engine(
         url,
@@ -51,7 +54,7 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "cue
         pool_logging_name=application_name,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         # JIT off: every query here is short, and a misestimated plan (a set-returning function
         # counts as 1,000 rows) crossed jit_above_cost and spent ~1 s compiling a 30 ms batch.
         connect_args={"application_name": application_name, "options": "-c jit=off", **timeout},

@@ -301,3 +301,60 @@ async def test_a_consumer_logs_a_line_per_event_and_per_batch_with_the_events_fi
         assert line["group"] == "logged-single" and line["outcome"] == "processed" and line["process"] == "worker"
     assert {line["correlation_id"] for line in events} == {"journey-1", "journey-2"}  # each event's own
     assert all(b["group"] == "logged-batch" and b["topic"] == topic and b["tenants"] == 1 for b in batches)
+
+
+@pytest.mark.parametrize("mode", ["single", "batch"])
+async def test_connections_a_database_restart_broke_are_retried_not_dead_lettered(
+    mode: str, infra: Infra, probe_schemas, admin_connection, topic_prefix: str
+) -> None:
+    """A worker's pool checks no connection before using it (``pre_ping=False``, as `worker` runs): the
+    events that meet a connection whose backend is gone fail, are retried on new connections, and are
+    stored once each; none is dead-lettered."""
+    from cuepoint.runtime import db
+    from cuepoint.runtime.metrics import CONSUMER_EVENTS
+
+    topic, group, tenant = topic_prefix + "progress.events", f"broken-connections-{mode}", uuid.uuid4()
+    name = f"cuepoint-test-{group}"
+    engine = db.create_engine(infra.settings(SINK).runtime_database_url, pool_size=3, application_name=name,
+                              pre_ping=False)
+
+    async def record(session, envelope) -> None:
+        await session.execute(
+            text(f"INSERT INTO {SINK}.received (consumer, tenant_id, key, seq, event_id) VALUES (:c, :t, :k, :s, :e)"),
+            {"c": group, "t": envelope.tenant_id, "k": envelope.key, "s": envelope.data.total_time_spent,
+             "e": envelope.event_id})
+
+    async def record_batch(session, envelopes) -> None:
+        for envelope in envelopes:
+            await record(session, envelope)
+
+    dead_letters = DeadLetters(infra.bootstrap_servers, client_id="test-dlt")
+    common = dict(sessions=db.session_factory(engine), schema=SINK, group_id=group, dead_letters=dead_letters,
+                  max_tries=2, backoff=0.05)
+    broker = KafkaBroker(infra.bootstrap_servers)
+    if mode == "single":
+        IdempotentConsumer(handlers={PROGRESSED: record}, **common).subscribe(broker, topic)
+    else:
+        BatchConsumer(handler=record_batch, event_types={PROGRESSED}, **common).subscribe(broker, topic)
+    retried = CONSUMER_EVENTS.labels(group, "retried")
+    dead = CONSUMER_EVENTS.labels(group, "dead-lettered")
+    await broker.start()
+    try:
+        await _send(infra, topic, [_progressed(tenant, seconds) for seconds in range(1, 6)])
+        await eventually(lambda: _ready(_recorded(admin_connection, group) == [1, 2, 3, 4, 5]), timeout=60,
+                         message="the first events were not stored")
+        retries_before = retried._value.get()
+        # The database restarted, as far as the pool's connections can tell: every backend of theirs is gone.
+        ended = admin_connection.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                         "WHERE application_name = %s", (name,)).fetchone()[0]
+        assert ended >= 1
+        await _send(infra, topic, [_progressed(tenant, seconds) for seconds in range(6, 11)])
+        await eventually(lambda: _ready(len(_recorded(admin_connection, group)) >= 10), timeout=60,
+                         message="the events after the broken connections were not stored")
+    finally:
+        await broker.stop()
+        await dead_letters.close()
+        await engine.dispose()
+    assert _recorded(admin_connection, group) == list(range(1, 11)), "an event was lost or stored twice"
+    assert retried._value.get() > retries_before, "no event met a broken connection: the test tested nothing"
+    assert dead._value.get() == 0, "an event a broken connection failed was dead-lettered"
