@@ -151,3 +151,37 @@ async def test_an_event_the_database_refuses_is_dead_lettered_and_its_batch_is_s
                                     ([e.event_id for e in envelopes],)).fetchone()[0] == 0
     dead = await read_topic(infra, CLIENT_EVENTS.name + ".dlt", lambda e: e["tenant_id"] == str(tenant), expect=1)
     assert [e["event_id"] for e in dead] == [str(envelopes[1].event_id)]
+
+
+def _rows_read(plan: dict, relation_prefix: str) -> int:
+    """Rows the plan's scans of ``relation_prefix``'s tables returned, over all their loops."""
+    own = plan.get("Actual Rows", 0) * plan.get("Actual Loops", 1) \
+        if plan.get("Relation Name", "").startswith(relation_prefix) else 0
+    return own + sum(_rows_read(child, relation_prefix) for child in plan.get("Plans", []))
+
+
+async def test_a_batch_looks_up_its_own_events_only_however_many_its_tenant_stored(analytics_context):
+    """Whether an event was stored before is asked of the event store by its id. Planned as a join, the
+    question read every event its tenant ever stored (43,565 rows, 41 ms, for a batch of two, in
+    bench/capacity.py): a batch's cost grew with the tenant's history."""
+    from cuepoint.analytics.projections import _CLIENT_EVENTS
+    from cuepoint.runtime.bulk import staged_json
+    from cuepoint.runtime.db import set_tenant
+
+    rng, tenant = random.Random(20261203), uuid.uuid4()
+    history = _events(rng, tenant)
+    for start in range(0, len(history), 100):
+        async with tenant_transaction(analytics_context.sessions, tenant) as session:
+            await client_events(session, [Delivery(e, e.model_dump_json().encode()) for e in history[start:start + 100]])
+    async with analytics_context.sessions() as session, session.begin():
+        await session.execute(text("ANALYZE analytics_events"))  # the statistics autovacuum would have by now
+    batch = [Delivery(e, e.model_dump_json().encode()) for e in _events(rng, tenant)[:2]]
+    async with analytics_context.sessions() as session:
+        await session.begin()
+        await set_tenant(session, tenant)
+        async with staged_json(session, [delivery.value for delivery in batch]):
+            explained = (await session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {_CLIENT_EVENTS.text}"),
+                                               {"tenant": tenant, "size": BUCKET_SECONDS})).scalar()
+        await session.rollback()
+    read = _rows_read(explained[0]["Plan"], "analytics_events")
+    assert read <= len(batch), f"a batch of {len(batch)} read {read} of its tenant's {len(history)} stored events"
