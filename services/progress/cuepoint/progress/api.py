@@ -14,7 +14,7 @@ from cuepoint.runtime.auth import CurrentUser, Role, TokenVerifier, authenticati
 from cuepoint.runtime.errors import DomainError
 from cuepoint.runtime.unit_of_work import UnitsOfWork
 
-from .live import COALESCE_SECONDS, LiveHub, Subscription, changes
+from .live import COALESCE_SECONDS, LiveHub, SharedReads, Subscription, changes
 from .schemas import (
     DashboardPage,
     LessonProgressOut,
@@ -57,6 +57,7 @@ def routers(views: Views, units: UnitsOfWork[ProgressUnitOfWork], hub: LiveHub, 
     User = Annotated[CurrentUser, Depends(authenticated)]
     Teacher = Annotated[CurrentUser, Depends(require_role(authenticated, Role.TEACHER))]
     Limit = Annotated[int, Query(ge=1, le=100)]
+    shared = SharedReads()  # a notice's read of a student's row, once for all the class streams it wakes
 
     sessions = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -167,7 +168,9 @@ def routers(views: Views, units: UnitsOfWork[ProgressUnitOfWork], hub: LiveHub, 
         tenant, lesson = str(actor.tenant_id), str(lesson_id)
 
         async def render(notice: dict[str, Any]) -> LessonProgressOut | None:
-            return await views.progress_of(actor.tenant_id, uuid.UUID(notice["student_id"]), lesson_id)
+            student = uuid.UUID(notice["student_id"])
+            return await shared.read(notice, (actor.tenant_id, student, lesson_id),
+                                     lambda: views.progress_of(actor.tenant_id, student, lesson_id))
 
         async def snapshot() -> list[dict[str, Any]]:
             return [{"student_id": str(student)} for student in await views.students_of(actor.tenant_id, lesson_id)]

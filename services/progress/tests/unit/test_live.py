@@ -111,3 +111,46 @@ async def test_an_answer_graded_is_read_at_once_even_inside_the_window_of_a_play
     with contextlib.suppress(asyncio.CancelledError):
         await waiting
     await sent.aclose()
+
+
+async def test_the_streams_one_notice_wakes_share_one_read_and_a_later_notice_reads_again():
+    from cuepoint.progress.live import SharedReads
+
+    shared, lessons, release = SharedReads(), Lessons(), asyncio.Event()
+    lessons.state["a"] = 1
+
+    async def slow_read(notice: dict) -> dict:
+        await release.wait()  # the database's round trip: every stream asks before it answers
+        return await lessons.read(notice)
+
+    notice = {"lesson_id": "a"}
+    waiting = [asyncio.create_task(shared.read(notice, "a", lambda: slow_read(notice))) for _ in range(9)]
+    await asyncio.sleep(0)
+    later = {"lesson_id": "a"}  # the next commit's notice: it may announce what the read above missed
+    after = asyncio.create_task(shared.read(later, "a", lambda: slow_read(later)))
+    await asyncio.sleep(0)
+    release.set()
+    assert [r["state"] for r in await asyncio.gather(*waiting, after)] == [1] * 10
+    assert lessons.reads == 2, "nine streams on one notice read once; the later notice read again"
+
+
+async def test_a_stream_that_closes_does_not_cancel_the_read_others_wait_for():
+    from cuepoint.progress.live import SharedReads
+
+    shared, lessons, release = SharedReads(), Lessons(), asyncio.Event()
+    lessons.state["a"] = 7
+
+    async def slow_read(notice: dict) -> dict:
+        await release.wait()
+        return await lessons.read(notice)
+
+    notice = {"lesson_id": "a"}
+    first = asyncio.create_task(shared.read(notice, "a", lambda: slow_read(notice)))
+    second = asyncio.create_task(shared.read(notice, "a", lambda: slow_read(notice)))
+    await asyncio.sleep(0)
+    first.cancel()  # the teacher who asked first closed the tab
+    release.set()
+    assert (await second)["state"] == 7
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert lessons.reads == 1
