@@ -59,6 +59,14 @@ async def _dead_letters(infra: Infra, topic: str, expected: int) -> list:
     return found
 
 
+async def _store(session, consumer: str, envelope) -> None:
+    """What the tests' handlers do with an event: one row in the sink, under the consumer's name."""
+    await session.execute(
+        text(f"INSERT INTO {SINK}.received (consumer, tenant_id, key, seq, event_id) VALUES (:c, :t, :k, :s, :e)"),
+        {"c": consumer, "t": envelope.tenant_id, "k": envelope.key, "s": envelope.data.total_time_spent,
+         "e": envelope.event_id})
+
+
 def _recorded(admin, consumer: str) -> list[int]:
     return [row[0] for row in admin.execute(
         f"SELECT seq FROM {SINK}.received WHERE consumer = %s ORDER BY received_order", (consumer,)).fetchall()]
@@ -75,11 +83,7 @@ async def test_poison_messages_are_dead_lettered_and_the_rest_processed(
     async def record(session, envelope) -> None:
         if envelope.data.total_time_spent == POISON_SECONDS:
             raise RuntimeError("this handler always fails on this event")
-        await session.execute(
-            text(f"INSERT INTO {SINK}.received (consumer, tenant_id, key, seq, event_id) VALUES (:c, :t, :k, :s, :e)"),
-            {"c": group, "t": envelope.tenant_id, "k": envelope.key, "s": envelope.data.total_time_spent,
-             "e": envelope.event_id},
-        )
+        await _store(session, group, envelope)
 
     async def record_batch(session, envelopes) -> None:
         if any(e.data.total_time_spent == POISON_SECONDS for e in envelopes):
@@ -156,10 +160,7 @@ async def test_an_unprocessable_event_is_dead_lettered_at_once_without_retries(
         calls.append(envelope.data.total_time_spent)
         if envelope.data.total_time_spent == POISON_SECONDS:
             raise Unprocessable("names a lesson that cannot exist")
-        await session.execute(
-            text(f"INSERT INTO {SINK}.received (consumer, tenant_id, key, seq, event_id) VALUES (:c, :t, :k, :s, :e)"),
-            {"c": group, "t": envelope.tenant_id, "k": envelope.key, "s": envelope.data.total_time_spent,
-             "e": envelope.event_id})
+        await _store(session, group, envelope)
 
     await _send(infra, topic, [_progressed(tenant, POISON_SECONDS), _progressed(tenant, 1)])
     dead_letters = DeadLetters(infra.bootstrap_servers, client_id="test-dlt")
@@ -193,10 +194,7 @@ async def test_a_run_of_dead_letters_halts_the_consumer_and_a_fixed_restart_lose
     async def record(session, envelope) -> None:
         if broken:
             raise RuntimeError("a bad deploy: fails on everything")
-        await session.execute(
-            text(f"INSERT INTO {SINK}.received (consumer, tenant_id, key, seq, event_id) VALUES (:c, :t, :k, :s, :e)"),
-            {"c": group, "t": envelope.tenant_id, "k": envelope.key, "s": envelope.data.total_time_spent,
-             "e": envelope.event_id})
+        await _store(session, group, envelope)
 
     async def record_batch(session, envelopes) -> None:
         for envelope in envelopes:
@@ -319,10 +317,7 @@ async def test_connections_a_database_restart_broke_are_retried_not_dead_lettere
                               pre_ping=False)
 
     async def record(session, envelope) -> None:
-        await session.execute(
-            text(f"INSERT INTO {SINK}.received (consumer, tenant_id, key, seq, event_id) VALUES (:c, :t, :k, :s, :e)"),
-            {"c": group, "t": envelope.tenant_id, "k": envelope.key, "s": envelope.data.total_time_spent,
-             "e": envelope.event_id})
+        await _store(session, group, envelope)
 
     async def record_batch(session, envelopes) -> None:
         for envelope in envelopes:

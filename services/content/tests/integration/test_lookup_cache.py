@@ -12,14 +12,10 @@ from cuepoint.runtime import db
 from tests.support.accounts import Accounts
 from tests.support.platform import Infra, eventually
 
-from .test_content import _approve_a_question, _lesson, _upload
+from .test_content import _approve_a_question, _lesson, _ready, _upload
 
 LOOKUP_TABLES = ("lessons", "lesson_versions", "videos", "milestones", "questions")
 ROWS = [{"id": "m1", "question_count": 1}]
-
-
-async def _true(value: object) -> object:
-    return value
 
 
 @pytest.fixture
@@ -27,7 +23,7 @@ async def cache(content_settings):
     # Listening again 2 s after a broken connection: long enough to see what it does meanwhile.
     kept = LookupCache(db.libpq_dsn(content_settings.runtime_database_url), retry_seconds=2)
     assert kept.get("warm-up") is None  # the first lookup starts its LISTEN connection
-    await eventually(lambda: _true(kept.listening), timeout=10, message="the cache never listened")
+    await eventually(lambda: _ready(kept.listening), timeout=10, message="the cache never listened")
     yield kept
     await kept.close()
 
@@ -47,14 +43,14 @@ async def test_an_answer_is_kept_until_a_commit_elsewhere_changes_its_tables(cac
     cache.put("video", ROWS, cache.generation)
     assert cache.get("video") == ROWS
     admin_connection.execute("UPDATE content.milestones SET tenant_id = tenant_id WHERE false")
-    await eventually(lambda: _true(cache.get("video") is None), timeout=10,
+    await eventually(lambda: _ready(cache.get("video") is None), timeout=10,
                      message="a commit to milestones left the kept answer in place")
 
 
 async def test_an_answer_read_before_a_change_is_not_kept(cache, admin_connection) -> None:
     before = cache.generation  # a lookup starts reading ...
     admin_connection.execute("UPDATE content.questions SET tenant_id = tenant_id WHERE false")
-    await eventually(lambda: _true(cache.generation != before), timeout=10, message="no notice arrived")
+    await eventually(lambda: _ready(cache.generation != before), timeout=10, message="no notice arrived")
     cache.put("video", ROWS, before)  # ... and finishes after the change: its answer may be the old one
     assert cache.get("video") is None
 
@@ -63,12 +59,12 @@ async def test_nothing_is_kept_while_not_listening(cache, admin_connection) -> N
     cache.put("video", ROWS, cache.generation)
     admin_connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
                              (APPLICATION_NAME,))
-    await eventually(lambda: _true(not cache.listening), timeout=1.5, interval=0.02,
+    await eventually(lambda: _ready(not cache.listening), timeout=1.5, interval=0.02,
                      message="the broken connection went unseen")
     assert cache.get("video") is None
     cache.put("video", ROWS, cache.generation)  # a change now would go unseen: nothing may be kept
     assert cache.get("video") is None
-    await eventually(lambda: _true(cache.listening), timeout=10, message="the cache did not listen again")
+    await eventually(lambda: _ready(cache.listening), timeout=10, message="the cache did not listen again")
     cache.put("video", ROWS, cache.generation)
     assert cache.get("video") == ROWS
 
@@ -95,7 +91,7 @@ async def test_the_lookup_is_served_from_memory_and_sees_changes(api, accounts: 
         return [(m["title"], m["question_count"]) for m in response.json()]
 
     assert await counts(student) == [("M1", 1)]  # starts the cache's LISTEN connection
-    await eventually(lambda: _true(APPLICATION_NAME in [r[0] for r in admin_connection.execute(
+    await eventually(lambda: _ready(APPLICATION_NAME in [r[0] for r in admin_connection.execute(
         "SELECT application_name FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'")]), timeout=10)
     assert await counts(student) == [("M1", 1)]
     read = _lookups_read((await api.get("/metrics")).text, "published_milestone_lookup")
